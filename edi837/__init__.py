@@ -1,0 +1,1 @@
+"""edi837: read, validate and gate X12 837P/837I claim files."""
