@@ -1,0 +1,335 @@
+"""External code sets for WEDI SNIP type 5 checks on 837P/837I claims.
+
+Pure and dependency-light: the only import outside the standard library is
+``simple_icd_10_cm`` (loaded lazily, on the first ICD-10-CM lookup).  Tables
+live as CSV data files in ``edi837/codesets/data/``; each file carries a
+header comment with its source, and ``data/sources.toml`` is the provenance
+sidecar (also exposed as :data:`SOURCES` / :func:`describe_sources`).
+
+Every function returns plain values and never prints.  Lookups do not
+normalise case or whitespace unless documented: X12 values are taken as sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+import warnings
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+__all__ = [
+    "ICD10_DX_QUALIFIERS", "ICD9_DX_QUALIFIERS", "ICD10_PROC_QUALIFIERS",
+    "ICD9_PROC_QUALIFIERS", "ICD10_QUALIFIERS", "ICD9_QUALIFIERS",
+    "HCPCS_PROC_QUALIFIERS", "ICD10_EFFECTIVE", "SOURCES",
+    "npi_is_valid", "npi_problem", "npi_check_digit",
+    "icd10cm_status", "icd10pcs_format_ok", "icd9_dx_format_ok", "icd9_proc_format_ok",
+    "pos_name", "pos_is_valid", "pos_status",
+    "revenue_code_status", "revenue_code_name",
+    "condition_code_known", "condition_code_name",
+    "occurrence_code_known", "occurrence_code_name",
+    "taxonomy_format_ok", "taxonomy_is_physician", "taxonomy_kind",
+    "hcpcs_format_ok", "is_anesthesia_code",
+    "state_is_valid", "zip_format_ok", "zip_problem",
+    "claim_frequency_name", "claim_frequency_is_valid", "PROFESSIONAL_FREQUENCY_CODES",
+    "facility_type_name", "describe_sources",
+]
+
+# ---------------------------------------------------------------------------
+# data loading
+
+
+def _data_text(name: str) -> str:
+    return resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _load_csv(name: str) -> list[dict[str, str]]:
+    lines = [ln for ln in _data_text(name).splitlines() if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+@lru_cache(maxsize=None)
+def _table(name: str, key: str = "code") -> dict[str, dict[str, str]]:
+    return {row[key]: row for row in _load_csv(name)}
+
+
+SOURCES: dict[str, dict[str, object]] = tomllib.loads(_data_text("sources.toml"))
+"""Provenance per table: source, url, version, compiled date, completeness."""
+
+
+def describe_sources() -> str:
+    """Return a plain-text (Markdown list) description of every table's source and date."""
+    out = []
+    for name, info in SOURCES.items():
+        line = f"- **{name}**: {info['source']} ({info.get('version', '')}); {info.get('url', '')}; compiled {info.get('compiled', '')}"
+        if not info.get("complete", True):
+            line += " - partial table"
+        if info.get("note"):
+            line += f". {info['note']}"
+        out.append(line)
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# NPI
+
+
+def npi_check_digit(first9: str) -> int:
+    """Luhn check digit for the first 9 NPI digits, computed over ``"80840" + first9``."""
+    total = 0
+    for i, ch in enumerate(reversed("80840" + first9)):
+        d = int(ch)
+        if i % 2 == 0:  # rightmost payload digit is doubled (check digit not yet appended)
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10
+
+
+def npi_problem(npi: str) -> str | None:
+    """Human-readable reason ``npi`` is not a valid NPI, or ``None`` if it is valid."""
+    if not isinstance(npi, str) or len(npi) != 10 or not npi.isascii() or not npi.isdigit():
+        return "NPI must be 10 digits"
+    if npi[0] not in "12":
+        return f"NPI must start with 1 or 2, not {npi[0]}"
+    want = npi_check_digit(npi[:9])
+    if want != int(npi[9]):
+        return f"NPI check digit should be {want}, not {npi[9]}"
+    return None
+
+
+def npi_is_valid(npi: str) -> bool:
+    """True if ``npi`` is 10 digits starting 1/2 with a correct Luhn check digit (80840 prefix)."""
+    return npi_problem(npi) is None
+
+
+# ---------------------------------------------------------------------------
+# ICD
+
+ICD10_DX_QUALIFIERS: frozenset[str] = frozenset({"ABK", "ABF", "ABJ", "APR", "ABN"})
+ICD9_DX_QUALIFIERS: frozenset[str] = frozenset({"BK", "BF", "BJ", "PR", "BN"})
+ICD10_PROC_QUALIFIERS: frozenset[str] = frozenset({"BBR", "BBQ"})
+ICD9_PROC_QUALIFIERS: frozenset[str] = frozenset({"BR", "BQ"})
+ICD10_QUALIFIERS: frozenset[str] = ICD10_DX_QUALIFIERS | ICD10_PROC_QUALIFIERS
+ICD9_QUALIFIERS: frozenset[str] = ICD9_DX_QUALIFIERS | ICD9_PROC_QUALIFIERS
+HCPCS_PROC_QUALIFIERS: frozenset[str] = frozenset({"BP", "BO"})
+"""X222A1 anesthesia-related procedure HI qualifiers (BP principal, BO other; HCPCS/CPT codes)."""
+ICD10_EFFECTIVE: date = date(2015, 10, 1)
+"""Dates of service/discharge on or after this use ICD-10 qualifiers; before, ICD-9."""
+
+IcdStatus = Literal["billable", "header", "unknown"]
+
+
+def _icd():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # simple_icd_10_cm uses deprecated importlib.resources APIs
+        import simple_icd_10_cm
+    return simple_icd_10_cm
+
+
+@lru_cache(maxsize=65536)
+def icd10cm_status(code: str) -> IcdStatus:
+    """Classify an ICD-10-CM diagnosis code as sent in X12 (no dot, e.g. ``F332``).
+
+    ``"billable"``: a leaf code of the tabular list (valid on a claim);
+    ``"header"``: a category/subcategory that has children (needs more characters);
+    ``"unknown"``: not an ICD-10-CM code (chapters and blocks such as ``F30-F39`` count as unknown).
+    A dotted code (``F33.2``) is accepted too; case is not folded.
+    Data: ICD-10-CM April 2026 release as bundled in simple-icd-10-cm 1.5.
+    """
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?", code):
+        return "unknown"
+    icd = _icd()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not icd.is_valid_item(code) or icd.is_chapter_or_block(code):
+            return "unknown"
+        return "billable" if icd.is_leaf(code) else "header"
+
+
+_PCS_RE = re.compile(r"[0-9A-HJ-NP-Z]{7}")
+_ICD9_DX_RE = re.compile(r"(?:[0-9]{3}[0-9]{0,2}|V[0-9]{2}[0-9]{0,2}|E[0-9]{3}[0-9]?)")
+_ICD9_PROC_RE = re.compile(r"[0-9]{2}[0-9]{0,2}")
+
+
+def icd10pcs_format_ok(code: str) -> bool:
+    """True if ``code`` is 7 characters of the ICD-10-PCS alphabet (digits and letters except I and O)."""
+    return isinstance(code, str) and bool(_PCS_RE.fullmatch(code))
+
+
+def icd9_dx_format_ok(code: str) -> bool:
+    """Format-only check of an ICD-9-CM diagnosis code without dot: ``ddd[d[d]]``, ``Vdd[d[d]]`` or ``Eddd[d]``."""
+    return isinstance(code, str) and bool(_ICD9_DX_RE.fullmatch(code))
+
+
+def icd9_proc_format_ok(code: str) -> bool:
+    """Format-only check of an ICD-9-CM (volume 3) procedure code without dot: 2 to 4 digits."""
+    return isinstance(code, str) and bool(_ICD9_PROC_RE.fullmatch(code))
+
+
+# ---------------------------------------------------------------------------
+# Place of service
+
+
+def pos_status(code: str) -> Literal["assigned", "unassigned", "unknown"]:
+    """CMS POS status of a 2-digit code: ``assigned``, ``unassigned`` (in 01-99 but unused) or ``unknown``."""
+    row = _table("pos.csv").get(code)
+    return row["status"] if row else "unknown"  # type: ignore[return-value]
+
+
+def pos_name(code: str) -> str | None:
+    """Name of an assigned CMS place-of-service code (e.g. ``"11"`` -> ``"Office"``), else ``None``."""
+    row = _table("pos.csv").get(code)
+    return row["name"] if row and row["status"] == "assigned" else None
+
+
+def pos_is_valid(code: str) -> bool:
+    """True if ``code`` is an assigned CMS place-of-service code."""
+    return pos_name(code) is not None
+
+
+# ---------------------------------------------------------------------------
+# NUBC revenue, condition, occurrence, frequency, facility type
+
+
+def revenue_code_status(code: str) -> Literal["valid", "format", "unknown"]:
+    """``"format"`` unless 4 digits; ``"valid"`` if in the (partial) NUBC table; else ``"unknown"``.
+
+    The table is not the whole NUBC list, so ``"unknown"`` should be a warning, not an error.
+    """
+    if not isinstance(code, str) or len(code) != 4 or not code.isascii() or not code.isdigit():
+        return "format"
+    return "valid" if code in _table("revenue_codes.csv") else "unknown"
+
+
+def revenue_code_name(code: str) -> str | None:
+    """NUBC name of a revenue code in the table, else ``None``."""
+    row = _table("revenue_codes.csv").get(code)
+    return row["name"] if row else None
+
+
+def condition_code_known(code: str) -> bool:
+    """True if ``code`` is in the (partial) NUBC condition code table (e.g. ``"41"`` partial hospitalization)."""
+    return code in _table("condition_codes.csv")
+
+
+def condition_code_name(code: str) -> str | None:
+    """Name of a known NUBC condition code, else ``None``."""
+    row = _table("condition_codes.csv").get(code)
+    return row["name"] if row else None
+
+
+def occurrence_code_known(code: str) -> bool:
+    """True if ``code`` is in the (partial) NUBC occurrence code table (e.g. ``"11"``, ``"32"`` ABN date)."""
+    return code in _table("occurrence_codes.csv")
+
+
+def occurrence_code_name(code: str) -> str | None:
+    """Name of a known NUBC occurrence code, else ``None``."""
+    row = _table("occurrence_codes.csv").get(code)
+    return row["name"] if row else None
+
+
+PROFESSIONAL_FREQUENCY_CODES: frozenset[str] = frozenset({"1", "7", "8"})
+"""CLM05-3 values commonly accepted on 837P: original, replacement, void."""
+
+
+def claim_frequency_name(code: str) -> str | None:
+    """Name of a claim frequency type code (NUBC type-of-bill 4th digit; CLM05-3), else ``None``."""
+    row = _table("claim_frequency.csv").get(code)
+    return row["name"] if row else None
+
+
+def claim_frequency_is_valid(code: str, professional: bool = False) -> bool:
+    """True if ``code`` is a known frequency code; with ``professional=True`` only 1, 7, 8."""
+    if professional:
+        return code in PROFESSIONAL_FREQUENCY_CODES
+    return code in _table("claim_frequency.csv")
+
+
+def facility_type_name(code: str) -> str | None:
+    """Name of a facility type code (first two type-of-bill digits, 837I CLM05-1), else ``None``."""
+    row = _table("facility_types.csv").get(code)
+    return row["name"] if row else None
+
+
+# ---------------------------------------------------------------------------
+# Taxonomy
+
+_TAXONOMY_RE = re.compile(r"[0-9]{3}[0-9A-Z]{6}X")
+
+
+def taxonomy_format_ok(code: str) -> bool:
+    """True if ``code`` has the NUCC taxonomy shape: 3 digits, 6 uppercase alphanumerics, then ``X``."""
+    return isinstance(code, str) and bool(_TAXONOMY_RE.fullmatch(code))
+
+
+def taxonomy_is_physician(code: str) -> bool:
+    """True for well-formed allopathic/osteopathic physician taxonomies (NUCC group ``20``)."""
+    return taxonomy_format_ok(code) and code.startswith("20")
+
+
+def taxonomy_kind(code: str) -> str:
+    """Coarse provider kind from the taxonomy prefix table (longest prefix wins).
+
+    Returns e.g. ``"physician"``, ``"nurse_practitioner"``, ``"physician_assistant"``,
+    ``"clinical_nurse_specialist"``, ``"psychologist"``, ``"social_worker"``,
+    ``"counselor"``, ``"anesthesia"``; ``"other"`` for an unclassified well-formed
+    code and ``"invalid"`` for a malformed one.
+    """
+    if not taxonomy_format_ok(code):
+        return "invalid"
+    table = _table("taxonomy_kinds.csv", "prefix")
+    for n in range(len(code), 1, -1):
+        row = table.get(code[:n])
+        if row:
+            return row["kind"]
+    return "other"
+
+
+# ---------------------------------------------------------------------------
+# Procedure codes
+
+_HCPCS_RE = re.compile(r"[0-9]{5}|[0-9]{4}[FTU]|[A-EG-HJ-MP-V][0-9]{4}")
+
+
+def hcpcs_format_ok(code: str) -> bool:
+    """Format-only check: CPT (5 digits), CPT Cat II/III/PLA (4 digits + F/T/U) or HCPCS Level II (letter + 4 digits)."""
+    return isinstance(code, str) and bool(_HCPCS_RE.fullmatch(code))
+
+
+def is_anesthesia_code(code: str) -> bool:
+    """True for CPT anesthesia codes 00100-01999."""
+    return isinstance(code, str) and len(code) == 5 and code.isascii() and code.isdigit() and 100 <= int(code) <= 1999
+
+
+# ---------------------------------------------------------------------------
+# Geography
+
+
+def state_is_valid(code: str) -> bool:
+    """True for a USPS 2-letter state/DC/territory/freely-associated/military (AA, AE, AP) code."""
+    return code in _table("states.csv")
+
+
+def zip_problem(code: str, require_9: bool = False, country: str = "US") -> str | None:
+    """Reason a US ZIP code is malformed, or ``None``. 5 or 9 digits; ``require_9`` for 2010AA N403.
+
+    Non-US countries are not checked (returns ``None``).
+    """
+    if country != "US":
+        return None
+    if not isinstance(code, str) or not code.isascii() or not code.isdigit() or len(code) not in (5, 9):
+        return "ZIP code must be 5 or 9 digits" if not require_9 else "ZIP code must be 9 digits (ZIP+4)"
+    if require_9 and len(code) != 9:
+        return "ZIP code must be 9 digits (ZIP+4)"
+    return None
+
+
+def zip_format_ok(code: str, country: str = "US") -> bool:
+    """True if ``code`` is 5 or 9 digits (US); non-US postal codes are not checked."""
+    return zip_problem(code, country=country) is None
