@@ -1,0 +1,66 @@
+"""The library API: read files into transactions and claims, flatten to lines."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO, Iterable, Iterator, Union
+
+from .findings import Finding
+from .model.build import stream
+from .model.claims import Claim
+from .model.envelope import Transaction
+from .outputs.tables import claim_rows
+
+Source = Union[str, "os.PathLike[str]", bytes, BinaryIO]
+
+
+def read(source: Source, file: str | None = None) -> Iterator[Transaction]:
+    """Yield the 837 transactions of a file (path, bytes or binary stream).
+
+    Each transaction comes with its loop tree (``loops``) and its claims
+    (``claims``); one transaction at a time is held in memory.  For files
+    whose transactions are themselves huge, use :func:`iter_claims`.
+    Reader and grammar findings come with :func:`edi837.model.stream`.
+    """
+    for kind, obj in stream(source, file, keep=True):
+        if kind == "transaction_end":
+            yield obj  # type: ignore[misc]
+
+
+def iter_claims(source: Source, file: str | None = None) -> Iterator[Claim]:
+    """Yield claims one by one as they complete (memory stays flat)."""
+    for kind, obj in stream(source, file):
+        if kind == "claim":
+            yield obj  # type: ignore[misc]
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+    """Files as given; folders expanded to the files below them, sorted."""
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for f in sorted(files):
+                    if not f.startswith("."):
+                        yield os.path.join(root, f)
+        else:
+            yield p
+
+
+def lines(paths: Source | Iterable[Source], findings: list[Finding] | None = None
+          ) -> Iterator[dict[str, Any]]:
+    """Flat service-line rows (the columns of ``edi837 lines``) of one or more files.
+
+    Reader and grammar findings are appended to ``findings`` when given.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)) or hasattr(paths, "read"):
+        paths = [paths]  # type: ignore[list-item]
+    for p in paths:  # type: ignore[union-attr]
+        srcs = expand_paths([p]) if isinstance(p, (str, os.PathLike)) else [p]
+        for src in srcs:
+            for kind, obj in stream(src):
+                if kind == "claim":
+                    yield from claim_rows(obj)  # type: ignore[arg-type]
+                elif kind == "finding" and findings is not None:
+                    findings.append(obj)  # type: ignore[arg-type]

@@ -1,0 +1,142 @@
+"""The one error vocabulary of edi837.
+
+Every stage (reader, grammar, model, checks, edit pack) reports problems as
+:class:`Finding` objects.  A finding carries everything a person needs to fix
+a claim -- where it is (file, segment ordinal, line, byte offset, loop,
+segment id, element position), which claim and service line it belongs to,
+which rule says so and why, and the 999 codes it maps to.
+
+This module sits at the bottom of the package: it imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+@attrs.define(slots=True, kw_only=True)
+class Location:
+    """Where a finding points: a segment (and element) of a file."""
+
+    file: str | None = None
+    segment_seq: int | None = None  # 1-based ordinal of the segment in the file
+    line: int | None = None  # 1-based line of the segment's first byte
+    byte_offset: int | None = None  # 0-based offset of the segment's first byte
+    loop: str | None = None  # loop path, e.g. "2000A/2000B/2300/2400"
+    segment_id: str | None = None
+    element: str | None = None  # e.g. "SV101-2" or "CLM02"
+
+    @classmethod
+    def of(cls, seg: Any, file: str | None = None, loop: str | None = None,
+           element: str | None = None) -> "Location":
+        """Location of a segment object (anything with ``id`` and ``pos``)."""
+        pos = getattr(seg, "pos", None)
+        return cls(
+            file=file if file is not None else getattr(pos, "file", None),
+            segment_seq=getattr(pos, "seq", None),
+            line=getattr(pos, "line", None),
+            byte_offset=getattr(pos, "offset", None),
+            loop=loop if loop is not None else getattr(seg, "loop", None),
+            segment_id=getattr(seg, "id", None),
+            element=element,
+        )
+
+
+@attrs.define(slots=True, kw_only=True)
+class Finding:
+    """One problem found in an 837 file."""
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str | None = None
+    segment_seq: int | None = None
+    line: int | None = None
+    byte_offset: int | None = None
+    loop: str | None = None
+    segment_id: str | None = None
+    element: str | None = None
+    # claim context
+    claim_seq: int | None = None  # 1-based ordinal of the claim in its file
+    claim_id: str | None = None  # CLM01
+    line_number: int | None = None  # LX01 of the service line
+    # envelope context (control numbers) for acknowledgments
+    interchange: str | None = None  # ISA13
+    group: str | None = None  # GS06
+    transaction: str | None = None  # ST02
+    # rule metadata
+    snip: int | None = None  # WEDI SNIP type 1-7
+    citation: str | None = None
+    ik3: str | None = None  # 999 IK304 segment syntax error code
+    ik4: str | None = None  # 999 IK403 element syntax error code
+    segment_text: str | None = None  # the offending segment, as written
+    value: str | None = None  # the offending value, when there is one
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def at(self, loc: Location) -> "Finding":
+        """Fill empty location fields from ``loc`` (returns self)."""
+        for name in ("file", "segment_seq", "line", "byte_offset", "loop",
+                     "segment_id", "element"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(loc, name))
+        return self
+
+    def where(self) -> str:
+        """A short human description of the place: 'file:line (segment 12, CLM02)'."""
+        parts = []
+        head = self.file or "<input>"
+        if self.line is not None:
+            head += f":{self.line}"
+        parts.append(head)
+        inner = []
+        if self.segment_seq is not None:
+            inner.append(f"segment {self.segment_seq}")
+        if self.byte_offset is not None:
+            inner.append(f"byte {self.byte_offset}")
+        if self.element:
+            inner.append(self.element)
+        elif self.segment_id:
+            inner.append(self.segment_id)
+        if self.loop:
+            inner.append(f"loop {self.loop}")
+        if inner:
+            parts.append("(" + ", ".join(inner) + ")")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = attrs.asdict(self, recurse=False)
+        d["severity"] = self.severity.value
+        return d
+
+    def __str__(self) -> str:
+        return f"{self.where()}: {self.severity.value} {self.rule}: {self.message}"
+
+
+def finding(rule: str, severity: Severity | str, message: str, seg: Any = None, *,
+            file: str | None = None, element: str | None = None, **kw: Any) -> Finding:
+    """Build a finding located at segment ``seg`` (which may be None)."""
+    sev = Severity(severity)
+    f = Finding(rule=rule, severity=sev, message=message, element=element, file=file, **kw)
+    if seg is not None:
+        f.at(Location.of(seg, file=file, element=element))
+        if f.segment_text is None and hasattr(seg, "text"):
+            f.segment_text = seg.text
+    return f

@@ -1,0 +1,2 @@
+"""The grammar stage: segments into TR3 loops (Lark LALR grammars in grammars/)."""
+

@@ -1,0 +1,186 @@
+"""Segments into loops with the Lark LALR grammars of grammars/.
+
+A transaction is parsed in chunks so that claims can be handed on as they
+complete: the header (ST up to the first HL), each HL with its own segments
+and 2010 loops, and each 2300 claim loop.  Each chunk is turned into a
+sequence of tokens (segment id, qualified by HL03 or NM101 for HL and NM1)
+and parsed with the chunk's start symbol.  The loop structure found for one
+token sequence is cached, so Lark parses each distinct claim shape once.
+
+A segment the grammar does not accept where it stands is not dropped: it is
+kept in the loop of the segment before it, marked ``misplaced``, for the
+validator to report.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+from lark.lexer import Lexer
+
+from ..reader.segment import Segment
+from .loop import Loop
+
+GRAMMAR_FILES = {
+    "837P": "837p_005010x222a1.lark",
+    "837I": "837i_005010x223a2.lark",
+}
+
+START_SYMBOLS = ("header", "hl_billing", "hl_subscriber", "hl_patient", "loop_2300", "transaction")
+
+# tree node name -> TR3 loop id (None: outside the TR3 loops)
+_NODE_LOOP = {"header": None, "hl_billing": "2000A", "hl_subscriber": "2000B", "hl_patient": "2000C",
+              "transaction": None}
+
+HL_START = {"20": "hl_billing", "22": "hl_subscriber", "23": "hl_patient"}
+
+MAX_CACHE = 20000
+
+
+def grammar_dir() -> Path:
+    """grammars/ inside the installed wheel, else at the top of the source tree."""
+    try:
+        p = resources.files("edi837") / "grammars"
+        if p.is_dir():
+            return Path(str(p))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+        pass
+    return Path(__file__).resolve().parents[2] / "grammars"
+
+
+def token_type(seg: Segment) -> str:
+    """The grammar token of a segment: HL_<HL03>, NM1_<NM101>, else the segment id."""
+    sid = seg.fields[0]
+    if sid == "HL":
+        return "HL_" + seg[3]
+    if sid == "NM1":
+        return "NM1_" + seg[1]
+    return sid
+
+
+class _TokenFeed(Lexer):
+    """A 'lexer' that hands Lark the tokens we made from segments."""
+
+    def __init__(self, lexer_conf):  # noqa: D401 - Lark API
+        pass
+
+    def lex(self, data, parser_state=None):  # type: ignore[override]
+        return iter(data)
+
+
+# A template is (loop_id, items) where items are token indices or templates.
+Template = tuple
+
+
+@functools.cache
+def _lark(kind: str) -> Lark:
+    text = (grammar_dir() / GRAMMAR_FILES[kind]).read_text()
+    return Lark(text, parser="lalr", lexer=_TokenFeed, start=list(START_SYMBOLS))
+
+
+class ChunkParser:
+    """Parses token sequences of one guide ("837P" or "837I") with a shape cache."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.lark = _lark(kind)
+        self.cache: dict[tuple, tuple[Template, tuple[int, ...]]] = {}
+        self.lark_calls = 0
+
+    def shape(self, start: str, types: Sequence[str]) -> tuple[Template, tuple[int, ...]]:
+        key = (start, tuple(types))
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        res = self._parse(start, list(types))
+        if len(self.cache) >= MAX_CACHE:
+            self.cache.clear()
+        self.cache[key] = res
+        return res
+
+    def _parse(self, start: str, types: list[str]) -> tuple[Template, tuple[int, ...]]:
+        idx = list(range(len(types)))
+        misplaced: list[int] = []
+        # the chunk's first token decides the start symbol; it is never dropped
+        for _ in range(len(types) + 1):
+            toks = [Token(types[i], i) for i in idx]
+            self.lark_calls += 1
+            try:
+                tree = self.lark.parse(toks, start=start)
+            except UnexpectedInput as e:
+                tok = getattr(e, "token", None)
+                if tok is None or not isinstance(tok.value, int) or tok.value == idx[0]:
+                    # cannot place even the start: everything after it is misplaced
+                    misplaced.extend(idx[1:])
+                    idx = idx[:1]
+                    if tok is not None and isinstance(tok.value, int) and tok.value == idx[0]:
+                        return (None, ()), tuple(range(len(types)))
+                    continue
+                misplaced.append(tok.value)
+                idx.remove(tok.value)
+                continue
+            return _template(tree), tuple(sorted(misplaced))
+        return (None, ()), tuple(range(len(types)))  # pragma: no cover
+
+
+def _template(tree: Tree) -> Template:
+    name = tree.data if isinstance(tree.data, str) else tree.data.value
+    if name in _NODE_LOOP:
+        loop_id = _NODE_LOOP[name]
+    elif name.startswith("loop_"):
+        loop_id = name[5:].upper()
+    else:  # pragma: no cover - grammar contract
+        loop_id = name
+    items: list = []
+    for ch in tree.children:
+        if isinstance(ch, Token):
+            items.append(ch.value)
+        elif isinstance(ch, Tree):
+            items.append(_template(ch))
+    return (loop_id, tuple(items))
+
+
+def build_loop(template: Template, segs: Sequence[Segment], misplaced: Sequence[int],
+               parent: Loop | None = None) -> Loop:
+    """Instantiate a template over the chunk's segments; place misplaced ones."""
+    root = _instantiate(template, segs, parent)
+    if misplaced:
+        owner: dict[int, Loop] = {}
+        _owners(root, owner)
+        for i in misplaced:
+            j = i - 1
+            while j >= 0 and segs[j].seq not in owner:
+                j -= 1
+            lp = owner.get(segs[j].seq, root) if j >= 0 else root
+            s = segs[i]
+            s.misplaced = True
+            s.loop = lp.id
+            lp.segments.append(s)
+            lp.segments.sort(key=lambda x: x.seq)
+            owner[s.seq] = lp
+    return root
+
+
+def _instantiate(t: Template, segs: Sequence[Segment], parent: Loop | None) -> Loop:
+    loop_id, items = t
+    lp = Loop(loop_id, [], [], parent)
+    for it in items:
+        if isinstance(it, int):
+            s = segs[it]
+            s.loop = loop_id
+            lp.segments.append(s)
+        else:
+            lp.children.append(_instantiate(it, segs, lp))
+    return lp
+
+
+def _owners(lp: Loop, out: dict[int, Loop]) -> None:
+    for s in lp.segments:
+        out[s.seq] = lp
+    for c in lp.children:
+        _owners(c, out)

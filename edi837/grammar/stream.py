@@ -1,0 +1,217 @@
+"""The structure stage: a stream of segments into a stream of loop events.
+
+Envelope segments (ISA, GS, ST, SE, GE, IEA) are passed on as they come;
+between ST and SE the segments are cut into chunks (header, each HL, each
+claim) and each chunk is parsed into loops by :mod:`.parser`.  Events:
+
+``("isa", seg)``, ``("gs", seg)``, ``("st", header_loop, kind)``,
+``("hl", loop, level)``, ``("claim", loop)``, ``("se", seg)``,
+``("ge", seg)``, ``("iea", seg)``, ``("seg", seg)`` for a segment outside
+any 837 transaction (for example the body of an 835 in the same file), and
+``("finding", Finding)``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from ..findings import Finding, Severity
+from ..reader import SegmentReader
+from ..reader.segment import Segment
+from .loop import Loop
+from .parser import HL_START, ChunkParser, build_loop, token_type
+
+GUIDES = {"837P": "005010X222A1", "837I": "005010X223A2"}
+
+RULES = {
+    "GRM-001": "The transaction's version is read with the grammar of a neighbouring version.",
+    "GRM-002": "An HL level code (HL03) that the guide does not define.",
+    "GRM-003": "A transaction that is not an 837P or 837I was skipped.",
+    "GRM-004": "A transaction ended without its SE trailer.",
+}
+
+
+def guide_kind(version: str, gs01: str = "") -> tuple[str | None, str | None]:
+    """(kind, note) for a version (ST03, else GS08). kind None: not readable."""
+    v = (version or "").upper()
+    if "X222" in v or "X098" in v:
+        kind = "837P"
+    elif "X223" in v or "X096" in v:
+        kind = "837I"
+    else:
+        return None, None
+    exact = GUIDES[kind]
+    if v == exact:
+        return kind, None
+    return kind, f"version {version} is read with the {exact} grammar; the guides differ in places"
+
+
+class Structurer:
+    """Turns the segments of one file into loop events, chunk by chunk."""
+
+    def __init__(self, reader: SegmentReader):
+        self.reader = reader
+        self.file = reader.file
+        self.parsers: dict[str, ChunkParser] = {}
+
+    def _parser(self, kind: str) -> ChunkParser:
+        p = self.parsers.get(kind)
+        if p is None:
+            p = self.parsers[kind] = _shared_parser(kind)
+        return p
+
+    def _chunk(self, kind: str, start: str | None, segs: list[Segment]) -> Loop:
+        if start is None:
+            lp = Loop(None, list(segs))
+            for s in segs:
+                s.misplaced = True
+                s.loop = None
+            return lp
+        tmpl, misplaced = self._parser(kind).shape(start, [token_type(s) for s in segs])
+        return build_loop(tmpl, segs, misplaced)
+
+    def __iter__(self) -> Iterator[tuple]:
+        reader = self.reader
+        findings = reader.findings
+        kind: str | None = None  # guide of the open transaction
+        in_st = False
+        skipping = False  # inside a transaction we do not read
+        chunk: list[Segment] = []
+        chunk_start: str | None = None
+        hl_level = ""
+        gs08 = ""
+
+        def flush() -> Iterator[tuple]:
+            nonlocal chunk
+            if not chunk:
+                return
+            segs, chunk = chunk, []
+            lp = self._chunk(kind, chunk_start, segs)  # type: ignore[arg-type]
+            first = segs[0].fields[0]
+            if first == "ST":
+                yield ("st", lp, kind)
+            elif first == "HL":
+                yield ("hl", lp, hl_level)
+            elif first == "CLM":
+                yield ("claim", lp)
+
+        def close_missing_se(seg: Segment) -> Iterator[tuple]:
+            nonlocal in_st, skipping
+            if in_st or skipping:
+                yield from flush()
+                yield ("finding", Finding(
+                    rule="GRM-004", severity=Severity.ERROR, snip=1, ik3=None,
+                    message=f"the transaction has no SE trailer: {seg.id} found before it",
+                    file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
+                    segment_id=seg.id))
+                yield ("se", None)
+            in_st = False
+            skipping = False
+
+        for seg in reader:
+            if findings:
+                for f in findings:
+                    yield ("finding", f)
+                findings.clear()
+            sid = seg.fields[0]
+            if in_st:
+                if sid == "HL" or sid == "CLM":
+                    yield from flush()
+                    if sid == "HL":
+                        hl_level = seg[3]
+                        chunk_start = HL_START.get(hl_level)
+                        if chunk_start is None:
+                            yield ("finding", Finding(
+                                rule="GRM-002", severity=Severity.ERROR, snip=2, ik3="2",
+                                message=f"HL03 level code {hl_level!r} is not a level of this guide "
+                                        "(20 billing provider, 22 subscriber, 23 patient)",
+                                file=self.file, segment_seq=seg.seq, line=seg.line,
+                                byte_offset=seg.offset, segment_id="HL", element="HL03", value=hl_level))
+                    else:
+                        chunk_start = "loop_2300"
+                    chunk.append(seg)
+                    continue
+                if sid == "SE":
+                    yield from flush()
+                    seg.loop = None
+                    in_st = False
+                    yield ("se", seg)
+                    continue
+                if sid in ("ST", "GE", "IEA", "GS", "ISA"):
+                    yield from close_missing_se(seg)
+                else:
+                    chunk.append(seg)
+                    continue
+            elif skipping:
+                if sid == "SE":
+                    skipping = False
+                    yield ("seg", seg)
+                    continue
+                if sid in ("ST", "GE", "IEA", "GS", "ISA"):
+                    yield from close_missing_se(seg)
+                else:
+                    yield ("seg", seg)
+                    continue
+            # outside a transaction
+            if sid == "ST":
+                version = seg[3] or gs08
+                kind, note = guide_kind(version) if seg[1] == "837" else (None, None)
+                if kind is None:
+                    what = (f"an 837 of guide {version or '(none given)'}" if seg[1] == "837"
+                            else f"a {seg[1] or '(blank)'} transaction")
+                    yield ("finding", Finding(
+                        rule="GRM-003", severity=Severity.WARNING, snip=1,
+                        message=f"transaction {seg[2]!r} is {what}, not an 837P (005010X222A1) or "
+                                "837I (005010X223A2): skipped",
+                        file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
+                        segment_id="ST", element="ST01" if seg[1] != "837" else "ST03",
+                        transaction=seg[2]))
+                    skipping = True
+                    yield ("seg", seg)
+                    continue
+                if note:
+                    yield ("finding", Finding(
+                        rule="GRM-001", severity=Severity.INFO, snip=1, message=note, file=self.file,
+                        segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset, segment_id="ST",
+                        element="ST03", transaction=seg[2]))
+                in_st = True
+                chunk_start = "header"
+                chunk = [seg]
+                continue
+            seg.loop = None
+            if sid == "ISA":
+                yield ("isa", seg)
+            elif sid == "GS":
+                gs08 = seg[8]
+                yield ("gs", seg)
+            elif sid == "GE":
+                yield ("ge", seg)
+            elif sid == "IEA":
+                yield ("iea", seg)
+            else:
+                yield ("seg", seg)
+        if in_st or skipping:
+            yield from flush()
+            yield ("finding", Finding(
+                rule="GRM-004", severity=Severity.ERROR, snip=1,
+                message="the file ends inside a transaction: no SE trailer", file=self.file))
+            yield ("se", None)
+        for f in findings:
+            yield ("finding", f)
+        findings.clear()
+
+
+_PARSERS: dict[str, ChunkParser] = {}
+
+
+def _shared_parser(kind: str) -> ChunkParser:
+    """One parser (and shape cache) per guide per process."""
+    p = _PARSERS.get(kind)
+    if p is None:
+        p = _PARSERS[kind] = ChunkParser(kind)
+    return p
+
+
+def events(source, file: str | None = None) -> Iterable[tuple]:
+    """Loop events of one file (path, bytes or binary stream)."""
+    return Structurer(SegmentReader(source, file))

@@ -1,0 +1,404 @@
+"""The claim view: claims and service lines read from the loops.
+
+A :class:`Claim` is built from its 2300 loop and the loops that enclose it
+(2000A billing provider, 2000B subscriber, 2000C patient) and the
+transaction; every value keeps a way back to its segment for findings.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Iterator
+
+import attrs
+
+from ..grammar.loop import Loop
+from ..reader.segment import Segment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .envelope import Transaction
+
+# HI qualifiers by meaning (837P and 837I)
+DX_PRINCIPAL = {"ABK", "BK"}
+DX_OTHER = {"ABF", "BF"}
+DX_ADMITTING = {"ABJ", "BJ"}
+DX_REASON = {"APR", "PR"}
+DX_EXTERNAL = {"ABN", "BN"}
+DX_QUALIFIERS = DX_PRINCIPAL | DX_OTHER | DX_ADMITTING | DX_REASON | DX_EXTERNAL
+PROC_QUALIFIERS = {"BBR", "BBQ", "BR", "BQ", "CAH"}
+CONDITION = "BG"
+OCCURRENCE = "BH"
+
+
+def parse_date(v: str) -> _dt.date | None:
+    if len(v) != 8 or not v.isdigit():
+        return None
+    try:
+        return _dt.date(int(v[:4]), int(v[4:6]), int(v[6:]))
+    except ValueError:
+        return None
+
+
+def parse_period(fmt: str, v: str) -> tuple[_dt.date | None, _dt.date | None]:
+    """D8 or RD8 value as (from, to)."""
+    if fmt == "RD8" or "-" in v:
+        a, _, b = v.partition("-")
+        return parse_date(a), parse_date(b)
+    d = parse_date(v)
+    return d, d
+
+
+def parse_decimal(v: str) -> Decimal | None:
+    if not v:
+        return None
+    try:
+        d = Decimal(v)
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
+def _fmt_date(d: _dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+@attrs.define(slots=True, eq=False)
+class Person:
+    last_name: str = ""
+    first_name: str = ""
+    member_id: str = ""
+    birth_date: _dt.date | None = None
+    gender: str = ""
+    loop: Loop | None = None
+
+
+@attrs.define(slots=True, eq=False)
+class Provider:
+    role: str  # billing, rendering, attending, operating, referring, ...
+    name: str = ""
+    npi: str = ""
+    taxonomy: str = ""
+    entity_type: str = ""  # NM102: 1 person, 2 organization
+    loop: Loop | None = None
+    npi_segment: Segment | None = None
+    taxonomy_segment: Segment | None = None
+
+
+@attrs.define(slots=True, eq=False)
+class Diagnosis:
+    qualifier: str  # ABK, ABF, BK, ABJ, ...
+    code: str
+    position: int  # 1-based position among the claim's diagnoses (SV107 pointers)
+    segment: Segment | None = None
+    element: str = ""  # e.g. "HI01-2"
+    poa: str = ""  # present on admission indicator (837I HI0x-9)
+
+    @property
+    def icd10(self) -> bool:
+        return self.qualifier.startswith("A")
+
+
+@attrs.define(slots=True, eq=False)
+class CodeEntry:
+    """A code from an HI segment: condition, occurrence or ICD procedure code."""
+
+    qualifier: str
+    code: str
+    date: _dt.date | None = None
+    date_end: _dt.date | None = None
+    segment: Segment | None = None
+    element: str = ""
+
+
+def _hi_entries(loop: Loop) -> Iterator[tuple[Segment, int, list[str]]]:
+    for s in loop.segments:
+        if s.fields[0] == "HI":
+            for i in range(1, len(s.fields)):
+                comps = s.components(i)
+                if comps and comps[0]:
+                    yield s, i, comps
+
+
+@attrs.define(slots=True, eq=False)
+class ServiceLine:
+    claim: "Claim"
+    loop: Loop
+    line_number: str = ""  # LX01
+    procedure_qualifier: str = ""
+    procedure_code: str = ""
+    modifiers: list[str] = attrs.field(factory=list)
+    charge: Decimal | None = None
+    unit_basis: str = ""
+    units: Decimal | None = None
+    place_of_service: str = ""
+    revenue_code: str = ""
+    service_date: _dt.date | None = None
+    service_date_end: _dt.date | None = None
+    diagnosis_pointers: list[int] = attrs.field(factory=list)
+    rendering: Provider | None = None
+    prior_auth: list[str] = attrs.field(factory=list)
+    service: Segment | None = None  # SV1 or SV2
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """Diagnoses this line points to (837P) or the claim's (837I)."""
+        c = self.claim
+        if c.kind == "837I" or not self.service or self.service.fields[0] != "SV1":
+            return [d for d in c.diagnoses if d.qualifier in DX_PRINCIPAL | DX_OTHER]
+        by_pos = {d.position: d for d in c.diagnoses if d.qualifier in DX_PRINCIPAL | DX_OTHER}
+        return [by_pos[p] for p in self.diagnosis_pointers if p in by_pos]
+
+    @property
+    def diagnosis_codes(self) -> list[str]:
+        return [d.code for d in self.diagnoses]
+
+    @property
+    def rendering_npi(self) -> str:
+        return self.rendering.npi if self.rendering else ""
+
+    @property
+    def rendering_taxonomy(self) -> str:
+        return self.rendering.taxonomy if self.rendering else ""
+
+    @property
+    def dates(self) -> tuple[_dt.date | None, _dt.date | None]:
+        return self.service_date, self.service_date_end
+
+    def date_or_claim(self) -> _dt.date | None:
+        """Service date, else the claim's statement from-date (837I)."""
+        return self.service_date or self.claim.statement_from
+
+
+@attrs.define(slots=True, eq=False)
+class Claim:
+    """One claim (2300 loop) with what encloses it."""
+
+    loop: Loop
+    kind: str | None = None
+    seq: int = 0  # 1-based ordinal of the claim in its file
+    file: str | None = None
+    transaction: "Transaction | None" = None
+    billing_loop: Loop | None = None  # 2000A
+    subscriber_loop: Loop | None = None  # 2000B
+    patient_loop: Loop | None = None  # 2000C
+    claim_id: str = ""
+    charge: Decimal | None = None
+    facility_code: str = ""  # CLM05-1: place of service (837P) or facility type (837I)
+    facility_qualifier: str = ""  # CLM05-2: B (837P) or A (837I)
+    frequency: str = ""  # CLM05-3
+    patient: Person = attrs.field(factory=Person)
+    subscriber: Person = attrs.field(factory=Person)
+    payer_id: str = ""
+    payer_name: str = ""
+    providers: dict[str, Provider] = attrs.field(factory=dict)
+    diagnoses: list[Diagnosis] = attrs.field(factory=list)
+    condition_codes: list[CodeEntry] = attrs.field(factory=list)
+    occurrence_codes: list[CodeEntry] = attrs.field(factory=list)
+    procedures: list[CodeEntry] = attrs.field(factory=list)
+    prior_auth: list[str] = attrs.field(factory=list)
+    statement_from: _dt.date | None = None
+    statement_to: _dt.date | None = None
+    admission_date: _dt.date | None = None
+    lines: list[ServiceLine] = attrs.field(factory=list)
+
+    @property
+    def clm(self) -> Segment:
+        return self.loop.segments[0]
+
+    @property
+    def place_of_service(self) -> str:
+        return self.facility_code if self.kind != "837I" else ""
+
+    @property
+    def bill_type(self) -> str:
+        """Type of bill (837I): facility type code + frequency, e.g. '111'."""
+        if self.kind != "837I" or not self.facility_code:
+            return ""
+        return self.facility_code + self.frequency
+
+    @property
+    def patient_is_subscriber(self) -> bool:
+        return self.patient_loop is None
+
+    @property
+    def patient_key(self) -> tuple[str, ...]:
+        """Identifies the patient across claims and files: payer, member id, and
+        the 2010CA name and birth date when the patient is a dependent."""
+        key = (self.payer_id, self.subscriber.member_id)
+        if self.patient_loop is not None:
+            p = self.patient
+            key += (p.last_name.upper(), p.first_name.upper(), _fmt_date(p.birth_date) or "")
+        return key
+
+    @property
+    def billing(self) -> Provider | None:
+        return self.providers.get("billing")
+
+    @property
+    def rendering(self) -> Provider | None:
+        return self.providers.get("rendering")
+
+    @property
+    def principal_diagnosis(self) -> Diagnosis | None:
+        for d in self.diagnoses:
+            if d.qualifier in DX_PRINCIPAL:
+                return d
+        return None
+
+    @property
+    def control(self) -> tuple[str, str, str]:
+        """(ISA13, GS06, ST02) of the enclosing envelope."""
+        t = self.transaction
+        g = t.group if t else None
+        i = g.interchange if g else None
+        return (i.control_number if i else "", g.control_number if g else "",
+                t.control_number if t else "")
+
+
+# -- building -------------------------------------------------------------
+
+def _person(loop: Loop | None) -> Person:
+    if loop is None:
+        return Person()
+    nm1 = loop.segments[0] if loop.segments else None
+    dmg = loop.seg("DMG")
+    return Person(
+        last_name=nm1[3] if nm1 else "", first_name=nm1[4] if nm1 else "",
+        member_id=nm1[9] if nm1 else "",
+        birth_date=parse_date(dmg[2]) if dmg else None, gender=dmg[3] if dmg else "",
+        loop=loop)
+
+
+def _provider(role: str, loop: Loop | None, prv_loop: Loop | None = None) -> Provider | None:
+    if loop is None:
+        return None
+    nm1 = loop.segments[0]
+    name = nm1[3] if nm1[2] == "2" else " ".join(x for x in (nm1[4], nm1[3]) if x)
+    prv = (prv_loop or loop).seg("PRV")
+    p = Provider(role=role, name=name, npi=nm1[9] if nm1[8] == "XX" else "", entity_type=nm1[2],
+                 loop=loop, npi_segment=nm1)
+    if prv is not None and prv[2] == "PXC":
+        p.taxonomy = prv[3]
+        p.taxonomy_segment = prv
+    return p
+
+
+PROVIDER_LOOPS = {
+    "837P": {"2310A": "referring", "2310B": "rendering", "2310C": "service_facility",
+             "2310D": "supervising", "2310E": "ambulance_pickup", "2310F": "ambulance_dropoff"},
+    "837I": {"2310A": "attending", "2310B": "operating", "2310C": "other_operating",
+             "2310D": "rendering", "2310E": "service_facility", "2310F": "referring"},
+}
+LINE_RENDERING = {"837P": "2420A", "837I": "2420C"}
+
+
+def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transaction,
+                billing: Loop | None, subscriber: Loop | None, patient: Loop | None) -> Claim:
+    clm = loop.segments[0]
+    c = Claim(loop=loop, kind=kind, seq=seq, file=file, transaction=transaction,
+              billing_loop=billing, subscriber_loop=subscriber, patient_loop=patient)
+    c.claim_id = clm[1]
+    c.charge = parse_decimal(clm[2])
+    c.facility_code = clm.component(5, 1)
+    c.facility_qualifier = clm.component(5, 2)
+    c.frequency = clm.component(5, 3)
+    sub_nm = subscriber.child("2010BA") if subscriber is not None else None
+    c.subscriber = _person(sub_nm)
+    c.patient = _person(patient.child("2010CA")) if patient is not None else c.subscriber
+    payer = subscriber.child("2010BB") if subscriber is not None else None
+    if payer is not None:
+        c.payer_id = payer.segments[0][9]
+        c.payer_name = payer.segments[0][3]
+    # providers
+    if billing is not None:
+        bp = _provider("billing", billing.child("2010AA"), billing)
+        if bp is not None:
+            c.providers["billing"] = bp
+    for ch in loop.children:
+        role = PROVIDER_LOOPS.get(kind or "837P", {}).get(ch.id or "")
+        if role and role not in c.providers:
+            p = _provider(role, ch)
+            if p is not None:
+                c.providers[role] = p
+    # HI: diagnoses, condition / occurrence codes, ICD procedures
+    pos = 0
+    for s, i, comps in _hi_entries(loop):
+        q = comps[0]
+        code = comps[1] if len(comps) > 1 else ""
+        el = f"HI{i:02d}-2"
+        if q in DX_QUALIFIERS:
+            pos += 1
+            c.diagnoses.append(Diagnosis(q, code, pos, s, el, comps[8] if len(comps) > 8 else ""))
+        elif q == CONDITION:
+            c.condition_codes.append(CodeEntry(q, code, segment=s, element=el))
+        elif q == OCCURRENCE:
+            d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
+            c.occurrence_codes.append(CodeEntry(q, code, d1, d2, s, el))
+        elif q in PROC_QUALIFIERS:
+            d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
+            c.procedures.append(CodeEntry(q, code, d1, d2, s, el))
+    c.prior_auth = [r[2] for r in loop.segs("REF", "G1")]
+    for d in loop.segs("DTP"):
+        q = d[1]
+        if q == "434":
+            c.statement_from, c.statement_to = parse_period(d[2], d[3])
+        elif q == "435":
+            c.admission_date = parse_date(d[3][:8])
+    # service lines
+    line_rendering_id = LINE_RENDERING.get(kind or "837P", "2420A")
+    claim_rendering = c.providers.get("rendering") or c.providers.get("billing")
+    for lx_loop in loop.children:
+        if lx_loop.id != "2400":
+            continue
+        c.lines.append(_line(c, lx_loop, kind, line_rendering_id, claim_rendering))
+    return c
+
+
+def _line(c: Claim, lp: Loop, kind: str | None, rend_id: str, claim_rendering: Provider | None
+          ) -> ServiceLine:
+    lx = lp.segments[0]
+    ln = ServiceLine(claim=c, loop=lp, line_number=lx[1])
+    sv = None
+    for s in lp.segments:
+        if s.fields[0] in ("SV1", "SV2"):
+            sv = s
+            break
+    ln.service = sv
+    if sv is not None:
+        if sv.fields[0] == "SV1":
+            comps = sv.components(1)
+            ln.procedure_qualifier = comps[0] if comps else ""
+            ln.procedure_code = comps[1] if len(comps) > 1 else ""
+            ln.modifiers = [m for m in comps[2:6] if m]
+            ln.charge = parse_decimal(sv[2])
+            ln.unit_basis = sv[3]
+            ln.units = parse_decimal(sv[4])
+            ln.place_of_service = sv[5] or c.facility_code
+            ptrs = sv.components(7)
+            ln.diagnosis_pointers = [int(p) for p in ptrs if p.isdigit()]
+        else:
+            ln.revenue_code = sv[1]
+            comps = sv.components(2)
+            ln.procedure_qualifier = comps[0] if comps else ""
+            ln.procedure_code = comps[1] if len(comps) > 1 else ""
+            ln.modifiers = [m for m in comps[2:6] if m]
+            ln.charge = parse_decimal(sv[3])
+            ln.unit_basis = sv[4]
+            ln.units = parse_decimal(sv[5])
+    else:
+        ln.place_of_service = c.place_of_service
+    for d in lp.segs("DTP", "472"):
+        ln.service_date, ln.service_date_end = parse_period(d[2], d[3])
+        break
+    ln.prior_auth = [r[2] for r in lp.segs("REF", "G1")]
+    rl = lp.child(rend_id)
+    ln.rendering = _provider("rendering", rl) if rl is not None else claim_rendering
+    if ln.rendering is not None and not ln.rendering.taxonomy:
+        # taxonomy from the claim's rendering, else the billing provider
+        for cand in (c.providers.get("rendering"), c.providers.get("billing")):
+            if cand is not None and cand.taxonomy:
+                ln.rendering = attrs.evolve(ln.rendering, taxonomy=cand.taxonomy,
+                                            taxonomy_segment=cand.taxonomy_segment)
+                break
+    return ln

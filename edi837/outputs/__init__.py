@@ -1,0 +1,1 @@
+"""Outputs: claim-line tables, reports, acknowledgments, split files."""

@@ -1,0 +1,322 @@
+"""The reader: bytes in, segments with their positions out.
+
+Delimiters come from each ISA (element separator at byte 3, repetition
+separator ISA11, component separator ISA16 and the segment terminator right
+after it).  Reads what real files look like: a UTF-8 byte-order mark, text
+before the ISA, CR/LF/CRLF or no line breaks, newline as the terminator,
+indented segments, an ISA that is not fixed width, several interchanges per
+file.  Files are read in blocks, so memory does not grow with file size.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from typing import BinaryIO, Iterator
+
+from ..findings import Finding, Severity
+from .segment import DEFAULT_DELIMITERS, Delimiters, Segment
+
+__all__ = ["Delimiters", "Segment", "SegmentReader", "read_segments", "ReadError", "open_source"]
+
+BLOCK = 1 << 20
+_WS = " \t\r\n\x00\x0b\x0c"
+# ISA, its element separator, and ISA01 (2 chars) followed by the same separator
+_ISA = re.compile(r"ISA([^A-Za-z0-9\s])[^\r\n]{2}\1")
+_GS_ST = re.compile(r"(?:^|[~\n])\s*(GS|ST)([^A-Za-z0-9\s])")
+
+RULES = {
+    "RDR-001": "The file is empty.",
+    "RDR-002": "The file holds no X12 interchange (no ISA, GS or ST segment found).",
+    "RDR-003": "Text before the ISA (or between interchanges) was skipped.",
+    "RDR-004": "The ISA header cannot be read: delimiters could not be found.",
+    "RDR-005": "No ISA: delimiters were guessed from the first GS/ST segment.",
+    "RDR-006": "The last segment has no segment terminator (the file may be truncated).",
+    "RDR-007": "The file cannot be read (missing, unreadable or a folder).",
+}
+
+
+class ReadError(Exception):
+    """The input could not be opened at all."""
+
+    def __init__(self, file: str, message: str):
+        super().__init__(f"{file}: {message}")
+        self.file = file
+        self.message = message
+
+
+def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str | None = None
+                ) -> tuple[BinaryIO, str]:
+    """Open a path, bytes or a binary stream; return (stream, display name)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source)), file or "<bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        name = file or os.fspath(source)
+        try:
+            if os.path.isdir(source):
+                raise ReadError(name, "is a folder, not a file")
+            return open(source, "rb"), name
+        except OSError as e:
+            raise ReadError(name, e.strerror or str(e)) from None
+    if hasattr(source, "read"):
+        return source, file or getattr(source, "name", "<stream>")  # type: ignore[return-value]
+    raise TypeError(f"cannot read {type(source).__name__}")
+
+
+def _fix_text(s: str) -> str:
+    """Segments are decoded as latin-1 (1 char = 1 byte); re-read UTF-8 text."""
+    if s.isascii():
+        return s
+    try:
+        return s.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return s
+
+
+class SegmentReader:
+    """Iterate the segments of one file; findings collect in ``self.findings``.
+
+    The consumer drains ``findings`` as it goes (the structure stage does).
+    """
+
+    def __init__(self, source: "str | os.PathLike[str] | bytes | BinaryIO", file: str | None = None,
+                 block: int = BLOCK):
+        self.stream, self.file = open_source(source, file)
+        self.block = block
+        self.findings: list[Finding] = []
+        self.delims: Delimiters | None = None
+        self.seq = 0
+        self.interchanges = 0
+
+    # -- helpers -----------------------------------------------------------
+    def _note(self, rule: str, severity: Severity, message: str, line: int | None = None,
+              offset: int | None = None, segment_id: str | None = None) -> None:
+        self.findings.append(Finding(rule=rule, severity=severity, message=message, file=self.file,
+                                     line=line, byte_offset=offset, segment_id=segment_id, snip=1,
+                                     segment_seq=self.seq + 1 if line is not None else None))
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        except Exception:
+            pass
+
+    def __iter__(self) -> Iterator[Segment]:
+        try:
+            yield from self._segments()
+        finally:
+            self.close()
+
+    # -- the scanner -------------------------------------------------------
+    def _segments(self) -> Iterator[Segment]:
+        stream, file = self.stream, self.file
+        try:
+            first = stream.read(self.block)
+        except OSError as e:
+            self._note("RDR-007", Severity.ERROR, f"cannot read the file: {e.strerror or e}")
+            return
+        if not first:
+            self._note("RDR-001", Severity.ERROR, "the file is empty", line=1, offset=0)
+            return
+        base = 0  # absolute byte offset of buf[0]
+        if first.startswith(b"\xef\xbb\xbf"):
+            first = first[3:]
+            base = 3
+        buf = first.decode("latin-1")
+        eof = False
+        pos = 0  # scan position in buf
+        line = 1  # line number at buf[pos]
+        delims: Delimiters | None = None
+        term = ""
+        seen_isa = False
+        isa_open = False  # an ISA was read and its IEA not yet
+        seq = self.seq
+
+        def more() -> bool:
+            nonlocal buf, base, pos, eof
+            if eof:
+                return False
+            try:
+                chunk = stream.read(self.block)
+            except OSError as e:
+                self._note("RDR-007", Severity.ERROR, f"read error: {e.strerror or e}")
+                chunk = b""
+            if not chunk:
+                eof = True
+                return False
+            # drop consumed text
+            base += pos
+            buf = buf[pos:] + chunk.decode("latin-1")
+            pos = 0
+            return True
+
+        while True:
+            if delims is None:
+                # look for the next ISA
+                while True:
+                    m = _ISA.search(buf, pos)
+                    if m and (len(buf) - m.start() >= 200 or eof):
+                        break
+                    if not more():
+                        m = _ISA.search(buf, pos)
+                        break
+                if m is None:
+                    rest = buf[pos:]
+                    if not seen_isa:
+                        g = _GS_ST.search(buf, pos)
+                        if g is None:
+                            if rest.strip(_WS):
+                                self._note("RDR-002", Severity.ERROR,
+                                           "no X12 interchange found: the file has no ISA, GS or ST segment",
+                                           line=line, offset=base + pos)
+                            else:
+                                self._note("RDR-001", Severity.ERROR, "the file holds only white space",
+                                           line=line, offset=base + pos)
+                            self.seq = seq
+                            return
+                        sep = g.group(2)
+                        start = g.start(1)
+                        t = "~" if "~" in buf[start:start + 4000] else "\n"
+                        delims = Delimiters(element=sep, component=":" if sep != ":" else ">",
+                                            repetition=None, segment=t)
+                        term = t
+                        self._note("RDR-005", Severity.ERROR,
+                                   f"no ISA interchange header; the file starts at {g.group(1)} "
+                                   f"(delimiters guessed: {delims.describe()})",
+                                   line=line + buf.count("\n", pos, start), offset=base + start,
+                                   segment_id=g.group(1))
+                        line += buf.count("\n", pos, start)
+                        pos = start
+                        seen_isa = True
+                        self.delims = delims
+                        continue
+                    if rest.strip(_WS):
+                        self._note("RDR-003", Severity.WARNING,
+                                   f"text after the last interchange was skipped: {rest.strip(_WS)[:40]!r}",
+                                   line=line + (len(rest) - len(rest.lstrip(_WS)) and
+                                                rest[:len(rest) - len(rest.lstrip(_WS))].count("\n")),
+                                   offset=base + pos + len(rest) - len(rest.lstrip(_WS)))
+                    self.seq = seq
+                    return
+                start = m.start()
+                skipped = buf[pos:start]
+                if skipped.strip(_WS):
+                    lead = len(skipped) - len(skipped.lstrip(_WS))
+                    self._note("RDR-003", Severity.WARNING,
+                               ("text before the ISA was skipped: " if not seen_isa else
+                                "text between interchanges was skipped: ")
+                               + repr(skipped.strip(_WS)[:40]),
+                               line=line + skipped.count("\n", 0, lead), offset=base + pos + lead)
+                line += skipped.count("\n")
+                pos = start
+                seen_isa = True
+                # parse the ISA: 16 element separators, then ISA16, then the terminator
+                sep = m.group(1)
+                i = start + 3
+                n = 0
+                while n < 16:
+                    i = buf.find(sep, i)
+                    if i < 0:
+                        break
+                    n += 1
+                    i += 1
+                if n < 16:
+                    self._note("RDR-004", Severity.ERROR,
+                               "the ISA header is incomplete: fewer than 16 elements",
+                               line=line, offset=base + start, segment_id="ISA")
+                    self.seq = seq
+                    return
+                comp = buf[i] if i < len(buf) else ":"
+                t = buf[i + 1] if i + 1 < len(buf) else "~"
+                if t == "\r" and buf[i + 2:i + 3] == "\n":
+                    t = "\n"
+                isa_fields = buf[start:i - 1].split(sep)
+                rep = isa_fields[11] if len(isa_fields) > 12 else ""
+                ver = isa_fields[12] if len(isa_fields) > 12 else ""
+                repetition = rep if (len(rep) == 1 and not rep.isalnum() and rep not in (sep, comp, t)
+                                     and ver >= "00402") else None
+                if t.isalnum() or t == " " or comp.isalnum() or comp == sep:
+                    self._note("RDR-004", Severity.ERROR,
+                               f"the ISA header cannot be read: component separator {comp!r} and "
+                               f"segment terminator {t!r} are not usable delimiters",
+                               line=line, offset=base + start, segment_id="ISA")
+                    self.seq = seq
+                    return
+                delims = Delimiters(element=sep, component=comp, repetition=repetition, segment=t)
+                term = t
+                self.delims = delims
+                self.interchanges += 1
+
+            # split segments in the current delimiter regime
+            restart = False
+            while not restart:
+                j = buf.find(term, pos)
+                if j < 0:
+                    if more():
+                        continue
+                    rest = buf[pos:]
+                    if rest.strip(_WS):
+                        lead = len(rest) - len(rest.lstrip(_WS))
+                        text = rest.strip(_WS)
+                        seq += 1
+                        fields = _fix_text(text).split(delims.element)
+                        seg_line = line + rest.count("\n", 0, lead)
+                        self.findings.append(Finding(
+                            rule="RDR-006", severity=Severity.ERROR, snip=1,
+                            message="the last segment has no segment terminator: the file may be truncated",
+                            file=file, segment_seq=seq, line=seg_line, byte_offset=base + pos + lead,
+                            segment_id=fields[0][:3], segment_text=text[:80]))
+                        self.seq = seq
+                        yield Segment(fields, seq, seg_line, base + pos + lead, delims, file)
+                    self.seq = seq
+                    return
+                # process every complete segment currently in the buffer
+                parts = buf[pos:].split(term)
+                parts.pop()  # incomplete (or empty) tail
+                for raw in parts:
+                    n = len(raw)
+                    text = raw.lstrip(_WS)
+                    lead = n - len(text)
+                    if lead:
+                        seg_line = line + raw.count("\n", 0, lead)
+                    else:
+                        seg_line = line
+                    nl = raw.count("\n")
+                    if text:
+                        text = text.rstrip(_WS)
+                        seq += 1
+                        fields = (text if text.isascii() else _fix_text(text)).split(delims.element)
+                        sid = fields[0]
+                        if sid == "ISA" and isa_open:
+                            # a new ISA without IEA: re-detect delimiters from it
+                            seq -= 1
+                            pos += lead
+                            line = seg_line
+                            delims = None
+                            isa_open = False
+                            restart = True
+                            break
+                        seg = Segment(fields, seq, seg_line, base + pos + lead, delims, file)
+                        self.seq = seq
+                        yield seg
+                        if sid == "ISA":
+                            isa_open = True
+                        elif sid == "IEA":
+                            isa_open = False
+                            pos += n + 1
+                            line += nl + (1 if term == "\n" else 0)
+                            delims = None
+                            restart = True
+                            break
+                    pos += n + 1
+                    line += nl + (1 if term == "\n" else 0)
+                if not restart:
+                    more()
+            # delims is None: look for the next ISA
+
+
+def read_segments(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str | None = None
+                  ) -> Iterator[Segment]:
+    """Plain iteration over the segments of a file (findings are dropped)."""
+    return iter(SegmentReader(source, file))

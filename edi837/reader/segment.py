@@ -1,0 +1,104 @@
+"""Segments and delimiters: the units the reader hands on."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+_REF = re.compile(r"^([A-Z0-9]{2,3}?)(\d{2})(?:-(\d+))?$")
+
+
+@attrs.define(slots=True, frozen=True)
+class Delimiters:
+    """The separators of one interchange, read from its ISA."""
+
+    element: str = "*"
+    component: str = ":"
+    repetition: str | None = "^"
+    segment: str = "~"
+
+    def describe(self) -> str:
+        seg = {"\n": "\\n", "\r": "\\r"}.get(self.segment, self.segment)
+        return (f"element={self.element!r} component={self.component!r} "
+                f"repetition={self.repetition!r} segment={seg!r}")
+
+
+DEFAULT_DELIMITERS = Delimiters()
+
+
+@attrs.define(slots=True, eq=False, repr=False)
+class Segment:
+    """One X12 segment with its place in the file.
+
+    ``fields[0]`` is the segment id and ``fields[i]`` is element ``i`` (X12
+    numbering), so ``seg[2]`` of ``CLM*A1*150~`` is ``"150"``.  Components and
+    repetitions are split on demand with the interchange's delimiters.
+    """
+
+    fields: list[str]
+    seq: int  # 1-based ordinal of the segment in the file
+    line: int  # 1-based line number of the segment's first byte
+    offset: int  # 0-based byte offset of the segment's first byte
+    delims: Delimiters = DEFAULT_DELIMITERS
+    file: str | None = None
+    loop: str | None = None  # innermost TR3 loop id, filled by the grammar stage
+    misplaced: bool = False  # set when the grammar could not place it
+
+    @property
+    def id(self) -> str:
+        return self.fields[0]
+
+    def __getitem__(self, i: int) -> str:
+        f = self.fields
+        return f[i] if 0 <= i < len(f) else ""
+
+    def __len__(self) -> int:
+        return len(self.fields) - 1
+
+    def __repr__(self) -> str:
+        return f"<Segment #{self.seq} line {self.line}: {self.text}>"
+
+    @property
+    def pos(self) -> "Segment":  # Location.of() reads seq/line/offset from here
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.delims.element.join(self.fields)
+
+    def components(self, i: int) -> list[str]:
+        """Components of element ``i`` (its first repetition)."""
+        v = self[i]
+        if not v:
+            return []
+        r = self.delims.repetition
+        if r and r in v:
+            v = v.split(r, 1)[0]
+        return v.split(self.delims.component)
+
+    def component(self, i: int, j: int) -> str:
+        """Component ``j`` (1-based) of element ``i``; ``""`` when absent."""
+        v = self[i]
+        if not v:
+            return ""
+        c = self.delims.component
+        if c not in v:
+            return v if j == 1 else ""
+        parts = self.components(i)
+        return parts[j - 1] if 0 < j <= len(parts) else ""
+
+    def repetitions(self, i: int) -> list[str]:
+        v = self[i]
+        if not v:
+            return []
+        r = self.delims.repetition
+        return v.split(r) if r else [v]
+
+    def get(self, ref: str) -> str:
+        """Value by reference: ``"CLM02"``, ``"SV101-2"`` (segment id optional)."""
+        m = _REF.match(ref)
+        if not m:
+            raise ValueError(f"bad element reference {ref!r}")
+        i = int(m.group(2))
+        return self.component(i, int(m.group(3))) if m.group(3) else self[i]
