@@ -31,7 +31,7 @@ from .model import (
 )
 
 #: Bump whenever the model classes or the loader's output change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: kind -> (canonical kind, version string (maps.xml vriic), map file name)
 GUIDES = {
@@ -296,9 +296,9 @@ def _parse_loop(e: ET.Element, parent_path: tuple[str, ...], dataele: dict[str, 
             children.append(_parse_loop(c, path, dataele))
         elif c.tag == "segment":
             children.append(_parse_segment(c, path, dataele))
-    # pyx12 orders a loop's children by <pos> (stable); the maps are already in
-    # that order, but sort to be safe (stable, so equal pos keep map order).
-    children.sort(key=lambda c: c.pos)
+    # Children stay in map (document) order. NB pyx12 iterates a loop's
+    # children sorted by <pos>; the two differ in one place: in the 837I map
+    # 2000C has pos 0200 but is written after 2300 (pos 1300) under 2000B.
     return LoopDef(
         id=lid,
         name=_text(e, "name"),
