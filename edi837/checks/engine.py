@@ -1,0 +1,401 @@
+"""The validation engine: runs the registered rules over the model stream.
+
+For each file it walks :func:`edi837.model.stream`, hands every event to the
+stream checkers (SNIP 1-2), runs the claim and line rules on each claim as it
+completes, attributes findings to their claim and service line, suppresses
+cascades, and decides each claim's verdict: rejected when the claim, or
+anything enclosing it (its HL loops, transaction, group or interchange), has
+an error finding; otherwise accepted.
+
+Events from :meth:`Engine.run_file`:
+
+- ``("finding", Finding)`` as soon as it is known;
+- ``("claim", ClaimResult)`` when the claim's verdict is final (at the end of
+  its interchange, since envelope errors reject what they enclose);
+- ``("file", FileResult)`` at the end of the file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Iterator
+
+import attrs
+
+from ..findings import Finding, Severity
+from ..model.build import stream
+from ..model.claims import Claim
+from ..reader import ReadError
+from . import registry
+from .registry import CHECKERS, RULES, Rule
+
+ALL_SNIP = frozenset({1, 2, 3, 4, 5, 7})
+
+
+def parse_snip(spec: str | Iterable[int] | None) -> frozenset[int]:
+    """'1-5' / '1,2,3' / '7' / None (every level) into a set of SNIP types."""
+    if spec is None:
+        return ALL_SNIP
+    if not isinstance(spec, str):
+        return frozenset(int(x) for x in spec)
+    out: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-", 1)
+            out.update(range(int(a), int(b) + 1))
+        else:
+            out.add(int(part))
+    bad = out - set(range(1, 8))
+    if bad:
+        raise ValueError(f"SNIP levels are 1-7, not {sorted(bad)}")
+    return frozenset(out)
+
+
+@attrs.define(slots=True)
+class ClaimResult:
+    file: str | None
+    claim_seq: int
+    claim_id: str
+    verdict: str  # "accepted" | "rejected"
+    errors: int = 0
+    warnings: int = 0
+    kind: str | None = None
+    interchange: str = ""
+    group: str = ""
+    transaction: str = ""
+    charge: str | None = None
+    patient_key: tuple = ()
+    first_seq: int = 0  # first and last segment ordinal of the claim loop
+    last_seq: int = 0
+    reasons: list[str] = attrs.field(factory=list)  # rule ids of the errors that reject it
+    tx_no: int = 0  # ordinals of the enclosing transaction and group in the file
+    grp_no: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "claim_seq": self.claim_seq, "claim_id": self.claim_id,
+                "verdict": self.verdict, "errors": self.errors, "warnings": self.warnings,
+                "transaction_type": self.kind, "interchange": self.interchange, "group": self.group,
+                "transaction": self.transaction, "charge": self.charge, "reasons": self.reasons}
+
+
+@attrs.define(slots=True)
+class FileResult:
+    file: str
+    claims: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+    could_not_read: bool = False
+
+
+class Context:
+    """What a rule function may look at besides its claim."""
+
+    def __init__(self, engine: "Engine", file: str | None):
+        self.engine = engine
+        self.file = file
+        self.options = engine.options
+        self.snip = engine.snip
+        self.state: dict[str, Any] = {}  # per-file scratch space for checkers
+
+    @property
+    def profile(self) -> Any:
+        return self.engine.options.get("profile")
+
+    @property
+    def history(self) -> Any:
+        return self.engine.options.get("history")
+
+
+class Engine:
+    """Validates files; one engine per run (cross-claim state lives here)."""
+
+    def __init__(self, snip: str | Iterable[int] | None = None, rules: Iterable[str] | None = None,
+                 **options: Any):
+        registry._load_all()
+        self.snip = parse_snip(snip)
+        only = set(rules) if rules is not None else None
+        self.options: dict[str, Any] = options
+        self.claim_rules: list[Rule] = []
+        self.line_rules: list[Rule] = []
+        for r in RULES.values():
+            if r.func is None or r.snip not in self.snip or (only is not None and r.id not in only):
+                continue
+            (self.claim_rules if r.scope == "claim" else self.line_rules).append(r)
+        self.claim_rules.sort(key=lambda r: r.id)
+        self.line_rules.sort(key=lambda r: r.id)
+        self.checker_classes = [cls for cls, ids in CHECKERS
+                                if any(RULES[i].snip in self.snip for i in ids if i in RULES)]
+        self.hooks: list[Callable[[Claim, Context], Iterable[Finding]]] = []
+
+    # -- one file ------------------------------------------------------------
+    def run_file(self, source: Any, file: str | None = None) -> Iterator[tuple[str, Any]]:
+        name = file or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
+        res = FileResult(file=name)
+        ctx = Context(self, name)
+        try:
+            st = stream(source, name)
+        except ReadError as e:
+            res.could_not_read = True
+            f = Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message, file=name, snip=1)
+            res.errors += 1
+            yield ("finding", f)
+            yield ("file", res)
+            return
+        checkers = [cls(ctx) for cls in self.checker_classes]
+        pending: list[ClaimResult] = []
+        # error flags of what encloses the current claim
+        env = {"interchange": False, "group": False, "transaction": False,
+               "billing": False, "subscriber": False, "patient": False}
+        env_reasons: dict[str, list[str]] = {k: [] for k in env}
+        ctl = ["", "", ""]
+        cur_claim: list[Any] = [None, None]  # Claim, ClaimResult
+        hl_level = {"20": "billing", "22": "subscriber", "23": "patient"}
+        cur_hl_kind = [None]
+
+        def note(f: Finding) -> Finding:
+            if f.file is None:
+                f.file = name
+            if f.interchange is None and ctl[0]:
+                f.interchange = ctl[0]
+            if f.group is None and ctl[1]:
+                f.group = ctl[1]
+            if f.transaction is None and ctl[2]:
+                f.transaction = ctl[2]
+            claim, cr = cur_claim
+            if claim is not None and f.claim_seq is None and f.segment_seq is not None and \
+                    cr.first_seq <= f.segment_seq <= cr.last_seq:
+                f.claim_seq = claim.seq
+                f.claim_id = claim.claim_id
+                if f.line_number is None:
+                    f.line_number = _line_of(claim, f.segment_seq)
+            if f.severity is Severity.ERROR:
+                res.errors += 1
+            elif f.severity is Severity.WARNING:
+                res.warnings += 1
+            else:
+                res.infos += 1
+            if f.severity is Severity.ERROR:
+                if claim is not None and f.claim_seq == claim.seq:
+                    cr.errors += 1
+                    if f.rule not in cr.reasons:
+                        cr.reasons.append(f.rule)
+                elif f.claim_seq is not None:
+                    for p in pending:
+                        if p.claim_seq == f.claim_seq:
+                            p.errors += 1
+                            if f.rule not in p.reasons:
+                                p.reasons.append(f.rule)
+                            break
+                elif cur_hl_kind[0] is not None and f.segment_seq is not None:
+                    env[cur_hl_kind[0]] = True
+                    env_reasons[cur_hl_kind[0]].append(f.rule)
+                else:
+                    level = "transaction" if f.transaction else "group" if f.group else "interchange"
+                    env[level] = True
+                    env_reasons[level].append(f.rule)
+            elif f.severity is Severity.WARNING and claim is not None and f.claim_seq == claim.seq:
+                cr.warnings += 1
+            return f
+
+        counters = {"transaction": 0, "group": 0}
+
+        def settle(level: str) -> Iterator[tuple[str, Any]]:
+            """Close ``level``: enclosed pending claims take its error flag."""
+            nonlocal pending
+            if env[level]:
+                for p in pending:
+                    if level == "transaction" and p.tx_no != counters["transaction"]:
+                        continue
+                    if level == "group" and p.grp_no != counters["group"]:
+                        continue
+                    p.errors += 1
+                    for r in env_reasons[level]:
+                        if r not in p.reasons:
+                            p.reasons.append(r)
+            if level == "interchange":
+                for p in pending:
+                    yield ("claim", self._verdict(p, res))
+                pending = []
+
+        try:
+            for kind, obj in st:
+                out: list[Finding] = []
+                if kind == "claim":
+                    claim: Claim = obj  # type: ignore[assignment]
+                    segs = list(claim.loop.iter_segments())
+                    cr = ClaimResult(file=name, claim_seq=claim.seq, claim_id=claim.claim_id,
+                                     verdict="accepted", kind=claim.kind, interchange=ctl[0],
+                                     group=ctl[1], transaction=ctl[2],
+                                     charge=str(claim.charge) if claim.charge is not None else None,
+                                     patient_key=claim.patient_key,
+                                     first_seq=segs[0].seq if segs else 0,
+                                     last_seq=segs[-1].seq if segs else 0,
+                                     tx_no=counters["transaction"], grp_no=counters["group"])
+                    for lvl in ("billing", "subscriber", "patient"):
+                        if env[lvl] and (lvl != "patient" or claim.patient_loop is not None):
+                            cr.errors += 1
+                            for r in env_reasons[lvl]:
+                                if r not in cr.reasons:
+                                    cr.reasons.append(r)
+                    cur_claim[0], cur_claim[1] = claim, cr
+                    cur_hl_kind[0] = None
+                    for ch in checkers:
+                        out.extend(ch.on_event(kind, obj) or ())
+                    out.extend(self._claim_findings(claim, ctx))
+                    for f in _suppress_cascades(out):
+                        yield ("finding", note(f))
+                    pending.append(cr)
+                    continue
+                cur_claim[0] = cur_claim[1] = None
+                if kind == "finding":
+                    out.append(obj)  # type: ignore[arg-type]
+                else:
+                    if kind == "interchange":
+                        ctl[0], ctl[1], ctl[2] = obj.control_number, "", ""  # type: ignore[attr-defined]
+                        env["interchange"] = False
+                        env_reasons["interchange"] = []
+                    elif kind == "group":
+                        ctl[1], ctl[2] = obj.control_number, ""  # type: ignore[attr-defined]
+                        counters["group"] += 1
+                        env["group"] = False
+                        env_reasons["group"] = []
+                    elif kind == "transaction":
+                        ctl[2] = obj.control_number  # type: ignore[attr-defined]
+                        counters["transaction"] += 1
+                        env["transaction"] = False
+                        env_reasons["transaction"] = []
+                        for lvl in ("billing", "subscriber", "patient"):
+                            env[lvl] = False
+                            env_reasons[lvl] = []
+                    elif kind == "hl":
+                        lvl = hl_level.get(obj.segments[0][3]) if obj.segments else None  # type: ignore
+                        cur_hl_kind[0] = lvl
+                        if lvl == "billing":
+                            for x in ("billing", "subscriber", "patient"):
+                                env[x] = False
+                                env_reasons[x] = []
+                        elif lvl == "subscriber":
+                            for x in ("subscriber", "patient"):
+                                env[x] = False
+                                env_reasons[x] = []
+                        elif lvl == "patient":
+                            env["patient"] = False
+                            env_reasons["patient"] = []
+                    for ch in checkers:
+                        out.extend(ch.on_event(kind, obj) or ())
+                for f in _suppress_cascades(out):
+                    yield ("finding", note(f))
+                if kind != "hl":
+                    cur_hl_kind[0] = None
+                if kind == "transaction_end":
+                    yield from settle("transaction")
+                    ctl[2] = ""
+                elif kind == "group_end":
+                    # transaction flags were folded into pending claims already
+                    yield from settle("group")
+                    ctl[1] = ""
+                elif kind == "interchange_end":
+                    yield from settle("interchange")
+                    ctl[0] = ""
+            out = []
+            for ch in checkers:
+                fin = getattr(ch, "finish", None)
+                if fin is not None:
+                    out.extend(fin() or ())
+            for f in _suppress_cascades(out):
+                yield ("finding", note(f))
+        except ReadError as e:
+            res.could_not_read = True
+            yield ("finding", note(Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message,
+                                           file=name, snip=1)))
+        # end of file: whatever is still open settles now
+        for lvl in ("transaction", "group"):
+            if env[lvl]:
+                for p in pending:
+                    if (lvl == "transaction" and p.tx_no != counters["transaction"]) or \
+                            (lvl == "group" and p.grp_no != counters["group"]):
+                        continue
+                    p.errors += 1
+                    for r in env_reasons[lvl]:
+                        if r not in p.reasons:
+                            p.reasons.append(r)
+        yield from settle("interchange")
+        yield ("file", res)
+
+    def _verdict(self, p: ClaimResult, res: FileResult) -> ClaimResult:
+        p.verdict = "rejected" if p.errors else "accepted"
+        res.claims += 1
+        if p.errors:
+            res.rejected += 1
+        else:
+            res.accepted += 1
+        return p
+
+    def _claim_findings(self, claim: Claim, ctx: Context) -> list[Finding]:
+        out: list[Finding] = []
+        kind = claim.kind
+        for r in self.claim_rules:
+            if kind not in r.applies_to:
+                continue
+            for h in r.func(claim, ctx) or ():  # type: ignore[misc]
+                out.append(r.from_hit(h, claim=claim, file=claim.file))
+        if self.line_rules:
+            for ln in claim.lines:
+                for r in self.line_rules:
+                    if kind not in r.applies_to:
+                        continue
+                    for h in r.func(ln, ctx) or ():  # type: ignore[misc]
+                        if h.line is None:
+                            h.line = ln
+                        out.append(r.from_hit(h, claim=claim, file=claim.file))
+        for hook in self.hooks:
+            out.extend(hook(claim, ctx))
+        return out
+
+    # -- many files --------------------------------------------------------
+    def run(self, sources: Iterable[Any]) -> Iterator[tuple[str, Any]]:
+        for src in sources:
+            yield ("file_start", src)
+            yield from self.run_file(src)
+        fin = self.options.get("on_finish")
+        if fin is not None:
+            fin()
+
+
+def _line_of(claim: Claim, seq: int) -> int | None:
+    best = None
+    for ln in claim.lines:
+        first = ln.loop.segments[0].seq if ln.loop.segments else None
+        if first is not None and first <= seq:
+            best = ln
+    if best is None:
+        return None
+    try:
+        return int(best.line_number)
+    except ValueError:
+        return None
+
+
+def _suppress_cascades(findings: list[Finding]) -> list[Finding]:
+    """One finding per (rule, segment, element); element findings on a segment
+    that is itself unknown or misplaced are dropped (the segment finding says it)."""
+    if len(findings) < 2:
+        return findings
+    seg_level = {f.segment_seq for f in findings
+                 if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
+    seen: set = set()
+    out = []
+    for f in findings:
+        if f.element is not None and f.segment_seq in seg_level:
+            continue
+        key = (f.rule, f.segment_seq, f.element, f.claim_seq, f.line_number, f.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out

@@ -1,0 +1,188 @@
+"""The rule registry: every check edi837 makes, declared once.
+
+A rule is an id, a severity, a SNIP type, what it reads, a citation and the
+999 codes it maps to.  Two ways to attach code to rules:
+
+* :func:`rule` -- a small function over one claim (or one service line),
+  yielding :class:`Hit` objects; most rules are this.
+* :func:`checker` -- a class that sees the whole event stream of a file
+  (envelope, loops, claims) for checks that need state across segments
+  (SNIP 1 envelope counts, SNIP 2 guide structure).  The rules it emits are
+  declared with :func:`declare`.
+
+docs/errors.md is generated from this registry (``python -m edi837.checks.docs``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator
+
+import attrs
+
+from ..findings import Finding, Severity
+
+SCOPES = ("claim", "line", "stream")
+
+
+@attrs.define(slots=True)
+class Hit:
+    """What a rule function yields: a message and where it points."""
+
+    message: str
+    seg: Any = None  # the segment (reader Segment) the finding points at
+    element: str | None = None  # e.g. "SV101-2"
+    line: Any = None  # ServiceLine, when the hit is about one service line
+    severity: Severity | str | None = None  # overrides the rule's default
+    value: str | None = None
+
+
+@attrs.define(slots=True, eq=False)
+class Rule:
+    id: str
+    severity: Severity
+    snip: int
+    title: str  # what the rule means, one sentence
+    reads: tuple[str, ...] = ()  # the 837 data it reads, e.g. ("SV101-2", "DTP*472")
+    citation: str = ""  # where the rule comes from
+    ik3: str | None = None  # 999 IK304 code
+    ik4: str | None = None  # 999 IK403 code
+    scope: str = "claim"
+    applies_to: tuple[str, ...] = ("837P", "837I")
+    cross_claim: bool = False
+    func: Callable[..., Iterable[Hit]] | None = None
+    group: str = ""  # e.g. "snip1", "tms"
+
+    def finding(self, message: str, seg: Any = None, *, element: str | None = None,
+                severity: Severity | str | None = None, file: str | None = None,
+                claim: Any = None, line: Any = None, value: str | None = None,
+                **kw: Any) -> Finding:
+        sev = Severity(severity) if severity is not None else self.severity
+        f = Finding(rule=self.id, severity=sev, message=message, snip=self.snip,
+                    citation=self.citation or None, ik3=self.ik3, ik4=self.ik4,
+                    element=element, value=value, file=file, **kw)
+        if seg is not None:
+            f.segment_seq = seg.seq
+            f.line = seg.line
+            f.byte_offset = seg.offset
+            f.segment_id = seg.fields[0]
+            f.segment_text = seg.text
+            if f.file is None:
+                f.file = seg.file
+            if f.loop is None and seg.loop is not None:
+                f.loop = seg.loop
+        if claim is not None:
+            f.claim_seq = claim.seq
+            f.claim_id = claim.claim_id
+            if f.file is None:
+                f.file = claim.file
+        if line is not None:
+            f.line_number = _int_or_none(line.line_number)
+        return f
+
+    def from_hit(self, h: Hit, claim: Any = None, file: str | None = None) -> Finding:
+        return self.finding(h.message, h.seg, element=h.element, severity=h.severity,
+                            claim=claim, line=h.line, value=h.value, file=file)
+
+
+def _int_or_none(v: str) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+RULES: dict[str, Rule] = {}
+CHECKERS: list[tuple[type, tuple[str, ...]]] = []
+
+
+def _add(r: Rule) -> Rule:
+    if r.id in RULES and RULES[r.id].func is not None and r.func is not None:
+        raise ValueError(f"rule {r.id} registered twice")
+    RULES[r.id] = r
+    return r
+
+
+def declare(id: str, severity: Severity | str, snip: int, title: str, *, reads: Iterable[str] = (),
+            citation: str = "", ik3: str | None = None, ik4: str | None = None,
+            applies_to: Iterable[str] = ("837P", "837I"), cross_claim: bool = False,
+            group: str = "", scope: str = "stream") -> Rule:
+    """Declare a rule whose findings a :func:`checker` (or other stage) emits."""
+    return _add(Rule(id=id, severity=Severity(severity), snip=snip, title=title, reads=tuple(reads),
+                     citation=citation, ik3=ik3, ik4=ik4, scope=scope, applies_to=tuple(applies_to),
+                     cross_claim=cross_claim, group=group))
+
+
+def rule(id: str, severity: Severity | str, snip: int, title: str, *, reads: Iterable[str] = (),
+         citation: str = "", ik3: str | None = None, ik4: str | None = None, scope: str = "claim",
+         applies_to: Iterable[str] = ("837P", "837I"), cross_claim: bool = False,
+         group: str = "") -> Callable:
+    """Register a rule function.
+
+    ``scope="claim"``: ``func(claim, ctx) -> Iterable[Hit]``;
+    ``scope="line"``: ``func(line, ctx) -> Iterable[Hit]`` for each service line.
+    """
+    if scope not in ("claim", "line"):
+        raise ValueError(scope)
+
+    def deco(func: Callable) -> Callable:
+        _add(Rule(id=id, severity=Severity(severity), snip=snip, title=title, reads=tuple(reads),
+                  citation=citation, ik3=ik3, ik4=ik4, scope=scope, applies_to=tuple(applies_to),
+                  cross_claim=cross_claim, func=func, group=group))
+        return func
+
+    return deco
+
+
+def checker(*rule_ids: str) -> Callable[[type], type]:
+    """Register a stream checker class emitting the (declared) ``rule_ids``.
+
+    The class is instantiated once per file as ``cls(ctx)`` and gets
+    ``on_event(kind, obj) -> Iterable[Finding]`` for every model event
+    (see :func:`edi837.model.stream`), and ``finish() -> Iterable[Finding]``
+    at the end of the file.
+    """
+
+    def deco(cls: type) -> type:
+        CHECKERS.append((cls, tuple(rule_ids)))
+        return cls
+
+    return deco
+
+
+def get(rule_id: str) -> Rule:
+    return RULES[rule_id]
+
+
+def all_rules() -> Iterator[Rule]:
+    """Every rule, sorted by SNIP type then id."""
+    _load_all()
+    return iter(sorted(RULES.values(), key=lambda r: (r.snip, r.id)))
+
+
+_LOADED = False
+
+
+def _load_all() -> None:
+    """Import every module that registers rules (idempotent)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    import importlib
+    import pkgutil
+
+    from .. import checks as pkg
+
+    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        if m.name.rsplit(".", 1)[-1] in ("registry", "engine", "docs"):
+            continue
+        importlib.import_module(m.name)
+    # reader and grammar stage rules
+    from ..grammar import stream as gstream
+    from .. import reader as rdr
+
+    for rid, title in {**rdr.RULES, **gstream.RULES}.items():
+        if rid not in RULES:
+            sev = Severity.WARNING if rid in ("RDR-003", "GRM-003") else (
+                Severity.INFO if rid == "GRM-001" else Severity.ERROR)
+            declare(rid, sev, 1, title, group="reader" if rid.startswith("RDR") else "grammar")
