@@ -131,6 +131,9 @@ class Engine:
         self.checker_classes = [cls for cls, ids in CHECKERS
                                 if any(RULES[i].snip in self.snip for i in ids if i in RULES)]
         self.hooks: list[Callable[[Claim, Context], Iterable[Finding]]] = []
+        # called with each ClaimResult once its verdict is final (e.g. the edit
+        # pack's history store records accepted claims here); option on_verdict too
+        self.verdict_hooks: list[Callable[[ClaimResult], None]] = []
 
     # -- one file ------------------------------------------------------------
     def run_file(self, source: Any, file: str | None = None) -> Iterator[tuple[str, Any]]:
@@ -334,6 +337,11 @@ class Engine:
             res.rejected += 1
         else:
             res.accepted += 1
+        for hook in self.verdict_hooks:
+            hook(p)
+        cb = self.options.get("on_verdict")
+        if cb is not None:
+            cb(p)
         return p
 
     def _claim_findings(self, claim: Claim, ctx: Context) -> list[Finding]:
