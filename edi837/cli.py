@@ -1,0 +1,349 @@
+"""The `edi837` command line.
+
+Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 could not run
+(usage, unreadable file).  Bad input gives a message naming the file and the
+place, never a traceback.  Output files are written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+from typing import IO, Any, Iterator
+
+import click
+
+from .api import expand_paths
+from .findings import Finding, Severity
+from .model.build import stream
+from .outputs.atomic import atomic_write
+from .outputs.tables import COLUMN_NAMES, claim_rows
+from .reader import ReadError
+
+EXIT_OK, EXIT_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+class _Status:
+    def __init__(self) -> None:
+        self.errors = 0
+        self.cannot_run = False
+
+    @property
+    def code(self) -> int:
+        return EXIT_CANNOT_RUN if self.cannot_run else (EXIT_ERRORS if self.errors else EXIT_OK)
+
+
+def _say(f: Finding, quiet: bool = False) -> None:
+    if quiet and f.severity is not Severity.ERROR:
+        return
+    if f.severity is Severity.INFO:
+        return
+    click.echo(str(f), err=True)
+
+
+@contextlib.contextmanager
+def _output(path: str | None, binary: bool = False) -> Iterator[IO[Any]]:
+    if path in (None, "-"):
+        if binary:
+            yield sys.stdout.buffer
+        else:
+            yield sys.stdout
+        return
+    with atomic_write(path, "wb" if binary else "w", newline="" if not binary else None) as f:
+        yield f
+
+
+def _inputs(paths: tuple[str, ...], status: _Status) -> list[str]:
+    out = []
+    for p in expand_paths(paths):
+        if not os.path.exists(p):
+            click.echo(f"{p}: error: no such file or folder", err=True)
+            status.cannot_run = True
+            continue
+        out.append(p)
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edi837")
+def main() -> None:
+    """Read, validate and gate X12 837P (005010X222A1) and 837I (005010X223A2) claim files."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]), default="jsonl", show_default=True,
+              help="json: the loop tree; jsonl: one object per segment.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def parse(file: str, fmt: str, output: str | None) -> None:
+    """Read FILE into loops: print the loop tree (json) or one line per segment (jsonl)."""
+    status = _Status()
+    try:
+        with _output(output) as out:
+            if fmt == "jsonl":
+                _parse_jsonl(file, out, status)
+            else:
+                _parse_json(file, out, status)
+    except ReadError as e:
+        click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    sys.exit(status.code)
+
+
+def _seg_obj(file: str, seg: Any, loop: str | None, **extra: Any) -> dict[str, Any]:
+    return {"file": file, "segment_seq": seg.seq, "line": seg.line, "byte_offset": seg.offset,
+            "segment_id": seg.id, "loop": loop, "elements": seg.fields[1:], **extra}
+
+
+def _parse_jsonl(file: str, out: IO[str], status: _Status) -> None:
+    w = out.write
+    dumps = json.dumps
+
+    def emit_loop(lp: Any) -> None:
+        for s in lp.iter_segments():
+            obj = _seg_obj(file, s, s.loop)
+            if s.misplaced:
+                obj["misplaced"] = True
+            w(dumps(obj) + "\n")
+
+    for kind, obj in stream(file):
+        if kind in ("interchange", "group"):
+            seg = obj.isa if kind == "interchange" else obj.gs  # type: ignore[attr-defined]
+            if seg is not None:
+                w(dumps(_seg_obj(file, seg, None)) + "\n")
+        elif kind in ("interchange_end", "group_end"):
+            seg = obj.iea if kind == "interchange_end" else obj.ge  # type: ignore[attr-defined]
+            if seg is not None:
+                w(dumps(_seg_obj(file, seg, None)) + "\n")
+        elif kind == "transaction":
+            emit_loop(obj.header)  # type: ignore[attr-defined]
+        elif kind == "transaction_end":
+            if obj.se is not None:  # type: ignore[attr-defined]
+                w(dumps(_seg_obj(file, obj.se, None)) + "\n")  # type: ignore[attr-defined]
+        elif kind == "hl":
+            emit_loop(obj)
+        elif kind == "claim":
+            emit_loop(obj.loop)  # type: ignore[attr-defined]
+        elif kind == "segment":
+            w(dumps(_seg_obj(file, obj, None)) + "\n")
+        elif kind == "finding":
+            f: Finding = obj  # type: ignore[assignment]
+            if f.severity is Severity.ERROR:
+                status.errors += 1
+            _say(f)
+
+
+def _parse_json(file: str, out: IO[str], status: _Status) -> None:
+    interchanges: list[dict] = []
+    cur_i: dict | None = None
+    cur_g: dict | None = None
+    stray: list[dict] = []
+    for kind, obj in stream(file, keep=True):
+        if kind == "interchange":
+            cur_i = {"isa": obj.isa.fields[1:] if obj.isa else None, "groups": []}  # type: ignore
+            interchanges.append(cur_i)
+        elif kind == "group":
+            cur_g = {"gs": obj.gs.fields[1:] if obj.gs else None, "transactions": []}  # type: ignore
+            (cur_i["groups"] if cur_i is not None else stray).append(cur_g)
+        elif kind == "group_end":
+            if cur_g is not None:
+                cur_g["ge"] = obj.ge.fields[1:] if obj.ge else None  # type: ignore
+            cur_g = None
+        elif kind == "interchange_end":
+            if cur_i is not None:
+                cur_i["iea"] = obj.iea.fields[1:] if obj.iea else None  # type: ignore
+            cur_i = None
+        elif kind == "transaction_end":
+            d = obj.to_dict()  # type: ignore[attr-defined]
+            (cur_g["transactions"] if cur_g is not None else stray).append(d)
+        elif kind == "segment":
+            stray.append({"seq": obj.seq, "line": obj.line, "id": obj.id,  # type: ignore
+                          "elements": obj.fields[1:]})  # type: ignore
+        elif kind == "finding":
+            if obj.severity is Severity.ERROR:  # type: ignore[attr-defined]
+                status.errors += 1
+            _say(obj)  # type: ignore[arg-type]
+    doc = {"file": file, "interchanges": interchanges}
+    if stray:
+        doc["outside_envelopes"] = stray
+    json.dump(doc, out, indent=1)
+    out.write("\n")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here (atomically) instead of stdout (required for parquet).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Files in parallel processes.")
+def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> None:
+    """One row per service line of FILES (files or folders), the claim's columns repeated.
+
+    Columns are described in docs/lines.md.
+    """
+    status = _Status()
+    paths = _inputs(files, status)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for p in paths:
+            try:
+                yield from _file_rows(p, status)
+            except ReadError as e:
+                click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+                status.cannot_run = True
+
+    if jobs > 1 and len(paths) > 1:
+        try:
+            from .parallel import parallel_rows  # type: ignore[attr-defined]
+        except ImportError:  # pragma: no cover
+            parallel_rows = None
+        if parallel_rows is not None:
+            def rows() -> Iterator[dict[str, Any]]:  # noqa: F811
+                for kind, obj in parallel_rows(paths, jobs):
+                    if kind == "row":
+                        yield obj
+                    elif kind == "finding":
+                        if obj.severity is Severity.ERROR:
+                            status.errors += 1
+                        _say(obj)
+                    elif kind == "cannot_read":
+                        click.echo(str(obj), err=True)
+                        status.cannot_run = True
+
+    if fmt == "parquet":
+        if not output or output == "-":
+            raise click.UsageError("--format parquet needs --output FILE")
+        try:
+            from .outputs.parquet import write_lines_parquet
+        except ImportError as e:
+            click.echo(f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})", err=True)
+            sys.exit(EXIT_CANNOT_RUN)
+        write_lines_parquet(rows(), output)
+        sys.exit(status.code)
+    with _output(output) as out:
+        if fmt == "csv":
+            w = csv.DictWriter(out, fieldnames=COLUMN_NAMES, lineterminator="\n")
+            w.writeheader()
+            for r in rows():
+                w.writerow(r)
+        else:
+            dumps = json.dumps
+            for r in rows():
+                out.write(dumps(r) + "\n")
+    sys.exit(status.code)
+
+
+def _file_rows(path: str, status: _Status) -> Iterator[dict[str, Any]]:
+    for kind, obj in stream(path):
+        if kind == "claim":
+            yield from claim_rows(obj)  # type: ignore[arg-type]
+        elif kind == "finding":
+            if obj.severity is Severity.ERROR:  # type: ignore[attr-defined]
+                status.errors += 1
+            _say(obj)  # type: ignore[arg-type]
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--snip", default=None, help="SNIP levels to check, e.g. 1-5 or 1,2,3 or 7 "
+              "(default: every level, edit pack included).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here (atomically).")
+@click.option("--profile", default=None, help="Payer profile name or TOML file (edit pack).")
+@click.option("--history", type=click.Path(dir_okay=False), default=None,
+              help="SQLite claim-history store for cross-claim rules (created on first use).")
+@click.option("--mue", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="CMS quarterly MUE file (CSV) to use for unit limits.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes.")
+@click.option("--info", "show_info", is_flag=True, help="Show info findings in the text report.")
+def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | None, profile: str | None,
+             history: str | None, mue: str | None, jobs: int, show_info: bool) -> None:
+    """Validate FILES (files or folders) at WEDI SNIP 1-5 and the edit pack (7)."""
+    from .checks.engine import Engine, parse_snip
+    from .outputs.report import JsonReport, TextReport, write_events
+
+    status = _Status()
+    try:
+        parse_snip(snip)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--snip")
+    paths = _inputs(files, status)
+    opts: dict[str, Any] = {}
+    if profile:
+        opts["profile"] = profile
+    if history:
+        opts["history"] = history
+    if mue:
+        opts["mue"] = mue
+    try:
+        engine = Engine(snip=snip, **opts)
+    except (ValueError, OSError, KeyError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    show_bar = fmt == "text" and output is None and sys.stdout.isatty() and sys.stderr.isatty()
+
+    def events() -> Iterator[tuple[str, Any]]:
+        it = engine.run(paths)
+        if show_bar and len(paths) > 1:
+            with click.progressbar(length=len(paths), label="validating", file=sys.stderr) as bar:
+                for ev in it:
+                    if ev[0] == "file":
+                        bar.update(1)
+                    yield ev
+        else:
+            yield from it
+
+    def counted() -> Iterator[tuple[str, Any]]:
+        for ev in events():
+            if ev[0] == "finding" and ev[1].severity is Severity.ERROR:
+                status.errors += 1
+            elif ev[0] == "claim" and ev[1].verdict == "rejected":
+                status.errors += 1
+            elif ev[0] == "file" and ev[1].could_not_read:
+                status.cannot_run = True
+            yield ev
+
+    with _output(output) as out:
+        report = JsonReport(out) if fmt == "json" else TextReport(out, show_info=show_info)
+        write_events(counted(), report)
+    sys.exit(status.code)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules(fmt: str) -> None:
+    """List every rule: id, severity, SNIP type and source."""
+    from .checks.registry import all_rules
+
+    rs = list(all_rules())
+    if fmt == "json":
+        click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "snip": r.snip,
+                                "title": r.title, "reads": list(r.reads), "source": r.citation,
+                                "ik3": r.ik3, "ik4": r.ik4, "applies_to": list(r.applies_to),
+                                "cross_claim": r.cross_claim} for r in rs], indent=1))
+        return
+    for r in rs:
+        click.echo(f"{r.id:<16} {r.severity.value:<8} SNIP {r.snip}  {r.title}")
+        if r.citation:
+            click.echo(f"{'':<16} {'':<8}         source: {r.citation}")
+
+
+def _attach_optional_commands() -> None:
+    """The `gate` command lives beside its stage (edi837.gate)."""
+    try:
+        from .gate import gate_command  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
+        return
+    if isinstance(gate_command, click.Command) and gate_command.name not in main.commands:
+        main.add_command(gate_command)
+
+
+_attach_optional_commands()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

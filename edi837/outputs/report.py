@@ -1,0 +1,190 @@
+"""Validation reports: a text report a person reads, a JSON report a program reads.
+
+Both are written as the run goes (streamed): findings are written as they
+are found; claim verdicts as they become final.  The JSON report's shape is
+documented by docs/report.schema.json:
+
+    {"files": [...], "claims": [...], "findings": [...], "summary": {...}}
+
+Claims and findings are spooled to temporary files while the run goes and
+joined at the end, so memory does not grow with the number of claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from typing import IO, Any, Iterable
+
+from ..checks.engine import ClaimResult, FileResult
+from ..findings import Finding, Severity
+
+SCHEMA_VERSION = "1.0"
+
+
+class JsonReport:
+    """Streams the JSON report to ``out`` (a text stream)."""
+
+    def __init__(self, out: IO[str]):
+        self.out = out
+        self._claims = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._findings = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._nclaims = 0
+        self._nfindings = 0
+        self.files: list[dict[str, Any]] = []
+        self.totals = defaultdict(int)
+
+    def file_start(self, name: str) -> None:
+        pass
+
+    def finding(self, f: Finding) -> None:
+        self._findings.write(("," if self._nfindings else "") + "\n    " +
+                             json.dumps(f.to_dict(), default=str))
+        self._nfindings += 1
+        self.totals[f.severity.value + "s"] += 1
+
+    def claim(self, c: ClaimResult) -> None:
+        self._claims.write(("," if self._nclaims else "") + "\n    " +
+                           json.dumps(c.to_dict(), default=str))
+        self._nclaims += 1
+        self.totals["claims"] += 1
+        self.totals[c.verdict] += 1
+
+    def file_end(self, r: FileResult) -> None:
+        self.files.append({"file": r.file, "claims": r.claims, "accepted": r.accepted,
+                           "rejected": r.rejected, "errors": r.errors, "warnings": r.warnings,
+                           "infos": r.infos, "could_not_read": r.could_not_read})
+
+    def close(self) -> None:
+        out = self.out
+        out.write('{\n  "schema_version": ' + json.dumps(SCHEMA_VERSION) + ',\n  "files": ')
+        out.write(json.dumps(self.files, indent=None))
+        out.write(',\n  "claims": [')
+        _copy(self._claims, out)
+        out.write("\n  ],\n  \"findings\": [")
+        _copy(self._findings, out)
+        summary = {k: self.totals.get(k, 0) for k in
+                   ("claims", "accepted", "rejected", "errors", "warnings", "infos")}
+        summary["files"] = len(self.files)
+        out.write("\n  ],\n  \"summary\": " + json.dumps(summary) + "\n}\n")
+        self._claims.close()
+        self._findings.close()
+
+
+def _copy(src: IO[str], dst: IO[str]) -> None:
+    src.flush()
+    src.seek(0)
+    while True:
+        block = src.read(1 << 16)
+        if not block:
+            break
+        dst.write(block)
+
+
+_SEV_MARK = {Severity.ERROR: "ERROR  ", Severity.WARNING: "warning", Severity.INFO: "info   "}
+
+
+class TextReport:
+    """A report a person can follow: per file, per claim, each finding with its
+    place and the offending segment."""
+
+    def __init__(self, out: IO[str], show_info: bool = False):
+        self.out = out
+        self.show_info = show_info
+        self._buf: dict[Any, list[Finding]] = defaultdict(list)  # claim_seq -> findings
+        self._file_level: list[Finding] = []
+        self.totals = defaultdict(int)
+        self.nfiles = 0
+
+    def file_start(self, name: str) -> None:
+        self._buf.clear()
+        self._file_level = []
+
+    def finding(self, f: Finding) -> None:
+        self.totals[f.severity.value + "s"] += 1
+        if f.severity is Severity.INFO and not self.show_info:
+            return
+        if f.claim_seq is None:
+            self._file_level.append(f)
+        else:
+            self._buf[f.claim_seq].append(f)
+
+    def _write_finding(self, f: Finding, indent: str) -> None:
+        w = self.out.write
+        place = []
+        if f.line is not None:
+            place.append(f"line {f.line}")
+        if f.segment_seq is not None:
+            place.append(f"segment {f.segment_seq}")
+        if f.element:
+            place.append(f.element)
+        elif f.segment_id:
+            place.append(f.segment_id)
+        if f.loop:
+            place.append(f"loop {f.loop}")
+        if f.line_number is not None:
+            place.append(f"service line {f.line_number}")
+        w(f"{indent}{_SEV_MARK[f.severity]} {f.rule}: {f.message}\n")
+        if place:
+            w(f"{indent}        at {', '.join(place)}\n")
+        if f.segment_text:
+            w(f"{indent}        > {f.segment_text[:160]}\n")
+        if f.citation:
+            w(f"{indent}        source: {f.citation}\n")
+
+    def claim(self, c: ClaimResult) -> None:
+        self.totals["claims"] += 1
+        self.totals[c.verdict] += 1
+        fs = self._buf.pop(c.claim_seq, [])
+        if not fs and c.verdict == "accepted":
+            return
+        mark = "REJECTED" if c.verdict == "rejected" else "accepted"
+        why = ""
+        if c.verdict == "rejected" and not any(f.severity is Severity.ERROR for f in fs):
+            why = f" (rejected by an error in what encloses it: {', '.join(c.reasons)})"
+        self.out.write(f"  claim #{c.claim_seq} {c.claim_id!r}: {mark}{why}\n")
+        for f in fs:
+            self._write_finding(f, "    ")
+
+    def file_end(self, r: FileResult) -> None:
+        self.nfiles += 1
+        w = self.out.write
+        for f in self._file_level:
+            self._write_finding(f, "  ")
+        for seq, fs in sorted(self._buf.items()):
+            for f in fs:
+                self._write_finding(f, "  ")
+        self._buf.clear()
+        status = "could not be read" if r.could_not_read else (
+            f"{r.claims} claims: {r.accepted} accepted, {r.rejected} rejected; "
+            f"{r.errors} errors, {r.warnings} warnings")
+        w(f"== {r.file}: {status}\n\n")
+
+    def header(self, name: str) -> None:
+        self.out.write(f"== {name}\n")
+
+    def close(self) -> None:
+        t = self.totals
+        self.out.write(f"{self.nfiles} file(s), {t['claims']} claims: {t['accepted']} accepted, "
+                       f"{t['rejected']} rejected; {t['errors']} errors, {t['warnings']} warnings, "
+                       f"{t['infos']} infos\n")
+
+
+def write_events(events: Iterable[tuple[str, Any]], report: Any) -> dict[str, int]:
+    """Feed engine events into a report; returns the totals."""
+    for kind, obj in events:
+        if kind == "finding":
+            report.finding(obj)
+        elif kind == "claim":
+            report.claim(obj)
+        elif kind == "file":
+            report.file_end(obj)
+        elif kind == "file_start":
+            name = os.fspath(obj) if isinstance(obj, (str, os.PathLike)) else "<bytes>"
+            report.file_start(name)
+            if isinstance(report, TextReport):
+                report.header(name)
+    report.close()
+    return dict(report.totals)
