@@ -1,0 +1,251 @@
+"""Shared plumbing of the edit pack: rule declaration, run state, helpers.
+
+Cross-claim state lives on the engine (``engine.editpack``, attached lazily):
+every claim of a run is added to it after its rules ran (an ``engine.hooks``
+callback), so each claim is checked against the patient's *earlier* claims in
+arrival order, plus the history store's earlier runs; verdicts never change
+after the fact.  Claims are written to the history store from the engine's
+``verdict_hooks`` once their verdict is final (accepted only, unless
+``history_record="all"``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any, Callable, Iterable
+
+from ..registry import Hit, rule
+from ...model.claims import Claim, ServiceLine
+from .history import Event, HistoryStore, Stay
+from .mue import load_mue
+from .profiles import Profile, profile_for, tables
+
+SHORT: dict[str, str] = {}  # rule id -> short source, quoted in messages
+
+
+def erule(id: str, severity: str, title: str, *, citation: str, short: str, reads: Iterable[str],
+          scope: str = "claim", applies_to: Iterable[str] = ("837P", "837I"),
+          cross_claim: bool = False, group: str = "") -> Callable:
+    """Register an edit-pack rule (SNIP type 7)."""
+    SHORT[id] = short
+    return rule(id, severity, 7, title, reads=tuple(reads), citation=citation, scope=scope,
+                applies_to=tuple(applies_to), cross_claim=cross_claim, group=group or "editpack")
+
+
+def say(rid: str, text: str) -> str:
+    """A plain-words message that names the rule and its source."""
+    return f"{text} [{rid}; source: {SHORT.get(rid, '')}]"
+
+
+T = tables
+CODES = tables()["codes"]
+TMS = frozenset(CODES["tms"])
+NEURO = frozenset(CODES["neuromodulation"])
+ECT = CODES["ect"]
+
+
+def fmt(d: _dt.date | None) -> str:
+    return d.isoformat() if d else "no date"
+
+
+def line_date(ln: ServiceLine) -> _dt.date | None:
+    return ln.service_date or ln.claim.statement_from
+
+
+def line_seg(ln: ServiceLine):
+    return ln.service or (ln.loop.segments[0] if ln.loop.segments else None)
+
+
+def proc_element(ln: ServiceLine) -> str:
+    return "SV101-2" if ln.claim.kind != "837I" else "SV202-2"
+
+
+def mod_element(ln: ServiceLine) -> str:
+    return "SV101-3" if ln.claim.kind != "837I" else "SV202-3"
+
+
+def units_element(ln: ServiceLine) -> str:
+    return "SV104" if ln.claim.kind != "837I" else "SV205"
+
+
+def units(ln: ServiceLine) -> float:
+    return float(ln.units) if ln.units is not None else 1.0
+
+
+def norm_dx(code: str) -> str:
+    return code.replace(".", "").upper()
+
+
+def profile(claim: Claim, ctx: Any) -> Profile:
+    st = state(ctx)
+    key = claim.payer_id
+    p = st.profiles.get(key)
+    if p is None:
+        p = st.profiles[key] = profile_for(claim, ctx.options)
+    return p
+
+
+def is_facility(claim: Claim, prefix: str) -> bool:
+    return claim.kind == "837I" and claim.facility_code.startswith(prefix)
+
+
+def claim_is_php(claim: Claim) -> bool:
+    fac = tables()["facility"]
+    return claim.kind == "837I" and claim.facility_code == fac["outpatient_facility_type"] and \
+        any(c.code == fac["php_condition_code"] for c in claim.condition_codes)
+
+
+def claim_is_ipf(claim: Claim) -> bool:
+    fac = tables()["facility"]
+    if claim.kind != "837I" or claim.facility_code != fac["inpatient_facility_type"]:
+        return False
+    b = claim.billing
+    if b is not None and any(b.taxonomy.startswith(p) for p in fac["ipf_taxonomy_prefixes"]):
+        return True
+    pd = claim.principal_diagnosis
+    return pd is not None and pd.code.upper().startswith("F")
+
+
+def claim_key(claim: Claim) -> tuple:
+    t = claim.transaction
+    i = t.group.interchange if t is not None and t.group is not None else None
+    sender = i.sender_id if i is not None else ""
+    isa, gs, st = claim.control
+    return (sender, isa, gs, st, claim.claim_id)
+
+
+def patient_id(claim: Claim) -> str:
+    return json.dumps(list(claim.patient_key))
+
+
+def claim_events(claim: Claim) -> list[Event]:
+    key = claim_key(claim)
+    php_claim = claim_is_php(claim)
+    php_rev = set(tables()["facility"]["php_revenue_codes"])
+    out = []
+    for i, ln in enumerate(claim.lines):
+        php = ln.revenue_code in php_rev or (php_claim and ln.procedure_code not in NEURO
+                                             and ln.revenue_code != CODES["ect_revenue"])
+        out.append(Event(key=key, claim_id=claim.claim_id, kind=claim.kind or "",
+                         bill_type=claim.bill_type, code=ln.procedure_code, revenue=ln.revenue_code,
+                         modifiers=tuple(ln.modifiers), date=line_date(ln),
+                         date_end=ln.service_date_end, units=units(ln), npi=ln.rendering_npi,
+                         php=php, seq=i))
+    return out
+
+
+def claim_stay(claim: Claim) -> Stay | None:
+    if not claim_is_ipf(claim):
+        return None
+    return Stay(key=claim_key(claim), claim_id=claim.claim_id, bill_type=claim.bill_type,
+                start=claim.admission_date or claim.statement_from, end=claim.statement_to)
+
+
+class RunState:
+    """The edit pack's state for one engine run."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        opts = engine.options
+        self.profiles: dict[str, Profile] = {}
+        self.events: dict[str, list[Event]] = {}
+        self.stays: dict[str, list[Stay]] = {}
+        self.keys: set[tuple] = set()
+        self.pending: dict[tuple, tuple] = {}
+        self.cur: tuple[int, list[Event]] | None = None
+        self.hist_cache: dict[str, tuple[list[Event], list[Stay]]] = {}
+        h = opts.get("history")
+        self.history: HistoryStore | None = None
+        if isinstance(h, HistoryStore):
+            self.history = h
+        elif h:
+            self.history = HistoryStore(h)
+        self.record_mode = opts.get("history_record", "accepted")
+        if self.record_mode not in ("accepted", "all"):
+            raise ValueError("history_record must be 'accepted' or 'all'")
+        m = opts.get("mue")
+        self.mue = load_mue(m) if m else None
+        engine.hooks.append(self._commit)
+        if hasattr(engine, "verdict_hooks"):
+            engine.verdict_hooks.append(self._on_verdict)
+
+    # current claim's events, computed once
+    def current(self, claim: Claim) -> list[Event]:
+        if self.cur is None or self.cur[0] != id(claim):
+            self.cur = (id(claim), claim_events(claim))
+        return self.cur[1]
+
+    def _hist(self, pid: str) -> tuple[list[Event], list[Stay]]:
+        if self.history is None:
+            return [], []
+        h = self.hist_cache.get(pid)
+        if h is None:
+            h = self.hist_cache[pid] = (self.history.events_for(pid), self.history.stays_for(pid))
+        return h
+
+    def earlier(self, claim: Claim) -> list[Event]:
+        """The patient's earlier lines: this run's, then the store's (other interchanges)."""
+        pid = patient_id(claim)
+        src = claim_key(claim)[:2]
+        hist = [e for e in self._hist(pid)[0] if e.source != src and e.key not in self.keys]
+        return hist + self.events.get(pid, [])
+
+    def earlier_stays(self, claim: Claim) -> list[Stay]:
+        pid = patient_id(claim)
+        src = claim_key(claim)[:2]
+        hist = [s for s in self._hist(pid)[1] if s.source != src and s.key not in self.keys]
+        return hist + self.stays.get(pid, [])
+
+    def _commit(self, claim: Claim, ctx: Any) -> list:
+        pid = patient_id(claim)
+        self._hist(pid)  # load the store's view before this run records the patient
+        evs = self.current(claim)
+        key = claim_key(claim)
+        self.events.setdefault(pid, []).extend(evs)
+        stay = claim_stay(claim)
+        if stay is not None:
+            self.stays.setdefault(pid, []).append(stay)
+        self.keys.add(key)
+        if self.history is not None:
+            self.pending[(claim.file, claim.control[0], claim.seq)] = (
+                pid, key, claim.kind or "", claim.bill_type, stay, claim_is_php(claim), evs)
+        self.cur = None
+        return []
+
+    def _on_verdict(self, cr: Any) -> None:
+        rec = self.pending.pop((cr.file, cr.interchange, cr.claim_seq), None)
+        if rec is None or self.history is None:
+            return
+        if cr.verdict != "accepted" and self.record_mode != "all":
+            return
+        pid, key, kind, bt, stay, php, evs = rec
+        self.history.record(pid, key, kind=kind, bill_type=bt, stay=stay, php=php,
+                            verdict=cr.verdict, file=cr.file, events=evs)
+
+
+def state(ctx: Any) -> RunState:
+    eng = ctx.engine
+    st = getattr(eng, "editpack", None)
+    if st is None:
+        st = RunState(eng)
+        eng.editpack = st
+    return st
+
+
+def others(ctx: Any, claim: Claim, ln: ServiceLine | None = None, *, same_claim: str = "before"
+           ) -> list[Event]:
+    """Earlier events of the patient plus this claim's lines.
+
+    ``same_claim="before"``: only lines before ``ln`` in this claim; ``"all"``:
+    every other line of this claim.
+    """
+    st = state(ctx)
+    cur = st.current(claim)
+    idx = claim.lines.index(ln) if ln is not None else len(cur)
+    mine = [e for e in cur if (e.seq < idx if same_claim == "before" else e.seq != idx)]
+    return st.earlier(claim) + mine
+
+
+def where(e: Event) -> str:
+    return f"claim {e.claim_id}"

@@ -1,0 +1,165 @@
+"""Diagnosis edits: DX-001..DX-005."""
+
+from __future__ import annotations
+
+from ..registry import Hit
+from ...model.claims import DX_PRINCIPAL, DX_OTHER
+from ._common import NEURO, TMS, T, erule, fmt, line_date, line_seg, norm_dx, profile, say
+
+
+def _pointed(ln):
+    return [(d, norm_dx(d.code)) for d in ln.diagnoses]
+
+
+def _dx_seg(ln, dxs):
+    return dxs[0][0].segment if dxs else line_seg(ln)
+
+
+def _ptr_el(ln):
+    return "SV107-1" if ln.claim.kind != "837I" else "HI01-2"
+
+
+@erule("DX-001", "error", "TMS needs a supporting MDD diagnosis pointed to by the line",
+       citation="S1 (cites A57072, not found); NY Medicaid notices (2025-11-01); LCD L34522/L37086 "
+                "(\"severe MDD\").",
+       short="S1; NY Medicaid notices; LCD L34522/L37086",
+       reads=("HI ABK/ABF", "SV107-1..4"), scope="line", group="dx")
+def dx_001(ln, ctx):
+    if ln.procedure_code not in TMS:
+        return
+    prof = profile(ln.claim, ctx)
+    dxs = _pointed(ln)
+    codes = [c for _, c in dxs]
+    if any(c in prof.covered_dx for c in codes):
+        return
+    covered = ", ".join(f"{c[:3]}.{c[3:]}" for c in prof.covered_dx)
+    ocd = T()["diagnoses"]["ocd_prefix"]
+    if codes and prof.ocd_warning and all(c.startswith(ocd) for c in codes):
+        yield Hit(say("DX-001", f"{ln.procedure_code} points only to OCD ({', '.join(codes)}); TMS coverage "
+                      f"for OCD depends on the payer (covered list for {prof.name}: {covered})"),
+                  seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln, severity="warning")
+        return
+    what = f"points to {', '.join(codes)}" if codes else "points to no diagnosis"
+    yield Hit(say("DX-001", f"{ln.procedure_code} {what}, none of which supports TMS; the {prof.name} payer "
+                  f"covers {covered} ({prof.covered_dx_source})"),
+              seg=line_seg(ln), element=_ptr_el(ln), line=ln)
+
+
+def _class(code: str) -> str | None:
+    t = T()["diagnoses"]
+    if code.startswith(t["ocd_prefix"]):
+        return "ocd"
+    if code in t["unspecified_depression"]:
+        return "unspecified depression"
+    for p in t["non_supporting_prefixes"]:
+        if code.startswith(p):
+            return {"F40": "anxiety", "F41": "anxiety", "F431": "PTSD", "F90": "ADHD"}.get(p, "non-supporting")
+    return None
+
+
+@erule("DX-002", "error", "non-supporting or unspecified diagnoses on TMS",
+       citation="S1; L34522 and L34998 exclude OCD.", short="S1; LCD L34522/L34998",
+       reads=("HI", "SV107"), scope="line", group="dx")
+def dx_002(ln, ctx):
+    if ln.procedure_code not in TMS:
+        return
+    dxs = _pointed(ln)
+    if not dxs:
+        return
+    kinds = [_class(c) for _, c in dxs]
+    if any(k is None for k in kinds):
+        return
+    codes = ", ".join(c for _, c in dxs)
+    if all(k == "ocd" for k in kinds):
+        yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by OCD ({codes}); OCD coverage is "
+                      f"payer-dependent and excluded by some LCDs"),
+                  seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln, severity="warning")
+        return
+    names = sorted({k for k in kinds if k != "ocd"})
+    yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by {', '.join(names)} diagnoses "
+                  f"({codes}), which do not support TMS; point to a specified major depressive disorder code"),
+              seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln)
+
+
+@erule("DX-003", "warning", "screening-only diagnosis on neuromodulation lines",
+       citation="S2 (\"screening ... V codes for a screening denial\"). The Z-code mapping is our own inference.",
+       short="S2 (Z13.3x mapping inferred)", reads=("HI", "SV107"), scope="line", group="dx")
+def dx_003(ln, ctx):
+    if ln.procedure_code not in NEURO:
+        return
+    dxs = _pointed(ln)
+    pre = T()["diagnoses"]["screening_prefix"]
+    if dxs and all(c.startswith(pre) for _, c in dxs):
+        yield Hit(say("DX-003", f"{ln.procedure_code} points only to screening code(s) "
+                      f"{', '.join(c for _, c in dxs)}; expect a screening denial"),
+                  seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln)
+
+
+def _ref_date(claim):
+    """The date that decides the ICD version: inpatient through date, else the earliest DOS."""
+    if claim.kind == "837I" and claim.facility_code == T()["facility"]["inpatient_facility_type"]:
+        return claim.statement_to or claim.statement_from, "discharge/through date"
+    ds = [line_date(ln) for ln in claim.lines if line_date(ln)]
+    if ds:
+        return min(ds), "date of service"
+    return claim.statement_from, "statement date"
+
+
+def _entries(claim):
+    for d in claim.diagnoses:
+        yield d.qualifier, d.code, d.segment, d.element.replace("-2", "-1")
+    for p in claim.procedures:
+        if p.qualifier != "CAH":
+            yield p.qualifier, p.code, p.segment, p.element.replace("-2", "-1")
+
+
+def _family(q: str) -> str | None:
+    icd = T()["icd"]
+    if q in icd["icd10_dx"] or q in icd["icd10_proc"]:
+        return "ICD-10"
+    if q in icd["icd9_dx"] or q in icd["icd9_proc"]:
+        return "ICD-9"
+    return None
+
+
+@erule("DX-004", "error", "ICD version qualifier must match the date",
+       citation="CMS ICD-10 transition guidance (SE1325, MM7492 as cited by payer EDI guides); Security "
+                "Health EDI notice (BK vs ABK); pyx12 map code lists.",
+       short="CMS SE1325, MM7492", reads=("HI01-1..HI12-1", "DTP*472", "DTP*434", "CLM05-1"), group="dx")
+def dx_004(claim, ctx):
+    d, what = _ref_date(claim)
+    if d is None:
+        return
+    need = "ICD-10" if d >= T()["icd"]["icd10_from"] else "ICD-9"
+    for q, code, seg, el in _entries(claim):
+        fam = _family(q)
+        if fam is not None and fam != need:
+            yield Hit(say("DX-004", f"HI qualifier {q} ({fam}) on {code} but the {what} {fmt(d)} is "
+                          f"{'on or after' if need == 'ICD-10' else 'before'} 2015-10-01, which requires "
+                          f"{need} qualifiers"), seg=seg, element=el, value=q)
+
+
+@erule("DX-005", "error", "no mixing of ICD-9 and ICD-10 on one claim",
+       citation="CMS MM7492 and SE1325 (via the IVHP 837 ICD-10 guide); Security Health.",
+       short="CMS MM7492, SE1325", reads=("HI qualifiers", "DTP*472", "DTP*434"), group="dx")
+def dx_005(claim, ctx):
+    fams: dict[str, tuple] = {}
+    for q, code, seg, el in _entries(claim):
+        f = _family(q)
+        if f is not None and f not in fams:
+            fams[f] = (q, code, seg, el)
+    if len(fams) > 1:
+        q, code, seg, el = fams["ICD-9"]
+        q10 = fams["ICD-10"][0]
+        yield Hit(say("DX-005", f"the claim mixes ICD-10 ({q10}) and ICD-9 ({q} on {code}) qualifiers; every "
+                      f"HI qualifier on a claim must come from one code-set family"), seg=seg, element=el,
+                  value=q)
+        return
+    inpatient = claim.kind == "837I" and claim.facility_code == T()["facility"]["inpatient_facility_type"]
+    if not inpatient:
+        cut = T()["icd"]["icd10_from"]
+        ds = [line_date(ln) for ln in claim.lines if line_date(ln)]
+        if ds and min(ds) < cut <= max(ds):
+            yield Hit(say("DX-005", f"the services span 2015-10-01 ({fmt(min(ds))} to {fmt(max(ds))}); "
+                          f"outpatient and professional claims that span the ICD-10 date must be split"),
+                      seg=claim.clm, element="CLM01")

@@ -1,0 +1,184 @@
+"""SQLite store of earlier runs for the cross-claim edits (option ``history=PATH``).
+
+* created on first use, with a schema version (``PRAGMA user_version``) and
+  numbered migrations applied inside an IMMEDIATE transaction;
+* WAL journal, a busy timeout and one transaction per recorded claim, so two
+  runs against one store at the same time neither corrupt nor block it;
+* a claim is keyed by (ISA06 sender, ISA13, GS06, ST02, CLM01): recording the
+  same file again is a no-op (``INSERT OR IGNORE``), and while a file is being
+  checked the store's rows of that same interchange are ignored (the run's own
+  state has them), so nothing counts twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import attrs
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE IF NOT EXISTS claims (
+            sender TEXT NOT NULL, isa13 TEXT NOT NULL, gs06 TEXT NOT NULL, st02 TEXT NOT NULL,
+            clm01 TEXT NOT NULL, patient TEXT NOT NULL, kind TEXT, bill_type TEXT,
+            stay_from TEXT, stay_to TEXT, ipf INTEGER NOT NULL DEFAULT 0,
+            php INTEGER NOT NULL DEFAULT 0, verdict TEXT, file TEXT, recorded_at TEXT,
+            PRIMARY KEY (sender, isa13, gs06, st02, clm01))""",
+        """CREATE TABLE IF NOT EXISTS lines (
+            sender TEXT NOT NULL, isa13 TEXT NOT NULL, gs06 TEXT NOT NULL, st02 TEXT NOT NULL,
+            clm01 TEXT NOT NULL, seq INTEGER NOT NULL, patient TEXT NOT NULL, code TEXT,
+            revenue TEXT, modifiers TEXT, date TEXT, date_end TEXT, units REAL, npi TEXT,
+            php INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (sender, isa13, gs06, st02, clm01, seq))""",
+        "CREATE INDEX IF NOT EXISTS lines_patient ON lines (patient, date)",
+        "CREATE INDEX IF NOT EXISTS claims_patient ON claims (patient)",
+    ],
+}
+
+
+@attrs.define(slots=True, frozen=True)
+class Event:
+    """One service line as the cross-claim edits see it."""
+
+    key: tuple  # (sender, isa13, gs06, st02, clm01)
+    claim_id: str
+    kind: str
+    bill_type: str
+    code: str
+    revenue: str
+    modifiers: tuple
+    date: _dt.date | None
+    date_end: _dt.date | None
+    units: float
+    npi: str
+    php: bool
+    seq: int = 0  # line ordinal in its claim
+
+    @property
+    def source(self) -> tuple:
+        return self.key[:2]
+
+
+@attrs.define(slots=True, frozen=True)
+class Stay:
+    """An inpatient (IPF) claim's admission-to-discharge span."""
+
+    key: tuple
+    claim_id: str
+    bill_type: str
+    start: _dt.date | None
+    end: _dt.date | None
+
+    @property
+    def source(self) -> tuple:
+        return self.key[:2]
+
+
+def _d(v: _dt.date | None) -> str | None:
+    return v.isoformat() if v else None
+
+
+def _pd(v: str | None) -> _dt.date | None:
+    return _dt.date.fromisoformat(v) if v else None
+
+
+class HistoryStore:
+    def __init__(self, path: str | Path, timeout: float = 30.0):
+        self.path = str(path)
+        self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._retry(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _retry(self, fn, tries: int = 50):
+        for i in range(tries):
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:  # pragma: no cover - contention
+                if "locked" not in str(e) and "busy" not in str(e) or i == tries - 1:
+                    raise
+                time.sleep(0.05 * (i + 1))
+
+    def _migrate(self) -> None:
+        def run() -> None:
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                v = cur.execute("PRAGMA user_version").fetchone()[0]
+                if v > SCHEMA_VERSION:
+                    raise RuntimeError(f"history store {self.path} has schema {v}, newer than {SCHEMA_VERSION}")
+                for n in range(v + 1, SCHEMA_VERSION + 1):
+                    for sql in MIGRATIONS[n]:
+                        cur.execute(sql)
+                    cur.execute(f"PRAGMA user_version = {n}")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        self._retry(run)
+
+    @property
+    def version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- reading ---------------------------------------------------------
+    def events_for(self, patient: str) -> list[Event]:
+        rows = self.conn.execute(
+            "SELECT l.sender, l.isa13, l.gs06, l.st02, l.clm01, l.code, l.revenue, l.modifiers, l.date,"
+            " l.date_end, l.units, l.npi, l.php, c.kind, c.bill_type, l.seq FROM lines l JOIN claims c"
+            " USING (sender, isa13, gs06, st02, clm01) WHERE l.patient = ? ORDER BY l.date, l.rowid",
+            (patient,)).fetchall()
+        return [Event(key=tuple(r[:5]), claim_id=r[4], kind=r[13] or "", bill_type=r[14] or "",
+                      code=r[5] or "", revenue=r[6] or "", modifiers=tuple(json.loads(r[7] or "[]")),
+                      date=_pd(r[8]), date_end=_pd(r[9]), units=r[10] or 0.0, npi=r[11] or "",
+                      php=bool(r[12]), seq=r[15]) for r in rows]
+
+    def stays_for(self, patient: str) -> list[Stay]:
+        rows = self.conn.execute(
+            "SELECT sender, isa13, gs06, st02, clm01, bill_type, stay_from, stay_to FROM claims"
+            " WHERE patient = ? AND ipf = 1", (patient,)).fetchall()
+        return [Stay(key=tuple(r[:5]), claim_id=r[4], bill_type=r[5] or "", start=_pd(r[6]),
+                     end=_pd(r[7])) for r in rows]
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+
+    # -- writing ---------------------------------------------------------
+    def record(self, patient: str, key: tuple, *, kind: str, bill_type: str, stay: Stay | None,
+               php: bool, verdict: str, file: str | None, events: Iterable[Event]) -> bool:
+        """Record one claim and its lines in one transaction; False if already there."""
+        evs = list(events)
+
+        def run() -> bool:
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute(
+                    "INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*key, patient, kind, bill_type, _d(stay.start) if stay else None,
+                     _d(stay.end) if stay else None, 1 if stay else 0, 1 if php else 0, verdict, file,
+                     _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")))
+                new = cur.rowcount == 1
+                if new:
+                    cur.executemany(
+                        "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [(*key, e.seq, patient, e.code, e.revenue, json.dumps(list(e.modifiers)),
+                          _d(e.date), _d(e.date_end), e.units, e.npi, 1 if e.php else 0) for e in evs])
+                cur.execute("COMMIT")
+                return new
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return self._retry(run)
+
+    def close(self) -> None:
+        self.conn.close()

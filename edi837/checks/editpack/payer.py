@@ -1,0 +1,164 @@
+"""Payer, unit, place-of-service and authorization edits: EM-001, MUE-001,
+TEL-001, POS-001, PA-001, PA-002."""
+
+from __future__ import annotations
+
+from ..registry import Hit
+from ._common import (CODES, ECT, NEURO, TMS, T, erule, fmt, line_date, line_seg, mod_element, others,
+                      profile, say, state, units, units_element)
+
+EM = frozenset(CODES["em_office"])
+EVAL = frozenset(CODES["psych_eval"])
+ANES = CODES["ect_anesthesia"]
+MUE_CODES = NEURO | {ANES}
+
+
+@erule("EM-001", "error", "same-day E/M with TMS or ECT needs modifier 25",
+       citation="AAPC Psychiatry Coding Alert (\"90870 along with E/M codes\", CCI); S1 and S0 for TMS. The "
+                "TMS-E/M PTP pair is unverified.", short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
+       reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
+       applies_to=("837P",), cross_claim=True, group="em")
+def em_001(ln, ctx):
+    code, d, npi = ln.procedure_code, line_date(ln), ln.rendering_npi
+    if d is None:
+        return
+    pool = [e for e in others(ctx, ln.claim, ln, same_claim="all") if e.date == d]
+    if code in EM and "25" not in ln.modifiers:
+        for e in pool:
+            if e.code in NEURO and e.npi == npi:
+                yield Hit(say("EM-001", f"E/M {code} on {fmt(d)} by NPI {npi} has no modifier 25 although the "
+                              f"same provider bills {e.code} that day; a separately identifiable E/M needs -25"),
+                          seg=line_seg(ln), element=mod_element(ln), line=ln, value=code)
+                return
+    if code in EVAL:
+        for e in pool:
+            if e.code in TMS:
+                yield Hit(say("EM-001", f"psychiatric evaluation {code} on {fmt(d)}, a TMS day ({e.code}); "
+                              f"check that it is separately identifiable"),
+                          seg=line_seg(ln), element="SV101-2", line=ln, severity="warning", value=code)
+                return
+    if code in NEURO:
+        # an E/M without -25 arrived on an earlier claim: its verdict is final, so say it here
+        mine = set(id(e) for e in state(ctx).current(ln.claim))
+        for e in pool:
+            if id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
+                yield Hit(say("EM-001", f"{code} on {fmt(d)} by NPI {npi}: the same provider's E/M {e.code} "
+                              f"that day (claim {e.claim_id}) has no modifier 25"),
+                          seg=line_seg(ln), element="SV101-2", line=ln, value=code)
+                return
+
+
+def _limit(ln, ctx):
+    """(limit, mai, source) for the line's code, or None."""
+    st = state(ctx)
+    code = ln.procedure_code
+    if st.mue is not None:
+        table = st.mue.get("practitioner" if ln.claim.kind != "837I" else "facility", {})
+        e = table.get(code)
+        if e is not None:
+            return e.value, e.mai, f"CMS MUE {e.table} table (MAI {e.mai}{', ' + e.rationale if e.rationale else ''})"
+    prof = profile(ln.claim, ctx)
+    lim = prof.units_per_day.get(code)
+    if lim is None:
+        return None
+    return lim, 2, f"{prof.name} profile per-day unit limit ({T()['units_per_day']['source']})"
+
+
+@erule("MUE-001", "error", "units per date for 90867, 90868, 90869, 90870 and 00104",
+       citation="CMS MUE program (MAI definitions per First Coast, Palmetto and NGS). The actual MUE values "
+                "are unverified; load the quarterly CMS files.", short="CMS MUE program",
+       reads=("SV101-2", "SV202-2", "SV104", "SV205", "DTP*472"), scope="line", cross_claim=True,
+       group="mue")
+def mue_001(ln, ctx):
+    code = ln.procedure_code
+    c = ln.claim
+    if code not in MUE_CODES or (c.kind == "837I" and c.facility_code == T()["facility"]["inpatient_facility_type"]):
+        return
+    d = line_date(ln)
+    if d is None or (ln.service_date_end and ln.service_date_end != ln.service_date):
+        return
+    lim = _limit(ln, ctx)
+    if lim is None:
+        return
+    value, mai, src = lim
+    n = units(ln)
+    if mai in (2, 3):
+        npi = ln.rendering_npi
+        n += sum(e.units for e in others(ctx, c, ln) if e.code == code and e.date == d and e.npi == npi
+                 and not (e.date_end and e.date_end != e.date))
+    if n > value:
+        scope = "on this line" if mai == 1 else f"for this patient, provider and date across lines and claims"
+        yield Hit(say("MUE-001", f"{code} on {fmt(d)} totals {n:g} units {scope}, more than the limit of "
+                      f"{value} ({src})"), seg=line_seg(ln), element=units_element(ln), line=ln,
+                  value=f"{n:g}")
+
+
+@erule("TEL-001", "error", "no telehealth for TMS or ECT",
+       citation="S1; CR 12427 / Transmittal 11045 (POS 02 revised, POS 10 new, effective 2022-01-01); "
+                "telehealth modifier definitions from Novitas and First Coast (95 audio-video; 93 audio-only; "
+                "FQ audio-only for RHC/FQHC; GT CAH Method II; GQ asynchronous AK/HI demo).",
+       short="S1; CMS CR 12427", reads=("SV105", "CLM05-1", "SV101-3..6", "SV202-3..6"), scope="line",
+       group="telehealth")
+def tel_001(ln, ctx):
+    if ln.procedure_code not in MUE_CODES:
+        return
+    tab = T()["telehealth"]
+    mods = [m for m in ln.modifiers if m in tab["modifiers"]]
+    pos = ln.place_of_service if ln.claim.kind != "837I" else ""
+    if pos in tab["pos"] or mods:
+        what = []
+        if pos in tab["pos"]:
+            what.append(f"telehealth place of service {pos}")
+        if mods:
+            what.append(f"telehealth modifier {', '.join(mods)}")
+        yield Hit(say("TEL-001", f"{ln.procedure_code} is billed with {' and '.join(what)}; TMS, ECT and its "
+                      f"anesthesia cannot be delivered by telehealth"),
+                  seg=line_seg(ln), element=mod_element(ln) if mods else "SV105", line=ln)
+
+
+@erule("POS-001", "warning", "line POS versus claim POS consistency for neuromodulation",
+       citation="the CMS POS code set (51 IPF, 52 PHP, 49 Independent Clinic definitions, as republished); "
+                "AAPC (use POS 52 for PHP patients).", short="CMS POS code set; AAPC",
+       reads=("CLM05-1", "SV105"), scope="line", applies_to=("837P",), group="pos")
+def pos_001(ln, ctx):
+    if ln.procedure_code != ECT:
+        return
+    pos = ln.place_of_service
+    ok = T()["pos"]["ect_ok"]
+    if pos in ok:
+        return
+    src = "SV105" if ln.service is not None and ln.service[5] else "CLM05-1"
+    note = " (Office); ECT is a hospital-based procedure" if pos == "11" else ""
+    yield Hit(say("POS-001", f"90870 with place of service {pos or '(none)'} from {src}{note}; ECT professional "
+                  f"POS should be one of {', '.join(ok)}"),
+              seg=line_seg(ln) if src == "SV105" else ln.claim.clm, element=src, line=ln, value=pos)
+
+
+@erule("PA-001", "error", "prior authorization number present when the payer requires it",
+       citation="S1; NY Medicaid notices (Healthfirst/MetroPlus/Optum Provider Express).",
+       short="S1; NY Medicaid notices", reads=("2010BB NM109", "SV101-2", "DTP*472", "2300 REF*G1", "2400 REF*G1"),
+       scope="line", group="payer")
+def pa_001(ln, ctx):
+    c = ln.claim
+    req = profile(c, ctx).pa_requirement(ln.procedure_code, line_date(ln))
+    if req is None or c.prior_auth or ln.prior_auth:
+        return
+    yield Hit(say("PA-001", f"{ln.procedure_code} on {fmt(line_date(ln))} to {profile(c, ctx).name} requires a "
+                  f"prior authorization number (2300 or 2400 REF*G1) from {fmt(req.get('from'))}; none is "
+                  f"given ({req.get('source', '')})"),
+              seg=line_seg(ln), element="REF*G1", line=ln)
+
+
+@erule("PA-002", "warning", "payer coverage start dates",
+       citation="NY Medicaid notices; S1 (DHCS July 2024); 247medicalbilling (August 1, 2024).",
+       short="NY Medicaid notices; S1", reads=("2010BB NM109", "SV101-2", "DTP*472"), scope="line",
+       group="payer")
+def pa_002(ln, ctx):
+    cs = profile(ln.claim, ctx).coverage_start
+    d = line_date(ln)
+    if not cs or d is None or ln.procedure_code not in cs.get("codes", TMS):
+        return
+    if d < cs["date"]:
+        yield Hit(say("PA-002", f"{ln.procedure_code} on {fmt(d)} precedes {profile(ln.claim, ctx).name}'s TMS "
+                      f"coverage start {fmt(cs['date'])} ({cs.get('source', '')})"),
+                  seg=line_seg(ln), element="DTP03", line=ln)

@@ -1,0 +1,250 @@
+"""TMS edits: TMS-001..TMS-009 (90867 initial, 90868 subsequent, 90869 re-determination)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Iterator
+
+from ...codesets import taxonomy_is_physician, taxonomy_kind
+from ..registry import Hit
+from ._common import (CODES, claim_key, TMS, T, erule, fmt, line_date, line_seg, others, proc_element, profile,
+                      say, state, units, units_element)
+from .history import Event
+
+INITIAL = CODES["tms_initial"]
+REDET = CODES["tms_redetermination"]
+SUBSEQ = frozenset(CODES["tms_subsequent"])
+
+
+def _on(e: Event, d: _dt.date) -> bool:
+    if e.date is None:
+        return False
+    return e.date <= d <= (e.date_end or e.date)
+
+
+def _pairs(key: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for a, b in T()["same_day_exclusive"][key]:
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
+    return out
+
+
+def _same_day(ln, ctx, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]]:
+    code = ln.procedure_code
+    d = line_date(ln)
+    if code not in pairs or d is None:
+        return
+    for e in others(ctx, ln.claim, ln):
+        if e.code in pairs[code] and _on(e, d):
+            yield e, code
+
+
+def _where(e: Event, ln) -> str:
+    return "earlier on this claim" if e.key == claim_key(ln.claim) else f"on claim {e.claim_id}"
+
+
+@erule("TMS-001", "error", "90868 and 90869 are mutually exclusive on one date",
+       citation="S1; NYS Medicaid Update Jul 2025 (Vol 41 No 7), restated in Healthfirst and MetroPlus "
+                "notices (Nov 2025): \"90867, 90868 and 90869 may not be billed on the same date of "
+                "service\". NCCI PTP pair unverified.",
+       short="NYS Medicaid Update Jul 2025; S1", reads=("SV101-2", "SV202-2", "DTP*472"),
+       scope="line", cross_claim=True, group="tms")
+def tms_001(ln, ctx):
+    for e, code in _same_day(ln, ctx, _pairs("redetermination_pairs")):
+        yield Hit(say("TMS-001", f"{code} is billed on {fmt(line_date(ln))} although {e.code} is already "
+                      f"billed for this patient that day ({_where(e, ln)}); a motor-threshold "
+                      f"re-determination is billed as 90869 alone, never with 90868 on the same date"),
+                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=code)
+        return
+
+
+@erule("TMS-002", "error", "90867 is not billed with 90868 or 90869 on the same date",
+       citation="NYS Medicaid notice (Update Jul 2025, Vol 41 No 7); S0. The NCCI PTP pair is unverified.",
+       short="NYS Medicaid Update Jul 2025; S0", reads=("SV101-2", "SV202-2", "DTP*472"),
+       scope="line", cross_claim=True, group="tms")
+def tms_002(ln, ctx):
+    for e, code in _same_day(ln, ctx, _pairs("initial_pairs")):
+        yield Hit(say("TMS-002", f"{code} is billed on {fmt(line_date(ln))} together with {e.code} for the "
+                      f"same patient and date ({_where(e, ln)}); 90867 already includes mapping, motor "
+                      f"threshold, delivery and management, so no subsequent-session code that day"),
+                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=code)
+        return
+
+
+def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
+    """The patient's TMS events in the course that holds this line's date."""
+    d = line_date(ln)
+    if d is None:
+        return None
+    gap = profile(ln.claim, ctx).course_gap_days
+    evs = [e for e in others(ctx, ln.claim, ln, same_claim="all") if e.code in TMS and e.date]
+    dates = sorted({e.date for e in evs} | {d})
+    start = end = d
+    i = dates.index(d)
+    j = i
+    while j > 0 and (dates[j] - dates[j - 1]).days <= gap:
+        j -= 1
+    start = dates[j]
+    k = i
+    while k + 1 < len(dates) and (dates[k + 1] - dates[k]).days <= gap:
+        k += 1
+    end = dates[k]
+    return [e for e in evs if start <= e.date <= end], start, end
+
+
+def _before(ln, ctx, course: list[Event]) -> list[Event]:
+    """Course events that precede this line in arrival order and are dated on or before it."""
+    d = line_date(ln)
+    idx = ln.claim.lines.index(ln)
+    mine = state(ctx).current(ln.claim)
+    mine_keys = {id(e) for e in mine}
+    return [e for e in course if e.date <= d and (id(e) not in mine_keys or e.seq < idx)]
+
+
+@erule("TMS-003", "error", "90867 once per treatment course",
+       citation="MCD article A57528 (\"90867 ... billable once per treatment episode\"); CPT parenthetical "
+                "\"reported only once per course of treatment\" (quoted by Codoxo); S1.",
+       short="MCD article A57528; CPT parenthetical", reads=("SV101-2", "DTP*472"),
+       scope="line", cross_claim=True, group="tms")
+def tms_003(ln, ctx):
+    if ln.procedure_code != INITIAL:
+        return
+    c = course_of(ln, ctx)
+    if c is None:
+        return
+    course, start, _ = c
+    idx = ln.claim.lines.index(ln)
+    mine = {id(e) for e in state(ctx).current(ln.claim)}
+    prior = [e for e in course if e.code == INITIAL and (id(e) not in mine or e.seq < idx)]
+    if prior:
+        e = prior[0]
+        gap = profile(ln.claim, ctx).course_gap_days
+        yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(line_date(ln))} inside the "
+                      f"open course that already has 90867 on {fmt(e.date)} ({_where(e, ln)}); 90867 is "
+                      f"billable once per course (a new course needs a gap of more than {gap} days)"),
+                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=INITIAL)
+
+
+@erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
+       citation="S0 and S1 (\"should not be billed without a prior initial session\").",
+       short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms")
+def tms_004(ln, ctx):
+    if ln.procedure_code not in SUBSEQ:
+        return
+    c = course_of(ln, ctx)
+    if c is None:
+        return
+    course, start, _ = c
+    d = line_date(ln)
+    if not any(e.code == INITIAL and e.date <= d for e in course):
+        yield Hit(say("TMS-004", f"{ln.procedure_code} on {fmt(d)} but no initial session 90867 is on file "
+                      f"for this patient's current course (course starts {fmt(start)}); a subsequent "
+                      f"session should not be billed without a prior initial session unless the patient "
+                      f"transferred mid-series"),
+                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=ln.procedure_code)
+
+
+@erule("TMS-005", "warning", "course length cap",
+       citation="LCD L37088/A57598, L37086/A57692 (MCD excerpts); L34522 (up to 6 weeks); Harvard Pilgrim "
+                "notice (30 + 6 taper); S1.",
+       short="LCD L37088/L37086/L34522; payer course cap", reads=("SV101-2", "SV104", "DTP*472"),
+       scope="line", cross_claim=True, group="tms")
+def tms_005(ln, ctx):
+    if ln.procedure_code not in TMS:
+        return
+    c = course_of(ln, ctx)
+    if c is None:
+        return
+    course, start, _ = c
+    n = sum(e.units for e in _before(ln, ctx, course)) + units(ln)
+    prof = profile(ln.claim, ctx)
+    if n > prof.course_cap:
+        yield Hit(say("TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
+                      f"{prof.name} payer cap of {prof.course_cap} sessions per course "
+                      f"({prof.tms.get('course_cap_source', '')})"),
+                  seg=line_seg(ln), element=units_element(ln), line=ln, value=str(int(n)))
+
+
+@erule("TMS-006", "warning", "90869 frequency per course",
+       citation="S1 (\"typically one or two times per series\"). This is unverified against any LCD.",
+       short="S1 (unverified)", reads=("SV101-2", "SV104", "DTP*472"), scope="line",
+       cross_claim=True, group="tms")
+def tms_006(ln, ctx):
+    if ln.procedure_code != REDET:
+        return
+    c = course_of(ln, ctx)
+    if c is None:
+        return
+    course, start, _ = c
+    n = sum(e.units for e in _before(ln, ctx, course) if e.code == REDET) + units(ln)
+    prof = profile(ln.claim, ctx)
+    if n > prof.max_redetermination:
+        yield Hit(say("TMS-006", f"90869 (motor-threshold re-determination) unit {int(n)} in the course that "
+                      f"began {fmt(start)}: more than {prof.max_redetermination} per course is unusual"),
+                  seg=line_seg(ln), element=units_element(ln), line=ln, value=str(int(n)))
+
+
+@erule("TMS-007", "warning", "TMS place of service",
+       citation="S1; POS definitions from the CMS POS code set (19 and 22 revised 2016-01-01, as "
+                "republished by NCTracks).",
+       short="S1; CMS POS code set", reads=("SV105", "CLM05-1"), scope="line", applies_to=("837P",),
+       group="tms")
+def tms_007(ln, ctx):
+    if ln.procedure_code not in TMS:
+        return
+    pos = ln.place_of_service
+    tab = T()["pos"]
+    el = "SV105" if ln.service is not None and ln.service[5] else "CLM05-1"
+    seg = line_seg(ln) if el == "SV105" else ln.claim.clm
+    if pos in tab["tms_ok"]:
+        return
+    if pos in tab["tms_facility"]:
+        yield Hit(say("TMS-007", f"{ln.procedure_code} at POS {pos} (outpatient hospital) is paid at the "
+                      f"facility rate"), seg=seg, element=el, line=ln, severity="info", value=pos)
+        return
+    yield Hit(say("TMS-007", f"{ln.procedure_code} carries place of service {pos or '(none)'}; TMS "
+                  f"professional lines should be POS 11 (Office) or 49 (Independent Clinic)"),
+              seg=seg, element=el, line=ln, value=pos)
+
+
+@erule("TMS-008", "warning", "TMS rendering provider type",
+       citation="LCD L34522 and L37086 (psychiatrist or physician order and supervision); taxonomy codes "
+                "from the NUCC set as published in the HL7 FHIR value set.",
+       short="LCD L34522/L37086; NUCC taxonomy", reads=("2420A PRV03", "2310B PRV03", "2000A PRV03"),
+       scope="line", applies_to=("837P",), group="tms")
+def tms_008(ln, ctx):
+    if ln.procedure_code not in TMS or not profile(ln.claim, ctx).physician_required:
+        return
+    tax = ln.rendering_taxonomy
+    if not tax or taxonomy_is_physician(tax):
+        return
+    seg = ln.rendering.taxonomy_segment if ln.rendering is not None else None
+    yield Hit(say("TMS-008", f"{ln.procedure_code} rendered under taxonomy {tax} "
+                  f"({taxonomy_kind(tax).replace('_', ' ')}), not a physician code (20xxxxxxxX); TMS "
+                  f"should be ordered and supervised by a physician"),
+              seg=seg or line_seg(ln), element="PRV03", line=ln, value=tax)
+
+
+def age_on(birth: _dt.date, d: _dt.date) -> int:
+    return d.year - birth.year - ((d.month, d.day) < (birth.month, birth.day))
+
+
+@erule("TMS-009", "warning", "patient age for TMS",
+       citation="NY Medicaid (members aged 18+); LCDs L34522/L34998 (\"adults\"); 247medicalbilling "
+                "(Medi-Cal 15+, unverified).",
+       short="NY Medicaid; LCD L34522/L34998", reads=("DMG02", "DTP*472"), group="tms")
+def tms_009(claim, ctx):
+    b = claim.patient.birth_date
+    if b is None:
+        return
+    prof = profile(claim, ctx)
+    for ln in claim.lines:
+        d = line_date(ln)
+        if ln.procedure_code in TMS and d is not None and age_on(b, d) < prof.min_age:
+            loop = claim.patient.loop
+            dmg = loop.seg("DMG") if loop is not None else None
+            yield Hit(say("TMS-009", f"the patient (born {fmt(b)}) is {age_on(b, d)} on {fmt(d)}, under the "
+                          f"{prof.name} payer's minimum age of {prof.min_age} for TMS"),
+                      seg=dmg, element="DMG02", line=ln, value=fmt(b))
+            return
