@@ -1,0 +1,294 @@
+"""WEDI SNIP type 1: X12 syntax and envelope integrity.
+
+:class:`EnvelopeChecker` checks the ISA header (fixed width, values, date and
+time, separators) and the envelope pairs and counts (ISA13/IEA02, IEA01,
+GS06/GE02, GE01, ST02/SE02, SE01), missing trailers and duplicate control
+numbers.  Element data types and lengths of every segment the guide defines
+(``S1-ELE-*``) are checked by :class:`edi837.checks.snip2_guide.GuideChecker`
+in the same pass that matches segments to the guide (it needs the matched
+SegmentDef); those rules are declared here.
+
+Rule ids: ``S1-ISA-nnn`` (ISA header), ``S1-ENV-nnn`` (envelope pairs and
+counts), ``S1-ELE-nnn`` (element syntax), ``S1-SEG-nnn`` (segment syntax).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from ..findings import Finding
+from .registry import RULES, checker, declare
+
+X12 = "ASC X12.6 / X12 005010 control segments"
+TR3 = "ASC X12N TR3 005010X222A1 / 005010X223A2"
+
+# -- rule declarations --------------------------------------------------------
+declare("S1-ISA-001", "error", 1, "An ISA element does not have its fixed width (the ISA is 106 characters, "
+        "every element padded to its exact size).", reads=("ISA01-ISA16",), citation=X12 + ", ISA", ik4="4")
+declare("S1-ISA-002", "error", 1, "An ISA element holds a value X12 does not allow (ISA01, ISA03, ISA05, "
+        "ISA07, ISA12, ISA13, ISA14, ISA15).", reads=("ISA",), citation=X12 + ", ISA", ik4="7")
+declare("S1-ISA-003", "error", 1, "The interchange date ISA09 (YYMMDD) or time ISA10 (HHMM) is not a valid "
+        "date or time.", reads=("ISA09", "ISA10"), citation=X12 + ", ISA", ik4="8")
+declare("S1-ISA-004", "error", 1, "The element, component, repetition and segment separators are not all "
+        "different, or one is a letter or digit.", reads=("ISA", "ISA11", "ISA16"), citation=X12 + ", ISA")
+declare("S1-ENV-001", "error", 1, "IEA02 does not equal the ISA13 interchange control number.",
+        reads=("ISA13", "IEA02"), citation=X12 + ", IEA")
+declare("S1-ENV-002", "error", 1, "IEA01 does not equal the number of functional groups in the interchange.",
+        reads=("IEA01",), citation=X12 + ", IEA")
+declare("S1-ENV-003", "error", 1, "The interchange has no IEA trailer.", reads=("IEA",), citation=X12 + ", IEA")
+declare("S1-ENV-004", "error", 1, "GE02 does not equal the GS06 group control number.",
+        reads=("GS06", "GE02"), citation=X12 + ", GE")
+declare("S1-ENV-005", "error", 1, "GE01 does not equal the number of transaction sets in the group.",
+        reads=("GE01",), citation=X12 + ", GE")
+declare("S1-ENV-006", "error", 1, "The functional group has no GE trailer.", reads=("GE",), citation=X12 + ", GE")
+declare("S1-ENV-007", "error", 1, "SE02 does not equal the ST02 transaction set control number.",
+        reads=("ST02", "SE02"), citation=TR3 + ", SE", ik3="8", ik4="7")
+declare("S1-ENV-008", "error", 1, "SE01 does not equal the number of segments from ST to SE.",
+        reads=("SE01",), citation=TR3 + ", SE", ik3="8", ik4="7")
+declare("S1-ENV-009", "error", 1, "A control number is used twice: ISA13 in the file, GS06 in the "
+        "interchange or ST02 in the group.", reads=("ISA13", "GS06", "ST02"), citation=X12)
+declare("S1-ENV-010", "error", 1, "GS04 is not a valid CCYYMMDD date or GS05 not a valid time.",
+        reads=("GS04", "GS05"), citation=X12 + ", GS", ik4="8")
+declare("S1-ELE-001", "error", 1, "An element's value does not fit its X12 data type (N0 integer, R decimal, "
+        "ID/AN printable text).", reads=("every element",), citation=TR3 + ", data element dictionary",
+        ik3="8", ik4="6")
+declare("S1-ELE-002", "error", 1, "An element is shorter than its minimum length.", reads=("every element",),
+        citation=TR3 + ", data element dictionary", ik3="8", ik4="4")
+declare("S1-ELE-003", "error", 1, "An element is longer than its maximum length.", reads=("every element",),
+        citation=TR3 + ", data element dictionary", ik3="8", ik4="5")
+declare("S1-ELE-004", "error", 1, "A date element (DT) is not a valid date.", reads=("DT elements",),
+        citation=TR3, ik3="8", ik4="8")
+declare("S1-ELE-005", "error", 1, "A time element (TM) is not a valid time.", reads=("TM elements",),
+        citation=TR3, ik3="8", ik4="9")
+declare("S1-SEG-001", "error", 1, "A segment has more elements than the segment defines.",
+        reads=("every segment",), citation=TR3, ik3="8", ik4="3")
+declare("S1-SEG-002", "error", 1, "A composite element has more components than it defines.",
+        reads=("composites",), citation=TR3, ik3="8", ik4="13")
+declare("S1-SEG-003", "error", 1, "An element repeats more times than it may.", reads=("every element",),
+        citation=TR3, ik3="8", ik4="12")
+declare("S1-SEG-004", "error", 1, "An X12 syntax note of the segment is violated (paired, required, "
+        "exclusion, conditional or list-conditional elements).", reads=("every segment",),
+        citation=TR3 + ", syntax notes", ik3="8", ik4="2")
+declare("S1-SEG-005", "error", 1, "A segment ends with empty elements (trailing separators must not be sent).",
+        reads=("every segment",), citation=X12 + " syntax: trailing delimiters", ik3="8", ik4="3")
+
+ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
+ISA_NAMES = ("Authorization Information Qualifier", "Authorization Information",
+             "Security Information Qualifier", "Security Information", "Interchange ID Qualifier",
+             "Interchange Sender ID", "Interchange ID Qualifier", "Interchange Receiver ID",
+             "Interchange Date", "Interchange Time", "Repetition Separator", "Interchange Control Version",
+             "Interchange Control Number", "Acknowledgment Requested", "Usage Indicator",
+             "Component Element Separator")
+ID_QUALS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
+ISA_CODES = {1: frozenset({"00", "03"}), 3: frozenset({"00", "01"}), 5: ID_QUALS, 7: ID_QUALS,
+             12: frozenset({"00501"}), 14: frozenset({"0", "1"}), 15: frozenset({"P", "T"})}
+
+
+def valid_date(v: str) -> bool:
+    """CCYYMMDD or YYMMDD."""
+    if not v.isdigit() or len(v) not in (6, 8):
+        return False
+    if len(v) == 6:
+        v = "20" + v
+    try:
+        _dt.date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+def valid_time(v: str) -> bool:
+    """HHMM, HHMMSS or HHMMSSd..d."""
+    if not v.isdigit() or len(v) < 4 or len(v) == 5 or len(v) > 8:
+        return False
+    if int(v[:2]) > 23 or int(v[2:4]) > 59:
+        return False
+    if len(v) >= 6 and int(v[4:6]) > 59:
+        return False
+    return True
+
+
+def _f(rule: str, message: str, seg: Any, element: str | None = None, value: str | None = None) -> Finding:
+    return RULES[rule].finding(message, seg, element=element, value=value)
+
+
+@checker("S1-ISA-001", "S1-ISA-002", "S1-ISA-003", "S1-ISA-004", "S1-ENV-001", "S1-ENV-002", "S1-ENV-003",
+         "S1-ENV-004", "S1-ENV-005", "S1-ENV-006", "S1-ENV-007", "S1-ENV-008", "S1-ENV-009", "S1-ENV-010")
+class EnvelopeChecker:
+    """Envelope syntax and control-count integrity (ISA/IEA, GS/GE, ST/SE)."""
+
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+        self.isa: Any = None  # open interchange's ISA segment
+        self.gs: Any = None  # open group's GS segment
+        self.groups = 0
+        self.tx_in_group = 0
+        self.isa13s: set[str] = set()
+        self.gs06s: set[str] = set()
+        self.st02s: set[str] = set()
+        self.skipped_st: Any = None  # ST of a transaction we do not read (an 835 in the file)
+        self.skipped_count = 0
+
+    # -- helpers -----------------------------------------------------------
+    def _close_group(self, at: Any, out: list[Finding]) -> None:
+        if self.gs is not None:
+            out.append(_f("S1-ENV-006", f"functional group {self.gs[6]!r} has no GE trailer: "
+                          f"{at.fields[0] if at is not None else 'end of file'} found first", self.gs, "GE"))
+        self.gs = None
+
+    def _close_interchange(self, at: Any, out: list[Finding]) -> None:
+        self._close_group(at, out)
+        if self.isa is not None:
+            out.append(_f("S1-ENV-003", f"interchange {self.isa[13]!r} has no IEA trailer: "
+                          f"{at.fields[0] if at is not None else 'end of file'} found first", self.isa, "IEA"))
+        self.isa = None
+
+    def on_event(self, kind: str, obj: Any) -> list[Finding]:
+        out: list[Finding] = []
+        if kind == "segment":
+            self._segment(obj, out)
+        elif kind == "interchange":
+            isa = obj.isa
+            self._close_interchange(isa, out)
+            self.isa = isa
+            self.groups = 0
+            self.gs06s = set()
+            if isa is not None:
+                self._isa(isa, out)
+        elif kind == "group":
+            gs = obj.gs
+            self._close_group(gs, out)
+            self.gs = gs
+            self.groups += 1
+            self.tx_in_group = 0
+            self.st02s = set()
+            if gs is not None:
+                cn = gs[6]
+                if cn in self.gs06s:
+                    out.append(_f("S1-ENV-009", f"group control number GS06 {cn!r} is used twice in this "
+                                  "interchange", gs, "GS06", cn))
+                self.gs06s.add(cn)
+                if gs[4] and not (len(gs[4]) == 8 and valid_date(gs[4])):
+                    out.append(_f("S1-ENV-010", f"GS04 group date {gs[4]!r} is not a valid CCYYMMDD date",
+                                  gs, "GS04", gs[4]))
+                if gs[5] and not valid_time(gs[5]):
+                    out.append(_f("S1-ENV-010", f"GS05 group time {gs[5]!r} is not a valid HHMM time",
+                                  gs, "GS05", gs[5]))
+        elif kind == "transaction":
+            self.tx_in_group += 1
+            self._st(obj.st, out)
+        elif kind == "transaction_end":
+            se = obj.se
+            if se is not None:
+                self._se(obj.st, se, obj.segment_count, out)
+        elif kind == "group_end":
+            ge = obj.ge
+            gs = obj.gs
+            if ge is not None:
+                if gs is not None and ge[2] != gs[6]:
+                    out.append(_f("S1-ENV-004", f"GE02 {ge[2]!r} does not match the group control number "
+                                  f"GS06 {gs[6]!r}", ge, "GE02", ge[2]))
+                if ge[1] != str(self.tx_in_group):
+                    out.append(_f("S1-ENV-005", f"GE01 says {ge[1]!r} transaction sets but the group "
+                                  f"holds {self.tx_in_group}", ge, "GE01", ge[1]))
+            self.gs = None
+        elif kind == "interchange_end":
+            iea = obj.iea
+            isa = obj.isa
+            self._close_group(iea, out)
+            if iea is not None:
+                if isa is not None and iea[2] != isa[13]:
+                    out.append(_f("S1-ENV-001", f"IEA02 {iea[2]!r} does not match the interchange control "
+                                  f"number ISA13 {isa[13]!r}", iea, "IEA02", iea[2]))
+                if iea[1] != str(self.groups):
+                    out.append(_f("S1-ENV-002", f"IEA01 says {iea[1]!r} functional groups but the "
+                                  f"interchange holds {self.groups}", iea, "IEA01", iea[1]))
+            self.isa = None
+        return out
+
+    def finish(self) -> list[Finding]:
+        out: list[Finding] = []
+        self._close_interchange(None, out)
+        return out
+
+    # -- segments outside 837 transactions ------------------------------------
+    def _segment(self, seg: Any, out: list[Finding]) -> None:
+        sid = seg.fields[0]
+        if self.skipped_st is not None:
+            self.skipped_count += 1
+            if sid == "SE":
+                self._se(self.skipped_st, seg, self.skipped_count, out)
+                self.skipped_st = None
+            return
+        if sid == "ST":
+            self.tx_in_group += 1
+            self._st(seg, out)
+            self.skipped_st = seg
+            self.skipped_count = 1
+        elif sid == "GE" and self.gs is None:
+            out.append(_f("S1-ENV-006", "GE trailer without a GS header", seg))
+        elif sid == "IEA" and self.isa is None:
+            out.append(_f("S1-ENV-003", "IEA trailer without an ISA header", seg))
+
+    def _st(self, st: Any, out: list[Finding]) -> None:
+        cn = st[2]
+        if cn in self.st02s:
+            out.append(_f("S1-ENV-009", f"transaction set control number ST02 {cn!r} is used twice in this "
+                          "group", st, "ST02", cn))
+        self.st02s.add(cn)
+
+    def _se(self, st: Any, se: Any, count: int, out: list[Finding]) -> None:
+        if st is not None and se[2] != st[2]:
+            out.append(_f("S1-ENV-007", f"SE02 {se[2]!r} does not match the transaction set control number "
+                          f"ST02 {st[2]!r}", se, "SE02", se[2]))
+        if se[1] != str(count):
+            out.append(_f("S1-ENV-008", f"SE01 says {se[1]!r} segments but the transaction set has {count} "
+                          "(ST to SE inclusive)", se, "SE01", se[1]))
+
+    def _isa(self, isa: Any, out: list[Finding]) -> None:
+        f = isa.fields
+        bad_width = []
+        for i, w in enumerate(ISA_WIDTHS, 1):
+            v = f[i] if i < len(f) else None
+            if v is None:
+                bad_width.append(f"ISA{i:02d} is missing")
+            elif len(v) != w and not (i == 16 and len(v) >= 1):
+                bad_width.append(f"ISA{i:02d} {ISA_NAMES[i - 1]} is {len(v)} characters, not {w}")
+        if len(f) > 17:
+            bad_width.append(f"the ISA has {len(f) - 1} elements, not 16")
+        if bad_width:
+            first = next((i for i, w in enumerate(ISA_WIDTHS, 1)
+                          if i >= len(f) or (len(f[i]) != w and i != 16)), None)
+            out.append(_f("S1-ISA-001", "the ISA header is not fixed width: " + "; ".join(bad_width),
+                          isa, f"ISA{first:02d}" if first else None))
+        for i, codes in ISA_CODES.items():
+            v = isa[i].strip() if i != 12 else isa[i]
+            if v not in codes:
+                out.append(_f("S1-ISA-002", f"ISA{i:02d} {ISA_NAMES[i - 1]} {isa[i]!r} is not one of "
+                              f"{', '.join(sorted(codes))}", isa, f"ISA{i:02d}", isa[i]))
+        cn = isa[13]
+        if not (len(cn) == 9 and cn.isdigit()):
+            out.append(_f("S1-ISA-002", f"ISA13 interchange control number {cn!r} must be 9 digits", isa,
+                          "ISA13", cn))
+        elif cn in self.isa13s:
+            out.append(_f("S1-ENV-009", f"interchange control number ISA13 {cn!r} is used twice in this file",
+                          isa, "ISA13", cn))
+        self.isa13s.add(cn)
+        if not (len(isa[9]) == 6 and valid_date(isa[9])):
+            out.append(_f("S1-ISA-003", f"ISA09 interchange date {isa[9]!r} is not a valid YYMMDD date",
+                          isa, "ISA09", isa[9]))
+        if not (len(isa[10]) == 4 and valid_time(isa[10])):
+            out.append(_f("S1-ISA-003", f"ISA10 interchange time {isa[10]!r} is not a valid HHMM time",
+                          isa, "ISA10", isa[10]))
+        d = isa.delims
+        seps = [("element", d.element), ("component", d.component), ("segment", d.segment)]
+        if d.repetition:
+            seps.append(("repetition", d.repetition))
+        vals = [s for _, s in seps]
+        if len(set(vals)) != len(vals):
+            out.append(_f("S1-ISA-004", "the separators are not all different: " + ", ".join(
+                f"{n} {s!r}" for n, s in seps), isa, "ISA16"))
+        bad = [f"{n} {s!r}" for n, s in seps if s.isalnum()]
+        if bad:
+            out.append(_f("S1-ISA-004", "a separator is a letter or digit: " + ", ".join(bad), isa, "ISA16"))
