@@ -11,8 +11,11 @@ Contract (relied on by ``edi837.grammar``):
   ...). All terminals are ``%declare``d: the caller makes the tokens.
 * ``loop_<id>`` for each TR3 loop below the transaction header: first-segment
   token, then ``_body_<id>*`` (the loop's other segments, any order, any count),
-  then its child loops in map order, each ``*``. The 2300 subtree is written
-  once and used under 2000B and 2000C.
+  then its child loops in map order, each zero or more times, written
+  ``_loops_<child>`` with ``_loops_<child>: loop_<child>*`` (one helper rule per
+  ``*``: lark expands a rule with n ``*`` items into 2**n alternatives). The 2300
+  subtree is written once and used under 2000B and 2000C. ``_`` rules are
+  inlined by lark, so trees hold only transaction/header/hl_*/loop_* nodes.
 * start symbols: ``transaction``, ``header``, ``hl_billing``, ``hl_subscriber``,
   ``hl_patient``, ``loop_2300``.
 
@@ -86,6 +89,15 @@ def segment_tokens(seg: SegmentDef) -> list[str]:
 
 def rule_name(loop: LoopDef) -> str:
     return f"loop_{loop.id.lower()}"
+
+
+def _star(loop: LoopDef) -> str:
+    """Helper rule for "zero or more <loop>": ``_loops_<id>: loop_<id>*``.
+
+    A rule made of n ``x*`` items makes lark expand 2**n alternatives (5000+
+    rules, minutes to build), so each ``*`` of a child loop gets its own rule.
+    """
+    return f"_loops_{loop.id.lower()}"
 
 
 def _alts(tokens: list[str]) -> str:
@@ -176,11 +188,12 @@ class _Gen:
         self.done.add(lp.id)
         self.loop_comment(lp, note)
         head, body = self.head_and_body(lp)
-        kids = "".join(f" {rule_name(c)}*" for c in lp.loops)
+        kids = "".join(f" {_star(c)}" for c in lp.loops)
         pending = len(self.lines)
         self.emit("")  # placeholder for the loop rule
         b = self.body_rule(lp, body)
         self.lines[pending] = f"{rule_name(lp)}: {head}{b}{kids}"
+        self.emit(f"{_star(lp)}: {rule_name(lp)}*")
         self.emit()
         for c in lp.loops:
             self.plain_loop(c)
@@ -190,11 +203,12 @@ class _Gen:
         hl = HL_RULES[lp.id]
         self.done.add(lp.id)
         self.loop_comment(lp, f"\n// {hl}: the HL with its own segments and loops")
-        wrap = "".join(f" {rule_name(c)}*" for c in wrapper_children)
+        wrap = "".join(f" {_star(c)}" for c in wrapper_children)
         self.emit(f"{rule_name(lp)}: {hl}{wrap}")
+        self.emit(f"{_star(lp)}: {rule_name(lp)}*")
         head, body = self.head_and_body(lp)
         own = [c for c in lp.loops if c not in wrapper_children]
-        kids = "".join(f" {rule_name(c)}*" for c in own)
+        kids = "".join(f" {_star(c)}" for c in own)
         pending = len(self.lines)
         self.emit("")
         b = self.body_rule(lp, body)
@@ -225,11 +239,11 @@ class _Gen:
         c_claim = claims[1]
 
         self.emit("// Structure")
-        self.emit(f"transaction: header {rule_name(a)}* {_alts(self.tok(se))}")
+        self.emit(f"transaction: header {_star(a)} {_alts(self.tok(se))}")
         self.emit()
         self.emit(f"// {st.id}/{header.first_segment.id}: Transaction Set Header, {header.name} (outside TR3 loops)")
         self.emit(f"header: {_alts(self.tok(st))} {_alts(self.tok(header.first_segment))}? "
-                  + " ".join(f"{rule_name(x)}*" for x in header.loops))
+                  + " ".join(_star(x) for x in header.loops))
         self.emit()
         for x in header.loops:
             self.plain_loop(x)
@@ -253,7 +267,8 @@ class _Gen:
             "//",
             "// One token per segment: HL_<HL03>, NM1_<NM101>, else the segment id. The",
             "// caller supplies the tokens (no lexer rules). Within a loop, segments after",
-            "// the first may come in any order and number; child loops follow in map order.",
+            "// the first may come in any order and number; child loops follow in map order,",
+            "// each zero or more times (_loops_X: loop_X*). _rules are inlined in the tree.",
             "// Order, counts and usage are checked by the validator, not by this grammar.",
             f"// Start symbols: {', '.join(START_SYMBOLS)}.",
             "",
