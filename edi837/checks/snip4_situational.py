@@ -1,0 +1,198 @@
+"""WEDI SNIP type 4: inter-segment situational rules.
+
+- S4-SBR-001 / 002  SBR02 = 18 exactly when there is no 2000C patient loop.
+- S4-DX-001   every 837P SV107 diagnosis pointer names an HI diagnosis.
+- S4-DX-002   a principal diagnosis (ABK / BK) is present.
+- S4-DTE-001  837I line service dates lie inside the statement period (DTP*434).
+- S4-DTE-002  no claim date is after the file's creation date (BHT04).
+- S4-DTE-003  a date range (RD8) does not end before it starts.
+- S4-INP-001..003  an inpatient 837I claim has an admission date (DTP*435),
+  a CL1 segment and an admitting diagnosis (ABJ / BJ).
+
+Inpatient means the type of bill's facility code (CLM05-1) is one of
+:data:`INPATIENT_FACILITY` (11 hospital inpatient, 18 swing bed, 21 SNF
+inpatient, 41 religious non-medical inpatient).  The X223A2 notes require
+DTP*435 "on all inpatient claims", CL1 on "institutional inpatient" claims and
+the admitting diagnosis "when the claim involves an inpatient admission"; 12x
+(inpatient Part B) is not an admission, so it is left out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Iterator
+
+from ..model.claims import DX_ADMITTING, DX_OTHER, DX_PRINCIPAL, Claim, parse_date, parse_period
+from .registry import Hit, rule
+
+INPATIENT_FACILITY = frozenset({"11", "18", "21", "41"})
+
+
+def _sbr(claim: Claim) -> Any:
+    return claim.subscriber_loop.seg("SBR") if claim.subscriber_loop is not None else None
+
+
+@rule("S4-SBR-001", "error", 4, "SBR02 is 18 (self) although a 2000C patient loop is present.",
+      reads=("SBR02", "HL*23"), citation="TR3 2000B SBR02 note: required when the subscriber is the patient; "
+      "if not required by this guide, do not send", ik3="8", ik4="I13")
+def sbr_self_with_patient(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    sbr = _sbr(claim)
+    if sbr is not None and claim.patient_loop is not None and sbr[2] == "18":
+        yield Hit(f"claim {claim.claim_id} has a separate patient (2000C, {claim.patient.last_name} "
+                  f"{claim.patient.first_name}) but SBR02 says the subscriber is the patient (18); "
+                  f"leave SBR02 empty or drop the 2000C loop", sbr, element="SBR02", value="18")
+
+
+@rule("S4-SBR-002", "error", 4, "SBR02 is not 18 (self) although there is no 2000C patient loop.",
+      reads=("SBR02", "HL*23"), citation="TR3 2000B SBR02 note: required (18) when the subscriber is the patient; "
+      "2000C is sent only when the patient is not the subscriber", ik3="8", ik4="I9")
+def sbr_missing_self(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    sbr = _sbr(claim)
+    if sbr is not None and claim.patient_loop is None and sbr[2] != "18":
+        got = f"SBR02 is {sbr[2]!r}" if sbr[2] else "SBR02 is empty"
+        yield Hit(f"claim {claim.claim_id} has no 2000C patient loop, so the subscriber is the patient, but "
+                  f"{got}; set SBR02 to 18 or add the 2000C patient loop", sbr, element="SBR02", value=sbr[2])
+
+
+@rule("S4-DX-001", "error", 4, "An SV107 diagnosis pointer does not point at a diagnosis in the claim's HI segment.",
+      reads=("SV107", "HI"), citation="TR3 005010X222A1 2400 SV107: pointers to HI diagnosis positions 1-12",
+      scope="line", applies_to=("837P",), ik3="8", ik4="7")
+def dx_pointer(line: Any, ctx: Any) -> Iterator[Hit]:
+    sv = line.service
+    if sv is None or sv.fields[0] != "SV1":
+        return
+    claim = line.claim
+    n = len([d for d in claim.diagnoses if d.qualifier in DX_PRINCIPAL | DX_OTHER])
+    for j, p in enumerate(sv.components(7), 1):
+        if not p:
+            continue
+        if not p.isdigit() or not (1 <= int(p) <= n):
+            have = f"the claim has {n} diagnosis code{'s' if n != 1 else ''}" if n else "the claim has no diagnosis codes"
+            yield Hit(f"line {line.line_number} diagnosis pointer SV107-{j} is {p!r} but {have}; "
+                      f"point at 1-{max(n, 1)}", sv, element=f"SV107-{j}", value=p)
+
+
+@rule("S4-DX-002", "error", 4, "The claim has no principal diagnosis (HI ABK or BK).",
+      reads=("HI01-1",), citation="TR3 2300 HI Health Care Diagnosis Code / Principal Diagnosis: required", ik3="3")
+def principal_dx(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    if claim.principal_diagnosis is None:
+        hi = claim.loop.seg("HI")
+        yield Hit(f"claim {claim.claim_id} has no principal diagnosis; send HI01 with qualifier ABK and the "
+                  f"ICD-10-CM code", hi or claim.clm, element="HI01-1" if hi else None)
+
+
+@rule("S4-DTE-001", "error", 4, "A service line date is outside the claim's statement period (DTP*434).",
+      reads=("DTP*472", "DTP*434"), citation="TR3 005010X223A2 2400 DTP*472 / 2300 DTP*434: service dates fall "
+      "within the statement covers period", scope="line", applies_to=("837I",))
+def line_in_statement(line: Any, ctx: Any) -> Iterator[Hit]:
+    c = line.claim
+    if line.service_date is None or c.statement_from is None or c.statement_to is None:
+        return
+    lo, hi = line.service_date, line.service_date_end or line.service_date
+    if lo < c.statement_from or hi > c.statement_to:
+        d = line.loop.seg("DTP", "472")
+        yield Hit(f"line {line.line_number} service date {_span(lo, hi)} is outside the statement period "
+                  f"{_span(c.statement_from, c.statement_to)} (DTP*434)", d, element="DTP03",
+                  value=d[3] if d else None)
+
+
+def _span(a: _dt.date, b: _dt.date | None) -> str:
+    return a.isoformat() if b is None or a == b else f"{a.isoformat()} to {b.isoformat()}"
+
+
+def _creation_date(claim: Claim) -> _dt.date | None:
+    tx = claim.transaction
+    bht = tx.bht if tx is not None else None
+    return parse_date(bht[4]) if bht is not None else None
+
+
+def _claim_dates(claim: Claim) -> Iterator[tuple[str, _dt.date, Any, str, Any]]:
+    """(what, date, segment, element, line) for every date in the claim."""
+    for d in claim.loop.segs("DTP"):
+        a, b = parse_period(d[2], d[3][:8] if d[2] == "DT" else d[3])
+        for x in (a, b):
+            if x is not None:
+                yield (f"DTP*{d[1]} date", x, d, "DTP03", None)
+    for e in claim.occurrence_codes + claim.procedures:
+        for x in (e.date, e.date_end):
+            if x is not None:
+                yield (f"HI {e.qualifier}:{e.code} date", x, e.segment, e.element.replace("-2", "-4"), None)
+    for ln in claim.lines:
+        for d in ln.loop.segs("DTP"):
+            a, b = parse_period(d[2], d[3][:8] if d[2] == "DT" else d[3])
+            for x in (a, b):
+                if x is not None:
+                    yield (f"line {ln.line_number} DTP*{d[1]} date", x, d, "DTP03", ln)
+
+
+@rule("S4-DTE-002", "error", 4, "A claim date (service, statement, admission or HI date) is after the file's "
+      "creation date (BHT04).", reads=("BHT04", "DTP03", "HI0x-4"),
+      citation="TR3 BHT04: date the transaction was created; services cannot be billed before they happen",
+      ik3="8", ik4="8")
+def no_future_dates(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    created = _creation_date(claim)
+    if created is None:
+        return
+    seen = set()
+    for what, d, seg, el, ln in _claim_dates(claim):
+        if d > created and (seg.seq if seg is not None else None, el) not in seen:
+            seen.add((seg.seq if seg is not None else None, el))
+            yield Hit(f"{what} {d.isoformat()} is after the file's creation date {created.isoformat()} (BHT04); "
+                      f"correct the date or bill after the service", seg, element=el, line=ln,
+                      value=seg[3] if seg is not None and seg.fields[0] == "DTP" else None)
+
+
+@rule("S4-DTE-003", "error", 4, "A date range (RD8) ends before it starts.",
+      reads=("DTP03",), citation="X12 RD8 format: CCYYMMDD-CCYYMMDD, a range from the first to the second date",
+      ik3="8", ik4="8")
+def ranges_ordered(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    segs = list(claim.loop.segs("DTP")) + [(d) for ln in claim.lines for d in ln.loop.segs("DTP")]
+    for d in segs:
+        if d[2] != "RD8":
+            continue
+        a, b = parse_period("RD8", d[3])
+        if a is not None and b is not None and b < a:
+            yield Hit(f"DTP*{d[1]} range {d[3]} ends ({b.isoformat()}) before it starts ({a.isoformat()}); "
+                      f"swap the dates", d, element="DTP03", value=d[3])
+
+
+def _inpatient(claim: Claim) -> bool:
+    return claim.kind == "837I" and claim.facility_code in INPATIENT_FACILITY
+
+
+_INP_CITE = "TR3 005010X223A2 2300 {}: required on inpatient claims"
+
+
+@rule("S4-INP-001", "error", 4, "An inpatient 837I claim has no admission date (DTP*435).",
+      reads=("CLM05-1", "DTP*435"), citation=_INP_CITE.format("DTP*435 Admission Date/Hour"),
+      applies_to=("837I",), ik3="I6")
+def inpatient_admission(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    if _inpatient(claim) and claim.loop.seg("DTP", "435") is None:
+        yield Hit(f"claim {claim.claim_id} is inpatient (type of bill {claim.bill_type}) but has no admission "
+                  f"date; add DTP*435*DT*CCYYMMDDHHMM", claim.clm, element="CLM05-1", value=claim.facility_code)
+
+
+@rule("S4-INP-002", "error", 4, "An inpatient 837I claim has no CL1 institutional claim code segment.",
+      reads=("CLM05-1", "CL1"), citation=_INP_CITE.format("CL1 Institutional Claim Code (CL101 admission type)"),
+      applies_to=("837I",), ik3="I6")
+def inpatient_cl1(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    if not _inpatient(claim):
+        return
+    cl1 = claim.loop.seg("CL1")
+    if cl1 is None:
+        yield Hit(f"claim {claim.claim_id} is inpatient (type of bill {claim.bill_type}) but has no CL1 segment; "
+                  f"add CL1 with the admission type, source and patient status", claim.clm, element="CLM05-1",
+                  value=claim.facility_code)
+    elif not cl1[1]:
+        yield Hit(f"claim {claim.claim_id} is inpatient (type of bill {claim.bill_type}) but CL101 admission "
+                  f"type is empty", cl1, element="CL101")
+
+
+@rule("S4-INP-003", "error", 4, "An inpatient 837I claim has no admitting diagnosis (HI ABJ / BJ).",
+      reads=("CLM05-1", "HI*ABJ"), citation=_INP_CITE.format("HI Admitting Diagnosis"),
+      applies_to=("837I",), ik3="I6")
+def inpatient_admitting_dx(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    if _inpatient(claim) and not any(d.qualifier in DX_ADMITTING for d in claim.diagnoses):
+        yield Hit(f"claim {claim.claim_id} is inpatient (type of bill {claim.bill_type}) but has no admitting "
+                  f"diagnosis; add HI*ABJ:<ICD-10-CM code>", claim.clm, element="CLM05-1",
+                  value=claim.facility_code)
