@@ -1,0 +1,238 @@
+"""Every edit-pack rule: a claim that passes and a claim that fails (synthetic 837s)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edi837.checks import RULES, Engine
+from edi837.checks.editpack.synth import CRNA_NPI, PSYCH_NPI, build
+
+CATALOG_IDS = (
+    [f"TMS-00{i}" for i in range(1, 10)] + [f"DX-00{i}" for i in range(1, 6)]
+    + [f"ECT-{i:03d}" for i in range(1, 11)] + ["EM-001", "MUE-001", "TEL-001", "POS-001"]
+    + [f"ANE-00{i}" for i in range(1, 5)] + [f"MOD-00{i}" for i in range(1, 5)] + ["PA-001", "PA-002"])
+
+
+def run(kind, claims, **kw):
+    opts = {k: kw.pop(k) for k in list(kw) if k in ("profile", "history", "mue", "history_record")}
+    eng = Engine(snip="7", **opts)
+    data = build(kind, claims, **kw)
+    return [o for k, o in eng.run_file(data, file="t.x12") if k == "finding"]
+
+
+def rules_of(fs):
+    return {f.rule for f in fs}
+
+
+def P(code, date="2025-03-03", **kw):
+    return {"code": code, "date": date, **kw}
+
+
+def I(code, rev="0901", date="2025-03-03", **kw):
+    return {"code": code, "rev": rev, "date": date, **kw}
+
+
+TMS_START = [P("90867", "2025-03-02")]
+IPF = {"fac": "11", "stmt": ("2025-03-01", "2025-03-20"), "adm": "2025-03-01"}
+
+# rule -> list of (kind, passing claims, failing claims, extra options)
+CASES = {
+    "TMS-001": [("837P", [{"id": "A", "lines": TMS_START + [P("90869")]}],
+                 [{"id": "A", "lines": TMS_START + [P("90868"), P("90869")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-03-02"), I("90869")]}],
+                 [{"id": "A", "lines": [I("90867", date="2025-03-02"), I("90868")]},
+                  {"id": "B", "lines": [I("90869")]}], {})],
+    "TMS-002": [("837P", [{"id": "A", "lines": [P("90867", "2025-03-01"), P("90868", "2025-03-02")]}],
+                 [{"id": "A", "lines": [P("90867", "2025-03-01"), P("90868", "2025-03-01")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-03-01"), I("90868", date="2025-03-02")]}],
+                 [{"id": "A", "lines": [I("90867", date="2025-03-01")]},
+                  {"id": "B", "lines": [I("90868", date="2025-03-01")]}], {})],
+    "TMS-003": [("837P", [{"id": "A", "lines": [P("90867", "2025-01-02")] +
+                           [P("90868", f"2025-01-{d:02d}") for d in range(3, 10)]}],
+                 [{"id": "A", "lines": [P("90867", "2025-01-02")] + [P("90868", f"2025-01-{d:02d}") for d in range(3, 10)]},
+                  {"id": "B", "lines": [P("90867", "2025-01-20")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-01-02"), I("90868", date="2025-01-03")]}],
+                 [{"id": "A", "lines": [I("90867", date="2025-01-02"), I("90868", date="2025-01-03"),
+                                        I("90867", date="2025-01-20")]}], {})],
+    "TMS-004": [("837P", [{"id": "A", "lines": [P("90867", "2025-02-01"), P("90868", "2025-02-02")]}],
+                 [{"id": "A", "lines": [P("90868", "2025-02-02")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-02-01"), I("90868", date="2025-02-02")]}],
+                 [{"id": "A", "lines": [I("90868", date="2025-02-02")]}], {})],
+    "TMS-005": [("837P", [{"id": "A", "lines": [P("90867", "2025-01-01")] + [P("90868", f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}") for d in range(1, 30)]}],
+                 [{"id": "A", "lines": [P("90867", "2025-01-01")] + [P("90868", f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}") for d in range(1, 41)]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-01-01")] + [I("90868", date=f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}") for d in range(1, 30)]}],
+                 [{"id": "A", "lines": [I("90867", date="2025-01-01")] + [I("90868", date=f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}") for d in range(1, 40)]}], {})],
+    "TMS-006": [("837P", [{"id": "A", "lines": [P("90867", "2025-01-01"), P("90869", "2025-01-10")]}],
+                 [{"id": "A", "lines": [P("90867", "2025-01-01")] + [P("90869", f"2025-01-1{d}") for d in range(5)]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-01-01"), I("90869", date="2025-01-10")]}],
+                 [{"id": "A", "lines": [I("90867", date="2025-01-01"), I("90869", date="2025-01-10", units=5)]}], {})],
+    "TMS-007": [("837P", [{"id": "A", "pos": "11", "lines": [P("90867")]}],
+                 [{"id": "A", "pos": "31", "lines": [P("90867")]}], {})],
+    "TMS-008": [("837P", [{"id": "A", "tax": "2084P0800X", "lines": [P("90867")]}],
+                 [{"id": "A", "tax": "363LP0808X", "lines": [P("90867")]}], {})],
+    "TMS-009": [("837P", [{"id": "A", "lines": [P("90867")]}], [{"id": "A", "lines": [P("90867")]}],
+                 {"fail": {"dob": "2012-05-05"}}),
+                ("837I", [{"id": "A", "lines": [I("90867")]}], [{"id": "A", "lines": [I("90867")]}],
+                 {"fail": {"dob": "2012-05-05"}})],
+    "DX-001": [("837P", [{"id": "A", "dx": ["ABK:F332"], "lines": [P("90867")]}],
+                [{"id": "A", "dx": ["ABK:F419"], "lines": [P("90867")]}], {}),
+               ("837I", [{"id": "A", "dx": ["ABK:F332"], "lines": [I("90867")]}],
+                [{"id": "A", "dx": ["ABK:F419"], "lines": [I("90867")]}], {})],
+    "DX-002": [("837P", [{"id": "A", "dx": ["ABK:F332", "ABF:F411"], "lines": [P("90867", ptr=[1, 2])]}],
+                [{"id": "A", "dx": ["ABK:F329"], "lines": [P("90867")]}], {}),
+               ("837I", [{"id": "A", "dx": ["ABK:F332", "ABF:F411"], "lines": [I("90867")]}],
+                [{"id": "A", "dx": ["ABK:F329"], "lines": [I("90867")]}], {})],
+    "DX-003": [("837P", [{"id": "A", "lines": [P("90870", pos="22")]}],
+                [{"id": "A", "dx": ["ABK:Z1331"], "lines": [P("90870", pos="22")]}], {}),
+               ("837I", [{"id": "A", "lines": [I("90870")]}],
+                [{"id": "A", "dx": ["ABK:Z1331"], "lines": [I("90870")]}], {})],
+    "DX-004": [("837P", [{"id": "A", "lines": [P("90867", "2024-05-01")]}],
+                [{"id": "A", "dx": ["BK:29623"], "lines": [P("90867", "2024-05-01")]}], {}),
+               ("837I", [{"id": "A", "lines": [I("90870", date="2024-05-01")]}],
+                [{"id": "A", "dx": ["BK:29623"], "lines": [I("90870", date="2024-05-01")]}], {})],
+    "DX-005": [("837P", [{"id": "A", "dx": ["ABK:F332", "ABF:F411"], "lines": [P("90867")]}],
+                [{"id": "A", "dx": ["ABK:F332", "BF:3000"], "lines": [P("90867")]}], {}),
+               ("837I", [{"id": "A", "dx": ["ABK:F332", "ABF:F411"], "lines": [I("90870")]}],
+                [{"id": "A", "dx": ["ABK:F332", "BF:3000"], "lines": [I("90870")]}], {})],
+    "ECT-001": [("837P", [{"id": "A", "lines": [P("90870", pos="22")]}], [{"id": "A", "lines": [P("90871", pos="22")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90870")]}], [{"id": "A", "lines": [I("90871")]}], {})],
+    "ECT-002": [("837P", [{"id": "A", "lines": [P("90870", pos="22")]}],
+                 [{"id": "A", "lines": [P("90870", pos="22", npi=PSYCH_NPI, tax="363LP0808X")]}], {})],
+    "ECT-003": [("837I", [{"id": "A", "lines": [I("90870"), I("00104", rev="0370", charge=300)]}],
+                 [{"id": "A", "lines": [I("90870"), I("00104", rev="0370", charge=0)]}], {})],
+    "ECT-004": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250310"],
+                           "lines": [{"code": "", "rev": "0901", "units": 1}]}],
+                 [{"id": "A", **IPF, "procs": ["BBQ:GZB2ZZZ:D8:20250310"],
+                   "lines": [{"code": "", "rev": "0124", "basis": "DA", "units": 19}]}], {})],
+    "ECT-005": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250318"],
+                           "lines": [{"code": "", "rev": "0901", "units": 1}]}],
+                 [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250325"],
+                   "lines": [{"code": "", "rev": "0901", "units": 1}]}], {})],
+    "ECT-006": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB0ZZZ:D8:20250310"],
+                           "lines": [{"code": "", "rev": "0901", "units": 1}]}],
+                 [{"id": "A", **IPF, "dx": ["ABK:F332"], "procs": ["BR:9427:D8:20250310"],
+                   "lines": [{"code": "", "rev": "0901", "units": 1}]}], {})],
+    "ECT-007": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250305"],
+                           "lines": [{"code": "", "rev": "0901", "units": 1}]}],
+                 [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250305"],
+                   "lines": [{"code": "", "rev": "0901", "units": 1}]},
+                  {"id": "B", "lines": [I("90870", date="2025-03-05")]}], {})],
+    "ECT-008": [("837I", [{"id": "A", "bg": ["BG:41"], "lines": [I("", rev="0912", date="2025-04-02"),
+                                                                 I("90870", date="2025-04-02")]}],
+                 [{"id": "A", "bg": ["BG:41"], "lines": [I("", rev="0912", date="2025-04-02")]},
+                  {"id": "B", "lines": [I("90870", date="2025-04-02")]}], {})],
+    "ECT-009": [("837P", [{"id": "A", "lines": [P("90870", "2025-03-03", pos="22")]}],
+                 [{"id": "A", "dx": ["BK:29623"], "lines": [P("90870", "2012-03-03", pos="22")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90870")]}],
+                 [{"id": "A", "dx": ["BK:29623"], "lines": [I("90870", date="2012-03-03")]}], {})],
+    "ECT-010": [("837I", [{"id": "A", "lines": [I("90870", date="2025-05-01"), I("90870", date="2025-05-03")]}],
+                 [{"id": "A", "lines": [I("90870", date="2025-05-01", units=2)]}], {})],
+    "EM-001": [("837P", [{"id": "A", "lines": [P("99213", mods=["25"]), P("90868")]}],
+                [{"id": "A", "lines": [P("99214"), P("90870", pos="22")]}], {})],
+    "MUE-001": [("837P", [{"id": "A", "lines": [P("90867")]}], [{"id": "A", "lines": [P("90867", units=2)]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90870")]}], [{"id": "A", "lines": [I("90870"), I("90870")]}], {})],
+    "TEL-001": [("837P", [{"id": "A", "lines": [P("90867", pos="11")]}],
+                 [{"id": "A", "lines": [P("90867", pos="10", mods=["95"])]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90870")]}], [{"id": "A", "lines": [I("90870", mods=["GT"])]}], {})],
+    "POS-001": [("837P", [{"id": "A", "pos": "22", "lines": [P("90870")]}],
+                 [{"id": "A", "pos": "22", "lines": [P("90870", pos="11")]}], {})],
+    "ANE-001": [("837P", [{"id": "A", "pos": "22", "lines": [P("00104", basis="MJ", units=23, npi=CRNA_NPI, tax="367500000X")]}],
+                 [{"id": "A", "pos": "22", "lines": [P("00104", basis="UN", units=2, npi=CRNA_NPI, tax="367500000X")]}], {})],
+    "ANE-002": [("837P", [{"id": "A", "pos": "21", "lines": [P("01952", basis="MJ", units=95), P("01953", basis="UN", units=2)]}],
+                 [{"id": "A", "pos": "21", "lines": [P("01953", basis="MJ", units=40)]}], {})],
+    "ANE-003": [("837P", [{"id": "A", "pos": "21", "lines": [P("01967", basis="MJ", units=180), P("01968", basis="MJ", units=60)]}],
+                 [{"id": "A", "pos": "21", "lines": [P("01968", basis="UN", units=1)]}], {})],
+    "ANE-004": [("837P", [{"id": "A", "pos": "22", "lines": [P("90870"), P("00104", mods=["QZ"], basis="MJ", units=20, npi=CRNA_NPI, tax="367500000X")]}],
+                 [{"id": "A", "pos": "22", "lines": [P("90870"), P("00104", basis="MJ", units=20)]}], {})],
+    "MOD-001": [("837P", [{"id": "A", "lines": [P("90867", mods=["GA"])]}], [{"id": "A", "lines": [P("90867", mods=["GA", "GZ"])]}], {}),
+                ("837I", [{"id": "A", "bh": ["BH:32:D8:20250228"], "lines": [I("90870", mods=["GA"])]}],
+                 [{"id": "A", "lines": [I("90870", mods=["GA", "GY"])]}], {})],
+    "MOD-002": [("837P", [{"id": "A", "lines": [P("90867", mods=["GY", "GX"])]}], [{"id": "A", "lines": [P("90867", mods=["GA", "GX"])]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90870", mods=["GX"], charge=100, noncovered=100)]}],
+                 [{"id": "A", "lines": [I("90870", mods=["GX"], charge=100)]}], {})],
+    "MOD-003": [("837I", [{"id": "A", "bh": ["BH:32:D8:20250228"], "lines": [I("90870", mods=["GA"])]}],
+                 [{"id": "A", "lines": [I("90870", mods=["GA"])]}], {}),
+                ("837P", [{"id": "A", "lines": [P("90867", mods=["GA"])]}], [{"id": "A", "lines": [P("90867", mods=["GZ"])]}], {})],
+    "MOD-004": [("837P", [{"id": "A", "dx": ["ABK:F422"], "lines": [P("90867", mods=["GA"])]}],
+                 [{"id": "A", "lines": [P("90867", mods=["GY"])]}], {"profile": "medicare"}),
+                ("837I", [{"id": "A", "lines": [I("90870", mods=["GA"])]}],
+                 [{"id": "A", "lines": [I("90870", mods=["GY"])]}], {"profile": "medicare"})],
+    "PA-001": [("837P", [{"id": "A", "g1": "A12345", "lines": [P("90868", "2025-12-01")]}],
+                [{"id": "A", "lines": [P("90868", "2025-12-01")]}], {"payer": "SYNNYMCD"}),
+               ("837P", [{"id": "A", "lines": [P("90868", "2025-12-01")]}],
+                [{"id": "A", "lines": [P("90868", "2026-05-02")]}], {"profile": "highmark"}),
+               ("837I", [{"id": "A", "g1": "A12345", "lines": [I("90868", date="2025-12-01")]}],
+                [{"id": "A", "lines": [I("90868", date="2025-12-01")]}], {"profile": "ny-medicaid"})],
+    "PA-002": [("837P", [{"id": "A", "g1": "X", "lines": [P("90868", "2025-11-03")]}],
+                [{"id": "A", "g1": "X", "lines": [P("90868", "2025-10-15")]}], {"profile": "ny-medicaid"}),
+               ("837I", [{"id": "A", "g1": "X", "lines": [I("90868", date="2025-11-03")]}],
+                [{"id": "A", "g1": "X", "lines": [I("90868", date="2025-10-15")]}], {"profile": "ny-medicaid"})],
+}
+
+
+def test_every_catalog_rule_is_registered_with_citation():
+    Engine(snip="7")
+    for rid in CATALOG_IDS:
+        r = RULES[rid]
+        assert r.snip == 7 and r.func is not None and r.citation, rid
+    assert set(CASES) == set(CATALOG_IDS)
+
+
+PARAMS = [pytest.param(rid, i, id=f"{rid}-{case[0]}-{i}") for rid, cases in CASES.items()
+          for i, case in enumerate(cases)]
+
+
+@pytest.mark.parametrize("rid,i", PARAMS)
+def test_rule_pass_and_fail(rid, i):
+    kind, good, bad, opts = CASES[rid][i]
+    opts = dict(opts)
+    fail_kw = opts.pop("fail", {})
+    ok = run(kind, good, **opts)
+    assert rid not in rules_of(ok), [f.message for f in ok if f.rule == rid]
+    ko = run(kind, bad, **{**opts, **fail_kw})
+    hits = [f for f in ko if f.rule == rid]
+    assert hits, [f.rule for f in ko]
+    for f in hits:
+        assert f.citation and rid in f.message and "source:" in f.message
+        assert f.claim_seq is not None
+
+
+def test_dx001_ocd_is_a_warning():
+    fs = [f for f in run("837P", [{"id": "A", "dx": ["ABK:F422"], "lines": [P("90867")]}]) if f.rule == "DX-001"]
+    assert [f.severity.value for f in fs] == ["warning"]
+
+
+def test_ny_medicaid_covers_only_severe():
+    fs = run("837P", [{"id": "A", "g1": "X", "dx": ["ABK:F331"], "lines": [P("90867", "2025-12-01")]}],
+             profile="ny-medicaid")
+    assert "DX-001" in rules_of(fs)
+    fs = run("837P", [{"id": "A", "dx": ["ABK:F331"], "lines": [P("90867", "2025-12-01")]}])
+    assert "DX-001" not in rules_of(fs)
+
+
+def test_nm_medicaid_needs_no_prior_auth():
+    fs = run("837P", [{"id": "A", "lines": [P("90868", "2025-12-01")]}], profile="nm-medicaid")
+    assert "PA-001" not in rules_of(fs)
+
+
+def test_user_profile_file(tmp_path):
+    p = tmp_path / "mine.toml"
+    p.write_text('name = "mine"\n[tms]\nmin_age = 15\n')
+    fs = run("837P", [{"id": "A", "lines": [P("90867")]}], dob="2008-01-01", profile=str(p))
+    assert "TMS-009" not in rules_of(fs)
+    fs = run("837P", [{"id": "A", "lines": [P("90867")]}], dob="2008-01-01")
+    assert "TMS-009" in rules_of(fs)
+
+
+def test_many_rules_at_once_each_reported_once_with_claim_and_line():
+    claims = [{"id": "OK1", "lines": [P("90867", "2025-03-01")]},
+              {"id": "BAD", "pos": "31", "dx": ["ABK:F329"], "tax": "363LP0808X",
+               "lines": [P("90868", "2025-03-03"), P("90869", "2025-03-03", mods=["95", "GA", "GZ"], units=2)]}]
+    fs = [f for f in run("837P", claims) if f.claim_id == "BAD"]
+    keys = [(f.rule, f.line_number) for f in fs]
+    assert len(keys) == len(set(keys))
+    got = set(keys)
+    for want in [("TMS-001", 2), ("TEL-001", 2), ("MOD-001", 2), ("MUE-001", 2), ("DX-001", 1), ("DX-001", 2),
+                 ("DX-002", 1), ("TMS-007", 1), ("TMS-008", 1)]:
+        assert want in got, (want, sorted(got))
+    assert all(f.claim_seq == 2 for f in fs)
