@@ -1,0 +1,260 @@
+"""WEDI SNIP type 5: external code sets (values checked with :mod:`edi837.codesets`).
+
+- S5-ICD-001  ICD-10-CM diagnosis code is not a code (error).
+- S5-ICD-002  ICD-10-CM diagnosis code is a category/subcategory header, not
+  billable (error: payers and the CMS code edits reject codes that need more
+  characters, so the claim cannot be paid as sent).
+- S5-ICD-003 / 004  ICD-9 qualifiers (BK, BF, BJ, PR, BN, BR, BQ) on or after
+  2015-10-01, ICD-10 qualifiers (ABK, ABF, ..., BBR, BBQ) before it.  The
+  date is the latest line service date (DTP*472) on an 837P and the statement
+  through-date (DTP*434) on an 837I.
+- S5-ICD-005  ICD-10-PCS procedure code format (BBR / BBQ).
+- S5-NPI-001  NPI check digit, on every NM109 with NM108 = XX in any loop
+  (billing provider 2010AA via a stream checker on the HL loops, the rest via
+  the claim).
+- S5-POS-001 / 002  place of service CLM05-1 (837P) and SV105.
+- S5-TAX-001  provider taxonomy PRV03 format.
+- S5-PROC-001 HCPCS/CPT code format (SV101-2, SV202-2 when the qualifier is HC).
+- S5-REV-001 / 002  revenue code SV201 format (error) / not in the table (warning:
+  the NUBC table bundled is partial).
+- S5-CC-001   condition code (HI BG) not in the NUBC table (warning: partial table).
+- S5-ST-001   N402 state code.
+- S5-ZIP-001 / 002  N403 ZIP format; 9 digits in 2010AA and the service facility loops.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Iterable, Iterator
+
+from .. import codesets as cs
+from ..model.claims import Claim
+from .registry import Hit, checker, get, rule
+
+IK = {"ik3": "8", "ik4": "7"}
+ICD_CITE = "ICD-10-CM (CDC/NCHS, April 2026 release via simple-icd-10-cm); TR3 2300 HI"
+
+
+@rule("S5-ICD-001", "error", 5, "An ICD-10-CM diagnosis code is not in the ICD-10-CM code set.",
+      reads=("HI0x-2",), citation=ICD_CITE, **IK)
+def icd_unknown(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    for d in claim.diagnoses:
+        if d.icd10 and d.code and cs.icd10cm_status(d.code) == "unknown":
+            yield Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is not an ICD-10-CM code; "
+                      f"check the code (sent without the dot, e.g. F332 for F33.2)",
+                      d.segment, element=d.element, value=d.code)
+
+
+@rule("S5-ICD-002", "error", 5, "An ICD-10-CM diagnosis code is a header code, not billable (needs more characters).",
+      reads=("HI0x-2",), citation=ICD_CITE + "; ICD-10-CM guidelines I.B.2 (code to the highest specificity)", **IK)
+def icd_header(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    for d in claim.diagnoses:
+        if d.icd10 and d.code and cs.icd10cm_status(d.code) == "header":
+            yield Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is an ICD-10-CM category, not a billable "
+                      f"code; send the full code with all its characters", d.segment, element=d.element,
+                      value=d.code)
+
+
+def _icd_date(claim: Claim) -> tuple[_dt.date | None, str]:
+    if claim.kind == "837I":
+        return claim.statement_to, "statement through-date (DTP*434)"
+    dates = [ln.service_date_end or ln.service_date for ln in claim.lines
+             if (ln.service_date_end or ln.service_date) is not None]
+    return (max(dates) if dates else None), "service date (DTP*472)"
+
+
+def _hi_codes(claim: Claim) -> Iterator[tuple[str, str, Any, str]]:
+    for d in claim.diagnoses:
+        yield d.qualifier, d.code, d.segment, d.element
+    for p in claim.procedures:
+        yield p.qualifier, p.code, p.segment, p.element
+
+
+@rule("S5-ICD-003", "error", 5, "An ICD-9 qualifier is used for services on or after 2015-10-01.",
+      reads=("HI0x-1", "DTP*472", "DTP*434"), citation="45 CFR 162.1002(c)(2): ICD-10-CM/PCS from 2015-10-01", **IK)
+def icd9_after(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    when, what = _icd_date(claim)
+    if when is None or when < cs.ICD10_EFFECTIVE:
+        return
+    for q, code, seg, el in _hi_codes(claim):
+        if q in cs.ICD9_QUALIFIERS:
+            yield Hit(f"{q}:{code} uses an ICD-9 qualifier but the {what} is {when.isoformat()}, on or after "
+                      f"2015-10-01; send the ICD-10 code with qualifier A{q}" if len(q) == 2 and q.startswith("B")
+                      and q[1] in "KFJN" else
+                      f"{q}:{code} uses an ICD-9 qualifier but the {what} is {when.isoformat()}, on or after "
+                      f"2015-10-01; send the ICD-10 code and qualifier", seg, element=el.replace("-2", "-1"), value=q)
+
+
+@rule("S5-ICD-004", "error", 5, "An ICD-10 qualifier is used for services before 2015-10-01.",
+      reads=("HI0x-1", "DTP*472", "DTP*434"), citation="45 CFR 162.1002(b)(1): ICD-9-CM before 2015-10-01", **IK)
+def icd10_before(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    when, what = _icd_date(claim)
+    if when is None or when >= cs.ICD10_EFFECTIVE:
+        return
+    for q, code, seg, el in _hi_codes(claim):
+        if q in cs.ICD10_QUALIFIERS:
+            yield Hit(f"{q}:{code} uses an ICD-10 qualifier but the {what} is {when.isoformat()}, before "
+                      f"2015-10-01; services before then are coded in ICD-9", seg,
+                      element=el.replace("-2", "-1"), value=q)
+
+
+@rule("S5-ICD-005", "error", 5, "An ICD-10-PCS procedure code (BBR / BBQ) is not 7 valid characters.",
+      reads=("HI0x-2",), citation="ICD-10-PCS (CMS): 7 characters, digits and letters except I and O",
+      applies_to=("837I",), **IK)
+def pcs_format(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    for p in claim.procedures:
+        if p.qualifier in cs.ICD10_PROC_QUALIFIERS and not cs.icd10pcs_format_ok(p.code):
+            yield Hit(f"procedure {p.qualifier}:{p.code} ({p.element}) is not an ICD-10-PCS code: 7 characters, "
+                      f"digits and letters except I and O", p.segment, element=p.element, value=p.code)
+
+
+# -- provider and address segments (any loop) --------------------------------
+
+_NINE_DIGIT_ZIP = {"837P": {"2010AA", "2310C", "2420C"}, "837I": {"2010AA", "2310E"}}
+
+
+def _segment_hits(segs: Iterable[Any], kind: str | None) -> Iterator[tuple[str, Hit]]:
+    """(rule id, hit) for NPI, taxonomy, state and ZIP of the given segments."""
+    nine = _NINE_DIGIT_ZIP.get(kind or "837P", {"2010AA"})
+    for s in segs:
+        sid = s.fields[0]
+        if sid == "NM1" and s[8] == "XX" and s[9]:
+            why = cs.npi_problem(s[9])
+            if why:
+                yield "S5-NPI-001", Hit(f"NPI {s[9]} of {_who(s)} (loop {s.loop or '?'}) is not valid: {why}; "
+                                        f"check the NPI in NPPES", s, element="NM109", value=s[9])
+        elif sid == "PRV" and s[2] == "PXC" and s[3] and not cs.taxonomy_format_ok(s[3]):
+            yield "S5-TAX-001", Hit(f"taxonomy {s[3]!r} (PRV03, loop {s.loop or '?'}) is not a NUCC taxonomy code "
+                                    f"(10 characters: 3 digits, 6 letters/digits, then X, e.g. 2084P0800X)",
+                                    s, element="PRV03", value=s[3])
+        elif sid == "N4":
+            country = s[4] or "US"
+            if country != "US":
+                continue
+            if s[2] and not cs.state_is_valid(s[2]):
+                yield "S5-ST-001", Hit(f"state {s[2]!r} (N402, loop {s.loop or '?'}) is not a USPS state code",
+                                       s, element="N402", value=s[2])
+            if s[3]:
+                need9 = s.loop in nine
+                why = cs.zip_problem(s[3])
+                if why:
+                    yield "S5-ZIP-001", Hit(f"ZIP code {s[3]!r} (N403, loop {s.loop or '?'}) is malformed: {why}",
+                                            s, element="N403", value=s[3])
+                elif need9 and len(s[3]) != 9:
+                    yield "S5-ZIP-002", Hit(f"ZIP code {s[3]} (N403, loop {s.loop}) must be the full 9-digit "
+                                            f"ZIP+4 in this loop", s, element="N403", value=s[3])
+
+
+def _who(nm1: Any) -> str:
+    name = nm1[3] if nm1[2] == "2" else " ".join(x for x in (nm1[4], nm1[3]) if x)
+    return f"{name} (NM101 {nm1[1]})" if name else f"NM101 {nm1[1]}"
+
+
+_SEG_RULES = {
+    "S5-NPI-001": ("An NPI (NM109 with NM108 = XX) fails the check digit or is not 10 digits starting 1 or 2.",
+                   ("NM108", "NM109"), "45 CFR 162.406; NPI check digit: ISO/IEC 7812 Luhn over 80840 + NPI", IK),
+    "S5-TAX-001": ("A provider taxonomy code (PRV03) is not in the NUCC format.", ("PRV03",),
+                   "NUCC Health Care Provider Taxonomy code set", IK),
+    "S5-ST-001": ("A state code (N402) is not a USPS state, territory or military code.", ("N402",),
+                  "USPS Publication 28 Appendix B; TR3 N402 (code source 22)", IK),
+    "S5-ZIP-001": ("A ZIP code (N403) is not 5 or 9 digits.", ("N403",),
+                   "USPS ZIP code; TR3 N403 (code source 51)", {"ik3": "8", "ik4": "6"}),
+    "S5-ZIP-002": ("A ZIP code (N403) in the billing provider or service facility loop is not the full 9 digits.",
+                   ("N403",), "TR3 2010AA / service facility N403 note: the full nine-digit ZIP code is required",
+                   {"ik3": "8", "ik4": "I12"}),
+}
+
+
+def _seg_rule(rid: str) -> None:
+    title, reads, cite, ik = _SEG_RULES[rid]
+
+    def f(claim: Claim, ctx: Any) -> Iterator[Hit]:
+        # the claim's own loops (2300, 23xx, 2400, 24xx); 2000A/B/C go through the checker
+        for r, h in _segment_hits(claim.loop.iter_segments(), claim.kind):
+            if r == rid:
+                yield h
+
+    f.__name__ = "claim_" + rid.replace("-", "_")
+    rule(rid, "error", 5, title, reads=reads, citation=cite, **ik)(f)
+
+
+for _rid in _SEG_RULES:
+    _seg_rule(_rid)
+
+
+@checker(*_SEG_RULES)
+class HLCodeSetChecker:
+    """NPI, taxonomy, state and ZIP in the HL loops (2000A/2010AA, 2010BA, 2010CA ...)."""
+
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+        self.kind: str | None = None
+
+    def on_event(self, kind: str, obj: Any) -> Iterable:
+        if kind == "transaction":
+            self.kind = getattr(obj, "kind", None)
+            return ()
+        if kind != "hl" or 5 not in self.ctx.snip:
+            return ()
+        out = []
+        for rid, h in _segment_hits(obj.iter_segments(), self.kind):
+            out.append(get(rid).from_hit(h, file=self.ctx.file))
+        return out
+
+
+# -- claim and line codes -----------------------------------------------------
+
+@rule("S5-POS-001", "error", 5, "The claim place of service (CLM05-1) is not an assigned CMS place-of-service code.",
+      reads=("CLM05-1",), citation="CMS Place of Service Code Set", applies_to=("837P",), **IK)
+def claim_pos(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    if claim.facility_code and not cs.pos_is_valid(claim.facility_code):
+        yield Hit(f"place of service {claim.facility_code!r} (CLM05-1) is not an assigned CMS place-of-service "
+                  f"code (e.g. 11 office, 22 outpatient hospital)", claim.clm, element="CLM05-1",
+                  value=claim.facility_code)
+
+
+@rule("S5-POS-002", "error", 5, "A service line place of service (SV105) is not an assigned CMS place-of-service code.",
+      reads=("SV105",), citation="CMS Place of Service Code Set", applies_to=("837P",), scope="line", **IK)
+def line_pos(line: Any, ctx: Any) -> Iterator[Hit]:
+    sv = line.service
+    if sv is not None and sv.fields[0] == "SV1" and sv[5] and not cs.pos_is_valid(sv[5]):
+        yield Hit(f"line {line.line_number} place of service {sv[5]!r} (SV105) is not an assigned CMS "
+                  f"place-of-service code", sv, element="SV105", value=sv[5])
+
+
+@rule("S5-PROC-001", "error", 5, "A HCPCS/CPT procedure code (SV101-2 / SV202-2, qualifier HC) is not in HCPCS format.",
+      reads=("SV101-2", "SV202-2"), citation="HCPCS Level I (CPT, AMA) and Level II (CMS) code formats",
+      scope="line", **IK)
+def proc_format(line: Any, ctx: Any) -> Iterator[Hit]:
+    if line.procedure_qualifier == "HC" and line.procedure_code and not cs.hcpcs_format_ok(line.procedure_code):
+        el = "SV202-2" if line.service is not None and line.service.fields[0] == "SV2" else "SV101-2"
+        yield Hit(f"line {line.line_number} procedure code {line.procedure_code!r} ({el}) is not a CPT/HCPCS code "
+                  f"(5 digits, 4 digits + F/T/U, or a letter + 4 digits)", line.service, element=el,
+                  value=line.procedure_code)
+
+
+@rule("S5-REV-001", "error", 5, "A revenue code (SV201) is not 4 digits.",
+      reads=("SV201",), citation="NUBC UB-04 revenue codes (4 digits, leading zero)", applies_to=("837I",),
+      scope="line", **IK)
+def rev_format(line: Any, ctx: Any) -> Iterator[Hit]:
+    if line.revenue_code and cs.revenue_code_status(line.revenue_code) == "format":
+        yield Hit(f"line {line.line_number} revenue code {line.revenue_code!r} (SV201) must be 4 digits, "
+                  f"e.g. 0901", line.service, element="SV201", value=line.revenue_code)
+
+
+@rule("S5-REV-002", "warning", 5, "A revenue code (SV201) is not in edi837's NUBC revenue code table.",
+      reads=("SV201",), citation="NUBC UB-04 revenue codes (edi837 table is partial, hence a warning)",
+      applies_to=("837I",), scope="line", **IK)
+def rev_known(line: Any, ctx: Any) -> Iterator[Hit]:
+    if line.revenue_code and cs.revenue_code_status(line.revenue_code) == "unknown":
+        yield Hit(f"line {line.line_number} revenue code {line.revenue_code} (SV201) is not a known NUBC revenue "
+                  f"code; check it", line.service, element="SV201", value=line.revenue_code)
+
+
+@rule("S5-CC-001", "warning", 5, "A condition code (HI BG) is not in edi837's NUBC condition code table.",
+      reads=("HI0x-2",), citation="NUBC condition codes (edi837 table is partial, hence a warning)", **IK)
+def condition_known(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    for c in claim.condition_codes:
+        if c.code and not cs.condition_code_known(c.code):
+            yield Hit(f"condition code {c.code!r} ({c.element}) is not a known NUBC condition code",
+                      c.segment, element=c.element, value=c.code)
