@@ -256,6 +256,22 @@ class SegmentReader:
                     if more():
                         continue
                     rest = buf[pos:]
+                    m2 = _ISA.search(buf, pos + 1)
+                    if m2 is not None and rest.strip(_WS):
+                        # no terminator left, but another ISA follows: the text
+                        # before it is not segments of this interchange
+                        skipped = buf[pos:m2.start()]
+                        lead = len(skipped) - len(skipped.lstrip(_WS))
+                        self._note("RDR-003", Severity.WARNING,
+                                   "text with no segment terminator skipped before the next ISA: "
+                                   + repr(skipped.strip(_WS)[:40]),
+                                   line=line + skipped.count("\n", 0, lead), offset=base + pos + lead)
+                        line += skipped.count("\n")
+                        pos = m2.start()
+                        delims = None
+                        isa_open = False
+                        restart = True
+                        break
                     if rest.strip(_WS):
                         lead = len(rest) - len(rest.lstrip(_WS))
                         text = rest.strip(_WS)
