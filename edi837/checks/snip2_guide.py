@@ -1,0 +1,542 @@
+"""WEDI SNIP type 2: implementation-guide (TR3) conformance, and SNIP 1 element syntax.
+
+:class:`GuideChecker` matches every segment of each loop unit (the header
+loop at ``transaction``, each HL loop at ``hl``, each 2300 claim tree at
+``claim``, the envelope segments as they come) to its SegmentDef the way
+pyx12 does (segment id, then the qualifier element of :func:`qualifier`),
+and checks segment and loop usage and repeat counts, element usage, code
+values and patterns (``S2-*``), and element data types and lengths
+(``S1-ELE-*``, ``S1-SEG-*``, declared in :mod:`.snip1_syntax`).  Only the
+current unit is held, so memory does not grow with the file.
+
+Cascades are suppressed: a missing required loop gives one finding (its
+segments are not reported); a misplaced or unknown segment gives one finding
+and no element findings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..findings import Finding, Severity
+from ..guide import load_control, load_guide
+from . import snip1_syntax as s1
+from .registry import RULES, checker, declare
+
+TR3 = "ASC X12N TR3 005010X222A1 / 005010X223A2"
+
+declare("S2-SEG-001", "error", 2, "A segment the implementation guide does not define at all.",
+        reads=("every segment",), citation=TR3, ik3="1")
+declare("S2-SEG-002", "error", 2, "A segment the guide defines, but not where it stands (out of order, "
+        "wrong loop, or a qualifier the loop does not allow).", reads=("every segment",), citation=TR3, ik3="2")
+declare("S2-SEG-003", "error", 2, "A segment the guide requires in its loop is missing.",
+        reads=("every loop",), citation=TR3, ik3="3")
+declare("S2-SEG-004", "error", 2, "A segment appears more times in its loop than the guide allows.",
+        reads=("every segment",), citation=TR3, ik3="5")
+declare("S2-LOOP-001", "error", 2, "A loop the guide requires is missing.", reads=("every loop",),
+        citation=TR3, ik3="3")
+declare("S2-LOOP-002", "error", 2, "A loop repeats more times than the guide allows.", reads=("every loop",),
+        citation=TR3, ik3="4")
+declare("S2-ELE-001", "error", 2, "An element the guide marks required is empty or missing.",
+        reads=("every element",), citation=TR3, ik3="8", ik4="1")
+declare("S2-ELE-002", "error", 2, "An element the guide marks not used is present.", reads=("every element",),
+        citation=TR3, ik3="8", ik4="I10")
+declare("S2-ELE-003", "error", 2, "An element holds a code the guide does not list for it.",
+        reads=("ID elements",), citation=TR3, ik3="8", ik4="7")
+declare("S2-ELE-004", "error", 2, "An element does not match the pattern the guide gives for it "
+        "(e.g. a 9-digit billing provider ZIP code).", reads=("elements with a pattern",), citation=TR3,
+        ik3="8", ik4="I12")
+declare("S2-ELE-005", "warning", 2, "A text element has trailing spaces (they should be suppressed).",
+        reads=("AN/ID elements",), citation="ASC X12.6 (trailing spaces should not be sent)", ik3="8", ik4="6")
+declare("S2-HL-001", "error", 2, "HL01 is not unique or HL02 does not point at an earlier HL of the "
+        "right level (a subscriber under a billing provider, a patient under a subscriber).",
+        reads=("HL01", "HL02", "HL03"), citation=TR3 + ", HL", ik3="8", ik4="7")
+
+# characters allowed in ID/AN elements: the X12 005010 extended character set
+_BAD_CHAR = re.compile(r"""[^A-Z0-9!"&'()*+,\-./:;?= a-z%~@\[\]_{}\\|<>^`#$]""")
+_R = re.compile(r"-?[0-9]*(\.[0-9]+)?")
+_RX: dict[str, re.Pattern] = {}
+
+
+def _rx(p: str | None) -> re.Pattern | None:
+    if not p:
+        return None
+    r = _RX.get(p)
+    if r is None:
+        try:
+            r = _RX[p] = re.compile(p)
+        except re.error:
+            return None
+    return r
+
+
+class _ESpec:
+    __slots__ = ("i", "xid", "name", "usage", "dt", "minl", "maxl", "codes", "rx", "repeat", "comps")
+
+    def __init__(self, e: Any, i: int):
+        self.i = i
+        self.xid = e.xid
+        self.name = e.name
+        self.usage = e.usage
+        self.dt = e.data_type or ""
+        self.minl = e.min_len or 0
+        self.maxl = e.max_len or 0
+        self.codes = e.valid_codes
+        self.rx = _rx(e.regex)
+        self.repeat = e.repeat
+        self.comps = tuple(_ESpec(c, c.seq) for c in e.composite.elements) if e.composite is not None else None
+
+
+class _SSpec:
+    __slots__ = ("sd", "elems", "nmax", "syntax")
+
+    def __init__(self, sd: Any):
+        self.sd = sd
+        self.elems = tuple(_ESpec(e, e.seq) for e in sd.elements)
+        self.nmax = max((e.seq for e in sd.elements), default=0)
+        self.syntax = sd.syntax
+
+
+_SPECS: dict[int, _SSpec] = {}
+
+
+def spec(sd: Any) -> _SSpec:
+    sp = _SPECS.get(id(sd))
+    if sp is None or sp.sd is not sd:
+        sp = _SPECS[id(sd)] = _SSpec(sd)
+    return sp
+
+
+class _GuideIndex:
+    """Per-guide lookups, computed once per process."""
+
+    def __init__(self, guide: Any):
+        self.guide = guide
+        self.by_path: dict[str, Any] = {}
+        self.seg_index: dict[int, dict[str, list]] = {}
+        self.ids = frozenset(sd.id for sd in guide.all_segment_defs())
+        st_loop = guide.loop("ST_LOOP")
+        self.st_loop = st_loop
+        self.header = guide.loop("HEADER")
+        self.st_def = next(sd for sd in st_loop.segments if sd.id == "ST")
+        self.se_def = next(sd for sd in st_loop.segments if sd.id == "SE")
+
+    def loop(self, path: str) -> Any:
+        try:
+            return self.by_path[path]
+        except KeyError:
+            try:
+                ld = self.guide.loop(tuple(path.split("/")))
+            except KeyError:
+                ld = None
+            self.by_path[path] = ld
+            return ld
+
+    def index(self, ld: Any) -> dict[str, list]:
+        ix = self.seg_index.get(id(ld))
+        if ix is None:
+            ix = {}
+            for sd in ld.segments:
+                ix.setdefault(sd.id, []).append(sd)
+            self.seg_index[id(ld)] = ix
+        return ix
+
+
+_INDEX: dict[str, _GuideIndex] = {}
+
+
+def guide_index(kind: str) -> _GuideIndex:
+    gi = _INDEX.get(kind)
+    if gi is None:
+        gi = _INDEX[kind] = _GuideIndex(load_guide(kind))
+    return gi
+
+
+_CONTROL: dict[str, Any] = {}
+
+
+def control_def(seg_id: str) -> Any:
+    if not _CONTROL:
+        for sd in load_control().all_segment_defs():
+            _CONTROL.setdefault(sd.id, sd)
+    return _CONTROL.get(seg_id)
+
+
+def match(cands: list, seg: Any) -> Any:
+    """The SegmentDef among same-id ``cands`` that ``seg`` matches (pyx12 ``is_match``)."""
+    for sd in cands:
+        q = sd.qual
+        if q is None:
+            return sd
+        i, codes = q
+        v = seg[i]
+        if sd.elements and len(sd.elements) >= i and sd.elements[i - 1].composite is not None:
+            v = seg.component(i, 1)
+        if v in codes:
+            return sd
+    return None
+
+
+def _ALL_RULES() -> tuple[str, ...]:
+    return tuple(r for r in RULES if r.startswith(("S1-ELE", "S1-SEG", "S2-")))
+
+
+@checker("S1-ELE-001", "S1-ELE-002", "S1-ELE-003", "S1-ELE-004", "S1-ELE-005", "S1-SEG-001", "S1-SEG-002",
+         "S1-SEG-003", "S1-SEG-004", "S1-SEG-005", "S2-SEG-001", "S2-SEG-002", "S2-SEG-003", "S2-SEG-004",
+         "S2-LOOP-001", "S2-LOOP-002", "S2-ELE-001", "S2-ELE-002", "S2-ELE-003", "S2-ELE-004", "S2-ELE-005",
+         "S2-HL-001")
+class GuideChecker:
+    """Segments and loops against the TR3 map; element syntax against the data element dictionary."""
+
+    def __init__(self, ctx: Any):
+        snip = getattr(ctx, "snip", None) or {1, 2}
+        self.s1 = 1 in snip
+        self.s2 = 2 in snip
+        self.gi: _GuideIndex | None = None
+        self.out: list[Finding] = []
+        self.hl_levels: dict[str, str] = {}
+        self.billing_open: Any = None  # HL segment of the current 2000A, until a 2000B is seen
+        self.billing_seen = False
+        self.claims_here = 0  # claims under the current subscriber/patient HL
+        self.claims_hl: Any = None
+
+    # -- emit ----------------------------------------------------------------
+    def _e(self, rule: str, msg: str, seg: Any, element: str | None = None, value: str | None = None,
+           severity: Any = None) -> None:
+        r = RULES[rule]
+        if (r.snip == 1 and not self.s1) or (r.snip == 2 and not self.s2):
+            return
+        self.out.append(r.finding(msg, seg, element=element, value=value, severity=severity))
+
+    # -- events ----------------------------------------------------------------
+    def on_event(self, kind: str, obj: Any) -> list[Finding]:
+        self.out = []
+        if kind == "claim":
+            if self.gi is not None:
+                lp = obj.loop
+                ld = self.gi.loop(lp.path)
+                if ld is not None:
+                    self._loop(lp, ld)
+                self._count_claim(lp)
+        elif kind == "hl":
+            self._hl(obj)
+        elif kind == "transaction":
+            self._transaction(obj)
+        elif kind == "transaction_end":
+            self._transaction_end(obj)
+        elif kind == "group":
+            if obj.gs is not None:
+                self._envelope(obj.gs)
+        elif kind == "group_end":
+            if obj.ge is not None:
+                self._envelope(obj.ge)
+        elif kind == "interchange_end":
+            if obj.iea is not None:
+                self._envelope(obj.iea)
+        return self.out
+
+    def _envelope(self, seg: Any) -> None:
+        sd = control_def(seg.fields[0])
+        if sd is not None:
+            self._elements(seg, spec(sd))
+
+    def _transaction(self, tx: Any) -> None:
+        self.hl_levels = {}
+        self.billing_open = None
+        self.billing_seen = False
+        self.claims_hl = None
+        self.claims_here = 0
+        try:
+            self.gi = guide_index(tx.kind) if tx.kind else None
+        except Exception:
+            self.gi = None
+        gi = self.gi
+        if gi is None:
+            return
+        hdr = tx.header
+        st_ix = {"ST": [gi.st_def]}
+        hix = gi.index(gi.header)
+        counts: dict[int, int] = {}
+        seen_bht = False
+        for seg in hdr.segments:
+            sid = seg.fields[0]
+            if seg.misplaced:
+                self._misplaced(seg, "the transaction header")
+                continue
+            sd = match(st_ix.get(sid) or hix.get(sid) or [], seg)
+            if sd is None:
+                self._misplaced(seg, "the transaction header")
+                continue
+            if sid == "BHT":
+                seen_bht = True
+            self._use(sd, counts, seg, "the transaction header")
+            self._elements(seg, spec(sd))
+        if not seen_bht:
+            self._e("S2-SEG-003", "the BHT Beginning of Hierarchical Transaction segment is required after ST "
+                    "but missing", tx.st, "BHT")
+        self._children(hdr, gi.header)
+
+    def _transaction_end(self, tx: Any) -> None:
+        gi = self.gi
+        if gi is None:
+            return
+        self._close_billing()
+        if not self.billing_seen:
+            self._e("S2-LOOP-001", "Loop 2000A Billing Provider Hierarchical Level is required but missing: "
+                    "the transaction has no claims", tx.se or tx.st, "HL")
+        if tx.se is not None:
+            self._elements(tx.se, spec(gi.se_def))
+        self.gi = None
+
+    def _close_billing(self) -> None:
+        if self.billing_open is not None:
+            self._e("S2-LOOP-001", "Loop 2000B Subscriber Hierarchical Level is required under each billing "
+                    "provider (2000A) but missing", self.billing_open, "HL")
+        self.billing_open = None
+
+    def _hl(self, lp: Any) -> None:
+        gi = self.gi
+        if gi is None or not lp.segments:
+            return
+        hl = lp.segments[0]
+        level = hl[3]
+        if level == "20":
+            self._close_billing()
+            self.billing_open = hl
+            self.billing_seen = True
+        elif level == "22":
+            self.billing_open = None
+        self.claims_hl = None
+        self.claims_here = 0
+        # HL numbering and parentage
+        hid, parent = hl[1], hl[2]
+        if hid in self.hl_levels:
+            self._e("S2-HL-001", f"HL01 id {hid!r} is used twice in this transaction", hl, "HL01", hid)
+        want = {"20": None, "22": "20", "23": "22"}.get(level, "?")
+        if want is None:
+            if parent:
+                self._e("S2-HL-001", f"HL02 of a billing provider level must be empty, not {parent!r}", hl,
+                        "HL02", parent)
+        elif want != "?":
+            plevel = self.hl_levels.get(parent)
+            if plevel != want:
+                what = {"20": "billing provider (HL03 20)", "22": "subscriber (HL03 22)"}[want]
+                self._e("S2-HL-001", f"HL02 parent {parent!r} is not an earlier {what} HL", hl, "HL02", parent)
+        self.hl_levels[hid] = level
+        ld = gi.loop(lp.path)
+        if ld is not None:
+            self._loop(lp, ld, hl_unit=True)
+
+    def _count_claim(self, lp: Any) -> None:
+        par = lp.parent
+        if par is not self.claims_hl:
+            self.claims_hl = par
+            self.claims_here = 0
+        self.claims_here += 1
+        ld = self.gi.loop(lp.path) if self.gi is not None else None
+        if ld is not None and ld.repeat is not None and self.claims_here == ld.repeat + 1 and lp.segments:
+            self._e("S2-LOOP-002", f"Loop 2300 Claim Information repeats more than {ld.repeat} times under one "
+                    "subscriber/patient", lp.segments[0])
+
+    # -- loops -----------------------------------------------------------------
+    def _loop(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
+        gi = self.gi
+        ix = gi.index(ld)  # type: ignore[union-attr]
+        where = f"loop {ld.id} {ld.name}"
+        counts: dict[int, int] = {}
+        for seg in lp.segments:
+            if seg.misplaced:
+                self._misplaced(seg, where)
+                continue
+            cands = ix.get(seg.fields[0])
+            sd = match(cands, seg) if cands else None
+            if sd is None:
+                self._misplaced(seg, where, cands)
+                continue
+            self._use(sd, counts, seg, where)
+            self._elements(seg, spec(sd))
+        first = lp.segments[0] if lp.segments else None
+        if first is not None:
+            for sd in ld.segments:
+                if sd.usage == "R" and id(sd) not in counts:
+                    self._e("S2-SEG-003", f"Loop {ld.id} {ld.name}: required segment {sd.id} {sd.name} is "
+                            "missing", first, sd.id)
+        self._children(lp, ld, hl_unit)
+
+    def _children(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
+        kids = {c.id: c for c in ld.loops}
+        n: dict[str, int] = {}
+        for c in lp.children:
+            cd = kids.get(c.id)
+            if cd is None:
+                if c.segments:
+                    self._misplaced(c.segments[0], f"loop {ld.id} {ld.name}")
+                continue
+            k = n[c.id] = n.get(c.id, 0) + 1
+            if cd.repeat is not None and k == cd.repeat + 1 and c.segments:
+                self._e("S2-LOOP-002", f"Loop {cd.id} {cd.name} repeats more than {cd.repeat} "
+                        f"time{'s' if cd.repeat != 1 else ''}", c.segments[0])
+            self._loop(c, cd)
+        first = lp.segments[0] if lp.segments else None
+        for cd in ld.loops:
+            if cd.usage != "R" or cd.id in n or first is None:
+                continue
+            if cd.id.startswith("2000") or cd.id == "2300":
+                continue  # HL and claim loops arrive as their own units
+            self._e("S2-LOOP-001", f"Loop {cd.id} {cd.name} is required but missing", first,
+                    cd.first_segment.id if cd.first_segment is not None else None)
+
+    def _use(self, sd: Any, counts: dict[int, int], seg: Any, where: str) -> None:
+        k = counts[id(sd)] = counts.get(id(sd), 0) + 1
+        if sd.max_use is not None and k > sd.max_use:
+            self._e("S2-SEG-004", f"segment {sd.id} {sd.name} appears {k} times in {where}; at most "
+                    f"{sd.max_use} allowed", seg)
+
+    def _misplaced(self, seg: Any, where: str, cands: list | None = None) -> None:
+        sid = seg.fields[0]
+        gi = self.gi
+        if gi is not None and sid not in gi.ids:
+            self._e("S2-SEG-001", f"segment {sid} is not a segment of the {gi.guide.kind} implementation guide",
+                    seg)
+        elif cands:
+            q = cands[0].qual
+            if q is not None:
+                i = q[0]
+                v = seg[i] if cands[0].elements[i - 1].composite is None else seg.component(i, 1)
+                allowed = sorted(set().union(*(c.qual[1] for c in cands if c.qual)))
+                self._e("S2-SEG-002", f"{sid} with qualifier {v!r} is not allowed in {where} (allowed: "
+                        f"{', '.join(allowed[:12])}{'...' if len(allowed) > 12 else ''})", seg)
+            else:
+                self._e("S2-SEG-002", f"segment {sid} is not expected here in {where}", seg)
+        else:
+            self._e("S2-SEG-002", f"segment {sid} is not expected here in {where} (out of order or in the "
+                    "wrong loop)", seg)
+
+    # -- elements ----------------------------------------------------------------
+    def _elements(self, seg: Any, sp: _SSpec) -> None:
+        f = seg.fields
+        n = len(f) - 1
+        sid = f[0]
+        d = seg.delims
+        rep = d.repetition
+        comp = d.component
+        if n > sp.nmax:
+            if any(f[i] for i in range(sp.nmax + 1, n + 1)):
+                self._e("S1-SEG-001", f"{sid} has {n} elements; the segment defines only {sp.nmax}", seg,
+                        f"{sid}{sp.nmax + 1:02d}")
+            else:
+                self._e("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)", seg)
+        elif n > 0 and f[n] == "":
+            self._e("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)", seg)
+        for es in sp.elems:
+            i = es.i
+            v = f[i] if i <= n else ""
+            if not v:
+                if es.usage == "R":
+                    self._e("S2-ELE-001", f"{es.xid} {es.name} is required but missing", seg, es.xid)
+                continue
+            if es.usage == "N":
+                self._e("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}", seg,
+                        es.xid, v)
+                continue
+            if rep and rep in v and sid != "ISA":
+                reps = v.split(rep)
+                if es.repeat is not None and len(reps) > es.repeat:
+                    self._e("S1-SEG-003", f"{es.xid} {es.name} repeats {len(reps)} times; at most "
+                            f"{es.repeat} allowed", seg, es.xid, v)
+                    reps = reps[:1]
+            else:
+                reps = (v,)
+            for rv in reps:
+                if es.comps is not None:
+                    parts = rv.split(comp)
+                    if len(parts) > len(es.comps) and any(parts[len(es.comps):]):
+                        self._e("S1-SEG-002", f"{es.xid} {es.name} has {len(parts)} components; at most "
+                                f"{len(es.comps)} allowed", seg, es.xid, rv)
+                    np = len(parts)
+                    for cs in es.comps:
+                        j = cs.i
+                        pv = parts[j - 1] if j <= np else ""
+                        if not pv:
+                            if cs.usage == "R":
+                                self._e("S2-ELE-001", f"{cs.xid} {cs.name} is required but missing", seg, cs.xid)
+                            continue
+                        if cs.usage == "N":
+                            self._e("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
+                                    f"{pv!r}", seg, cs.xid, pv)
+                            continue
+                        self._value(seg, cs, pv)
+                else:
+                    self._value(seg, es, rv)
+        if sp.syntax:
+            self._syntax(seg, sp)
+
+    def _value(self, seg: Any, es: _ESpec, v: str) -> None:
+        dt = es.dt
+        L = len(v)
+        xid = es.xid
+        if dt == "AN" or dt == "ID":
+            if _BAD_CHAR.search(v):
+                bad = _BAD_CHAR.search(v).group(0)  # type: ignore[union-attr]
+                self._e("S1-ELE-001", f"{xid} {es.name} {v!r} holds a character X12 does not allow ({bad!r})",
+                        seg, xid, v)
+                return
+            if v[-1] == " " and len(v.rstrip()) >= es.minl:
+                self._e("S2-ELE-005", f"{xid} {es.name} {v!r} has trailing spaces", seg, xid, v)
+        elif dt and dt[0] == "N":
+            digits = v[1:] if v[0] == "-" else v
+            if not digits.isdigit() or not digits.isascii():
+                self._e("S1-ELE-001", f"{xid} {es.name} {v!r} is not a whole number", seg, xid, v)
+                return
+            L = len(digits)
+        elif dt == "R":
+            if not _R.fullmatch(v) or v in ("-", ""):
+                self._e("S1-ELE-001", f"{xid} {es.name} {v!r} is not a number", seg, xid, v)
+                return
+            L = sum(1 for c in v if c.isdigit())
+        elif dt == "DT":
+            if not s1.valid_date(v):
+                self._e("S1-ELE-004", f"{xid} {es.name} {v!r} is not a valid date (CCYYMMDD)", seg, xid, v)
+                return
+        elif dt == "TM":
+            if not s1.valid_time(v):
+                self._e("S1-ELE-005", f"{xid} {es.name} {v!r} is not a valid time (HHMM)", seg, xid, v)
+                return
+        if es.minl and L < es.minl:
+            self._e("S1-ELE-002", f"{xid} {es.name} {v!r} is too short: at least {es.minl} characters", seg,
+                    xid, v)
+        elif es.maxl and L > es.maxl:
+            self._e("S1-ELE-003", f"{xid} {es.name} {v!r} is too long: at most {es.maxl} characters", seg,
+                    xid, v)
+        if es.codes is not None and v not in es.codes:
+            shown = sorted(es.codes)
+            self._e("S2-ELE-003", f"{xid} {es.name} {v!r} is not a valid code here (allowed: "
+                    f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", seg, xid, v)
+        elif es.rx is not None and not es.rx.search(v):
+            self._e("S2-ELE-004", f"{xid} {es.name} {v!r} does not have the required form "
+                    f"(pattern {es.rx.pattern})", seg, xid, v)
+
+    def _syntax(self, seg: Any, sp: _SSpec) -> None:
+        sid = seg.fields[0]
+        for note in sp.syntax:
+            pos = note.positions
+            have = [bool(seg[p]) for p in pos]
+            k = note.kind
+            names = ", ".join(f"{sid}{p:02d}" for p in pos)
+            bad = None
+            if k == "P" and any(have) and not all(have):
+                bad = f"{names} must be given together"
+            elif k == "R" and not any(have):
+                bad = f"at least one of {names} is required"
+            elif k == "E" and sum(have) > 1:
+                bad = f"only one of {names} may be given"
+            elif k == "C" and have[0] and not all(have[1:]):
+                bad = f"when {sid}{pos[0]:02d} is given, {', '.join(f'{sid}{p:02d}' for p in pos[1:])} " \
+                      "must be given too"
+            elif k == "L" and have[0] and not any(have[1:]):
+                bad = f"when {sid}{pos[0]:02d} is given, one of " \
+                      f"{', '.join(f'{sid}{p:02d}' for p in pos[1:])} must be given too"
+            if bad:
+                miss = next((p for p, h in zip(pos, have) if not h), pos[0])
+                self._e("S1-SEG-004", f"{sid} syntax rule {note.text}: {bad}", seg, f"{sid}{miss:02d}")
