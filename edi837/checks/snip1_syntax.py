@@ -282,9 +282,11 @@ class EnvelopeChecker:
             out.append(_f("S1-ISA-003", f"ISA10 interchange time {isa[10]!r} is not a valid HHMM time",
                           isa, "ISA10", isa[10]))
         d = isa.delims
-        seps = [("element", d.element), ("component", d.component), ("segment", d.segment)]
-        if d.repetition:
-            seps.append(("repetition", d.repetition))
+        comp = isa[16][:1] or d.component
+        seps = [("element", d.element), ("component", comp), ("segment", d.segment)]
+        rep = isa[11] if isa[12] >= "00501" else ""  # ISA11 is the repetition separator from 00501
+        if rep:
+            seps.append(("repetition", rep))
         vals = [s for _, s in seps]
         if len(set(vals)) != len(vals):
             out.append(_f("S1-ISA-004", "the separators are not all different: " + ", ".join(
