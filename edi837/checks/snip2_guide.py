@@ -351,6 +351,8 @@ class GuideChecker:
                 continue
             cands = ix.get(seg.fields[0])
             sd = match(cands, seg) if cands else None
+            if sd is None and cands and len(cands) == 1:
+                sd = cands[0]  # the one segment of that id here: report its bad qualifier as a code error
             if sd is None:
                 self._misplaced(seg, where, cands)
                 continue
