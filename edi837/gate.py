@@ -1,0 +1,441 @@
+"""The clearinghouse gate: validate, split, acknowledge.
+
+``gate(inputs, out_dir)`` runs two passes over each input file:
+
+1. the validation :class:`~edi837.checks.engine.Engine` (findings, a verdict
+   per claim, streamed into NAME.report.json);
+2. a re-read with :func:`edi837.model.build.stream` that writes each claim
+   into NAME.accepted.x12 or NAME.rejected.x12 by its pass-1 verdict, and
+   writes NAME.277ca.x12 on the way; then NAME.999.x12 and NAME.ta1.x12 are
+   written from the SNIP 1-2 findings and the envelope structure.
+
+Every output goes through atomic_write: a failure half-way leaves no output
+(and no temporary file) behind.  See docs/gate.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import sys
+from decimal import Decimal
+from typing import Any, Iterable
+
+import attrs
+import click
+
+from .checks.engine import ClaimResult, Engine, FileResult
+from .checks.registry import RULES
+from .findings import Finding, Severity
+from .model.build import stream
+from .outputs.ack277ca import Ack277Writer
+from .outputs.ack999 import EnvelopeCollector, write_999
+from .outputs.atomic import atomic_write
+from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
+from .outputs.ta1 import is_interchange_finding, write_ta1
+from .reader.segment import Delimiters
+
+INPUT_SUFFIXES = (".x12", ".edi", ".837", ".txt", ".dat")
+COUNTER_FILE = ".edi837-gate-control"
+
+
+class GateError(Exception):
+    """The gate could not run (usage, unreadable input): exit code 2."""
+
+
+@attrs.define(slots=True)
+class FileGate:
+    input: str
+    claims: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    errors: int = 0
+    warnings: int = 0
+    could_not_read: bool = False
+    paths: dict[str, str] = attrs.field(factory=dict)  # kind -> path written
+    accepted_ids: list[str] = attrs.field(factory=list)
+    rejected_ids: list[str] = attrs.field(factory=list)
+    results: list[ClaimResult] = attrs.field(factory=list, repr=False)  # verdicts, pass 1
+
+    def summary(self) -> str:
+        return (f"{self.input}: {self.claims} claims in, {self.accepted} accepted, "
+                f"{self.rejected} rejected")
+
+
+@attrs.define(slots=True)
+class GateResult:
+    files: list[FileGate] = attrs.field(factory=list)
+    claims: list[ClaimResult] = attrs.field(factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(f.rejected or f.errors for f in self.files) else 0
+
+    @property
+    def paths(self) -> list[str]:
+        return [p for f in self.files for p in f.paths.values()]
+
+
+# -- SNIP 1 envelope counts, until the validator's own SNIP 1 rules land ------------
+class EnvelopeCountChecker:
+    """Trailer counts and control numbers (SE, GE, IEA) and missing trailers.
+
+    A stand-in used only when the registry holds no ``snip1`` rules yet; the
+    findings are SNIP 1 errors (rule ids GATE-ENV-*)."""
+
+    def __init__(self, ctx: Any):
+        self.ic: Any = None
+        self.grp: Any = None
+        self.ic_open = False
+        self.grp_open = False
+
+    def _f(self, rule: str, msg: str, seg: Any, element: str | None, value: str | None = None,
+           **kw: Any) -> Finding:
+        f = Finding(rule=rule, severity=Severity.ERROR, message=msg, snip=1, element=element,
+                    value=value, **kw)
+        if seg is not None:
+            f.segment_seq, f.line, f.byte_offset = seg.seq, seg.line, seg.offset
+            f.segment_id, f.segment_text = seg.id, seg.text
+        return f
+
+    def on_event(self, kind: str, obj: Any) -> list[Finding]:
+        out: list[Finding] = []
+        if kind == "transaction_end" and obj.se is not None:
+            se = obj.se
+            if se[1] != str(obj.segment_count):
+                out.append(self._f("GATE-ENV-001", f"SE01 says {se[1]!r} segments, the transaction "
+                                   f"has {obj.segment_count}", se, "SE01", se[1],
+                                   transaction=obj.control_number))
+            if se[2] != obj.control_number:
+                out.append(self._f("GATE-ENV-002", f"SE02 {se[2]!r} does not match ST02 "
+                                   f"{obj.control_number!r}", se, "SE02", se[2],
+                                   transaction=obj.control_number))
+        elif kind == "group":
+            if self.grp_open:
+                out.append(self._missing_ge(obj.gs))
+            self.grp, self.grp_open = obj, True
+        elif kind == "group_end":
+            self.grp_open = False
+            ge = obj.ge
+            if ge is not None:
+                if ge[1] != str(obj.transaction_count):
+                    out.append(self._f("GATE-ENV-003", f"GE01 says {ge[1]!r} transactions, the "
+                                       f"group has {obj.transaction_count}", ge, "GE01", ge[1],
+                                       group=obj.control_number))
+                if ge[2] != obj.control_number:
+                    out.append(self._f("GATE-ENV-004", f"GE02 {ge[2]!r} does not match GS06 "
+                                       f"{obj.control_number!r}", ge, "GE02", ge[2],
+                                       group=obj.control_number))
+        elif kind == "interchange":
+            if self.grp_open:
+                out.append(self._missing_ge(obj.isa))
+            if self.ic_open:
+                out.append(self._missing_iea(obj.isa))
+            self.ic, self.ic_open, self.grp_open = obj, True, False
+        elif kind == "interchange_end":
+            if self.grp_open:
+                out.append(self._missing_ge(obj.iea))
+            self.ic_open = self.grp_open = False
+            iea = obj.iea
+            if iea is not None:
+                if iea[1] != str(obj.group_count):
+                    out.append(self._f("GATE-ENV-005", f"IEA01 says {iea[1]!r} groups, the "
+                                       f"interchange has {obj.group_count}", iea, "IEA01", iea[1]))
+                if iea[2].strip() != obj.control_number:
+                    out.append(self._f("GATE-ENV-006", f"IEA02 {iea[2]!r} does not match ISA13 "
+                                       f"{obj.control_number!r}", iea, "IEA02", iea[2]))
+        return out
+
+    def _missing_ge(self, at: Any) -> Finding:
+        self.grp_open = False
+        g = self.grp.control_number if self.grp is not None else ""
+        f = self._f("GATE-ENV-007", f"functional group {g!r} has no GE trailer", None, None,
+                    group=g)
+        f.segment_id = "GE"
+        return f
+
+    def _missing_iea(self, at: Any) -> Finding:
+        self.ic_open = False
+        c = self.ic.control_number if self.ic is not None else ""
+        f = self._f("GATE-ENV-008", f"interchange {c!r} has no IEA trailer", None, None,
+                    interchange=c)
+        f.segment_id = "IEA"
+        return f
+
+    def finish(self) -> list[Finding]:
+        out = []
+        if self.grp_open:
+            out.append(self._missing_ge(None))
+        if self.ic_open:
+            out.append(self._missing_iea(None))
+        return out
+
+
+def _needs_envelope_fallback() -> bool:
+    return not any(r.group == "snip1" for r in RULES.values())
+
+
+# -- report ----------------------------------------------------------------------------
+class _MiniJsonReport:
+    """Minimal JSON report (used when edi837.outputs.report is not available)."""
+
+    def __init__(self, out: Any):
+        self.out, self.files, self.claims, self.findings = out, [], [], []
+
+    def file_start(self, name: str) -> None:
+        pass
+
+    def finding(self, f: Finding) -> None:
+        self.findings.append(f.to_dict())
+
+    def claim(self, c: ClaimResult) -> None:
+        self.claims.append(c.to_dict())
+
+    def file_end(self, r: FileResult) -> None:
+        self.files.append(attrs.asdict(r))
+
+    def close(self) -> None:
+        json.dump({"files": self.files, "claims": self.claims, "findings": self.findings},
+                  self.out, indent=1, default=str)
+        self.out.write("\n")
+
+
+def _json_report(out: Any) -> Any:
+    try:
+        from .outputs.report import JsonReport  # type: ignore
+    except Exception:  # noqa: BLE001 - not there (yet) or broken: use ours
+        return _MiniJsonReport(out)
+    return JsonReport(out)
+
+
+# -- the gate ---------------------------------------------------------------------------
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    files: list[str] = []
+    for x in inputs:
+        x = os.fspath(x)
+        if os.path.isdir(x):
+            found = []
+            for root, dirs, names in os.walk(x):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for n in sorted(names):
+                    if not n.startswith(".") and n.lower().endswith(INPUT_SUFFIXES) and \
+                            ".accepted." not in n and ".rejected." not in n:
+                        found.append(os.path.join(root, n))
+            if not found:
+                raise GateError(f"{x}: folder holds no X12 files ({', '.join(INPUT_SUFFIXES)})")
+            files.extend(found)
+        elif not os.path.exists(x):
+            raise GateError(f"{x}: no such file or folder")
+        elif not os.access(x, os.R_OK):
+            raise GateError(f"{x}: cannot read the file (permission denied)")
+        else:
+            files.append(x)
+    if not files:
+        raise GateError("no input files given")
+    return files
+
+
+def _stem(path: str) -> str:
+    base = os.path.basename(path)
+    stem, ext = os.path.splitext(base)
+    return stem or base
+
+
+def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
+         history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
+         echo: Any = None, **engine_options: Any) -> GateResult:
+    """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [os.fspath(inputs)]
+    files = expand_inputs(inputs)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise GateError(f"{out_dir}: cannot create the output folder ({e.strerror})") from None
+    if now is None:
+        now = _dt.datetime.now().replace(second=0, microsecond=0)
+    counter_path = os.path.join(out_dir, COUNTER_FILE)
+    persist = control_number is None
+    if persist:
+        try:
+            with open(counter_path, encoding="ascii") as fh:
+                control_number = int(fh.read().strip() or 1)
+        except (OSError, ValueError):
+            control_number = 1
+    counter = ControlCounter(control_number)  # type: ignore[arg-type]
+    opts = dict(engine_options)
+    if profile is not None:
+        opts["profile"] = profile
+    if history is not None:
+        opts["history"] = history
+    engine = Engine(snip=snip, **opts)
+    if 1 in engine.snip and _needs_envelope_fallback():
+        engine.checker_classes.append(EnvelopeCountChecker)
+    result = GateResult()
+    seen_stems: dict[str, int] = {}
+    for path in files:
+        stem = _stem(path)
+        n = seen_stems.get(stem, 0)
+        seen_stems[stem] = n + 1
+        if n:
+            stem = f"{stem}.{n + 1}"
+        fg = gate_file(engine, path, out_dir, stem, counter, now)
+        result.files.append(fg)
+        result.claims.extend(fg.results)
+        if echo is not None:
+            echo(fg.summary())
+    if persist:
+        with atomic_write(counter_path, "w", encoding="ascii") as fh:
+            fh.write(f"{counter.value}\n")
+    return result
+
+
+def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
+              now: _dt.datetime) -> FileGate:
+    fg = FileGate(input=path)
+    base = os.path.join(out_dir, stem)
+    # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
+    hl_of: dict[int, tuple[str, str, str]] = {}
+
+    def hook(claim: Any, ctx: Any) -> list:
+        hl_of[claim.seq] = tuple(  # type: ignore[assignment]
+            (lp.segments[0][1] if lp is not None and lp.segments else "")
+            for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
+        return []
+
+    engine.hooks.append(hook)
+    results: dict[int, ClaimResult] = {}
+    findings: list[Finding] = []
+    try:
+        with atomic_write(base + ".report.json", "w") as rfh:
+            rep = _json_report(rfh)
+            rep.file_start(path)
+            for kind, obj in engine.run_file(path):
+                if kind == "finding":
+                    rep.finding(obj)
+                    if obj.snip in (1, 2) or obj.snip is None:
+                        findings.append(obj)
+                    if obj.severity is Severity.ERROR:
+                        fg.errors += 1
+                    elif obj.severity is Severity.WARNING:
+                        fg.warnings += 1
+                elif kind == "claim":
+                    rep.claim(obj)
+                    results[obj.claim_seq] = obj
+                elif kind == "file":
+                    rep.file_end(obj)
+                    fg.could_not_read = obj.could_not_read
+            rep.close()
+    finally:
+        engine.hooks.remove(hook)
+    fg.paths["report"] = base + ".report.json"
+    fg.claims = len(results)
+    fg.accepted = sum(1 for r in results.values() if r.verdict == "accepted")
+    fg.rejected = fg.claims - fg.accepted
+    fg.results = list(results.values())
+    verdicts = {s: r.verdict for s, r in results.items()}
+    hl_children: dict[str, set] = {"accepted": set(), "rejected": set()}
+    tx_totals: dict[int, list] = {}
+    prov_totals: dict[tuple, list] = {}
+    for s, r in results.items():
+        b, sub, pat = hl_of.get(s, ("", "", ""))
+        if b and sub:
+            hl_children[r.verdict].add((r.tx_no, b))
+        if sub and pat:
+            hl_children[r.verdict].add((r.tx_no, sub))
+        amt = Decimal(r.charge) if r.charge not in (None, "") else Decimal(0)
+        for key, table in ((r.tx_no, tx_totals), ((r.tx_no, b), prov_totals)):
+            t = table.setdefault(key, [0, 0, Decimal(0), Decimal(0)])
+            i = 0 if r.verdict == "accepted" else 1
+            t[i] += 1
+            t[2 + i] += amt
+    if fg.could_not_read or (not results and not any(f.interchange for f in findings)):
+        return fg  # nothing readable to split or acknowledge
+    # pass 2: split, 277CA; collect the envelope for the 999 / TA1
+    paths = output_paths(out_dir, stem)
+    env = EnvelopeCollector()
+    with contextlib.ExitStack() as stack:
+        ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
+                              prov_totals)
+        sp = Splitter(paths, verdicts, hl_children, counter, stack)
+        sp.run(stream(path), listeners=[env, ack277])
+        ack277.finish()
+        if sp.missing:
+            raise RuntimeError(f"{path}: claims {sp.missing} had no verdict in pass 1")
+    for v in ("accepted", "rejected"):
+        if sp.outputs[v].claims:
+            fg.paths[v] = paths[v]
+    fg.accepted_ids, fg.rejected_ids = sp.written["accepted"], sp.written["rejected"]
+    if ack277.claims:
+        fg.paths["277ca"] = base + ".277ca.x12"
+    if env.groups:
+        with atomic_write(base + ".999.x12", "w", newline="") as fh:
+            write_999(SegmentWriter(fh, Delimiters()), env.groups, findings,
+                      list(results.values()), counter, now)
+        fg.paths["999"] = base + ".999.x12"
+    # TA1: interchanges in error or asking for one (ISA14=1)
+    ta1s = []
+    for isa in env.interchanges:
+        ctl = isa[13].strip()
+        errs = [f for f in findings if is_interchange_finding(f) and f.interchange == ctl]
+        if errs or isa[14] == "1":
+            ta1s.append((isa, errs))
+    if ta1s:
+        with atomic_write(base + ".ta1.x12", "w", newline="") as fh:
+            w = SegmentWriter(fh, Delimiters())
+            for isa, errs in ta1s:
+                write_ta1(w, isa, errs, counter, now)
+        fg.paths["ta1"] = base + ".ta1.x12"
+    return fg
+
+
+# -- command line -------------------------------------------------------------------------
+def _parse_now(v: str | None) -> _dt.datetime | None:
+    if v is None:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(v)
+    except ValueError:
+        raise click.BadParameter(f"{v!r} is not an ISO date-time like 2026-01-01T12:00",
+                                 param_hint="--now") from None
+
+
+@click.command("gate")
+@click.argument("files_or_folders", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the split files, acknowledgments and report.")
+@click.option("--snip", default=None, help="SNIP levels to check, e.g. 1-5 (default: all).")
+@click.option("--profile", default=None, help="Payer profile for the edit pack.")
+@click.option("--history", default=None, type=click.Path(), help="Claim history (duplicates).")
+@click.option("--control-number", type=click.IntRange(1, 999999999), default=None,
+              help="First control number (ISA13/GS06) of the outputs (default: a counter kept "
+                   "in the output folder).")
+@click.option("--now", "now_", default=None, help="Date-time stamped on outputs (ISO format).")
+def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | None,
+                 profile: str | None, history: str | None, control_number: int | None,
+                 now_: str | None) -> None:
+    """Validate 837 files, split accepted/rejected claims, write 999/277CA/TA1 and a report.
+
+    Exit status: 0 no errors, 1 errors found (a rejected claim or an error
+    finding), 2 could not run.
+    """
+    now = _parse_now(now_)
+    try:
+        res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
+                   control_number=control_number, now=now, echo=click.echo)
+    except GateError as e:
+        click.echo(f"edi837 gate: {e}", err=True)
+        sys.exit(2)
+    except ValueError as e:  # e.g. a bad --snip
+        click.echo(f"edi837 gate: {e}", err=True)
+        sys.exit(2)
+    except OSError as e:
+        click.echo(f"edi837 gate: {e.filename or ''}: {e.strerror or e}", err=True)
+        sys.exit(2)
+    sys.exit(res.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    gate_command()

@@ -1,0 +1,264 @@
+"""999 implementation acknowledgments (005010X231A1).
+
+Built from the SNIP 1-2 findings (``snip in (1, 2)``) of a file and the
+envelope structure seen by the gate's second pass.  One 999 interchange per
+input interchange, one functional group (GS*FA) and one 999 transaction per
+input functional group:
+
+- ``AK1`` GS01 (HC), GS06, GS08 of the group;
+- per 837 transaction ``AK2`` ST01/ST02/ST03, then for each segment in error
+  ``IK3`` (segment id, position counted from ST = 1, loop id, IK304), ``CTX``
+  with the claim id (``CTX*CLM01:<id>``) when the error is inside a claim, and
+  per element in error ``IK4`` (position ``2`` or ``1:2``, IK403, bad value);
+  ``IK5`` A / E (errors only inside claims, some claims accepted) / R
+  (envelope-level errors, or no claim of it accepted);
+- ``AK9`` A / E / P (some transactions rejected, some accepted) / R.
+
+Findings of other SNIP levels do not go in the 999.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any
+
+import attrs
+
+from ..findings import Finding, Severity
+from ..reader.segment import Delimiters, Segment
+from .split import ControlCounter, SegmentWriter, isa_fields
+
+_REF = re.compile(r"^([A-Z][A-Z0-9]{1,2}?)(\d{2})(?:-(\d+))?$")
+ACK_DELIMS = Delimiters("*", ":", "^", "~")
+
+
+@attrs.define(slots=True)
+class TxInfo:
+    st: list[str]
+    st_seq: int
+    tx_no: int
+    end_seq: int | None = None
+
+
+@attrs.define(slots=True)
+class GroupInfo:
+    gs: list[str]
+    isa: Segment | None
+    gs_seq: int
+    txs: list[TxInfo] = attrs.field(factory=list)
+    ge: list[str] | None = None
+    end_seq: int | None = None
+
+
+class EnvelopeCollector:
+    """Listener on the gate's second pass: interchanges, groups, transactions."""
+
+    def __init__(self) -> None:
+        self.groups: list[GroupInfo] = []
+        self.interchanges: list[Segment] = []
+        self._isa: Segment | None = None
+        self._grp: GroupInfo | None = None
+        self._tx_no = 0
+        self._last_seq = 0
+
+    def __call__(self, kind: str, obj: Any) -> None:
+        if kind == "interchange":
+            self._isa = obj.isa
+            if obj.isa is not None:
+                self.interchanges.append(obj.isa)
+            self._grp = None
+        elif kind == "group":
+            self._grp = GroupInfo(gs=list(obj.gs.fields) if obj.gs is not None else [],
+                                  isa=self._isa, gs_seq=obj.gs.seq if obj.gs is not None else 0)
+            self.groups.append(self._grp)
+        elif kind == "group_end":
+            if self._grp is not None:
+                self._grp.ge = list(obj.ge.fields) if obj.ge is not None else None
+                self._grp.end_seq = obj.ge.seq if obj.ge is not None else None
+            self._grp = None
+        elif kind == "transaction":
+            self._tx_no += 1
+            if self._grp is None:  # ST without GS: a stand-in group
+                self._grp = GroupInfo(gs=[], isa=self._isa, gs_seq=0)
+                self.groups.append(self._grp)
+            st = obj.st
+            self._grp.txs.append(TxInfo(st=list(st.fields), st_seq=st.seq, tx_no=self._tx_no))
+        elif kind == "transaction_end":
+            if self._grp is not None and self._grp.txs:
+                self._grp.txs[-1].end_seq = obj.se.seq if obj.se is not None else None
+
+
+def element_position(element: str | None, comp: str = ":") -> str | None:
+    """'CLM02' -> '2', 'SV101-2' -> '1:2'."""
+    if not element:
+        return None
+    m = _REF.match(element)
+    if not m:
+        return None
+    pos = str(int(m.group(2)))
+    return pos + comp + m.group(3) if m.group(3) else pos
+
+
+def _clean(v: str | None, n: int = 99) -> str:
+    if not v:
+        return ""
+    for ch in "*:^~\r\n":
+        v = v.replace(ch, " ")
+    return v.strip()[:n]
+
+
+def ik5_code(f: Finding) -> str:
+    if f.segment_id == "SE" and f.element == "SE01":
+        return "4"
+    if f.segment_id == "SE" and f.element == "SE02":
+        return "7"
+    if f.rule == "GRM-004" or (f.segment_id is None and "SE" in (f.message or "")):
+        return "3"
+    if f.segment_id == "ST" and f.element == "ST02":
+        return "23"
+    return "5"
+
+
+def ak9_code(f: Finding) -> str:
+    if f.element == "GE01":
+        return "5"
+    if f.element == "GE02":
+        return "4"
+    if f.segment_id == "GE" or "GE" in (f.message or ""):
+        return "3"
+    return "1" if f.element == "GS01" else "2" if f.element == "GS08" else "3"
+
+
+def _tx_of(f: Finding, groups: list[GroupInfo]) -> tuple[GroupInfo | None, TxInfo | None]:
+    """The group and transaction a finding belongs to: by segment ordinal, else control numbers."""
+    if f.segment_seq is not None:
+        for g in groups:
+            for t in g.txs:
+                if t.st_seq <= f.segment_seq and (t.end_seq is None or f.segment_seq <= t.end_seq):
+                    later = [u for u in g.txs if u.st_seq > t.st_seq]
+                    if t.end_seq is None and later and f.segment_seq >= later[0].st_seq:
+                        continue
+                    return g, t
+    for g in groups:
+        isa13 = g.isa[13].strip() if g.isa is not None else ""
+        gs06 = g.gs[6] if len(g.gs) > 6 else ""
+        if f.interchange and isa13 and f.interchange != isa13:
+            continue
+        if not f.group or f.group != gs06:
+            continue
+        if f.transaction:
+            for t in g.txs:
+                if t.st[2] == f.transaction:
+                    return g, t
+            continue
+        return g, None
+    return None, None
+
+
+def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Any],
+              ) -> list[tuple[GroupInfo, list[list[str]], str]]:
+    """The 999 transaction bodies (AK1..AK9), one per group: (group, segments, AK901)."""
+    errs = [f for f in findings if f.severity is Severity.ERROR and f.snip in (1, 2)]
+    by_tx: dict[int, list[Finding]] = {}
+    by_grp: dict[int, list[Finding]] = {}
+    for f in errs:
+        g, t = _tx_of(f, groups)
+        if t is not None:
+            by_tx.setdefault(id(t), []).append(f)
+        elif g is not None and f.segment_id in ("GS", "GE", None) and f.group:
+            by_grp.setdefault(id(g), []).append(f)
+    accepted_by_tx: dict[int, int] = {}
+    for c in claims:
+        if c.verdict == "accepted":
+            accepted_by_tx[c.tx_no] = accepted_by_tx.get(c.tx_no, 0) + 1
+    out = []
+    for g in groups:
+        gs = g.gs + [""] * (9 - len(g.gs))
+        segs: list[list[str]] = [["AK1", gs[1] or "HC", gs[6] or "0", gs[8]]]
+        n_acc = 0
+        statuses = []
+        for t in g.txs:
+            st = t.st + [""] * (4 - len(t.st))
+            segs.append(["AK2", st[1], st[2]] + ([st[3]] if st[3] else []))
+            fs = by_tx.get(id(t), [])
+            seen: dict[int, int] = {}  # segment ordinal -> index of its IK3 in segs
+            for f in sorted(fs, key=lambda f: (f.segment_seq or 0)):
+                if f.segment_seq is None or not (f.ik3 or f.ik4) or not f.segment_id:
+                    continue
+                pos = f.segment_seq - t.st_seq + 1
+                if pos < 1:
+                    continue
+                if f.segment_seq not in seen:
+                    loop = (f.loop or "").split("/")[-1]
+                    ik3 = ["IK3", f.segment_id[:3], str(pos), loop if 0 < len(loop) <= 4 else "",
+                           f.ik3 or "8"]
+                    seen[f.segment_seq] = len(segs)
+                    segs.append(ik3)
+                    if f.claim_id:
+                        segs.append(["CTX", "CLM01:" + _clean(f.claim_id, 35)])
+                elif f.ik3 and segs[seen[f.segment_seq]][4] == "8":
+                    segs[seen[f.segment_seq]][4] = f.ik3
+                if f.ik4:
+                    p = element_position(f.element)
+                    if p:
+                        segs.append(["IK4", p, "", f.ik4] + ([_clean(f.value)] if f.value else []))
+            if not fs:
+                status, codes = "A", []
+            else:
+                codes = sorted({ik5_code(f) for f in fs}, key=lambda c: (len(c), c))[:5]
+                env = any(f.claim_seq is None for f in fs)
+                status = "R" if env or not accepted_by_tx.get(t.tx_no) else "E"
+            segs.append(["IK5", status] + codes)
+            statuses.append(status)
+            if status != "R":
+                n_acc += 1
+        gerrs = by_grp.get(id(g), [])
+        if gerrs:
+            ak9 = "R"
+            n_acc = 0
+        elif not statuses or all(s == "A" for s in statuses):
+            ak9 = "A"
+        elif all(s == "R" for s in statuses):
+            ak9 = "R"
+        elif any(s == "R" for s in statuses):
+            ak9 = "P"
+        else:
+            ak9 = "E"
+        ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isdigit() else str(len(g.txs))
+        codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
+        segs.append(["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9)
+        out.append((g, segs, ak9))
+    return out
+
+
+def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding], claims: list[Any],
+              counter: ControlCounter, now: _dt.datetime) -> None:
+    w.set_delims(ACK_DELIMS)
+    date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
+    bodies = build_999(groups, findings, claims)
+    cur_isa: Any = object()
+    isa_f: list[str] | None = None
+    ngroups = 0
+    for g, segs, _ in bodies:
+        if g.isa is not cur_isa:
+            if isa_f is not None:
+                w.write(["IEA", str(ngroups), isa_f[13]])
+            cur_isa = g.isa
+            isa_f = isa_fields(g.isa, counter.next(), swap=True, date=date6, time=time4, ack="0",
+                               delims=ACK_DELIMS)
+            isa_f[11], isa_f[16] = "^", ":"
+            w.write(isa_f)
+            ngroups = 0
+        gs = g.gs + [""] * (9 - len(g.gs))
+        gctl = str(counter.next())
+        w.write(["GS", "FA", gs[3] or "EDI837", gs[2] or "EDI837", date8, time4, gctl, "X",
+                 "005010X231A1"])
+        ngroups += 1
+        body = [["ST", "999", "0001", "005010X231A1"]] + segs
+        for s in body:
+            w.write(s)
+        w.write(["SE", str(len(body) + 1), "0001"])
+        w.write(["GE", "1", gctl])
+    if isa_f is not None:
+        w.write(["IEA", str(ngroups), isa_f[13]])

@@ -1,0 +1,276 @@
+"""Split 837 files: each claim into the accepted or the rejected output.
+
+The split is the gate's second pass.  It re-reads the input with
+:func:`edi837.model.build.stream` (flat memory: one claim and its enclosing
+HL loops at a time) and writes every claim into the output its pass-1 verdict
+names.  Each output is a valid 837: the ISA/GS/ST header data of the input are
+carried over with new control numbers; BHT and the 1000A/1000B loops are kept;
+the HL hierarchy is rebuilt with only the HL loops the written claims need
+(HL01 renumbered from 1, HL02 remapped to the new parent numbers, HL04
+recomputed from which child HLs land in the same output); SE01, GE01 and IEA01
+count what was written.
+
+Outputs are opened lazily (an output that gets no claim is never created) and
+written through :func:`edi837.outputs.atomic.atomic_write`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import IO, Any, Callable, Iterable
+
+from ..reader.segment import Delimiters, Segment
+from .atomic import atomic_write
+
+
+class ControlCounter:
+    """Hands out control numbers (ISA13, GS06) for every output of a run."""
+
+    def __init__(self, start: int = 1):
+        self.value = int(start)
+
+    def next(self) -> int:
+        v = self.value
+        self.value += 1
+        if self.value > 999999999:
+            self.value = 1
+        return v
+
+
+class SegmentWriter:
+    """Writes segments with one interchange's delimiters (one segment a line)."""
+
+    def __init__(self, fh: IO[str], delims: Delimiters):
+        self.fh = fh
+        self.set_delims(delims)
+
+    def set_delims(self, delims: Delimiters) -> None:
+        self.el = delims.element
+        term = delims.segment
+        self.term = term if term in ("\n", "\r", "\r\n") else term + "\n"
+
+    def write(self, fields: Iterable[str]) -> None:
+        fields = list(fields)
+        while len(fields) > 2 and fields[-1] == "" and fields[0] != "ISA":
+            fields.pop()
+        self.fh.write(self.el.join(fields) + self.term)
+
+
+def isa_fields(isa: Segment | None, control: int, *, swap: bool = False,
+               date: str | None = None, time: str | None = None, ack: str | None = None,
+               delims: Delimiters | None = None) -> list[str]:
+    """ISA fields for an output interchange built from an input ISA."""
+    d = delims or (isa.delims if isa is not None else Delimiters())
+    if isa is not None and len(isa.fields) >= 17:
+        f = list(isa.fields[:17])
+    else:
+        f = ["ISA", "00", " " * 10, "00", " " * 10, "ZZ", "EDI837".ljust(15), "ZZ",
+             "EDI837".ljust(15), "000101", "0000", d.repetition or "^", "00501", "0", "0", "T",
+             d.component]
+    if swap:
+        f[5], f[6], f[7], f[8] = f[7], f[8], f[5], f[6]
+    if date is not None:
+        f[9] = date
+    if time is not None:
+        f[10] = time
+    f[13] = f"{control:09d}"
+    if ack is not None:
+        f[14] = ack
+    return f
+
+
+class _Output:
+    """One split output file (opened on first use)."""
+
+    def __init__(self, path: str, stack: contextlib.ExitStack, counter: ControlCounter):
+        self.path = path
+        self.stack = stack
+        self.counter = counter
+        self.w: SegmentWriter | None = None
+        self.claims = 0
+        # open envelope state
+        self.isa13: str | None = None
+        self.gs06: str | None = None
+        self.st02: str | None = None
+        self.groups = 0  # groups in the open interchange
+        self.txs = 0  # transactions in the open group
+        self.segs = 0  # segments in the open transaction
+        self.hl_map: dict[str, str] = {}  # input HL01 -> output HL01 in the open transaction
+        self.hl_next = 1
+
+    def writer(self, delims: Delimiters) -> SegmentWriter:
+        if self.w is None:
+            fh = self.stack.enter_context(atomic_write(self.path, "w", newline=""))
+            self.w = SegmentWriter(fh, delims)
+        return self.w
+
+    def close_st(self) -> None:
+        if self.st02 is not None:
+            self.segs += 1
+            self.w.write(["SE", str(self.segs), self.st02])  # type: ignore[union-attr]
+            self.st02 = None
+
+    def close_gs(self) -> None:
+        self.close_st()
+        if self.gs06 is not None:
+            self.w.write(["GE", str(self.txs), self.gs06])  # type: ignore[union-attr]
+            self.gs06 = None
+
+    def close_isa(self) -> None:
+        self.close_gs()
+        if self.isa13 is not None:
+            self.w.write(["IEA", str(self.groups), self.isa13])  # type: ignore[union-attr]
+            self.isa13 = None
+
+
+class Splitter:
+    """Pass 2 of the gate over one input file.
+
+    ``verdicts`` maps claim_seq to "accepted"/"rejected"; ``hl_children``
+    maps verdict -> set of (tx_no, HL01) whose HL has a child HL with a claim
+    of that verdict (for HL04).  ``listeners`` get every stream event (the
+    acknowledgment builders ride along on the same pass).
+    """
+
+    def __init__(self, paths: dict[str, str], verdicts: dict[int, str],
+                 hl_children: dict[str, set], counter: ControlCounter,
+                 stack: contextlib.ExitStack):
+        self.outputs = {v: _Output(p, stack, counter) for v, p in paths.items()}
+        self.verdicts = verdicts
+        self.hl_children = hl_children
+        self.counter = counter
+        self.written: dict[str, list[str]] = {v: [] for v in paths}  # claim ids per output
+        self.missing: list[int] = []  # claim_seqs without a pass-1 verdict
+
+    def run(self, events: Iterable[tuple[str, Any]],
+            listeners: Iterable[Callable[[str, Any], None]] = ()) -> None:
+        listeners = list(listeners)
+        isa: Segment | None = None
+        gs: Segment | None = None
+        header: list[Segment] = []
+        chain: list[tuple[str, list[Segment]]] = []  # open HL loops: (HL01, segments)
+        tx_no = 0
+        outs = self.outputs.values()
+        for kind, obj in events:
+            for ls in listeners:
+                ls(kind, obj)
+            if kind == "claim":
+                self._claim(obj, isa, gs, header, chain, tx_no)
+            elif kind == "hl":
+                segs = list(obj.iter_segments())
+                if not segs:
+                    continue
+                hl = segs[0]
+                parent = hl[2]
+                if not parent:
+                    chain = []
+                else:
+                    while chain and chain[-1][0] != parent:
+                        chain.pop()
+                chain.append((hl[1], segs))
+            elif kind == "transaction":
+                for o in outs:
+                    if o.w is not None:
+                        o.close_st()
+                tx_no += 1
+                header = list(obj.header.iter_segments())
+                chain = []
+                for o in outs:
+                    o.hl_map = {}
+                    o.hl_next = 1
+            elif kind == "transaction_end":
+                for o in outs:
+                    if o.w is not None:
+                        o.close_st()
+                header, chain = [], []
+            elif kind == "group":
+                for o in outs:
+                    if o.w is not None:
+                        o.close_gs()
+                gs = obj.gs
+            elif kind == "group_end":
+                for o in outs:
+                    if o.w is not None:
+                        o.close_gs()
+                gs = None
+            elif kind == "interchange":
+                for o in outs:
+                    if o.w is not None:
+                        o.close_isa()
+                isa, gs = obj.isa, None
+            elif kind == "interchange_end":
+                for o in outs:
+                    if o.w is not None:
+                        o.close_isa()
+                isa = gs = None
+        for o in outs:
+            if o.w is not None:
+                o.close_isa()
+
+    def _claim(self, claim: Any, isa: Segment | None, gs: Segment | None, header: list[Segment],
+               chain: list[tuple[str, list[Segment]]], tx_no: int) -> None:
+        verdict = self.verdicts.get(claim.seq)
+        if verdict is None:  # pass 1 did not settle it (should not happen): never accept it
+            self.missing.append(claim.seq)
+            verdict = "rejected"
+        o = self.outputs[verdict]
+        segs = list(claim.loop.iter_segments())
+        delims = segs[0].delims if segs else (isa.delims if isa is not None else Delimiters())
+        w = o.writer(delims)
+        if o.isa13 is None:
+            n = self.counter.next()
+            f = isa_fields(isa, n, delims=delims)
+            w.set_delims(delims)
+            w.write(f)
+            o.isa13, o.groups = f[13], 0
+        if o.gs06 is None:
+            n = self.counter.next()
+            f = list(gs.fields) if gs is not None else \
+                ["GS", "HC", "EDI837", "EDI837", "20000101", "0000", "", "X",
+                 "005010X223A2" if claim.kind == "837I" else "005010X222A1"]
+            while len(f) < 9:
+                f.append("")
+            f[6] = str(n)
+            w.write(f)
+            o.gs06, o.txs = f[6], 0
+            o.groups += 1
+        if o.st02 is None:
+            o.txs += 1
+            o.st02 = f"{o.txs:04d}"
+            o.segs = 0
+            o.hl_map, o.hl_next = {}, 1
+            for s in header:
+                f = list(s.fields)
+                if f[0] == "ST":
+                    while len(f) < 3:
+                        f.append("")
+                    f[2] = o.st02
+                w.write(f)
+                o.segs += 1
+        for hl01, hsegs in chain:
+            if hl01 in o.hl_map:
+                continue
+            new = str(o.hl_next)
+            o.hl_next += 1
+            o.hl_map[hl01] = new
+            for s in hsegs:
+                f = list(s.fields)
+                if f[0] == "HL" and s is hsegs[0]:
+                    while len(f) < 5:
+                        f.append("")
+                    f[1] = new
+                    f[2] = o.hl_map.get(f[2], "") if f[2] else ""
+                    f[4] = "1" if (tx_no, hl01) in self.hl_children.get(verdict, ()) else "0"
+                w.write(f)
+                o.segs += 1
+        for s in segs:
+            w.write(s.fields)
+            o.segs += 1
+        o.claims += 1
+        self.written[verdict].append(claim.claim_id)
+
+
+def output_paths(out_dir: str, name: str) -> dict[str, str]:
+    base = os.path.join(out_dir, name)
+    return {"accepted": base + ".accepted.x12", "rejected": base + ".rejected.x12"}
