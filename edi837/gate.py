@@ -305,11 +305,20 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
             for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
         return []
 
+    # every output of the file is renamed into place together, when all are done
+    with contextlib.ExitStack() as stack:
+        return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, hl_of, hook, stack)
+
+
+def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
+               now: _dt.datetime, fg: FileGate, base: str, hl_of: dict, hook: Any,
+               stack: contextlib.ExitStack) -> FileGate:
     engine.hooks.append(hook)
     results: dict[int, ClaimResult] = {}
     findings: list[Finding] = []
     try:
-        with atomic_write(base + ".report.json", "w") as rfh:
+        with contextlib.nullcontext(stack.enter_context(atomic_write(base + ".report.json", "w"))) \
+                as rfh:
             rep = _json_report(rfh)
             rep.file_start(path)
             for kind, obj in engine.run_file(path):
@@ -356,14 +365,13 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
     # pass 2: split, 277CA; collect the envelope for the 999 / TA1
     paths = output_paths(out_dir, stem)
     env = EnvelopeCollector()
-    with contextlib.ExitStack() as stack:
-        ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
-                              prov_totals)
-        sp = Splitter(paths, verdicts, hl_children, counter, stack)
-        sp.run(stream(path), listeners=[env, ack277])
-        ack277.finish()
-        if sp.missing:
-            raise RuntimeError(f"{path}: claims {sp.missing} had no verdict in pass 1")
+    ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
+                          prov_totals)
+    sp = Splitter(paths, verdicts, hl_children, counter, stack)
+    sp.run(stream(path), listeners=[env, ack277])
+    ack277.finish()
+    if sp.missing:
+        raise RuntimeError(f"{path}: claims {sp.missing} had no verdict in pass 1")
     for v in ("accepted", "rejected"):
         if sp.outputs[v].claims:
             fg.paths[v] = paths[v]
@@ -371,7 +379,8 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
     if ack277.claims:
         fg.paths["277ca"] = base + ".277ca.x12"
     if env.groups:
-        with atomic_write(base + ".999.x12", "w", newline="") as fh:
+        with contextlib.nullcontext(stack.enter_context(
+                atomic_write(base + ".999.x12", "w", newline=""))) as fh:
             write_999(SegmentWriter(fh, Delimiters()), env.groups, findings,
                       list(results.values()), counter, now)
         fg.paths["999"] = base + ".999.x12"
@@ -383,7 +392,8 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
         if errs or isa[14] == "1":
             ta1s.append((isa, errs))
     if ta1s:
-        with atomic_write(base + ".ta1.x12", "w", newline="") as fh:
+        with contextlib.nullcontext(stack.enter_context(
+                atomic_write(base + ".ta1.x12", "w", newline=""))) as fh:
             w = SegmentWriter(fh, Delimiters())
             for isa, errs in ta1s:
                 write_ta1(w, isa, errs, counter, now)
