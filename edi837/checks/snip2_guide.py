@@ -114,7 +114,7 @@ class _GuideIndex:
     def __init__(self, guide: Any):
         self.guide = guide
         self.by_path: dict[str, Any] = {}
-        self.seg_index: dict[int, dict[str, list]] = {}
+        self.seg_index: dict[int, _LoopInfo] = {}
         self.ids = frozenset(sd.id for sd in guide.all_segment_defs())
         st_loop = guide.loop("ST_LOOP")
         self.st_loop = st_loop
@@ -134,13 +134,31 @@ class _GuideIndex:
             return ld
 
     def index(self, ld: Any) -> dict[str, list]:
-        ix = self.seg_index.get(id(ld))
-        if ix is None:
-            ix = {}
-            for sd in ld.segments:
-                ix.setdefault(sd.id, []).append(sd)
-            self.seg_index[id(ld)] = ix
-        return ix
+        return self.info(ld).index
+
+    def info(self, ld: Any) -> "_LoopInfo":
+        li = self.seg_index.get(id(ld))
+        if li is None:
+            li = self.seg_index[id(ld)] = _LoopInfo(ld)
+        return li
+
+
+class _LoopInfo:
+    """What the checks need of one LoopDef, computed once (LoopDef.segments/.loops build tuples)."""
+
+    __slots__ = ("ld", "index", "required", "kids", "required_loops")
+
+    def __init__(self, ld: Any):
+        self.ld = ld
+        segs = ld.segments
+        self.index: dict[str, list] = {}
+        for sd in segs:
+            self.index.setdefault(sd.id, []).append(sd)
+        self.required = tuple(sd for sd in segs if sd.usage == "R")
+        loops = ld.loops
+        self.kids = {c.id: c for c in loops}
+        self.required_loops = tuple(c for c in loops if c.usage == "R" and not c.id.startswith("2000")
+                                    and c.id != "2300")
 
 
 _INDEX: dict[str, _GuideIndex] = {}
@@ -341,8 +359,8 @@ class GuideChecker:
 
     # -- loops -----------------------------------------------------------------
     def _loop(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
-        gi = self.gi
-        ix = gi.index(ld)  # type: ignore[union-attr]
+        li = self.gi.info(ld)  # type: ignore[union-attr]
+        ix = li.index
         where = f"loop {ld.id} {ld.name}"
         counts: dict[int, int] = {}
         for seg in lp.segments:
@@ -360,14 +378,15 @@ class GuideChecker:
             self._elements(seg, spec(sd))
         first = lp.segments[0] if lp.segments else None
         if first is not None:
-            for sd in ld.segments:
-                if sd.usage == "R" and id(sd) not in counts:
+            for sd in li.required:
+                if id(sd) not in counts:
                     self._e("S2-SEG-003", f"Loop {ld.id} {ld.name}: required segment {sd.id} {sd.name} is "
                             "missing", first, sd.id)
         self._children(lp, ld, hl_unit)
 
     def _children(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
-        kids = {c.id: c for c in ld.loops}
+        li = self.gi.info(ld)  # type: ignore[union-attr]
+        kids = li.kids
         n: dict[str, int] = {}
         for c in lp.children:
             cd = kids.get(c.id)
@@ -381,11 +400,9 @@ class GuideChecker:
                         f"time{'s' if cd.repeat != 1 else ''}", c.segments[0])
             self._loop(c, cd)
         first = lp.segments[0] if lp.segments else None
-        for cd in ld.loops:
-            if cd.usage != "R" or cd.id in n or first is None:
+        for cd in li.required_loops:  # (HL and claim loops arrive as their own units)
+            if cd.id in n or first is None:
                 continue
-            if cd.id.startswith("2000") or cd.id == "2300":
-                continue  # HL and claim loops arrive as their own units
             self._e("S2-LOOP-001", f"Loop {cd.id} {cd.name} is required but missing", first,
                     cd.first_segment.id if cd.first_segment is not None else None)
 
@@ -505,17 +522,19 @@ class GuideChecker:
             if not s1.valid_time(v):
                 self._e("S1-ELE-005", f"{xid} {es.name} {v!r} is not a valid time (HHMM)", seg, xid, v)
                 return
+        if es.codes is not None:
+            if v not in es.codes:  # a code error says it all: no length finding on the same value
+                shown = sorted(es.codes)
+                self._e("S2-ELE-003", f"{xid} {es.name} {v!r} is not a valid code here (allowed: "
+                        f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", seg, xid, v)
+            return
         if es.minl and L < es.minl:
             self._e("S1-ELE-002", f"{xid} {es.name} {v!r} is too short: at least {es.minl} characters", seg,
                     xid, v)
         elif es.maxl and L > es.maxl:
             self._e("S1-ELE-003", f"{xid} {es.name} {v!r} is too long: at most {es.maxl} characters", seg,
                     xid, v)
-        if es.codes is not None and v not in es.codes:
-            shown = sorted(es.codes)
-            self._e("S2-ELE-003", f"{xid} {es.name} {v!r} is not a valid code here (allowed: "
-                    f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", seg, xid, v)
-        elif es.rx is not None and not es.rx.search(v):
+        if es.rx is not None and not es.rx.search(v):
             self._e("S2-ELE-004", f"{xid} {es.name} {v!r} does not have the required form "
                     f"(pattern {es.rx.pattern})", seg, xid, v)
 
