@@ -304,10 +304,6 @@ def test_killed_subprocess_leaves_no_output(tmp_path):
     import sys
     import time
     big = tmp_path / "big.x12"
-    gen = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--help"],
-                         capture_output=True, text=True)
-    if gen.returncode != 0:
-        pytest.skip("generator unavailable")
     text = (FIXTURES / "multi_envelope.x12").read_text()
     big.write_text(text * 300)
     out = tmp_path / "out"
