@@ -174,7 +174,7 @@ class EnvelopeCountChecker:
 
 
 def _needs_envelope_fallback() -> bool:
-    return not any(r.group == "snip1" for r in RULES.values())
+    return not any(r.group == "snip1" or r.id.startswith("S1-ENV") for r in RULES.values())
 
 
 # -- report ----------------------------------------------------------------------------
