@@ -169,8 +169,14 @@ def _seg_rule(rid: str) -> None:
     title, reads, cite, ik = _SEG_RULES[rid]
 
     def f(claim: Claim, ctx: Any) -> Iterator[Hit]:
-        # the claim's own loops (2300, 23xx, 2400, 24xx); 2000A/B/C go through the checker
-        for r, h in _segment_hits(claim.loop.iter_segments(), claim.kind):
+        # the claim's own loops (2300, 23xx, 2400, 24xx); 2000A/B/C go through the checker.
+        # One scan per claim, shared by the five rules (cached in the file's scratch state).
+        memo = ctx.state.get("snip5_segments") if ctx is not None else None
+        if memo is None or memo[0] is not claim:
+            memo = (claim, list(_segment_hits(claim.loop.iter_segments(), claim.kind)))
+            if ctx is not None:
+                ctx.state["snip5_segments"] = memo
+        for r, h in memo[1]:
             if r == rid:
                 yield h
 
