@@ -166,3 +166,10 @@ def test_trailing_separator():
 def test_snip_filter():
     bad = sub(P, "IEA*1*", "IEA*2*")
     assert not [f for f in findings(bad, snip="2") if f.rule.startswith("S1-")]
+
+
+@pytest.mark.parametrize("name,rule,element", [("missing_iea.x12", "S1-ENV-003", "IEA"),
+                                               ("se_count_wrong.x12", "S1-ENV-008", "SE01")])
+def test_invalid_fixtures(name, rule, element):
+    fs = [f for f in findings((FIX / "invalid" / name).read_text()) if f.rule == rule]
+    assert fs and fs[0].element == element and fs[0].claim_seq is None
