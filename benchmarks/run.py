@@ -1,0 +1,330 @@
+#!/usr/bin/env python
+"""Side-by-side benchmark of edi837 against pyx12 and a plain str.split floor.
+
+    python benchmarks/run.py [--sizes 1000,10000,100000] [--kinds 837P,837I]
+                             [--pyx12-max 10000] [--tools validate,lines,x12valid,x12reader,split]
+                             [--write-docs]
+
+Generated inputs are cached in benchmarks/generated/ (gitignored).  Every
+measurement runs in a fresh subprocess; wall time is measured around it and
+peak RSS is the child's own ``ru_maxrss`` (from ``os.wait4``), so each figure
+includes interpreter start-up and imports.
+
+Tools:
+
+- ``edi837 validate``  full validation (the ``edi837 validate FILE --format json``
+  CLI when it exists, else ``Engine().run_file`` with every finding and claim
+  verdict serialised as JSON to /dev/null)
+- ``edi837 lines``     parse to service-line rows (``edi837 lines FILE --format csv``
+  when the CLI exists, else ``api.lines`` written with csv.DictWriter to /dev/null)
+- ``pyx12 x12valid``   pyx12's validator (skipped above ``--pyx12-max`` claims)
+- ``pyx12 X12Reader``  pyx12's tokenizer alone, iterating segments
+- ``str.split``        floor: read the file, split on the segment terminator, then '*'
+
+With ``--write-docs`` the table and machine information go to docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+GENERATED = HERE / "generated"
+DOCS = ROOT / "docs" / "performance.md"
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))
+
+TOOLS = ["validate", "lines", "x12valid", "x12reader", "split"]
+LABELS = {
+    "validate": "edi837 validate",
+    "lines": "edi837 lines",
+    "x12valid": "pyx12 x12valid",
+    "x12reader": "pyx12 X12Reader",
+    "split": "str.split floor",
+}
+
+
+# -- workers (run inside the measured subprocess) -----------------------------
+def _worker(tool: str, path: str) -> None:
+    if tool == "validate":
+        import json
+
+        from edi837.checks.engine import Engine
+
+        with open(os.devnull, "w") as out:
+            for kind, obj in Engine().run_file(path):
+                if kind in ("finding", "claim"):
+                    d = obj.to_dict()
+                    out.write(json.dumps(d, default=str))
+                    out.write("\n")
+    elif tool == "lines":
+        import csv
+
+        from edi837 import api
+        from edi837.outputs.tables import COLUMN_NAMES
+
+        with open(os.devnull, "w", newline="") as out:
+            w = csv.DictWriter(out, COLUMN_NAMES)
+            w.writeheader()
+            for row in api.lines(path):
+                w.writerow(row)
+    elif tool == "x12reader":
+        from pyx12.x12file import X12Reader
+
+        n = 0
+        for _seg in X12Reader(path):
+            n += 1
+        print(n)
+    elif tool == "split":
+        print(split_count(path))
+    else:  # pragma: no cover
+        raise SystemExit(f"unknown worker tool {tool}")
+
+
+def split_count(path: str) -> int:
+    """Tokenise with str.split only; return the number of segments."""
+    with open(path, "r", encoding="latin-1", newline="") as f:
+        data = f.read()
+    start = data.find("ISA")
+    seg_term = data[start + 105]
+    elem_sep = data[start + 3]
+    n = 0
+    for seg in data.split(seg_term):
+        seg = seg.strip()
+        if seg:
+            seg.split(elem_sep)
+            n += 1
+    return n
+
+
+# -- the parent ----------------------------------------------------------------
+def _cli_has(sub: str) -> bool:
+    exe = shutil.which("edi837") or str(Path(sys.executable).parent / "edi837")
+    if not os.path.exists(exe):
+        return False
+    try:
+        r = subprocess.run([exe, sub, "--help"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def command(tool: str, path: str, use_cli: dict[str, bool]) -> list[str]:
+    bindir = Path(sys.executable).parent
+    if tool == "validate" and use_cli.get("validate"):
+        return [str(bindir / "edi837"), "validate", path, "--format", "json"]
+    if tool == "lines" and use_cli.get("lines"):
+        return [str(bindir / "edi837"), "lines", path, "--format", "csv"]
+    if tool == "x12valid":
+        exe = shutil.which("x12valid") or str(bindir / "x12valid")
+        return [exe, path]
+    return [sys.executable, str(Path(__file__).resolve()), "--worker", tool, path]
+
+
+def measure(cmd: list[str], timeout: float | None = None) -> tuple[float, float, int]:
+    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status)."""
+    t0 = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        p = subprocess.Popen(cmd, stdout=null, stderr=null, cwd=str(ROOT))
+        deadline = None if timeout is None else t0 + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                p.kill()
+                pid, status, ru = os.wait4(p.pid, 0)
+                p.returncode = -9
+                return (float("nan"), ru.ru_maxrss / 1024.0, -9)
+            time.sleep(0.005)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return wall, ru.ru_maxrss / 1024.0, p.returncode  # ru_maxrss is KiB on Linux
+
+
+# Validators exit 1 for "file has errors" (and pyx12's console script exits 1
+# even for a clean file: it calls sys.exit(main()) with main() -> True), so
+# exit 1 counts as a completed run for them.
+OK_STATUS = {"validate": {0, 1}, "x12valid": {0, 1}}
+
+
+def ensure_file(kind: str, n: int) -> Path:
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    path = GENERATED / f"{kind.lower()}_{n}.x12"
+    if not path.exists() or path.stat().st_size == 0:
+        from generate import generate
+
+        tmp = path.with_suffix(".x12.part")
+        print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+        generate(str(tmp), n, kind)
+        os.replace(tmp, path)
+    return path
+
+
+def machine_info() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
+                    break
+    except OSError:
+        pass
+    try:
+        import pyx12  # noqa: F401
+        from importlib.metadata import version
+        pyx12_v = version("pyx12")
+    except Exception:  # pragma: no cover
+        pyx12_v = "?"
+    try:
+        cores = str(len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover
+        cores = str(os.cpu_count())
+    return {
+        "CPU": cpu,
+        "Cores available": cores,
+        "Memory": mem,
+        "Python": platform.python_implementation() + " " + platform.python_version(),
+        "OS": platform.platform(),
+        "pyx12": pyx12_v,
+        "Date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def fmt_table(rows: list[dict]) -> list[str]:
+    head = ["tool", "file", "claims", "segments", "seconds", "segments/s", "vs x12valid", "peak RSS MB"]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for r in rows:
+        ratio = r.get("ratio")
+        cells = [
+            LABELS[r["tool"]], r["file"], f"{r['claims']:,}", f"{r['segments']:,}",
+            "failed" if r["status"] != 0 else f"{r['seconds']:.2f}",
+            "" if r["status"] != 0 else f"{r['segments'] / r['seconds']:,.0f}",
+            "" if ratio is None else f"{ratio:.1f}x",
+            f"{r['rss']:.0f}",
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
+               use_cli: dict[str, bool], skipped: list[str]) -> None:
+    cmdline = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    lines = [
+        "# Performance",
+        "",
+        "Generated by `benchmarks/run.py --write-docs`; do not edit the numbers by hand.",
+        "",
+        f"Command: `{cmdline.strip()}`",
+        "",
+        "## Machine",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    lines += [
+        "",
+        "## Method",
+        "",
+        "Synthetic files from `benchmarks/generate.py` (3 service lines per claim, 5,000 claims per ST).",
+        "Each row is one fresh subprocess: wall time includes interpreter start-up and imports;",
+        "peak RSS is that process's own `ru_maxrss`.",
+        "",
+        f"- edi837 validate: {'`edi837 validate FILE --format json > /dev/null`' if use_cli.get('validate') else '`Engine().run_file(FILE)`, every finding and claim verdict serialised to JSON, to /dev/null (CLI not yet available)'}",
+        f"- edi837 lines: {'`edi837 lines FILE --format csv > /dev/null`' if use_cli.get('lines') else '`api.lines(FILE)` written by csv.DictWriter to /dev/null (CLI not yet available)'}",
+        "- pyx12 x12valid: `x12valid FILE` (pyx12 " + info.get("pyx12", "?") + "), output to /dev/null",
+        "- pyx12 X12Reader: `pyx12.x12file.X12Reader(FILE)` iterated segment by segment",
+        "- str.split floor: read the whole file, `split` on the segment terminator and each segment on `*`",
+        "",
+        "`vs x12valid` = pyx12 x12valid seconds / this tool's seconds on the same file (higher is faster);",
+        "empty where x12valid was not run on that file.",
+        "",
+        "## Results",
+        "",
+    ]
+    lines += fmt_table(rows)
+    if skipped:
+        lines += ["", "Skipped: " + "; ".join(skipped)]
+    lines += ["", "See benchmarks/README.md for how to run and profile.", ""]
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {DOCS}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--kinds", default="837P,837I")
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--pyx12-max", type=int, default=10000,
+                    help="largest claim count to run pyx12 x12valid on (default 10000)")
+    ap.add_argument("--timeout", type=float, default=900.0, help="per-run time limit, seconds")
+    ap.add_argument("--write-docs", action="store_true", help="write docs/performance.md")
+    ap.add_argument("--worker", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        _worker(*a.worker)
+        return 0
+    sizes = [int(s) for s in a.sizes.split(",") if s]
+    kinds = [k.strip().upper() for k in a.kinds.split(",") if k.strip()]
+    tools = [t.strip() for t in a.tools.split(",") if t.strip()]
+    for t in tools:
+        if t not in TOOLS:
+            ap.error(f"unknown tool {t}; choose from {', '.join(TOOLS)}")
+    use_cli = {"validate": _cli_has("validate"), "lines": _cli_has("lines")}
+    info = machine_info()
+    for k, v in info.items():
+        print(f"{k}: {v}", file=sys.stderr)
+    rows: list[dict] = []
+    skipped: list[str] = []
+    for kind in kinds:
+        for n in sizes:
+            path = ensure_file(kind, n)
+            segs = split_count(str(path))
+            file_rows = []
+            for tool in tools:
+                if tool == "x12valid" and n > a.pyx12_max:
+                    skipped.append(f"pyx12 x12valid on {path.name} (> --pyx12-max {a.pyx12_max})")
+                    continue
+                cmd = command(tool, str(path), use_cli)
+                wall, rss, status = measure(cmd, a.timeout)
+                ok = status in OK_STATUS.get(tool, {0})
+                r = {"tool": tool, "file": path.name, "claims": n, "segments": segs,
+                     "seconds": wall, "rss": rss, "status": 0 if ok else status, "ratio": None}
+                file_rows.append(r)
+                print(f"{LABELS[tool]:16} {path.name:18} {wall:9.2f} s {rss:8.0f} MB"
+                      + ("" if ok else f"  FAILED exit {status}"), file=sys.stderr, flush=True)
+            base = next((r for r in file_rows if r["tool"] == "x12valid" and r["status"] == 0), None)
+            if base is not None:
+                for r in file_rows:
+                    if r["status"] == 0:
+                        r["ratio"] = base["seconds"] / r["seconds"]
+            rows.extend(file_rows)
+    print("\n".join(fmt_table(rows)))
+    if skipped:
+        print("skipped: " + "; ".join(skipped))
+    if a.write_docs:
+        write_docs(rows, info, a, use_cli, skipped)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
