@@ -130,8 +130,35 @@ def command(tool: str, path: str, use_cli: dict[str, bool]) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--worker", tool, path]
 
 
+TIME = "/usr/bin/time"
+
+
 def measure(cmd: list[str], timeout: float | None = None) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status)."""
+    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status).
+
+    Peak RSS comes from GNU ``/usr/bin/time`` when present: a child forked
+    straight from this (bigger) Python process would report this process's
+    RSS at fork time as its own ``ru_maxrss`` floor.  Otherwise ``os.wait4``.
+    """
+    if os.path.exists(TIME):
+        import tempfile
+
+        fd, out = tempfile.mkstemp(prefix="edi837-bench-", suffix=".time")
+        os.close(fd)
+        try:
+            wall, _rss, status = _measure([TIME, "-f", "%M", "-o", out] + cmd, timeout)
+            try:
+                with open(out) as f:
+                    kib = int(f.read().strip().splitlines()[-1])
+                return wall, kib / 1024.0, status
+            except (OSError, ValueError, IndexError):
+                return wall, float("nan"), status
+        finally:
+            os.unlink(out)
+    return _measure(cmd, timeout)
+
+
+def _measure(cmd: list[str], timeout: float | None = None) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     with open(os.devnull, "wb") as null:
         p = subprocess.Popen(cmd, stdout=null, stderr=null, cwd=str(ROOT))
@@ -161,11 +188,10 @@ def ensure_file(kind: str, n: int) -> Path:
     GENERATED.mkdir(parents=True, exist_ok=True)
     path = GENERATED / f"{kind.lower()}_{n}.x12"
     if not path.exists() or path.stat().st_size == 0:
-        from generate import generate
-
         tmp = path.with_suffix(".x12.part")
         print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-        generate(str(tmp), n, kind)
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--claims", str(n), "--kind", kind,
+                        "--out", str(tmp)], check=True)
         os.replace(tmp, path)
     return path
 
@@ -246,7 +272,7 @@ def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
         "",
         "Synthetic files from `benchmarks/generate.py` (3 service lines per claim, 5,000 claims per ST).",
         "Each row is one fresh subprocess: wall time includes interpreter start-up and imports;",
-        "peak RSS is that process's own `ru_maxrss`.",
+        "peak RSS is that process's maximum resident set size as reported by GNU `/usr/bin/time -f %M`.",
         "",
         f"- edi837 validate: {'`edi837 validate FILE --format json > /dev/null`' if use_cli.get('validate') else '`Engine().run_file(FILE)`, every finding and claim verdict serialised to JSON, to /dev/null (CLI not yet available)'}",
         f"- edi837 lines: {'`edi837 lines FILE --format csv > /dev/null`' if use_cli.get('lines') else '`api.lines(FILE)` written by csv.DictWriter to /dev/null (CLI not yet available)'}",
