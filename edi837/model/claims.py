@@ -347,7 +347,7 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
             c.admission_date = parse_date(d[3][:8])
     # service lines
     line_rendering_id = LINE_RENDERING.get(kind or "837P", "2420A")
-    claim_rendering = c.providers.get("rendering") or c.providers.get("billing")
+    claim_rendering = _with_taxonomy(c.providers.get("rendering") or c.providers.get("billing"), c)
     for lx_loop in loop.children:
         if lx_loop.id != "2400":
             continue
@@ -355,50 +355,52 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
     return c
 
 
+def _with_taxonomy(p: Provider | None, c: Claim) -> Provider | None:
+    """The rendering provider with its taxonomy: its own PRV, else the claim's
+    rendering provider's, else the billing provider's (2000A PRV*BI)."""
+    if p is None or p.taxonomy:
+        return p
+    for cand in (c.providers.get("rendering"), c.providers.get("billing")):
+        if cand is not None and cand.taxonomy:
+            return attrs.evolve(p, taxonomy=cand.taxonomy, taxonomy_segment=cand.taxonomy_segment)
+    return p
+
+
 def _line(c: Claim, lp: Loop, kind: str | None, rend_id: str, claim_rendering: Provider | None
           ) -> ServiceLine:
-    lx = lp.segments[0]
-    ln = ServiceLine(claim=c, loop=lp, line_number=lx[1])
+    segs = lp.segments
+    ln = ServiceLine(claim=c, loop=lp, line_number=segs[0][1])
     sv = None
-    for s in lp.segments:
-        if s.fields[0] in ("SV1", "SV2"):
-            sv = s
-            break
+    for s in segs:
+        sid = s.fields[0]
+        if sid == "SV1" or sid == "SV2":
+            if sv is None:
+                sv = s
+        elif sid == "DTP":
+            if s[1] == "472" and ln.service_date is None:
+                ln.service_date, ln.service_date_end = parse_period(s[2], s[3])
+        elif sid == "REF":
+            if s[1] == "G1":
+                ln.prior_auth.append(s[2])
     ln.service = sv
     if sv is not None:
+        comps = sv.components(1 if sv.fields[0] == "SV1" else 2)
+        ln.procedure_qualifier = comps[0] if comps else ""
+        ln.procedure_code = comps[1] if len(comps) > 1 else ""
+        ln.modifiers = [m for m in comps[2:6] if m]
         if sv.fields[0] == "SV1":
-            comps = sv.components(1)
-            ln.procedure_qualifier = comps[0] if comps else ""
-            ln.procedure_code = comps[1] if len(comps) > 1 else ""
-            ln.modifiers = [m for m in comps[2:6] if m]
             ln.charge = parse_decimal(sv[2])
             ln.unit_basis = sv[3]
             ln.units = parse_decimal(sv[4])
             ln.place_of_service = sv[5] or c.facility_code
-            ptrs = sv.components(7)
-            ln.diagnosis_pointers = [int(p) for p in ptrs if p.isdigit()]
+            ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isdigit()]
         else:
             ln.revenue_code = sv[1]
-            comps = sv.components(2)
-            ln.procedure_qualifier = comps[0] if comps else ""
-            ln.procedure_code = comps[1] if len(comps) > 1 else ""
-            ln.modifiers = [m for m in comps[2:6] if m]
             ln.charge = parse_decimal(sv[3])
             ln.unit_basis = sv[4]
             ln.units = parse_decimal(sv[5])
     else:
         ln.place_of_service = c.place_of_service
-    for d in lp.segs("DTP", "472"):
-        ln.service_date, ln.service_date_end = parse_period(d[2], d[3])
-        break
-    ln.prior_auth = [r[2] for r in lp.segs("REF", "G1")]
-    rl = lp.child(rend_id)
-    ln.rendering = _provider("rendering", rl) if rl is not None else claim_rendering
-    if ln.rendering is not None and not ln.rendering.taxonomy:
-        # taxonomy from the claim's rendering, else the billing provider
-        for cand in (c.providers.get("rendering"), c.providers.get("billing")):
-            if cand is not None and cand.taxonomy:
-                ln.rendering = attrs.evolve(ln.rendering, taxonomy=cand.taxonomy,
-                                            taxonomy_segment=cand.taxonomy_segment)
-                break
+    rl = lp.child(rend_id) if lp.children else None
+    ln.rendering = _with_taxonomy(_provider("rendering", rl), c) if rl is not None else claim_rendering
     return ln

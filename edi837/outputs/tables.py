@@ -68,23 +68,34 @@ def _s(v: Any) -> Any:
     return str(v) if not isinstance(v, (int, str)) else v
 
 
-def line_row(ln: ServiceLine) -> dict[str, Any]:
-    c = ln.claim
+def _claim_part(c: Claim) -> dict[str, Any]:
     ic, gc, tc = c.control
     prov = c.providers
     pd = c.principal_diagnosis
     return {
-        "file": c.file,
-        "interchange": ic,
-        "group": gc,
-        "transaction": tc,
-        "transaction_type": c.kind,
-        "claim_seq": c.seq,
-        "claim_id": c.claim_id,
-        "claim_charge": _s(c.charge),
-        "facility_code": c.facility_code,
-        "claim_frequency": c.frequency,
-        "bill_type": c.bill_type,
+        "file": c.file, "interchange": ic, "group": gc, "transaction": tc,
+        "transaction_type": c.kind, "claim_seq": c.seq, "claim_id": c.claim_id,
+        "claim_charge": _s(c.charge), "facility_code": c.facility_code,
+        "claim_frequency": c.frequency, "bill_type": c.bill_type,
+        "statement_from": _s(c.statement_from), "statement_to": _s(c.statement_to),
+        "admission_date": _s(c.admission_date),
+        "principal_diagnosis": pd.code if pd else "",
+        "condition_codes": LIST_SEP.join(x.code for x in c.condition_codes),
+        "billing_npi": prov["billing"].npi if "billing" in prov else "",
+        "attending_npi": prov["attending"].npi if "attending" in prov else "",
+        "operating_npi": prov["operating"].npi if "operating" in prov else "",
+        "payer_id": c.payer_id, "payer_name": c.payer_name,
+        "subscriber_id": c.subscriber.member_id,
+        "patient_id": c.patient.member_id or c.subscriber.member_id,
+        "patient_last_name": c.patient.last_name, "patient_first_name": c.patient.first_name,
+        "patient_birth_date": _s(c.patient.birth_date),
+    }
+
+
+def _row(part: dict[str, Any], ln: ServiceLine) -> dict[str, Any]:
+    c = ln.claim
+    r = ln.rendering
+    line = {
         "line_number": ln.line_number,
         "procedure_qualifier": ln.procedure_qualifier,
         "procedure_code": ln.procedure_code,
@@ -96,42 +107,34 @@ def line_row(ln: ServiceLine) -> dict[str, Any]:
         "revenue_code": ln.revenue_code,
         "service_date": _s(ln.service_date),
         "service_date_end": _s(ln.service_date_end),
-        "statement_from": _s(c.statement_from),
-        "statement_to": _s(c.statement_to),
-        "admission_date": _s(c.admission_date),
-        "diagnosis_pointers": LIST_SEP.join(str(p) for p in ln.diagnosis_pointers),
+        "diagnosis_pointers": LIST_SEP.join(map(str, ln.diagnosis_pointers)),
         "diagnosis_codes": LIST_SEP.join(ln.diagnosis_codes),
-        "principal_diagnosis": pd.code if pd else "",
-        "condition_codes": LIST_SEP.join(x.code for x in c.condition_codes),
-        "rendering_npi": ln.rendering_npi,
-        "rendering_taxonomy": ln.rendering_taxonomy,
-        "billing_npi": prov["billing"].npi if "billing" in prov else "",
-        "attending_npi": prov["attending"].npi if "attending" in prov else "",
-        "operating_npi": prov["operating"].npi if "operating" in prov else "",
-        "payer_id": c.payer_id,
-        "payer_name": c.payer_name,
-        "subscriber_id": c.subscriber.member_id,
-        "patient_id": c.patient.member_id or c.subscriber.member_id,
-        "patient_last_name": c.patient.last_name,
-        "patient_first_name": c.patient.first_name,
-        "patient_birth_date": _s(c.patient.birth_date),
+        "rendering_npi": r.npi if r else "",
+        "rendering_taxonomy": r.taxonomy if r else "",
         "prior_auth": LIST_SEP.join(ln.prior_auth or c.prior_auth),
     }
+    return {k: part[k] if k in part else line[k] for k in COLUMN_NAMES}
+
+
+def line_row(ln: ServiceLine) -> dict[str, Any]:
+    """The row of one service line."""
+    return _row(_claim_part(ln.claim), ln)
 
 
 def claim_rows(claim: Claim) -> Iterator[dict[str, Any]]:
     """Rows of one claim; a claim with no service line still gives one row."""
+    part = _claim_part(claim)
     if not claim.lines:
         from ..grammar.loop import Loop
         empty = ServiceLine(claim=claim, loop=Loop("2400"))
         empty.place_of_service = claim.place_of_service
         empty.rendering = claim.rendering or claim.billing
-        row = line_row(empty)
+        row = _row(part, empty)
         row["line_number"] = None
         yield row
         return
     for ln in claim.lines:
-        yield line_row(ln)
+        yield _row(part, ln)
 
 
 def rows(claims: Iterable[Claim]) -> Iterator[dict[str, Any]]:
