@@ -314,22 +314,31 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
 
 
 @main.command()
+@click.option("--snip", "snip", default=None, help="Only these SNIP types, e.g. 7 or 1-5.")
+@click.option("--group", default=None, help="Only rules of this group (e.g. tms, ect, dx, snip2).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def rules(fmt: str) -> None:
-    """List every rule: id, severity, SNIP type and source."""
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def rules(snip: str | None, group: str | None, fmt: str, as_json: bool) -> None:
+    """List every rule: id, severity, SNIP type, meaning and source."""
+    from .checks.engine import parse_snip
     from .checks.registry import all_rules
 
-    rs = list(all_rules())
-    if fmt == "json":
+    try:
+        levels = parse_snip(snip) if snip else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--snip")
+    rs = [r for r in all_rules() if (levels is None or r.snip in levels)
+          and (group is None or r.group == group)]
+    if fmt == "json" or as_json:
         click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "snip": r.snip,
                                 "title": r.title, "reads": list(r.reads), "source": r.citation,
                                 "ik3": r.ik3, "ik4": r.ik4, "applies_to": list(r.applies_to),
-                                "cross_claim": r.cross_claim} for r in rs], indent=1))
+                                "cross_claim": r.cross_claim, "group": r.group} for r in rs], indent=1))
         return
     for r in rs:
-        click.echo(f"{r.id:<16} {r.severity.value:<8} SNIP {r.snip}  {r.title}")
+        click.echo(f"{r.id:<12} {r.severity.value:<8} SNIP {r.snip}  {r.title}")
         if r.citation:
-            click.echo(f"{'':<16} {'':<8}         source: {r.citation}")
+            click.echo(f"{'':<12} source: {r.citation}")
 
 
 def _attach_optional_commands() -> None:

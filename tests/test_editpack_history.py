@@ -9,7 +9,7 @@ import threading
 from click.testing import CliRunner
 
 from edi837.checks import Engine
-from edi837.checks.editpack.cli_rules import rules
+from edi837.cli import rules
 from edi837.checks.editpack.history import SCHEMA_VERSION, HistoryStore
 from edi837.checks.editpack.mue import read_mue
 from edi837.checks.editpack.synth import build
