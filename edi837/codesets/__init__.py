@@ -1,7 +1,7 @@
 """External code sets for WEDI SNIP type 5 checks on 837P/837I claims.
 
 Pure and dependency-light: the only import outside the standard library is
-``simple_icd_10_cm`` (loaded lazily, on the first ICD-10-CM lookup).  Tables
+``simple_icd_10_cm`` (compiled once into a cached table, on the first ICD-10-CM lookup).  Tables
 live as CSV data files in ``edi837/codesets/data/``; each file carries a
 header comment with its source, and ``data/sources.toml`` is the provenance
 sidecar (also exposed as :data:`SOURCES` / :func:`describe_sources`).
@@ -131,6 +131,99 @@ def _icd():
     return simple_icd_10_cm
 
 
+# The ICD-10-CM table, compiled once from simple_icd_10_cm (the source of truth)
+# into {code as the library names it: status} and pickled to the user cache
+# directory, keyed by the library's version and its data files, so a run does
+# not parse the library's XML (about 2 s) after the first one.  Cache problems
+# are ignored: the table is then compiled from the library in-process.
+_ICD_SCHEMA = 1
+_ICD_TABLE: dict[str, str] | None = None
+
+
+def _icd_cache_file():
+    import importlib.metadata
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("simple_icd_10_cm")  # locates it without importing (import loads the XML)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    parts = [str(_ICD_SCHEMA), importlib.metadata.version("simple_icd_10_cm")]
+    for p in sorted(data.iterdir()):
+        if p.is_file() and not p.name.endswith((".py", ".pyc")):
+            st = p.stat()
+            parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+    import hashlib
+
+    key = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    d = os.environ.get("EDI837_CACHE_DIR")
+    base = Path(d) if d else Path.home() / ".cache" / "edi837"
+    return base / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
+
+
+def _compile_icd_table() -> dict[str, str]:
+    """Every item of the library (chapters, blocks, categories, codes) with its status."""
+    icd = _icd()
+    out: dict[str, str] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for code in icd.get_all_codes(True):
+            if code in out:
+                continue
+            if icd.is_chapter_or_block(code):
+                out[code] = "unknown"
+            else:
+                out[code] = "billable" if icd.is_leaf(code) else "header"
+    return out
+
+
+def _icd_table() -> dict[str, str]:
+    global _ICD_TABLE
+    if _ICD_TABLE is not None:
+        return _ICD_TABLE
+    import os
+    import pickle
+    import tempfile
+
+    try:
+        cfile = _icd_cache_file()
+    except Exception:
+        cfile = None
+    if cfile is not None:
+        try:
+            with open(cfile, "rb") as f:
+                t = pickle.load(f)
+            if isinstance(t, dict) and t:
+                _ICD_TABLE = t
+                return t
+        except Exception:
+            pass
+    t = _compile_icd_table()
+    _ICD_TABLE = t
+    if cfile is not None:
+        try:
+            cfile.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cfile.parent, prefix=".icd10cm-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    pickle.dump(t, f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, cfile)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except Exception:
+            pass
+    return t
+
+
+_ICD_RE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
+
+
 @lru_cache(maxsize=65536)
 def icd10cm_status(code: str) -> IcdStatus:
     """Classify an ICD-10-CM diagnosis code as sent in X12 (no dot, e.g. ``F332``).
@@ -139,16 +232,18 @@ def icd10cm_status(code: str) -> IcdStatus:
     ``"header"``: a category/subcategory that has children (needs more characters);
     ``"unknown"``: not an ICD-10-CM code (chapters and blocks such as ``F30-F39`` count as unknown).
     A dotted code (``F33.2``) is accepted too; case is not folded.
-    Data: ICD-10-CM April 2026 release as bundled in simple-icd-10-cm 1.5.
+    Data: ICD-10-CM April 2026 release as bundled in simple-icd-10-cm 1.5 (compiled
+    once into a cached table; see :func:`_icd_table`).
     """
-    if not isinstance(code, str) or not re.fullmatch(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?", code):
+    if not isinstance(code, str) or not _ICD_RE.fullmatch(code):
         return "unknown"
-    icd = _icd()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if not icd.is_valid_item(code) or icd.is_chapter_or_block(code):
-            return "unknown"
-        return "billable" if icd.is_leaf(code) else "header"
+    table = _icd_table()
+    # the library's lookup: is_valid_item() and the node _add_dot_to_code() picks
+    if len(code) >= 4 and code[3] != ".":
+        st = table.get(code[:3] + "." + code[3:])
+        if st is not None:
+            return st  # type: ignore[return-value]
+    return table.get(code, "unknown")  # type: ignore[return-value]
 
 
 _PCS_RE = re.compile(r"[0-9A-HJ-NP-Z]{7}")
