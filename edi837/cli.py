@@ -197,22 +197,19 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> No
                 status.cannot_run = True
 
     if jobs > 1 and len(paths) > 1:
-        try:
-            from .parallel import parallel_rows  # type: ignore[attr-defined]
-        except ImportError:  # pragma: no cover
-            parallel_rows = None
-        if parallel_rows is not None:
-            def rows() -> Iterator[dict[str, Any]]:  # noqa: F811
-                for kind, obj in parallel_rows(paths, jobs):
-                    if kind == "row":
-                        yield obj
-                    elif kind == "finding":
-                        if obj.severity is Severity.ERROR:
-                            status.errors += 1
-                        _say(obj)
-                    elif kind == "cannot_read":
-                        click.echo(str(obj), err=True)
-                        status.cannot_run = True
+        from .parallel import lines as parallel_lines
+
+        def rows() -> Iterator[dict[str, Any]]:  # noqa: F811 - files on several processes
+            found: list[Finding] = []
+            try:
+                yield from parallel_lines(paths, jobs, findings=found)
+            except ReadError as e:
+                click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+                status.cannot_run = True
+            for f in found:
+                if f.severity is Severity.ERROR:
+                    status.errors += 1
+                _say(f)
 
     if fmt == "parquet":
         if not output or output == "-":

@@ -231,3 +231,12 @@ def test_exit_codes_and_messages_name_the_file(args, code, monkeypatch):
     assert "Traceback" not in res.output
     if code:
         assert args[1] in res.stderr
+
+
+def test_lines_jobs_2_equals_jobs_1(monkeypatch):
+    monkeypatch.chdir(FIX.parent)
+    one = CliRunner().invoke(main, ["lines", "fixtures", "--format", "jsonl"])
+    two = CliRunner().invoke(main, ["lines", "fixtures", "--format", "jsonl", "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 1  # fixtures/invalid holds broken files
+    assert one.stdout == two.stdout and one.stdout.count("\n") > 40
+    assert sorted(one.stderr.splitlines()) == sorted(two.stderr.splitlines())
