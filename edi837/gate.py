@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import sys
 from decimal import Decimal
@@ -26,13 +25,13 @@ from typing import Any, Iterable
 import attrs
 import click
 
-from .checks.engine import ClaimResult, Engine, FileResult
-from .checks.registry import RULES
+from .checks.engine import ClaimResult, Engine
 from .findings import Finding, Severity
 from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import EnvelopeCollector, write_999
 from .outputs.atomic import atomic_write
+from .outputs.report import JsonReport
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
 from .reader.segment import Delimiters
@@ -79,137 +78,6 @@ class GateResult:
 
 
 # -- SNIP 1 envelope counts, until the validator's own SNIP 1 rules land ------------
-class EnvelopeCountChecker:
-    """Trailer counts and control numbers (SE, GE, IEA) and missing trailers.
-
-    A stand-in used only when the registry holds no ``snip1`` rules yet; the
-    findings are SNIP 1 errors (rule ids GATE-ENV-*)."""
-
-    def __init__(self, ctx: Any):
-        self.ic: Any = None
-        self.grp: Any = None
-        self.ic_open = False
-        self.grp_open = False
-
-    def _f(self, rule: str, msg: str, seg: Any, element: str | None, value: str | None = None,
-           **kw: Any) -> Finding:
-        f = Finding(rule=rule, severity=Severity.ERROR, message=msg, snip=1, element=element,
-                    value=value, **kw)
-        if seg is not None:
-            f.segment_seq, f.line, f.byte_offset = seg.seq, seg.line, seg.offset
-            f.segment_id, f.segment_text = seg.id, seg.text
-        return f
-
-    def on_event(self, kind: str, obj: Any) -> list[Finding]:
-        out: list[Finding] = []
-        if kind == "transaction_end" and obj.se is not None:
-            se = obj.se
-            if se[1] != str(obj.segment_count):
-                out.append(self._f("GATE-ENV-001", f"SE01 says {se[1]!r} segments, the transaction "
-                                   f"has {obj.segment_count}", se, "SE01", se[1],
-                                   transaction=obj.control_number))
-            if se[2] != obj.control_number:
-                out.append(self._f("GATE-ENV-002", f"SE02 {se[2]!r} does not match ST02 "
-                                   f"{obj.control_number!r}", se, "SE02", se[2],
-                                   transaction=obj.control_number))
-        elif kind == "group":
-            if self.grp_open:
-                out.append(self._missing_ge(obj.gs))
-            self.grp, self.grp_open = obj, True
-        elif kind == "group_end":
-            self.grp_open = False
-            ge = obj.ge
-            if ge is not None:
-                if ge[1] != str(obj.transaction_count):
-                    out.append(self._f("GATE-ENV-003", f"GE01 says {ge[1]!r} transactions, the "
-                                       f"group has {obj.transaction_count}", ge, "GE01", ge[1],
-                                       group=obj.control_number))
-                if ge[2] != obj.control_number:
-                    out.append(self._f("GATE-ENV-004", f"GE02 {ge[2]!r} does not match GS06 "
-                                       f"{obj.control_number!r}", ge, "GE02", ge[2],
-                                       group=obj.control_number))
-        elif kind == "interchange":
-            if self.grp_open:
-                out.append(self._missing_ge(obj.isa))
-            if self.ic_open:
-                out.append(self._missing_iea(obj.isa))
-            self.ic, self.ic_open, self.grp_open = obj, True, False
-        elif kind == "interchange_end":
-            if self.grp_open:
-                out.append(self._missing_ge(obj.iea))
-            self.ic_open = self.grp_open = False
-            iea = obj.iea
-            if iea is not None:
-                if iea[1] != str(obj.group_count):
-                    out.append(self._f("GATE-ENV-005", f"IEA01 says {iea[1]!r} groups, the "
-                                       f"interchange has {obj.group_count}", iea, "IEA01", iea[1]))
-                if iea[2].strip() != obj.control_number:
-                    out.append(self._f("GATE-ENV-006", f"IEA02 {iea[2]!r} does not match ISA13 "
-                                       f"{obj.control_number!r}", iea, "IEA02", iea[2]))
-        return out
-
-    def _missing_ge(self, at: Any) -> Finding:
-        self.grp_open = False
-        g = self.grp.control_number if self.grp is not None else ""
-        f = self._f("GATE-ENV-007", f"functional group {g!r} has no GE trailer", None, None,
-                    group=g)
-        f.segment_id = "GE"
-        return f
-
-    def _missing_iea(self, at: Any) -> Finding:
-        self.ic_open = False
-        c = self.ic.control_number if self.ic is not None else ""
-        f = self._f("GATE-ENV-008", f"interchange {c!r} has no IEA trailer", None, None,
-                    interchange=c)
-        f.segment_id = "IEA"
-        return f
-
-    def finish(self) -> list[Finding]:
-        out = []
-        if self.grp_open:
-            out.append(self._missing_ge(None))
-        if self.ic_open:
-            out.append(self._missing_iea(None))
-        return out
-
-
-def _needs_envelope_fallback() -> bool:
-    return not any(r.group == "snip1" or r.id.startswith("S1-ENV") for r in RULES.values())
-
-
-# -- report ----------------------------------------------------------------------------
-class _MiniJsonReport:
-    """Minimal JSON report (used when edi837.outputs.report is not available)."""
-
-    def __init__(self, out: Any):
-        self.out, self.files, self.claims, self.findings = out, [], [], []
-
-    def file_start(self, name: str) -> None:
-        pass
-
-    def finding(self, f: Finding) -> None:
-        self.findings.append(f.to_dict())
-
-    def claim(self, c: ClaimResult) -> None:
-        self.claims.append(c.to_dict())
-
-    def file_end(self, r: FileResult) -> None:
-        self.files.append(attrs.asdict(r))
-
-    def close(self) -> None:
-        json.dump({"files": self.files, "claims": self.claims, "findings": self.findings},
-                  self.out, indent=1, default=str)
-        self.out.write("\n")
-
-
-def _json_report(out: Any) -> Any:
-    try:
-        from .outputs.report import JsonReport  # type: ignore
-    except Exception:  # noqa: BLE001 - not there (yet) or broken: use ours
-        return _MiniJsonReport(out)
-    return JsonReport(out)
-
-
 # -- the gate ---------------------------------------------------------------------------
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     files: list[str] = []
@@ -271,8 +139,6 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     if history is not None:
         opts["history"] = history
     engine = Engine(snip=snip, **opts)
-    if 1 in engine.snip and _needs_envelope_fallback():
-        engine.checker_classes.append(EnvelopeCountChecker)
     result = GateResult()
     seen_stems: dict[str, int] = {}
     for path in files:
@@ -319,7 +185,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     try:
         with contextlib.nullcontext(stack.enter_context(atomic_write(base + ".report.json", "w"))) \
                 as rfh:
-            rep = _json_report(rfh)
+            rep = JsonReport(rfh)
             rep.file_start(path)
             for kind, obj in engine.run_file(path):
                 if kind == "finding":
