@@ -57,6 +57,8 @@ declare("S2-HL-001", "error", 2, "HL01 is not unique or HL02 does not point at a
 _BAD_CHAR = re.compile(r"""[^A-Z0-9!"&'()*+,\-./:;?= a-z%~@\[\]_{}\\|<>^`#$]""")
 _R = re.compile(r"-?[0-9]*(\.[0-9]+)?")
 _RX: dict[str, re.Pattern] = {}
+_EC_MAX = 20000  # element-check cache entries per file before it is emptied
+_EC_TRIAL = 200  # misses after which a definition must show repeats to stay cached
 
 
 def _rx(p: str | None) -> re.Pattern | None:
@@ -218,6 +220,11 @@ class GuideChecker:
         self.billing_seen = False
         self.claims_here = 0  # claims under the current subscriber/patient HL
         self.claims_hl: Any = None
+        # element-check results per (segment definition, fields), see _elements
+        self._ec: dict[tuple, tuple] = {}
+        self._ec_stats: dict[Any, list[int]] = {}
+        self._ec_delims: Any = None
+        self._cap: list[tuple] = []
 
     # -- emit ----------------------------------------------------------------
     def _e(self, rule: str, msg: str, seg: Any, element: str | None = None, value: str | None = None,
@@ -434,36 +441,76 @@ class GuideChecker:
 
     # -- elements ----------------------------------------------------------------
     def _elements(self, seg: Any, sp: _SSpec) -> None:
+        """Element and syntax checks of one segment.
+
+        What they find depends only on the segment definition, the field values
+        and the delimiters, and most segments repeat verbatim across claims
+        (DTP*472, PRV, SV1 ...), so results are cached per (definition, fields)
+        for the file.  A definition whose segments rarely repeat (names, claim
+        ids) stops being cached; the cache is bounded.
+        """
+        d = seg.delims
+        if d is not self._ec_delims:
+            self._ec = {}
+            self._ec_stats = {}
+            self._ec_delims = d
         f = seg.fields
+        st = self._ec_stats.get(sp)
+        if st is None:
+            st = self._ec_stats[sp] = [0, 0]  # hits, misses
+        elif st[1] > _EC_TRIAL and st[0] * 4 < st[1]:  # rarely repeats: not worth a key
+            self._cap = []
+            self._elements_calc(f, d, sp)
+            for rule, msg, element, value in self._cap:
+                self._e(rule, msg, seg, element, value)
+            return
+        key = (sp, *f)
+        hits = self._ec.get(key)
+        if hits is None:
+            st[1] += 1
+            cap = self._cap = []
+            self._elements_calc(f, d, sp)
+            hits = tuple(cap)
+            if len(self._ec) >= _EC_MAX:
+                self._ec.clear()
+            self._ec[key] = hits
+        else:
+            st[0] += 1
+        for rule, msg, element, value in hits:
+            self._e(rule, msg, seg, element, value)
+
+    def _c(self, rule: str, msg: str, element: str | None = None, value: str | None = None) -> None:
+        self._cap.append((rule, msg, element, value))
+
+    def _elements_calc(self, f: list[str], d: Any, sp: _SSpec) -> None:
         n = len(f) - 1
         sid = f[0]
-        d = seg.delims
         rep = d.repetition
         comp = d.component
         if n > sp.nmax:
             if any(f[i] for i in range(sp.nmax + 1, n + 1)):
-                self._e("S1-SEG-001", f"{sid} has {n} elements; the segment defines only {sp.nmax}", seg,
+                self._c("S1-SEG-001", f"{sid} has {n} elements; the segment defines only {sp.nmax}",
                         f"{sid}{sp.nmax + 1:02d}")
             else:
-                self._e("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)", seg)
+                self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
         elif n > 0 and f[n] == "":
-            self._e("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)", seg)
+            self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
         for es in sp.elems:
             i = es.i
             v = f[i] if i <= n else ""
             if not v:
                 if es.usage == "R":
-                    self._e("S2-ELE-001", f"{es.xid} {es.name} is required but missing", seg, es.xid)
+                    self._c("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid)
                 continue
             if es.usage == "N":
-                self._e("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}", seg,
+                self._c("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
                         es.xid, v)
                 continue
             if rep and rep in v and sid != "ISA":
                 reps = v.split(rep)
                 if es.repeat is not None and len(reps) > es.repeat:
-                    self._e("S1-SEG-003", f"{es.xid} {es.name} repeats {len(reps)} times; at most "
-                            f"{es.repeat} allowed", seg, es.xid, v)
+                    self._c("S1-SEG-003", f"{es.xid} {es.name} repeats {len(reps)} times; at most "
+                            f"{es.repeat} allowed", es.xid, v)
                     reps = reps[:1]
             else:
                 reps = (v,)
@@ -471,78 +518,79 @@ class GuideChecker:
                 if es.comps is not None:
                     parts = rv.split(comp)
                     if len(parts) > len(es.comps) and any(parts[len(es.comps):]):
-                        self._e("S1-SEG-002", f"{es.xid} {es.name} has {len(parts)} components; at most "
-                                f"{len(es.comps)} allowed", seg, es.xid, rv)
+                        self._c("S1-SEG-002", f"{es.xid} {es.name} has {len(parts)} components; at most "
+                                f"{len(es.comps)} allowed", es.xid, rv)
                     np = len(parts)
                     for cs in es.comps:
                         j = cs.i
                         pv = parts[j - 1] if j <= np else ""
                         if not pv:
                             if cs.usage == "R":
-                                self._e("S2-ELE-001", f"{cs.xid} {cs.name} is required but missing", seg, cs.xid)
+                                self._c("S2-ELE-001", f"{cs.xid} {cs.name} is required but missing", cs.xid)
                             continue
                         if cs.usage == "N":
-                            self._e("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
-                                    f"{pv!r}", seg, cs.xid, pv)
+                            self._c("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
+                                    f"{pv!r}", cs.xid, pv)
                             continue
-                        self._value(seg, cs, pv)
+                        self._value(cs, pv)
                 else:
-                    self._value(seg, es, rv)
+                    self._value(es, rv)
         if sp.syntax:
-            self._syntax(seg, sp)
+            self._syntax(f, sp)
 
-    def _value(self, seg: Any, es: _ESpec, v: str) -> None:
+    def _value(self, es: _ESpec, v: str) -> None:
         dt = es.dt
         L = len(v)
         xid = es.xid
         if dt == "AN" or dt == "ID":
             if _BAD_CHAR.search(v):
                 bad = _BAD_CHAR.search(v).group(0)  # type: ignore[union-attr]
-                self._e("S1-ELE-001", f"{xid} {es.name} {v!r} holds a character X12 does not allow ({bad!r})",
-                        seg, xid, v)
+                self._c("S1-ELE-001", f"{xid} {es.name} {v!r} holds a character X12 does not allow ({bad!r})",
+                        xid, v)
                 return
             if v[-1] == " " and len(v.rstrip()) >= es.minl:
-                self._e("S2-ELE-005", f"{xid} {es.name} {v!r} has trailing spaces", seg, xid, v)
+                self._c("S2-ELE-005", f"{xid} {es.name} {v!r} has trailing spaces", xid, v)
         elif dt and dt[0] == "N":
             digits = v[1:] if v[0] == "-" else v
             if not digits.isdigit() or not digits.isascii():
-                self._e("S1-ELE-001", f"{xid} {es.name} {v!r} is not a whole number", seg, xid, v)
+                self._c("S1-ELE-001", f"{xid} {es.name} {v!r} is not a whole number", xid, v)
                 return
             L = len(digits)
         elif dt == "R":
             if not _R.fullmatch(v) or v in ("-", ""):
-                self._e("S1-ELE-001", f"{xid} {es.name} {v!r} is not a number", seg, xid, v)
+                self._c("S1-ELE-001", f"{xid} {es.name} {v!r} is not a number", xid, v)
                 return
             L = sum(1 for c in v if c.isdigit())
         elif dt == "DT":
             if not s1.valid_date(v):
-                self._e("S1-ELE-004", f"{xid} {es.name} {v!r} is not a valid date (CCYYMMDD)", seg, xid, v)
+                self._c("S1-ELE-004", f"{xid} {es.name} {v!r} is not a valid date (CCYYMMDD)", xid, v)
                 return
         elif dt == "TM":
             if not s1.valid_time(v):
-                self._e("S1-ELE-005", f"{xid} {es.name} {v!r} is not a valid time (HHMM)", seg, xid, v)
+                self._c("S1-ELE-005", f"{xid} {es.name} {v!r} is not a valid time (HHMM)", xid, v)
                 return
         if es.codes is not None:
             if v not in es.codes:  # a code error says it all: no length finding on the same value
                 shown = sorted(es.codes)
-                self._e("S2-ELE-003", f"{xid} {es.name} {v!r} is not a valid code here (allowed: "
-                        f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", seg, xid, v)
+                self._c("S2-ELE-003", f"{xid} {es.name} {v!r} is not a valid code here (allowed: "
+                        f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", xid, v)
             return
         if es.minl and L < es.minl:
-            self._e("S1-ELE-002", f"{xid} {es.name} {v!r} is too short: at least {es.minl} characters", seg,
+            self._c("S1-ELE-002", f"{xid} {es.name} {v!r} is too short: at least {es.minl} characters",
                     xid, v)
         elif es.maxl and L > es.maxl:
-            self._e("S1-ELE-003", f"{xid} {es.name} {v!r} is too long: at most {es.maxl} characters", seg,
+            self._c("S1-ELE-003", f"{xid} {es.name} {v!r} is too long: at most {es.maxl} characters",
                     xid, v)
         if es.rx is not None and not es.rx.search(v):
-            self._e("S2-ELE-004", f"{xid} {es.name} {v!r} does not have the required form "
-                    f"(pattern {es.rx.pattern})", seg, xid, v)
+            self._c("S2-ELE-004", f"{xid} {es.name} {v!r} does not have the required form "
+                    f"(pattern {es.rx.pattern})", xid, v)
 
-    def _syntax(self, seg: Any, sp: _SSpec) -> None:
-        sid = seg.fields[0]
+    def _syntax(self, f: list[str], sp: _SSpec) -> None:
+        sid = f[0]
+        n = len(f)
         for note in sp.syntax:
             pos = note.positions
-            have = [bool(seg[p]) for p in pos]
+            have = [bool(f[p]) if p < n else False for p in pos]
             k = note.kind
             names = ", ".join(f"{sid}{p:02d}" for p in pos)
             bad = None
@@ -560,4 +608,4 @@ class GuideChecker:
                       f"{', '.join(f'{sid}{p:02d}' for p in pos[1:])} must be given too"
             if bad:
                 miss = next((p for p, h in zip(pos, have) if not h), pos[0])
-                self._e("S1-SEG-004", f"{sid} syntax rule {note.text}: {bad}", seg, f"{sid}{miss:02d}")
+                self._c("S1-SEG-004", f"{sid} syntax rule {note.text}: {bad}", f"{sid}{miss:02d}")
