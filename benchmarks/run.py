@@ -225,7 +225,12 @@ def machine_info() -> dict[str, str]:
         cores = str(len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover
         cores = str(os.cpu_count())
+    try:
+        load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min, at start)"
+    except OSError:  # pragma: no cover
+        load = "?"
     return {
+        "Load average": load,
         "CPU": cpu,
         "Cores available": cores,
         "Memory": mem,
@@ -266,6 +271,12 @@ def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in info.items()]
+    try:
+        lines.append(f"- Load average at end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    except OSError:  # pragma: no cover
+        pass
+    lines += ["", "A load average above the core count means other processes shared the CPUs during",
+              "the run; rows measured then are slower and noisier than on an idle machine."]
     lines += [
         "",
         "## Method",
