@@ -119,8 +119,9 @@ def patient_id(claim: Claim) -> str:
     return json.dumps(list(claim.patient_key))
 
 
-def claim_events(claim: Claim) -> list[Event]:
-    key = claim_key(claim)
+def claim_events(claim: Claim, key: tuple | None = None) -> list[Event]:
+    if key is None:
+        key = claim_key(claim)
     php_claim = claim_is_php(claim)
     php_rev = set(tables()["facility"]["php_revenue_codes"])
     out = []
@@ -135,10 +136,10 @@ def claim_events(claim: Claim) -> list[Event]:
     return out
 
 
-def claim_stay(claim: Claim) -> Stay | None:
+def claim_stay(claim: Claim, key: tuple | None = None) -> Stay | None:
     if not claim_is_ipf(claim):
         return None
-    return Stay(key=claim_key(claim), claim_id=claim.claim_id, bill_type=claim.bill_type,
+    return Stay(key=key if key is not None else claim_key(claim), claim_id=claim.claim_id, bill_type=claim.bill_type,
                 start=claim.admission_date or claim.statement_from, end=claim.statement_to)
 
 
@@ -153,7 +154,7 @@ class RunState:
         self.stays: dict[str, list[Stay]] = {}
         self.keys: set[tuple] = set()
         self.pending: dict[tuple, tuple] = {}
-        self.cur: tuple[int, list[Event]] | None = None
+        self.cur: list | None = None
         self.hist_cache: dict[str, tuple[list[Event], list[Stay]]] = {}
         h = opts.get("history")
         self.history: HistoryStore | None = None
@@ -170,11 +171,18 @@ class RunState:
         if hasattr(engine, "verdict_hooks"):
             engine.verdict_hooks.append(self._on_verdict)
 
-    # current claim's events, computed once
+    # what the rules ask of the current claim, computed once per claim
+    def _c(self, claim: Claim) -> list:
+        c = self.cur
+        if c is None or c[0] is not claim:
+            pid = patient_id(claim)
+            key = claim_key(claim)
+            # [claim, events, pid, key, earlier, earlier stays, memo]
+            c = self.cur = [claim, claim_events(claim, key), pid, key, None, None, {}]
+        return c
+
     def current(self, claim: Claim) -> list[Event]:
-        if self.cur is None or self.cur[0] != id(claim):
-            self.cur = (id(claim), claim_events(claim))
-        return self.cur[1]
+        return self._c(claim)[1]
 
     def _hist(self, pid: str) -> tuple[list[Event], list[Stay]]:
         if self.history is None:
@@ -185,25 +193,41 @@ class RunState:
         return h
 
     def earlier(self, claim: Claim) -> list[Event]:
-        """The patient's earlier lines: this run's, then the store's (other interchanges)."""
-        pid = patient_id(claim)
-        src = claim_key(claim)[:2]
-        hist = [e for e in self._hist(pid)[0] if e.source != src and e.key not in self.keys]
-        return hist + self.events.get(pid, [])
+        """The patient's earlier lines: this run's, then the store's (other interchanges).
+
+        Computed once per claim (nothing changes until the claim is committed);
+        callers must not modify the list."""
+        c = self._c(claim)
+        if c[4] is None:
+            pid = c[2]
+            own = self.events.get(pid, [])
+            if self.history is None:
+                c[4] = own
+            else:
+                src = c[3][:2]
+                hist = [e for e in self._hist(pid)[0] if e.source != src and e.key not in self.keys]
+                c[4] = hist + own
+        return c[4]
 
     def earlier_stays(self, claim: Claim) -> list[Stay]:
-        pid = patient_id(claim)
-        src = claim_key(claim)[:2]
-        hist = [s for s in self._hist(pid)[1] if s.source != src and s.key not in self.keys]
-        return hist + self.stays.get(pid, [])
+        c = self._c(claim)
+        if c[5] is None:
+            pid = c[2]
+            own = self.stays.get(pid, [])
+            if self.history is None:
+                c[5] = own
+            else:
+                src = c[3][:2]
+                hist = [s for s in self._hist(pid)[1] if s.source != src and s.key not in self.keys]
+                c[5] = hist + own
+        return c[5]
 
     def _commit(self, claim: Claim, ctx: Any) -> list:
-        pid = patient_id(claim)
+        c = self._c(claim)
+        _, evs, pid, key = c[:4]
         self._hist(pid)  # load the store's view before this run records the patient
-        evs = self.current(claim)
-        key = claim_key(claim)
         self.events.setdefault(pid, []).extend(evs)
-        stay = claim_stay(claim)
+        stay = claim_stay(claim, key)
         if stay is not None:
             self.stays.setdefault(pid, []).append(stay)
         self.keys.add(key)
@@ -235,16 +259,28 @@ def state(ctx: Any) -> RunState:
 
 def others(ctx: Any, claim: Claim, ln: ServiceLine | None = None, *, same_claim: str = "before"
            ) -> list[Event]:
-    """Earlier events of the patient plus this claim's lines.
+    """Earlier events of the patient plus this claim's lines (memoised per line; do not modify).
 
     ``same_claim="before"``: only lines before ``ln`` in this claim; ``"all"``:
     every other line of this claim.
     """
     st = state(ctx)
-    cur = st.current(claim)
+    c = st._c(claim)
+    memo = c[6]
+    mk = (ln, same_claim)
+    try:
+        return memo[mk]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable line: no memo
+        mk = None
+    cur = c[1]
     idx = claim.lines.index(ln) if ln is not None else len(cur)
     mine = [e for e in cur if (e.seq < idx if same_claim == "before" else e.seq != idx)]
-    return st.earlier(claim) + mine
+    out = st.earlier(claim) + mine
+    if mk is not None:
+        memo[mk] = out
+    return out
 
 
 def where(e: Event) -> str:

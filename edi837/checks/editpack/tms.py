@@ -73,7 +73,16 @@ def tms_002(ln, ctx):
 
 
 def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
-    """The patient's TMS events in the course that holds this line's date."""
+    """The patient's TMS events in the course that holds this line's date (memoised per line)."""
+    memo = state(ctx)._c(ln.claim)[6]
+    mk = ("course", ln)
+    if mk in memo:
+        return memo[mk]
+    memo[mk] = out = _course_of(ln, ctx)
+    return out
+
+
+def _course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
     d = line_date(ln)
     if d is None:
         return None
