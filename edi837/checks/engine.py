@@ -18,6 +18,8 @@ Events from :meth:`Engine.run_file`:
 from __future__ import annotations
 
 import os
+from array import array
+from bisect import bisect_left
 from typing import Any, Callable, Iterable, Iterator
 
 import attrs
@@ -150,7 +152,7 @@ class Engine:
             yield ("file", res)
             return
         checkers = [cls(ctx) for cls in self.checker_classes]
-        pending: list[ClaimResult] = []
+        pending = _Pending(name)
         # error flags of what encloses the current claim
         env = {"interchange": False, "group": False, "transaction": False,
                "billing": False, "subscriber": False, "patient": False}
@@ -188,12 +190,7 @@ class Engine:
                     if f.rule not in cr.reasons:
                         cr.reasons.append(f.rule)
                 elif f.claim_seq is not None:
-                    for p in pending:
-                        if p.claim_seq == f.claim_seq:
-                            p.errors += 1
-                            if f.rule not in p.reasons:
-                                p.reasons.append(f.rule)
-                            break
+                    pending.add_error(f.claim_seq, f.rule)
                 elif cur_hl_kind[0] is not None and f.segment_seq is not None:
                     env[cur_hl_kind[0]] = True
                     env_reasons[cur_hl_kind[0]].append(f.rule)
@@ -209,21 +206,11 @@ class Engine:
 
         def settle(level: str) -> Iterator[tuple[str, Any]]:
             """Close ``level``: enclosed pending claims take its error flag."""
-            nonlocal pending
             if env[level]:
-                for p in pending:
-                    if level == "transaction" and p.tx_no != counters["transaction"]:
-                        continue
-                    if level == "group" and p.grp_no != counters["group"]:
-                        continue
-                    p.errors += 1
-                    for r in env_reasons[level]:
-                        if r not in p.reasons:
-                            p.reasons.append(r)
+                pending.flag(level, counters[level] if level != "interchange" else None, env_reasons[level])
             if level == "interchange":
-                for p in pending:
+                for p in pending.drain():
                     yield ("claim", self._verdict(p, res))
-                pending = []
 
         try:
             for kind, obj in st:
@@ -319,14 +306,7 @@ class Engine:
         # end of file: whatever is still open settles now
         for lvl in ("transaction", "group"):
             if env[lvl]:
-                for p in pending:
-                    if (lvl == "transaction" and p.tx_no != counters["transaction"]) or \
-                            (lvl == "group" and p.grp_no != counters["group"]):
-                        continue
-                    p.errors += 1
-                    for r in env_reasons[lvl]:
-                        if r not in p.reasons:
-                            p.reasons.append(r)
+                pending.flag(lvl, counters[lvl], env_reasons[lvl])
         yield from settle("interchange")
         yield ("file", res)
 
@@ -373,6 +353,85 @@ class Engine:
         fin = self.options.get("on_finish")
         if fin is not None:
             fin()
+
+
+class _Pending:
+    """Claims waiting for the end of their interchange, packed in columns.
+
+    A claim's verdict is final only at IEA (envelope errors reject what they
+    enclose), so every claim of an interchange waits here; a ClaimResult per
+    claim would cost about 1 KB each, so the fields are kept in int arrays and
+    shared (interned) values instead, and rebuilt on :meth:`drain`.
+    """
+
+    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
+
+    def __init__(self, file: str | None):
+        self.file = file
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ints = [array("q") for _ in self._INTS]
+        self.claim_id: list[str] = []
+        self.where: list[tuple] = []  # (kind, interchange, group, transaction), interned
+        self.charge: list[str | None] = []  # interned
+        self.pkey: list[tuple] = []  # interned
+        self.reasons: dict[int, list[str]] = {}  # row -> rule ids, only for claims with errors
+        self._intern: tuple[dict, dict, dict] = ({}, {}, {})
+
+    def __len__(self) -> int:
+        return len(self.claim_id)
+
+    def append(self, cr: ClaimResult) -> None:
+        row = len(self.claim_id)
+        for col, attr in zip(self.ints, self._INTS):
+            col.append(getattr(cr, attr))
+        self.claim_id.append(cr.claim_id)
+        iw, ic, ip = self._intern
+        w = (cr.kind, cr.interchange, cr.group, cr.transaction)
+        self.where.append(iw.setdefault(w, w))
+        self.charge.append(ic.setdefault(cr.charge, cr.charge))
+        self.pkey.append(ip.setdefault(cr.patient_key, cr.patient_key))
+        if cr.reasons:
+            self.reasons[row] = list(cr.reasons)
+
+    def _row(self, claim_seq: int) -> int | None:
+        seqs = self.ints[0]
+        i = bisect_left(seqs, claim_seq)
+        return i if i < len(seqs) and seqs[i] == claim_seq else None
+
+    def _err(self, row: int, rules: Iterable[str]) -> None:
+        self.ints[1][row] += 1
+        rs = self.reasons.setdefault(row, [])
+        for r in rules:
+            if r not in rs:
+                rs.append(r)
+
+    def add_error(self, claim_seq: int, rule: str) -> None:
+        row = self._row(claim_seq)
+        if row is not None:
+            self._err(row, (rule,))
+
+    def flag(self, level: str, number: int | None, rules: list[str]) -> None:
+        """An error in an enclosing transaction/group (by ordinal) or the interchange."""
+        col = self.ints[5] if level == "transaction" else self.ints[6] if level == "group" else None
+        for row in range(len(self.claim_id)):
+            if col is not None and col[row] != number:
+                continue
+            self._err(row, rules)
+
+    def drain(self) -> Iterator[ClaimResult]:
+        ints, ids, where, charges, pkeys, reasons = (self.ints, self.claim_id, self.where, self.charge,
+                                                     self.pkey, self.reasons)
+        self._reset()
+        for row in range(len(ids)):
+            kind, ic, grp, tx = where[row]
+            charge, pkey = charges[row], pkeys[row]
+            seq, err, warn, first, last, tx_no, grp_no = (c[row] for c in ints)
+            yield ClaimResult(file=self.file, claim_seq=seq, claim_id=ids[row], verdict="accepted",
+                              errors=err, warnings=warn, kind=kind, interchange=ic, group=grp,
+                              transaction=tx, charge=charge, patient_key=pkey, first_seq=first,
+                              last_seq=last, reasons=reasons.get(row, []), tx_no=tx_no, grp_no=grp_no)
 
 
 def _line_of(claim: Claim, seq: int) -> int | None:
