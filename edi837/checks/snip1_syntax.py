@@ -291,6 +291,8 @@ class EnvelopeChecker:
         if len(set(vals)) != len(vals):
             out.append(_f("S1-ISA-004", "the separators are not all different: " + ", ".join(
                 f"{n} {s!r}" for n, s in seps), isa, "ISA16"))
-        bad = [f"{n} {s!r}" for n, s in seps if s.isalnum()]
+        bad = [(n, s) for n, s in seps if s.isalnum()]
         if bad:
-            out.append(_f("S1-ISA-004", "a separator is a letter or digit: " + ", ".join(bad), isa, "ISA16"))
+            where = "ISA11" if [n for n, _ in bad] == ["repetition"] else "ISA16"
+            out.append(_f("S1-ISA-004", "a separator is a letter or digit: " + ", ".join(
+                f"{n} {s!r}" for n, s in bad), isa, where, bad[0][1] if where == "ISA11" else None))

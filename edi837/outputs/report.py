@@ -87,7 +87,9 @@ _SEV_MARK = {Severity.ERROR: "ERROR  ", Severity.WARNING: "warning", Severity.IN
 
 
 class TextReport:
-    """A report a person can follow: per file, per claim, each finding with its
+    """A report a person can follow: per file, first what is wrong outside any
+    claim (envelope, header, provider and subscriber loops: these reject every
+    claim they enclose), then each claim with a problem, each finding with its
     place and the offending segment."""
 
     def __init__(self, out: IO[str], show_info: bool = False):
@@ -95,12 +97,16 @@ class TextReport:
         self.show_info = show_info
         self._buf: dict[Any, list[Finding]] = defaultdict(list)  # claim_seq -> findings
         self._file_level: list[Finding] = []
+        self._claim_blocks: list[str] = []
         self.totals = defaultdict(int)
         self.nfiles = 0
+        self._name = ""
 
     def file_start(self, name: str) -> None:
         self._buf.clear()
         self._file_level = []
+        self._claim_blocks = []
+        self._name = name
 
     def finding(self, f: Finding) -> None:
         self.totals[f.severity.value + "s"] += 1
@@ -111,8 +117,8 @@ class TextReport:
         else:
             self._buf[f.claim_seq].append(f)
 
-    def _write_finding(self, f: Finding, indent: str) -> None:
-        w = self.out.write
+    @staticmethod
+    def _format(f: Finding, indent: str) -> str:
         place = []
         if f.line is not None:
             place.append(f"line {f.line}")
@@ -126,13 +132,14 @@ class TextReport:
             place.append(f"loop {f.loop}")
         if f.line_number is not None:
             place.append(f"service line {f.line_number}")
-        w(f"{indent}{_SEV_MARK[f.severity]} {f.rule}: {f.message}\n")
+        lines = [f"{indent}{_SEV_MARK[f.severity]} {f.rule}: {f.message}"]
         if place:
-            w(f"{indent}        at {', '.join(place)}\n")
+            lines.append(f"{indent}        at {', '.join(place)}")
         if f.segment_text:
-            w(f"{indent}        > {f.segment_text[:160]}\n")
+            lines.append(f"{indent}        > {f.segment_text[:160]}")
         if f.citation:
-            w(f"{indent}        source: {f.citation}\n")
+            lines.append(f"{indent}        source: {f.citation}")
+        return "\n".join(lines) + "\n"
 
     def claim(self, c: ClaimResult) -> None:
         self.totals["claims"] += 1
@@ -143,27 +150,29 @@ class TextReport:
         mark = "REJECTED" if c.verdict == "rejected" else "accepted"
         why = ""
         if c.verdict == "rejected" and not any(f.severity is Severity.ERROR for f in fs):
-            why = f" (rejected by an error in what encloses it: {', '.join(c.reasons)})"
-        self.out.write(f"  claim #{c.claim_seq} {c.claim_id!r}: {mark}{why}\n")
-        for f in fs:
-            self._write_finding(f, "    ")
+            why = f" by an error outside the claim ({', '.join(c.reasons)}; see above)"
+        block = [f"  claim #{c.claim_seq} {c.claim_id!r}: {mark}{why}\n"]
+        block += [self._format(f, "    ") for f in fs]
+        self._claim_blocks.append("".join(block))
 
     def file_end(self, r: FileResult) -> None:
         self.nfiles += 1
         w = self.out.write
-        for f in self._file_level:
-            self._write_finding(f, "  ")
-        for seq, fs in sorted(self._buf.items()):
-            for f in fs:
-                self._write_finding(f, "  ")
+        w(f"== {r.file}\n")
+        rest = [f for fs in self._buf.values() for f in fs]  # claims never settled (unreadable)
+        outside = self._file_level + rest
+        if outside:
+            w("  outside the claims (envelope, header, provider/subscriber loops):\n")
+            for f in outside:
+                w(self._format(f, "    "))
+        for block in self._claim_blocks:
+            w(block)
         self._buf.clear()
+        self._claim_blocks = []
         status = "could not be read" if r.could_not_read else (
             f"{r.claims} claims: {r.accepted} accepted, {r.rejected} rejected; "
             f"{r.errors} errors, {r.warnings} warnings")
         w(f"== {r.file}: {status}\n\n")
-
-    def header(self, name: str) -> None:
-        self.out.write(f"== {name}\n")
 
     def close(self) -> None:
         t = self.totals
@@ -184,7 +193,5 @@ def write_events(events: Iterable[tuple[str, Any]], report: Any) -> dict[str, in
         elif kind == "file_start":
             name = os.fspath(obj) if isinstance(obj, (str, os.PathLike)) else "<bytes>"
             report.file_start(name)
-            if isinstance(report, TextReport):
-                report.header(name)
     report.close()
     return dict(report.totals)
