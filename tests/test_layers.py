@@ -13,7 +13,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "edi837"
 
-RANK = {"findings": 0, "reader": 1, "guide": 1, "codesets": 1, "grammar": 2, "model": 3,
+RANK = {"findings": 0, "cache": 0, "reader": 1, "guide": 1, "codesets": 1, "grammar": 2, "model": 3,
         "checks": 4, "outputs": 5, "cli": 6, "api": 6, "gate": 6, "parallel": 6, "spark": 6,
         "__init__": 7, "__main__": 7}
 

@@ -21,6 +21,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
+from ..cache import cache_dir, cached
+
 __all__ = [
     "ICD10_DX_QUALIFIERS", "ICD9_DX_QUALIFIERS", "ICD10_PROC_QUALIFIERS",
     "ICD9_PROC_QUALIFIERS", "ICD10_QUALIFIERS", "ICD9_QUALIFIERS",
@@ -143,7 +145,6 @@ _ICD_TABLE: dict[str, str] | None = None
 def _icd_cache_file():
     import importlib.metadata
     import importlib.util
-    import os
     from pathlib import Path
 
     spec = importlib.util.find_spec("simple_icd_10_cm")  # locates it without importing (import loads the XML)
@@ -158,9 +159,7 @@ def _icd_cache_file():
     import hashlib
 
     key = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
-    d = os.environ.get("EDI837_CACHE_DIR")
-    base = Path(d) if d else Path.home() / ".cache" / "edi837"
-    return base / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
+    return cache_dir() / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
 
 
 def _compile_icd_table() -> dict[str, str]:
@@ -181,44 +180,13 @@ def _compile_icd_table() -> dict[str, str]:
 
 def _icd_table() -> dict[str, str]:
     global _ICD_TABLE
-    if _ICD_TABLE is not None:
-        return _ICD_TABLE
-    import os
-    import pickle
-    import tempfile
-
-    try:
-        cfile = _icd_cache_file()
-    except Exception:
-        cfile = None
-    if cfile is not None:
+    if _ICD_TABLE is None:
         try:
-            with open(cfile, "rb") as f:
-                t = pickle.load(f)
-            if isinstance(t, dict) and t:
-                _ICD_TABLE = t
-                return t
-        except Exception:
-            pass
-    t = _compile_icd_table()
-    _ICD_TABLE = t
-    if cfile is not None:
-        try:
-            cfile.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cfile.parent, prefix=".icd10cm-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    pickle.dump(t, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, cfile)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
-        except Exception:
-            pass
-    return t
+            cfile = _icd_cache_file()
+        except Exception:  # noqa: BLE001 - no cache: compile in memory
+            cfile = None
+        _ICD_TABLE = cached(cfile, _compile_icd_table, lambda t: isinstance(t, dict) and bool(t))
+    return _ICD_TABLE
 
 
 _ICD_RE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")

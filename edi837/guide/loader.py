@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import pickle
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+
+from ..cache import cache_dir, cached
 
 from .model import (
     NON_TR3_LOOPS,
@@ -350,11 +349,6 @@ def parse_guide(kind: str, sha1: str | None = None) -> Guide:
 
 # -- caching ----------------------------------------------------------------
 
-def cache_dir() -> Path:
-    d = os.environ.get("EDI837_CACHE_DIR")
-    return Path(d) if d else Path.home() / ".cache" / "edi837"
-
-
 def _cache_key(kind: str) -> tuple[str, str]:
     _, _, fname = GUIDES[kind]
     mdir = map_dir()
@@ -372,30 +366,8 @@ def _load_cached(kind: str) -> Guide:
     except OSError:  # pragma: no cover - map missing: let parse_guide raise
         return parse_guide(kind)
     cfile = cache_dir() / f"guide-{kind}-s{SCHEMA_VERSION}-{key}.pickle"
-    try:
-        with open(cfile, "rb") as f:
-            g = pickle.load(f)
-        if isinstance(g, Guide) and g.kind == kind and g.map_sha1 == map_sha1:
-            return g
-    except Exception:
-        pass
-    g = parse_guide(kind, sha1=map_sha1)
-    try:
-        cfile.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cfile.parent, prefix=".guide-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(g, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cfile)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except Exception:
-        pass
-    return g
+    return cached(cfile, lambda: parse_guide(kind, sha1=map_sha1),
+                  lambda g: isinstance(g, Guide) and g.kind == kind and g.map_sha1 == map_sha1)
 
 
 @functools.cache
