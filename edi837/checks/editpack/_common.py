@@ -125,15 +125,35 @@ def claim_events(claim: Claim, key: tuple | None = None) -> list[Event]:
     php_claim = claim_is_php(claim)
     php_rev = set(tables()["facility"]["php_revenue_codes"])
     out = []
+    # equal values share one object: the run keeps every line's event, so this
+    # is most of the edit pack's memory (codes, NPIs, dates, units repeat)
+    it = _intern
+    kind, bill_type = it(claim.kind or ""), it(claim.bill_type)
     for i, ln in enumerate(claim.lines):
         php = ln.revenue_code in php_rev or (php_claim and ln.procedure_code not in NEURO
                                              and ln.revenue_code != CODES["ect_revenue"])
-        out.append(Event(key=key, claim_id=claim.claim_id, kind=claim.kind or "",
-                         bill_type=claim.bill_type, code=ln.procedure_code, revenue=ln.revenue_code,
-                         modifiers=tuple(ln.modifiers), date=line_date(ln),
-                         date_end=ln.service_date_end, units=units(ln), npi=ln.rendering_npi,
+        out.append(Event(key=key, claim_id=claim.claim_id, kind=kind,
+                         bill_type=bill_type, code=it(ln.procedure_code), revenue=it(ln.revenue_code),
+                         modifiers=it(tuple(ln.modifiers)), date=it(line_date(ln)),
+                         date_end=it(ln.service_date_end), units=it(units(ln)), npi=it(ln.rendering_npi),
                          php=php, seq=i))
     return out
+
+
+_INTERNED: dict[tuple, Any] = {}
+
+
+def _intern(v: Any) -> Any:
+    """One shared object per (type, value); bounded (it only saves memory)."""
+    if v is None:
+        return v
+    k = (type(v), v)
+    got = _INTERNED.get(k)
+    if got is None:
+        if len(_INTERNED) >= 200_000:
+            _INTERNED.clear()
+        _INTERNED[k] = got = v
+    return got
 
 
 def claim_stay(claim: Claim, key: tuple | None = None) -> Stay | None:
@@ -230,8 +250,8 @@ class RunState:
         stay = claim_stay(claim, key)
         if stay is not None:
             self.stays.setdefault(pid, []).append(stay)
-        self.keys.add(key)
-        if self.history is not None:
+        if self.history is not None:  # keys only filter the store's events
+            self.keys.add(key)
             self.pending[(claim.file, claim.control[0], claim.seq)] = (
                 pid, key, claim.kind or "", claim.bill_type, stay, claim_is_php(claim), evs)
         self.cur = None
