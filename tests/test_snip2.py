@@ -137,3 +137,16 @@ def test_snip_filter_2_only():
     fs = findings(t, snip="2")
     assert any(f.rule == "S2-ELE-003" for f in fs)
     assert not [f for f in fs if f.rule.startswith("S1-")]
+
+
+def test_segment_out_of_order_within_its_loop_is_reported():
+    from edi837.checks import Engine
+
+    text = (Path(__file__).resolve().parents[1] / "fixtures" / "837p_tms_course.x12").read_text()
+    lines = text.split("\n")
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("NM1*85"))
+    # 2010AA: NM1 N3 N4 REF -> NM1 N4 N3 REF
+    lines[i + 1], lines[i + 2] = lines[i + 2], lines[i + 1]
+    fs = [o for k, o in Engine(snip="2").run_file("\n".join(lines).encode(), file="x.x12") if k == "finding"]
+    hits = [f for f in fs if f.rule == "S2-SEG-002" and "out of order" in f.message]
+    assert len(hits) == 1 and hits[0].segment_id == "N3" and hits[0].loop == "2010AA"

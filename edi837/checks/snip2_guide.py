@@ -370,6 +370,7 @@ class GuideChecker:
         ix = li.index
         where = f"loop {ld.id} {ld.name}"
         counts: dict[int, int] = {}
+        last: tuple[int, str] | None = None  # guide position and id of the previous segment
         for seg in lp.segments:
             if seg.misplaced:
                 self._misplaced(seg, where)
@@ -381,6 +382,11 @@ class GuideChecker:
             if sd is None:
                 self._misplaced(seg, where, cands)
                 continue
+            if last is not None and sd.pos < last[0]:
+                self._e("S2-SEG-002", f"segment {sd.id} {sd.name} is out of order in {where}: the guide "
+                        f"puts it before {last[1]}", seg)
+            else:
+                last = (sd.pos, sd.id)
             self._use(sd, counts, seg, where)
             self._elements(seg, spec(sd))
         first = lp.segments[0] if lp.segments else None
