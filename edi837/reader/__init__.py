@@ -290,19 +290,19 @@ class SegmentReader:
                 # process every complete segment currently in the buffer
                 parts = buf[pos:].split(term)
                 parts.pop()  # incomplete (or empty) tail
+                nl_term = 1 if term == "\n" else 0
+                ele = delims.element
                 for raw in parts:
                     n = len(raw)
                     text = raw.lstrip(_WS)
                     lead = n - len(text)
-                    if lead:
-                        seg_line = line + raw.count("\n", 0, lead)
-                    else:
-                        seg_line = line
                     nl = raw.count("\n")
+                    seg_line = line + raw.count("\n", 0, lead) if lead and nl else line
                     if text:
-                        text = text.rstrip(_WS)
+                        if text[-1] in _WS:
+                            text = text.rstrip(_WS)
                         seq += 1
-                        fields = (text if text.isascii() else _fix_text(text)).split(delims.element)
+                        fields = (text if text.isascii() else _fix_text(text)).split(ele)
                         sid = fields[0]
                         if sid == "ISA" and isa_open:
                             # a new ISA without IEA: re-detect delimiters from it
@@ -321,12 +321,12 @@ class SegmentReader:
                         elif sid == "IEA":
                             isa_open = False
                             pos += n + 1
-                            line += nl + (1 if term == "\n" else 0)
+                            line += nl + nl_term
                             delims = None
                             restart = True
                             break
                     pos += n + 1
-                    line += nl + (1 if term == "\n" else 0)
+                    line += nl + nl_term
                 if not restart:
                     more()
             # delims is None: look for the next ISA

@@ -50,8 +50,12 @@ class Segment:
         return self.fields[0]
 
     def __getitem__(self, i: int) -> str:
-        f = self.fields
-        return f[i] if 0 <= i < len(f) else ""
+        if i < 0:
+            return ""
+        try:
+            return self.fields[i]
+        except IndexError:
+            return ""
 
     def __len__(self) -> int:
         return len(self.fields) - 1
