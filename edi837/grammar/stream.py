@@ -191,10 +191,13 @@ class Structurer:
             else:
                 yield ("seg", seg)
         if in_st or skipping:
+            last = chunk[-1] if chunk else None
             yield from flush()
             yield ("finding", Finding(
                 rule="GRM-004", severity=Severity.ERROR, snip=1,
-                message="the file ends inside a transaction: no SE trailer", file=self.file))
+                message="the file ends inside a transaction: no SE trailer after its last segment",
+                file=self.file, segment_seq=last.seq if last else None, line=last.line if last else None,
+                byte_offset=last.offset if last else None, segment_id=last.id if last else None))
             yield ("se", None)
         for f in findings:
             yield ("finding", f)

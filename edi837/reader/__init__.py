@@ -94,7 +94,7 @@ class SegmentReader:
               offset: int | None = None, segment_id: str | None = None) -> None:
         self.findings.append(Finding(rule=rule, severity=severity, message=message, file=self.file,
                                      line=line, byte_offset=offset, segment_id=segment_id, snip=1,
-                                     segment_seq=self.seq + 1 if line is not None else None))
+                                     segment_seq=self.seq + 1 if segment_id is not None else None))
 
     def close(self) -> None:
         try:
