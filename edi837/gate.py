@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import attrs
 import click
 
+from .checks.editpack.options import check_options
 from .checks.engine import ClaimResult, Engine
 from .findings import Finding, Severity
 from .model.build import stream
@@ -138,6 +139,10 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         opts["profile"] = profile
     if history is not None:
         opts["history"] = history
+    try:
+        check_options(opts)
+    except ValueError as e:
+        raise GateError(str(e)) from None
     engine = Engine(snip=snip, **opts)
     result = GateResult()
     seen_stems: dict[str, int] = {}

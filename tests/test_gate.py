@@ -360,3 +360,13 @@ def test_report_json(tmp_path):
         str(FIXTURES / "invalid" / "se_count_wrong.x12"))
     assert all(c["verdict"] == "rejected" for c in rep["claims"])
     assert rep["findings"]
+
+
+def test_gate_bad_profile_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from edi837.gate import gate_command
+
+    res = CliRunner().invoke(gate_command, [str(FIXTURES / "837p_tms_course.x12"), "--out",
+                                            str(tmp_path / "o"), "--profile", "nosuch"])
+    assert res.exit_code == 2 and "nosuch" in res.output and "Traceback" not in res.output

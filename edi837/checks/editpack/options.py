@@ -1,0 +1,40 @@
+"""Check the edit pack's run options up front, so a bad one is a usage error
+naming the option and the file, not a failure in the middle of a run."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Raise ValueError with a plain message if ``profile``, ``mue`` or
+    ``history`` cannot be used."""
+    prof = options.get("profile")
+    if prof:
+        from .profiles import load_profile
+
+        try:
+            load_profile(str(prof))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"--profile {prof}: {e}") from None
+    mue = options.get("mue")
+    if mue:
+        from .mue import load_mue
+
+        try:
+            load_mue(mue)
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as e:
+            raise ValueError(f"--mue {mue}: cannot read the MUE file: {e}") from None
+    hist = options.get("history")
+    if hist and isinstance(hist, (str, os.PathLike)):
+        d = os.path.dirname(os.path.abspath(hist)) or "."
+        if os.path.isdir(hist):
+            raise ValueError(f"--history {hist}: is a folder; give the path of an SQLite file")
+        if not os.path.isdir(d):
+            raise ValueError(f"--history {hist}: folder {d} does not exist")
+        if os.path.exists(hist):
+            with open(hist, "rb") as f:
+                head = f.read(16)
+            if head and head != b"SQLite format 3\x00":
+                raise ValueError(f"--history {hist}: not an SQLite database")
