@@ -277,14 +277,20 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
     if mue:
         opts["mue"] = mue
     try:
-        engine = Engine(snip=snip, **opts)
+        if jobs and jobs > 1 and len(paths) > 1:
+            from . import parallel
+
+            # cross-claim rules run here, in file order: same report as one job
+            source = parallel.validate(paths, jobs, snip=snip, **opts)
+        else:
+            source = Engine(snip=snip, **opts).run(paths)
     except (ValueError, OSError, KeyError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     show_bar = fmt == "text" and output is None and sys.stdout.isatty() and sys.stderr.isatty()
 
     def events() -> Iterator[tuple[str, Any]]:
-        it = engine.run(paths)
+        it = source
         if show_bar and len(paths) > 1:
             with click.progressbar(length=len(paths), label="validating", file=sys.stderr) as bar:
                 for ev in it:

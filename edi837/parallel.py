@@ -14,6 +14,7 @@ Parallelism is per file: a single big file is read by one worker.
 from __future__ import annotations
 
 import collections
+import io
 import concurrent.futures as cf
 import multiprocessing
 import os
@@ -21,6 +22,8 @@ import pickle
 import shutil
 import tempfile
 from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import attrs
 
 from .findings import Finding
 
@@ -137,5 +140,206 @@ def lines(paths: Iterable[str | os.PathLike[str]], jobs: int = 1,
             if findings is not None:
                 findings.extend(fnd)
             yield from _read_part(part)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# -- claims across processes ------------------------------------------------------
+def _set_slots(obj: Any, state: dict[str, Any]) -> None:
+    for k, v in state.items():
+        object.__setattr__(obj, k, v)
+
+
+class _ClaimPickler(pickle.Pickler):
+    """Pickles one claim without the rest of its file.
+
+    A claim reaches its transaction, group, interchange and (through loop
+    parents) every other claim of the transaction; those lists are left out:
+    HL and 2300 loops other than the claim's own chain, the transaction's
+    loops and claims, the group's transactions and the interchange's groups.
+    """
+
+    def __init__(self, f: Any, claim: Any):
+        super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
+        from .grammar.loop import Loop
+        from .model.envelope import FunctionalGroup, Interchange, Transaction
+
+        self._types = {Loop: "loop", Transaction: "tx", FunctionalGroup: "grp", Interchange: "isa"}
+        self._keep = {id(lp) for lp in (claim.loop, claim.billing_loop, claim.subscriber_loop,
+                                        claim.patient_loop) if lp is not None}
+
+    def reducer_override(self, obj: Any) -> Any:
+        what = self._types.get(type(obj))
+        if what is None:
+            return NotImplemented
+        import copyreg
+
+        state = {a.name: getattr(obj, a.name) for a in attrs.fields(type(obj))}
+        if what == "loop":
+            state["children"] = [c for c in obj.children
+                                 if id(c) in self._keep or not (c.id or "").startswith(("2000", "2300"))]
+        elif what == "tx":
+            state["loops"], state["claims"] = [], []
+        elif what == "grp":
+            state["transactions"] = []
+        else:
+            state["groups"] = []
+        return (copyreg.__newobj__, (type(obj),), state, None, None, _set_slots)
+
+
+def dump_claim(claim: Any) -> bytes:
+    """A claim as bytes, with only what encloses it (see :class:`_ClaimPickler`)."""
+    buf = io.BytesIO()
+    _ClaimPickler(buf, claim).dump(claim)
+    return buf.getvalue()
+
+
+def load_claim(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+# -- validate -------------------------------------------------------------------
+def _unique(xs: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for x in xs:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+class _ValidateWorker:
+    """Callable (picklable): the skip-mode engine's events of one file, to a part file."""
+
+    def __init__(self, tmpdir: str, engine_args: dict[str, Any]):
+        self.tmpdir = tmpdir
+        self.engine_args = engine_args
+
+    def __call__(self, path: str) -> str:
+        from .checks.engine import Engine
+
+        eng = Engine(cross_claim="skip", **self.engine_args)
+        fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
+        with os.fdopen(fd, "wb") as f:
+            buf: list[tuple[str, Any]] = []
+            for kind, obj in eng.run_file(path):
+                if kind == "claim_checked":
+                    obj = (dump_claim(obj.claim), obj.keys, obj.reasons, obj.ctl)
+                buf.append((kind, obj))
+                if len(buf) >= BATCH:
+                    pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    buf = []
+            if buf:
+                pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return part
+
+
+SERIAL_OPTIONS = ("history", "history_record", "on_verdict", "on_finish")
+
+
+def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | None = None,
+                 options: dict[str, Any] | None = None) -> Iterator[tuple[str, Any]]:
+    """Complete one file's skip-mode ``events`` with the only-mode ``engine``.
+
+    Yields the events one ``Engine(cross_claim="run")`` would: each claim's
+    findings merged in the one-engine order, claim results and the file result
+    with the cross-claim findings counted, verdict hooks called on final
+    verdicts.  ``claim_checked`` payloads may be :class:`ClaimChecked` or the
+    tuple a worker pickles (claim bytes, keys, reasons, ctl).
+    """
+    from .checks.engine import ClaimChecked
+    from .findings import Severity
+
+    cb = (options or {}).get("on_verdict")
+    buf: list[Finding] = []
+    fixes: dict[int, tuple[int, int, list[str], list[str]]] = {}
+    added_sev = {Severity.ERROR: 0, Severity.WARNING: 0, Severity.INFO: 0}
+    accepted = rejected = 0
+    for kind, obj in events:
+        if kind == "finding":
+            buf.append(obj)
+            continue
+        if kind == "claim_checked":
+            if not isinstance(obj, ClaimChecked):
+                obj = ClaimChecked(load_claim(obj[0]), obj[1], obj[2], obj[3])
+            n = len(obj.keys)
+            found = buf[len(buf) - n:] if n else []
+            yield from (("finding", f) for f in buf[:len(buf) - n])
+            buf = []
+            merged, added = engine.complete_claim(obj, found, file)
+            seq = obj.claim.seq
+            if added:
+                for f in added:
+                    added_sev[f.severity] += 1
+                errs = [f for f in added if f.severity is Severity.ERROR and f.claim_seq == seq]
+                warns = sum(1 for f in added if f.severity is Severity.WARNING and f.claim_seq == seq)
+                if errs or warns:
+                    def err_rules(fs: list[Finding]) -> list[str]:
+                        return [f.rule for f in fs if f.severity is Severity.ERROR and f.claim_seq == seq]
+
+                    fixes[seq] = (len(errs), warns, _unique(obj.reasons + err_rules(found)),
+                                  _unique(obj.reasons + err_rules(merged)))
+            yield from (("finding", f) for f in merged)
+            continue
+        yield from (("finding", f) for f in buf)
+        buf = []
+        if kind == "claim":
+            fx = fixes.pop(obj.claim_seq, None)
+            if fx is not None:
+                n_err, n_warn, before, now = fx
+                obj.errors += n_err
+                obj.warnings += n_warn
+                obj.reasons = _unique(now + obj.reasons[len(before):])
+            obj.verdict = "rejected" if obj.errors else "accepted"
+            if obj.errors:
+                rejected += 1
+            else:
+                accepted += 1
+            for hook in engine.verdict_hooks:
+                hook(obj)
+            if cb is not None:
+                cb(obj)
+        elif kind == "file":
+            obj.errors += added_sev[Severity.ERROR]
+            obj.warnings += added_sev[Severity.WARNING]
+            obj.infos += added_sev[Severity.INFO]
+            obj.accepted, obj.rejected = accepted, rejected
+        yield (kind, obj)
+    yield from (("finding", f) for f in buf)
+
+
+def validate(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None, rules: Iterable[str] | None = None,
+             tmpdir: str | None = None, **options: Any) -> Iterator[tuple[str, Any]]:
+    """The events of ``Engine(snip, rules, **options).run(sources)`` on ``jobs`` processes.
+
+    Workers run the rules that look at one claim only (``cross_claim="skip"``;
+    options other than history and callbacks) per file and stream their events
+    to part files; this process reads them back in file order and runs the
+    cross-claim rules (``cross_claim="only"``, with the history store) on each
+    claim in that order, so verdicts, findings and their order are those of one
+    process.  Sources must be paths the workers can open.
+    """
+    from .checks.engine import Engine
+
+    files = list(sources)
+    if jobs is None or jobs <= 1 or len(files) <= 1:
+        return Engine(snip=snip, rules=rules, **options).run(files)
+    # made here, so bad options raise now rather than at the first event
+    parent = Engine(snip=snip, rules=rules, cross_claim="only", **options)
+    return _validate(parent, files, jobs, snip, rules, tmpdir, options)
+
+
+def _validate(parent: Any, files: list[Any], jobs: int, snip: Any, rules: Iterable[str] | None,
+              tmpdir: str | None, options: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    args = {k: v for k, v in options.items() if k not in SERIAL_OPTIONS}
+    args.update(snip=snip, rules=list(rules) if rules is not None else None)
+    d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
+    try:
+        work = _ValidateWorker(d, args)
+        for src, part in zip(files, map_files(work, [os.fspath(f) for f in files], jobs)):
+            yield ("file_start", src)
+            yield from split_events(parent, _read_part(part), None, options)
+        fin = options.get("on_finish")
+        if fin is not None:
+            fin()
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -11,9 +11,12 @@ by the executors under the same name (a shared mount, or local paths in
 - :func:`verdicts` -- one row per claim: file, claim_seq, claim_id, verdict
 - :func:`findings` -- one row per finding (the fields of ``Finding.to_dict``)
 
-Rows equal the single-machine ones (``api.lines`` / ``Engine().run_file``)
-for the same files.  Cross-claim rules see the claims of one file only (the
-engine runs per file); see docs/spark.md.
+Rows equal the single-machine ones (``api.lines`` / ``Engine().run(files)``)
+for the same files: the executors run the rules that look at one claim
+(``Engine(cross_claim="skip")``) per file and ship each claim back; the driver
+runs the cross-claim rules over all files in file order
+(``Engine(cross_claim="only")``, see :func:`edi837.parallel.split_events`), so
+cross-claim rules see every file of the call; see docs/spark.md.
 """
 
 from __future__ import annotations
@@ -119,41 +122,78 @@ def finding_tuple(d: dict[str, Any], names: list[str]) -> tuple:
     return tuple(out)
 
 
-class _Validate:
-    """Picklable partition function: run one Engine per partition over its files."""
+class _SkipEvents:
+    """Picklable partition function: the skip-mode engine's events of each file
+    (rules that look at one claim only), pickled, with the file's index."""
 
-    def __init__(self, want: str, engine_args: dict[str, Any]):
-        self.want = want  # "claim" or "finding"
+    def __init__(self, engine_args: dict[str, Any]):
         self.engine_args = engine_args
 
-    def __call__(self, paths: Iterator[str]) -> Iterator[tuple]:
-        from .checks.engine import Engine
+    def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[tuple[int, bytes]]:
+        import pickle
 
-        names = finding_fields() if self.want == "finding" else None
-        for p in paths:
-            # one engine per file: the result of a file does not depend on
-            # which other files shared its partition
-            eng = Engine(**self.engine_args)
+        from .checks.engine import Engine
+        from .parallel import dump_claim
+
+        for i, p in items:
+            eng = Engine(cross_claim="skip", **self.engine_args)
+            evs = []
             for kind, obj in eng.run_file(p):
-                if kind != self.want:
-                    continue
-                if kind == "claim":
-                    yield (obj.file, int(obj.claim_seq), obj.claim_id, obj.verdict)
-                else:
-                    yield finding_tuple(obj.to_dict(), names)  # type: ignore[arg-type]
+                if kind == "claim_checked":
+                    obj = (dump_claim(obj.claim), obj.keys, obj.reasons, obj.ctl)
+                evs.append((kind, obj))
+            yield (i, pickle.dumps(evs, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _events(spark, paths, num_slices: int | None, engine_args: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The events of one ``Engine(**engine_args).run(files)``: per-file rules on
+    the executors, cross-claim rules on the driver in file order."""
+    import pickle
+
+    from .checks.engine import Engine
+    from .parallel import SERIAL_OPTIONS, split_events
+
+    files = _paths(paths)
+    if not files:
+        return
+    sc = spark.sparkContext
+    n = num_slices or max(1, min(len(files), sc.defaultParallelism * 4))
+    args = {k: v for k, v in engine_args.items() if k not in SERIAL_OPTIONS}
+    parent = Engine(cross_claim="only", **engine_args)
+    rdd = sc.parallelize(list(enumerate(files)), max(1, min(n, len(files)))).mapPartitions(
+        _SkipEvents(args))
+    # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a time
+    for _i, blob in rdd.toLocalIterator():
+        yield from split_events(parent, pickle.loads(blob), None, engine_args)
+
+
+def _rows(spark, paths, num_slices, engine_args, want: str) -> list[tuple]:
+    names = finding_fields() if want == "finding" else None
+    out = []
+    for kind, obj in _events(spark, paths, num_slices, engine_args):
+        if kind != want:
+            continue
+        if kind == "claim":
+            out.append((obj.file, int(obj.claim_seq), obj.claim_id, obj.verdict))
+        else:
+            out.append(finding_tuple(obj.to_dict(), names))  # type: ignore[arg-type]
+    return out
 
 
 def verdicts(spark, paths, num_slices: int | None = None, **engine_args: Any):
     """DataFrame (file, claim_seq, claim_id, verdict), one row per claim.
 
-    ``engine_args`` (``snip``, ``rules``, options) go to ``Engine`` on each
-    executor and must be picklable.
+    ``engine_args`` (``snip``, ``rules``, options) go to ``Engine``; the
+    per-claim rules run on the executors (options other than history and
+    callbacks must be picklable), the cross-claim rules on the driver over
+    every file in order, so rows equal one ``Engine().run(files)``.
     """
-    return spark.createDataFrame(
-        _rdd(spark, paths, num_slices, _Validate("claim", engine_args)), verdicts_schema())
+    return spark.createDataFrame(_rows(spark, paths, num_slices, engine_args, "claim"),
+                                 verdicts_schema())
 
 
 def findings(spark, paths, num_slices: int | None = None, **engine_args: Any):
-    """DataFrame of every finding (the fields of ``Finding.to_dict``), one row per finding."""
-    return spark.createDataFrame(
-        _rdd(spark, paths, num_slices, _Validate("finding", engine_args)), findings_schema())
+    """DataFrame of every finding (the fields of ``Finding.to_dict``), one row per finding,
+    in the order of one ``Engine().run(files)`` (cross-claim rules included)."""
+    return spark.createDataFrame(_rows(spark, paths, num_slices, engine_args, "finding"),
+                                 findings_schema())

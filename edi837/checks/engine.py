@@ -13,6 +13,16 @@ Events from :meth:`Engine.run_file`:
 - ``("claim", ClaimResult)`` when the claim's verdict is final (at the end of
   its interchange, since envelope errors reject what they enclose);
 - ``("file", FileResult)`` at the end of the file.
+
+``Engine(cross_claim="skip")`` runs only the rules that do not look at other
+claims (and no ``hooks``) and yields ``("claim_checked", ClaimChecked)`` right
+after a claim's findings; ``Engine(cross_claim="only")`` runs only the
+cross-claim rules (plus ``hooks``), one claim at a time through
+:meth:`Engine.complete_claim` / :meth:`Engine.check_claim`.  Together they give
+exactly the findings, in the same order, of one ``cross_claim="run"`` engine
+(see edi837/parallel.py :func:`validate`).  Within a claim, findings come in a
+fixed order: stream-checker findings, then claim rules by id, then per service
+line the line rules by id, then hooks.
 """
 
 from __future__ import annotations
@@ -94,6 +104,20 @@ class FileResult:
     could_not_read: bool = False
 
 
+@attrs.define(slots=True)
+class ClaimChecked:
+    """Payload of a skip-mode ``("claim_checked", ...)`` event.
+
+    ``keys`` are the order keys of the claim's findings just yielded (same
+    length and order); ``reasons`` the claim's rejection reasons before its own
+    findings (from the HL loops enclosing it); ``ctl`` (ISA13, GS06, ST02)."""
+
+    claim: Claim
+    keys: list[tuple]
+    reasons: list[str]
+    ctl: tuple[str, str, str]
+
+
 class Context:
     """What a rule function may look at besides its claim."""
 
@@ -117,8 +141,11 @@ class Engine:
     """Validates files; one engine per run (cross-claim state lives here)."""
 
     def __init__(self, snip: str | Iterable[int] | None = None, rules: Iterable[str] | None = None,
-                 **options: Any):
+                 cross_claim: str = "run", **options: Any):
         registry._load_all()
+        if cross_claim not in ("run", "skip", "only"):
+            raise ValueError("cross_claim must be 'run', 'skip' or 'only'")
+        self.cross_claim = cross_claim
         self.snip = parse_snip(snip)
         only = set(rules) if rules is not None else None
         self.options: dict[str, Any] = options
@@ -127,15 +154,25 @@ class Engine:
         for r in RULES.values():
             if r.func is None or r.snip not in self.snip or (only is not None and r.id not in only):
                 continue
+            if (cross_claim == "skip" and r.cross_claim) or (cross_claim == "only" and not r.cross_claim):
+                continue
             (self.claim_rules if r.scope == "claim" else self.line_rules).append(r)
         self.claim_rules.sort(key=lambda r: r.id)
         self.line_rules.sort(key=lambda r: r.id)
         self.checker_classes = [cls for cls, ids in CHECKERS
-                                if any(RULES[i].snip in self.snip for i in ids if i in RULES)]
+                                if any(RULES[i].snip in self.snip for i in ids if i in RULES)
+                                ] if cross_claim != "only" else []
         self.hooks: list[Callable[[Claim, Context], Iterable[Finding]]] = []
         # called with each ClaimResult once its verdict is final (e.g. the edit
         # pack's history store records accepted claims here); option on_verdict too
         self.verdict_hooks: list[Callable[[ClaimResult], None]] = []
+        self._ctx: dict[str | None, Context] = {}
+        if cross_claim != "skip" and any(r.cross_claim for r in self.claim_rules + self.line_rules):
+            # the edit pack's run state records every claim from the first one
+            # on, whichever rules a claim happens to call (same in run/only mode)
+            from .editpack._common import state
+
+            state(Context(self, None))
 
     # -- one file ------------------------------------------------------------
     def run_file(self, source: Any, file: str | None = None) -> Iterator[tuple[str, Any]]:
@@ -152,6 +189,7 @@ class Engine:
             yield ("file", res)
             return
         checkers = [cls(ctx) for cls in self.checker_classes]
+        skip = self.cross_claim == "skip"
         pending = _Pending(name)
         # error flags of what encloses the current claim
         env = {"interchange": False, "group": False, "transaction": False,
@@ -236,6 +274,18 @@ class Engine:
                     cur_hl_kind[0] = None
                     for ch in checkers:
                         out.extend(ch.on_event(kind, obj) or ())
+                    if skip:
+                        env_r = list(cr.reasons)
+                        keyed = [((0, i), f) for i, f in enumerate(out)]
+                        keyed += self._claim_findings_keyed(claim, ctx)
+                        kept = _suppress_cascades([f for _, f in keyed])
+                        kof = {id(f): k for k, f in keyed}
+                        for f in kept:
+                            yield ("finding", note(f))
+                        yield ("claim_checked", ClaimChecked(claim, [kof[id(f)] for f in kept], env_r,
+                                                             (ctl[0], ctl[1], ctl[2])))
+                        pending.append(cr)
+                        continue
                     out.extend(self._claim_findings(claim, ctx))
                     for f in _suppress_cascades(out):
                         yield ("finding", note(f))
@@ -325,25 +375,81 @@ class Engine:
         return p
 
     def _claim_findings(self, claim: Claim, ctx: Context) -> list[Finding]:
-        out: list[Finding] = []
+        return [f for _, f in self._claim_findings_keyed(claim, ctx)]
+
+    def _claim_findings_keyed(self, claim: Claim, ctx: Context) -> list[tuple[tuple, Finding]]:
+        """The claim's rule and hook findings with their order keys, in key order:
+        (1, 0, rule id, n) claim rules, (2, line index, rule id, n) line rules,
+        (3, hook index, n) hooks (stream-checker findings are (0, n))."""
+        out: list[tuple[tuple, Finding]] = []
         kind = claim.kind
         for r in self.claim_rules:
             if kind not in r.applies_to:
                 continue
             for h in r.func(claim, ctx) or ():  # type: ignore[misc]
-                out.append(r.from_hit(h, claim=claim, file=claim.file))
+                out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if self.line_rules:
-            for ln in claim.lines:
+            for li, ln in enumerate(claim.lines):
                 for r in self.line_rules:
                     if kind not in r.applies_to:
                         continue
                     for h in r.func(ln, ctx) or ():  # type: ignore[misc]
                         if h.line is None:
                             h.line = ln
-                        out.append(r.from_hit(h, claim=claim, file=claim.file))
-        for hook in self.hooks:
-            out.extend(hook(claim, ctx))
+                        out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
+        if self.cross_claim != "skip":
+            for hi, hook in enumerate(self.hooks):
+                for f in hook(claim, ctx):
+                    out.append(((3, hi, len(out)), f))
         return out
+
+    # -- cross-claim half of a split run ------------------------------------
+    def check_claim(self, claim: Claim, file: str | None = None) -> list[Finding]:
+        """Run this engine's claim/line rules and hooks on one claim (in arrival
+        order: cross-claim state sees the claims checked before).  Findings are
+        attributed as :meth:`run_file` does (file, claim, line; envelope control
+        numbers from the claim)."""
+        return [f for _, f in self._check_keyed(claim, file, claim.control)]
+
+    def _check_keyed(self, claim: Claim, file: str | None, ctl: tuple) -> list[tuple[tuple, Finding]]:
+        name = file if file is not None else claim.file
+        ctx = self._ctx.get(name)
+        if ctx is None:
+            self._ctx = {name: (ctx := Context(self, name))}
+        out = self._claim_findings_keyed(claim, ctx)
+        for _, f in out:
+            if f.file is None:
+                f.file = name
+            for attr, v in zip(("interchange", "group", "transaction"), ctl):
+                if getattr(f, attr) is None and v:
+                    setattr(f, attr, v)
+        return out
+
+    def complete_claim(self, checked: ClaimChecked, found: list[Finding], file: str | None = None
+                       ) -> tuple[list[Finding], list[Finding]]:
+        """Merge a skip-mode claim (its ``claim_checked`` payload and the
+        findings yielded for it, ``found``) with this (only-mode) engine's
+        findings on it.  Returns (every finding of the claim in one-engine
+        order, the findings added here); cascades are suppressed as in one run.
+        """
+        mine = self._check_keyed(checked.claim, file, checked.ctl)
+        if not mine:
+            return list(found), []
+        theirs = list(zip(checked.keys, found))
+        seg_level = {f.segment_seq for _, f in theirs + mine
+                     if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
+        seen: set = set()
+        added: list[tuple[tuple, Finding]] = []
+        for k, f in mine:  # what _suppress_cascades drops (rules never overlap the skip half)
+            if f.element is not None and f.segment_seq in seg_level:
+                continue
+            key = (f.rule, f.segment_seq, f.element, f.claim_seq, f.line_number, f.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            added.append((k, f))
+        merged = sorted(theirs + added, key=lambda kf: kf[0])
+        return [f for _, f in merged], [f for _, f in added]
 
     # -- many files --------------------------------------------------------
     def run(self, sources: Iterable[Any]) -> Iterator[tuple[str, Any]]:
