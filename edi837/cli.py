@@ -276,6 +276,12 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         opts["history"] = history
     if mue:
         opts["mue"] = mue
+    from .checks.editpack.options import check_options
+
+    try:
+        check_options(opts)
+    except ValueError as e:
+        raise click.UsageError(str(e))
     try:
         if jobs and jobs > 1 and len(paths) > 1:
             from . import parallel

@@ -85,3 +85,12 @@ def test_output_file_is_written_atomically(tmp_path):
     assert res.exit_code == 0
     jsonschema.validate(json.loads(out.read_text()), SCHEMA)
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize("opt,value,says", [("--profile", "nosuch", "unknown payer profile"),
+                                            ("--mue", "README.md", "cannot read the MUE file"),
+                                            ("--history", "README.md", "not an SQLite database")])
+def test_bad_edit_pack_option_is_a_usage_error(opt, value, says, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    res = run(FIX / "837p_tms_course.x12", opt, value)
+    assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output
