@@ -99,27 +99,33 @@ class Finding:
                 setattr(self, name, getattr(loc, name))
         return self
 
+    def place(self, *, line: bool = True, byte: bool = False) -> list[str]:
+        """The parts of the finding's place: line, segment, byte, element (or
+        segment id), loop, service line."""
+        out = []
+        if line and self.line is not None:
+            out.append(f"line {self.line}")
+        if self.segment_seq is not None:
+            out.append(f"segment {self.segment_seq}")
+        if byte and self.byte_offset is not None:
+            out.append(f"byte {self.byte_offset}")
+        if self.element:
+            out.append(self.element)
+        elif self.segment_id:
+            out.append(self.segment_id)
+        if self.loop:
+            out.append(f"loop {self.loop}")
+        if self.line_number is not None:
+            out.append(f"service line {self.line_number}")
+        return out
+
     def where(self) -> str:
-        """A short human description of the place: 'file:line (segment 12, CLM02)'."""
-        parts = []
+        """A short human description of the place: 'file:line (segment 12, byte 400, CLM02)'."""
         head = self.file or "<input>"
         if self.line is not None:
             head += f":{self.line}"
-        parts.append(head)
-        inner = []
-        if self.segment_seq is not None:
-            inner.append(f"segment {self.segment_seq}")
-        if self.byte_offset is not None:
-            inner.append(f"byte {self.byte_offset}")
-        if self.element:
-            inner.append(self.element)
-        elif self.segment_id:
-            inner.append(self.segment_id)
-        if self.loop:
-            inner.append(f"loop {self.loop}")
-        if inner:
-            parts.append("(" + ", ".join(inner) + ")")
-        return " ".join(parts)
+        inner = self.place(line=False, byte=True)
+        return head + (" (" + ", ".join(inner) + ")" if inner else "")
 
     def to_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self, recurse=False)

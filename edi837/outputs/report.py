@@ -119,19 +119,7 @@ class TextReport:
 
     @staticmethod
     def _format(f: Finding, indent: str) -> str:
-        place = []
-        if f.line is not None:
-            place.append(f"line {f.line}")
-        if f.segment_seq is not None:
-            place.append(f"segment {f.segment_seq}")
-        if f.element:
-            place.append(f.element)
-        elif f.segment_id:
-            place.append(f.segment_id)
-        if f.loop:
-            place.append(f"loop {f.loop}")
-        if f.line_number is not None:
-            place.append(f"service line {f.line_number}")
+        place = f.place()
         lines = [f"{indent}{_SEV_MARK[f.severity]} {f.rule}: {f.message}"]
         if place:
             lines.append(f"{indent}        at {', '.join(place)}")
