@@ -436,18 +436,9 @@ class Engine:
         if not mine:
             return list(found), []
         theirs = list(zip(checked.keys, found))
-        seg_level = {f.segment_seq for _, f in theirs + mine
-                     if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
-        seen: set = set()
-        added: list[tuple[tuple, Finding]] = []
-        for k, f in mine:  # what _suppress_cascades drops (rules never overlap the skip half)
-            if f.element is not None and f.segment_seq in seg_level:
-                continue
-            key = (f.rule, f.segment_seq, f.element, f.claim_seq, f.line_number, f.message)
-            if key in seen:
-                continue
-            seen.add(key)
-            added.append((k, f))
+        # what one run's _suppress_cascades would drop (rules never overlap the skip half)
+        kept = {id(f) for f in _suppress_cascades([f for _, f in mine], context=found)}
+        added = [(k, f) for k, f in mine if id(f) in kept]
         merged = sorted(theirs + added, key=lambda kf: kf[0])
         return [f for _, f in merged], [f for _, f in added]
 
@@ -554,12 +545,15 @@ def _line_of(claim: Claim, seq: int) -> int | None:
         return None
 
 
-def _suppress_cascades(findings: list[Finding]) -> list[Finding]:
+def _suppress_cascades(findings: list[Finding], context: Iterable[Finding] = ()) -> list[Finding]:
     """One finding per (rule, segment, element); element findings on a segment
-    that is itself unknown or misplaced are dropped (the segment finding says it)."""
-    if len(findings) < 2:
+    that is itself unknown or misplaced are dropped (the segment finding says it).
+    ``context``: findings already reported for the same claim, whose segment-level
+    findings count too."""
+    context = list(context)
+    if len(findings) + len(context) < 2:
         return findings
-    seg_level = {f.segment_seq for f in findings
+    seg_level = {f.segment_seq for f in (*findings, *context)
                  if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
     seen: set = set()
     out = []
