@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import pickle
+import sqlite3
+from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 from ..registry import Hit, rule
@@ -163,19 +166,125 @@ def claim_stay(claim: Claim, key: tuple | None = None) -> Stay | None:
                 start=claim.admission_date or claim.statement_from, end=claim.statement_to)
 
 
+class _Spill:
+    """The run's own events of patients evicted from RunState's cache: a private
+    temporary SQLite database (``sqlite3.connect("")``: on disk once it outgrows
+    its page cache, deleted when closed), opened on first use.
+
+    One row per eviction: the patient id and the pickled field tuples of the
+    events and stays not yet saved, read back in rowid (arrival) order.  Writes
+    go into an open transaction committed every ``BATCH`` rows; reads on the same
+    connection see them before the commit.  Also holds the run's claim keys when
+    a history store needs them (``keys``)."""
+
+    BATCH = 500
+
+    def __init__(self) -> None:
+        self.conn: sqlite3.Connection | None = None
+        self.n = 0
+
+    def _db(self) -> sqlite3.Connection:
+        if self.conn is None:
+            c = self.conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+            c.execute("PRAGMA journal_mode=OFF")
+            c.execute("PRAGMA synchronous=OFF")
+            c.execute("PRAGMA cache_size=-4096")
+            c.execute("CREATE TABLE ev (patient TEXT NOT NULL, data BLOB NOT NULL)")
+            c.execute("CREATE INDEX ev_patient ON ev (patient)")
+            c.execute("CREATE TABLE keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+            c.execute("BEGIN")
+        return self.conn
+
+    def _wrote(self, n: int) -> None:
+        self.n += n
+        if self.n >= self.BATCH:
+            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN")
+            self.n = 0
+
+    def save(self, pid: str, evs: list[Event], stays: list[Stay]) -> None:
+        data = pickle.dumps(([(e.key, e.claim_id, e.kind, e.bill_type, e.code, e.revenue, e.modifiers,
+                                e.date, e.date_end, e.units, e.npi, e.php, e.seq) for e in evs],
+                             [(s.key, s.claim_id, s.bill_type, s.start, s.end) for s in stays]),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        self._db().execute("INSERT INTO ev VALUES (?, ?)", (pid, data))
+        self._wrote(1)
+
+    def load(self, pid: str) -> tuple[list[Event], list[Stay]]:
+        evs: list[Event] = []
+        stays: list[Stay] = []
+        if self.conn is None:
+            return evs, stays
+        for (data,) in self.conn.execute("SELECT data FROM ev WHERE patient = ? ORDER BY rowid", (pid,)):
+            es, ss = pickle.loads(data)
+            evs.extend(Event(*t) for t in es)
+            stays.extend(Stay(*t) for t in ss)
+        return evs, stays
+
+    @staticmethod
+    def _k(key: tuple) -> str:
+        return json.dumps(list(key))
+
+    def add_key(self, key: tuple) -> None:
+        self._db().execute("INSERT OR IGNORE INTO keys VALUES (?)", (self._k(key),))
+        self._wrote(1)
+
+    def has_key(self, key: tuple) -> bool:
+        if self.conn is None:
+            return False
+        return self.conn.execute("SELECT 1 FROM keys WHERE k = ?", (self._k(key),)).fetchone() is not None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class _RunKeys:
+    """The set of claim keys committed in this run (only kept with a history
+    store, to filter its rows): the newest in memory, the rest in the spill."""
+
+    RECENT = 4096
+
+    def __init__(self, spill: _Spill):
+        self.spill = spill
+        self.recent: set[tuple] = set()
+
+    def add(self, key: tuple) -> None:
+        if key in self.recent:
+            return
+        if len(self.recent) >= self.RECENT:
+            for k in self.recent:
+                self.spill.add_key(k)
+            self.recent.clear()
+        self.recent.add(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.recent or (isinstance(key, tuple) and self.spill.has_key(key))
+
+
 class RunState:
-    """The edit pack's state for one engine run."""
+    """The edit pack's state for one engine run.
+
+    The run's events and stays are kept per patient in an LRU cache of at most
+    ``editpack_cache`` patients (option; default ``CACHE``); a patient pushed
+    out of it goes to a temporary SQLite database (:class:`_Spill`) and is read
+    back, in arrival order, when one of its claims comes again.  So memory does
+    not grow with the number of claims of a run."""
+
+    CACHE = 1000
 
     def __init__(self, engine: Any):
         self.engine = engine
         opts = engine.options
         self.profiles: dict[str, Profile] = {}
-        self.events: dict[str, list[Event]] = {}
-        self.stays: dict[str, list[Stay]] = {}
-        self.keys: set[tuple] = set()
+        # pid -> [events, stays, events saved in the spill, stays saved, store's (events, stays) or None]
+        self.cache: OrderedDict[str, list] = OrderedDict()
+        self.cache_size = max(1, int(opts.get("editpack_cache") or self.CACHE))
+        self.spill = _Spill()
+        self.keys = _RunKeys(self.spill)
         self.pending: dict[tuple, tuple] = {}
         self.cur: list | None = None
-        self.hist_cache: dict[str, tuple[list[Event], list[Stay]]] = {}
         h = opts.get("history")
         self.history: HistoryStore | None = None
         if isinstance(h, HistoryStore):
@@ -204,13 +313,35 @@ class RunState:
     def current(self, claim: Claim) -> list[Event]:
         return self._c(claim)[1]
 
+    def _entry(self, pid: str) -> list:
+        """The patient's cache entry, read back from the spill (and the store) on a miss."""
+        cache = self.cache
+        ent = cache.get(pid)
+        if ent is not None:
+            cache.move_to_end(pid)
+            return ent
+        evs, stays = self.spill.load(pid)
+        hist = None
+        if self.history is not None:
+            hist = (self.history.events_for(pid), self.history.stays_for(pid))
+        ent = cache[pid] = [evs, stays, len(evs), len(stays), hist]
+        while len(cache) > self.cache_size:
+            old, (oe, os_, ne, ns, _) = cache.popitem(last=False)
+            if len(oe) > ne or len(os_) > ns:
+                self.spill.save(old, oe[ne:], os_[ns:])
+        return ent
+
     def _hist(self, pid: str) -> tuple[list[Event], list[Stay]]:
         if self.history is None:
             return [], []
-        h = self.hist_cache.get(pid)
-        if h is None:
-            h = self.hist_cache[pid] = (self.history.events_for(pid), self.history.stays_for(pid))
-        return h
+        return self._entry(pid)[4]
+
+    def patients_in_memory(self) -> int:
+        """How many patients' events the run holds in Python objects (at most the cache size)."""
+        return len(self.cache)
+
+    def events_in_memory(self) -> int:
+        return sum(len(e[0]) + len(e[1]) for e in self.cache.values())
 
     def earlier(self, claim: Claim) -> list[Event]:
         """The patient's earlier lines: this run's, then the store's (other interchanges).
@@ -219,37 +350,39 @@ class RunState:
         callers must not modify the list."""
         c = self._c(claim)
         if c[4] is None:
-            pid = c[2]
-            own = self.events.get(pid, [])
+            ent = self._entry(c[2])
+            own = ent[0]
             if self.history is None:
                 c[4] = own
             else:
                 src = c[3][:2]
-                hist = [e for e in self._hist(pid)[0] if e.source != src and e.key not in self.keys]
+                keys = self.keys
+                hist = [e for e in ent[4][0] if e.source != src and e.key not in keys]
                 c[4] = hist + own
         return c[4]
 
     def earlier_stays(self, claim: Claim) -> list[Stay]:
         c = self._c(claim)
         if c[5] is None:
-            pid = c[2]
-            own = self.stays.get(pid, [])
+            ent = self._entry(c[2])
+            own = ent[1]
             if self.history is None:
                 c[5] = own
             else:
                 src = c[3][:2]
-                hist = [s for s in self._hist(pid)[1] if s.source != src and s.key not in self.keys]
+                keys = self.keys
+                hist = [s for s in ent[4][1] if s.source != src and s.key not in keys]
                 c[5] = hist + own
         return c[5]
 
     def _commit(self, claim: Claim, ctx: Any) -> list:
         c = self._c(claim)
         _, evs, pid, key = c[:4]
-        self._hist(pid)  # load the store's view before this run records the patient
-        self.events.setdefault(pid, []).extend(evs)
+        ent = self._entry(pid)  # loads the store's view before this run records the patient
+        ent[0].extend(evs)
         stay = claim_stay(claim, key)
         if stay is not None:
-            self.stays.setdefault(pid, []).append(stay)
+            ent[1].append(stay)
         if self.history is not None:  # keys only filter the store's events
             self.keys.add(key)
             self.pending[(claim.file, claim.control[0], claim.seq)] = (
