@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import io
-import logging
 import sys
 from pathlib import Path
 
 import pytest
 
-pyx12 = pytest.importorskip("pyx12")
-import pyx12.params  # noqa: E402
-import pyx12.x12n_document  # noqa: E402
+from pyx12_check import pyx12_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -32,35 +28,6 @@ generate_mod = _load("edi837_bench_generate", ROOT / "benchmarks" / "generate.py
 import x12gen  # noqa: E402  (benchmarks/ is on sys.path)
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def pyx12_errors(data: bytes) -> list[str]:
-    """Run pyx12's validator in-process; return its error messages ([] = clean)."""
-    text = data.decode("utf-8")
-    if text.startswith("\ufeff"):  # pyx12 reads ASCII only and cannot skip a BOM
-        text = text[1:]
-    logger = logging.getLogger("pyx12")
-    handler = _Collect()
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        param = pyx12.params.params()
-        ok = pyx12.x12n_document.x12n_document(param=param, src_file=io.StringIO(text),
-                                               fd_997=io.StringIO(), fd_html=None)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
-    if not ok and not handler.messages:
-        handler.messages.append("pyx12 returned failure without a logged message")
-    return handler.messages
 
 
 def test_fixture_set_present():

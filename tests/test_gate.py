@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import logging
 import os
 from pathlib import Path
 
@@ -16,9 +14,7 @@ from edi837.gate import gate, gate_command
 from edi837.model.build import iter_claims
 from edi837.outputs.ack999 import GroupInfo, TxInfo, build_999
 
-pyx12 = pytest.importorskip("pyx12")
-import pyx12.params  # noqa: E402
-import pyx12.x12n_document  # noqa: E402
+from pyx12_check import pyx12_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -28,32 +24,6 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "files"
 NOW = gate_mod._dt.datetime(2026, 1, 1, 12, 0)
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def pyx12_errors(data: bytes) -> list[str]:
-    text = data.decode("utf-8").lstrip("\ufeff")
-    logger = logging.getLogger("pyx12")
-    h = _Collect()
-    logger.addHandler(h)
-    old = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        ok = pyx12.x12n_document.x12n_document(param=pyx12.params.params(),
-                                               src_file=io.StringIO(text),
-                                               fd_997=io.StringIO(), fd_html=None)
-    finally:
-        logger.removeHandler(h)
-        logger.setLevel(old)
-    if not ok and not h.messages:
-        h.messages.append("pyx12 returned failure")
-    return h.messages
 
 
 def segs(path: Path) -> list[list[str]]:
