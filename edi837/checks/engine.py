@@ -456,15 +456,22 @@ class _Pending:
     """Claims waiting for the end of their interchange, packed in columns.
 
     A claim's verdict is final only at IEA (envelope errors reject what they
-    enclose), so every claim of an interchange waits here; a ClaimResult per
-    claim would cost about 1 KB each, so the fields are kept in int arrays and
-    shared (interned) values instead, and rebuilt on :meth:`drain`.
+    enclose), so every claim of an interchange waits here.  The fields are
+    kept in int arrays and shared (interned) values, and every ``SPILL_AT``
+    claims the columns are pickled to a temporary file, so memory stays flat
+    however many claims one interchange holds.  Errors that arrive for spilled
+    claims (an enclosing transaction, group or interchange, or a late finding)
+    are recorded and applied when the chunk is read back in :meth:`drain`.
     """
 
     _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
+    SPILL_AT = 20000
 
     def __init__(self, file: str | None):
         self.file = file
+        self._spill: Any = None  # temporary file of pickled chunks
+        self._chunks = 0
+        self._late: list[tuple] = []  # (chunks spilled then, kind, key, rules)
         self._reset()
 
     def _reset(self) -> None:
@@ -480,6 +487,8 @@ class _Pending:
         return len(self.claim_id)
 
     def append(self, cr: ClaimResult) -> None:
+        if len(self.claim_id) >= self.SPILL_AT:
+            self._spill_chunk()
         row = len(self.claim_id)
         for col, attr in zip(self.ints, self._INTS):
             col.append(getattr(cr, attr))
@@ -492,14 +501,28 @@ class _Pending:
         if cr.reasons:
             self.reasons[row] = list(cr.reasons)
 
+    def _columns(self) -> tuple:
+        return (self.ints, self.claim_id, self.where, self.charge, self.pkey, self.reasons)
+
+    def _spill_chunk(self) -> None:
+        import pickle
+        import tempfile
+
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="edi837-pending-")
+        pickle.dump(self._columns(), self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self._chunks += 1
+        self._reset()
+
     def _row(self, claim_seq: int) -> int | None:
         seqs = self.ints[0]
         i = bisect_left(seqs, claim_seq)
         return i if i < len(seqs) and seqs[i] == claim_seq else None
 
-    def _err(self, row: int, rules: Iterable[str]) -> None:
-        self.ints[1][row] += 1
-        rs = self.reasons.setdefault(row, [])
+    @staticmethod
+    def _err(cols: tuple, row: int, rules: Iterable[str]) -> None:
+        cols[0][1][row] += 1
+        rs = cols[5].setdefault(row, [])
         for r in rules:
             if r not in rs:
                 rs.append(r)
@@ -507,20 +530,56 @@ class _Pending:
     def add_error(self, claim_seq: int, rule: str) -> None:
         row = self._row(claim_seq)
         if row is not None:
-            self._err(row, (rule,))
+            self._err(self._columns(), row, (rule,))
+        elif self._chunks:
+            self._late.append((self._chunks, "claim", claim_seq, [rule]))
+
+    @staticmethod
+    def _flag_cols(cols: tuple, level: str, number: int | None, rules: list[str]) -> None:
+        ints = cols[0]
+        col = ints[5] if level == "transaction" else ints[6] if level == "group" else None
+        for row in range(len(cols[1])):
+            if col is not None and col[row] != number:
+                continue
+            _Pending._err(cols, row, rules)
 
     def flag(self, level: str, number: int | None, rules: list[str]) -> None:
         """An error in an enclosing transaction/group (by ordinal) or the interchange."""
-        col = self.ints[5] if level == "transaction" else self.ints[6] if level == "group" else None
-        for row in range(len(self.claim_id)):
-            if col is not None and col[row] != number:
+        self._flag_cols(self._columns(), level, number, rules)
+        if self._chunks:
+            self._late.append((self._chunks, level, number, list(rules)))
+
+    def _apply_late(self, cols: tuple, chunk: int, late: list[tuple]) -> None:
+        for n, kind, key, rules in late:
+            if n <= chunk:  # spilled after this record: it was applied in memory
                 continue
-            self._err(row, rules)
+            if kind == "claim":
+                seqs = cols[0][0]
+                i = bisect_left(seqs, key)
+                if i < len(seqs) and seqs[i] == key:
+                    self._err(cols, i, rules)
+            else:
+                self._flag_cols(cols, kind, key, rules)
 
     def drain(self) -> Iterator[ClaimResult]:
-        ints, ids, where, charges, pkeys, reasons = (self.ints, self.claim_id, self.where, self.charge,
-                                                     self.pkey, self.reasons)
+        spill, n = self._spill, self._chunks
+        last = self._columns()
+        self._spill, self._chunks = None, 0
+        late, self._late = self._late, []
         self._reset()
+        if spill is not None:
+            import pickle
+
+            spill.seek(0)
+            for i in range(n):
+                cols = pickle.load(spill)
+                self._apply_late(cols, i, late)
+                yield from self._results(cols)
+            spill.close()
+        yield from self._results(last)
+
+    def _results(self, cols: tuple) -> Iterator[ClaimResult]:
+        ints, ids, where, charges, pkeys, reasons = cols
         for row in range(len(ids)):
             kind, ic, grp, tx = where[row]
             charge, pkey = charges[row], pkeys[row]
