@@ -163,6 +163,7 @@ class Engine:
                                 if any(RULES[i].snip in self.snip for i in ids if i in RULES)
                                 ] if cross_claim != "only" else []
         self.hooks: list[Callable[[Claim, Context], Iterable[Finding]]] = []
+        self._by_kind: dict[Any, tuple[list, list]] = {}  # claim kind -> (claim rules, line rules)
         # called with each ClaimResult once its verdict is final (e.g. the edit
         # pack's history store records accepted claims here); option on_verdict too
         self.verdict_hooks: list[Callable[[ClaimResult], None]] = []
@@ -383,17 +384,19 @@ class Engine:
         (3, hook index, n) hooks (stream-checker findings are (0, n))."""
         out: list[tuple[tuple, Finding]] = []
         kind = claim.kind
-        for r in self.claim_rules:
-            if kind not in r.applies_to:
-                continue
-            for h in r.func(claim, ctx) or ():  # type: ignore[misc]
+        rules = self._by_kind.get(kind)
+        if rules is None:
+            rules = self._by_kind[kind] = (
+                [(r, r.func) for r in self.claim_rules if kind in r.applies_to],
+                [(r, r.func) for r in self.line_rules if kind in r.applies_to])
+        claim_rules, line_rules = rules
+        for r, func in claim_rules:
+            for h in func(claim, ctx) or ():  # type: ignore[misc]
                 out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
-        if self.line_rules:
+        if line_rules:
             for li, ln in enumerate(claim.lines):
-                for r in self.line_rules:
-                    if kind not in r.applies_to:
-                        continue
-                    for h in r.func(ln, ctx) or ():  # type: ignore[misc]
+                for r, func in line_rules:
+                    for h in func(ln, ctx) or ():  # type: ignore[misc]
                         if h.line is None:
                             h.line = ln
                         out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))

@@ -9,6 +9,10 @@ import attrs
 from ..reader.segment import Segment
 
 
+def _seq(s: Segment) -> int:
+    return s.seq
+
+
 @attrs.define(slots=True, eq=False, repr=False)
 class Loop:
     """A loop of the implementation guide ("2300", "2010AA", ...).
@@ -43,11 +47,20 @@ class Loop:
 
     def iter_segments(self) -> Iterator[Segment]:
         """All segments of the loop and its descendants, in file order."""
-        out = list(self.segments)
-        for ch in self.children:
-            out.extend(ch.iter_segments())
-        out.sort(key=lambda s: s.seq)
+        out: list[Segment] = []
+        self._collect(out)
+        # a loop's own segments precede its child loops, except a misplaced
+        # segment kept in the loop before it: only then is a sort needed
+        for a, b in zip(out, out[1:]):
+            if a.seq > b.seq:
+                out.sort(key=_seq)
+                break
         return iter(out)
+
+    def _collect(self, out: list[Segment]) -> None:
+        out.extend(self.segments)
+        for ch in self.children:
+            ch._collect(out)
 
     def seg(self, seg_id: str, qual: str | None = None, qual_pos: int = 1) -> Segment | None:
         """The first own segment with id ``seg_id`` (and element ``qual_pos`` == ``qual``)."""
