@@ -6,8 +6,7 @@ import os
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
 from .findings import Finding
-from .model.build import stream
-from .model.claims import Claim
+from .model.build import iter_claims, stream  # noqa: F401 - part of the API
 from .model.envelope import Transaction
 from .outputs.tables import claim_rows
 
@@ -24,13 +23,6 @@ def read(source: Source, file: str | None = None) -> Iterator[Transaction]:
     """
     for kind, obj in stream(source, file, keep=True):
         if kind == "transaction_end":
-            yield obj  # type: ignore[misc]
-
-
-def iter_claims(source: Source, file: str | None = None) -> Iterator[Claim]:
-    """Yield claims one by one as they complete (memory stays flat)."""
-    for kind, obj in stream(source, file):
-        if kind == "claim":
             yield obj  # type: ignore[misc]
 
 

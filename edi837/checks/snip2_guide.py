@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..findings import Finding, Severity
+from ..findings import Finding
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
 from .registry import RULES, checker, declare

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
-from ..model.claims import Claim, parse_decimal
+from ..model.claims import Claim
 from .registry import Hit, checker, declare, get, rule
 
 TR3_CLM02 = "TR3 005010X222A1 / X223A2 2300 CLM02 note: total claim charge must equal the sum of the service line charges"

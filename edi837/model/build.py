@@ -17,8 +17,7 @@ memory does not grow with the file.
 
 from __future__ import annotations
 
-import os
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 from ..grammar.loop import Loop
 from ..grammar.stream import events
@@ -135,7 +134,7 @@ def _count(lp: Loop) -> int:
 
 
 def iter_claims(source, file: str | None = None) -> Iterator[Claim]:
-    """Claims of a file, streamed."""
+    """Yield the claims of a file one by one as they complete (memory stays flat)."""
     for k, obj in stream(source, file):
         if k == "claim":
             yield obj  # type: ignore[misc]

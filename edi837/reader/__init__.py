@@ -16,7 +16,7 @@ import re
 from typing import BinaryIO, Iterator
 
 from ..findings import Finding, Severity
-from .segment import DEFAULT_DELIMITERS, Delimiters, Segment
+from .segment import Delimiters, Segment
 
 __all__ = ["Delimiters", "Segment", "SegmentReader", "read_segments", "ReadError", "open_source"]
 

@@ -18,7 +18,7 @@ import sqlite3
 from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
-from ..registry import Hit, rule
+from ..registry import rule
 from ...model.claims import Claim, ServiceLine
 from .history import Event, HistoryStore, Stay
 from .mue import load_mue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...codesets import is_anesthesia_code
 from ..registry import Hit
-from ._common import CODES, ECT, erule, fmt, line_date, line_seg, others, say, units
+from ._common import CODES, ECT, erule, fmt, line_date, line_seg, others, say
 
 BURN, BURN_BASE = CODES["burn_addon"], CODES["burn_base"]
 OB_BASE, OB_ADD = CODES["ob_base"], frozenset(CODES["ob_addons"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..registry import Hit
-from ...model.claims import DX_PRINCIPAL, DX_OTHER
 from ._common import NEURO, TMS, T, erule, fmt, line_date, line_seg, norm_dx, profile, say
 
 

@@ -87,7 +87,7 @@ def mue_001(ln, ctx):
         n += sum(e.units for e in others(ctx, c, ln) if e.code == code and e.date == d and e.npi == npi
                  and not (e.date_end and e.date_end != e.date))
     if n > value:
-        scope = "on this line" if mai == 1 else f"for this patient, provider and date across lines and claims"
+        scope = "on this line" if mai == 1 else "for this patient, provider and date across lines and claims"
         yield Hit(say("MUE-001", f"{code} on {fmt(d)} totals {n:g} units {scope}, more than the limit of "
                       f"{value} ({src})"), seg=line_seg(ln), element=units_element(ln), line=ln,
                   value=f"{n:g}")
