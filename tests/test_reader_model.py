@@ -113,6 +113,11 @@ def test_non_837_transaction_is_skipped_with_a_finding():
     assert "GRM-003" in rules
     assert len([o for k, o in evs if k == "claim"]) == 4
     assert [o.id for k, o in evs if k == "segment"] == ["ST", "BPR", "SE"]
+    # GE01 counts every transaction set of the group, the skipped 835 too
+    assert [o.transaction_count for k, o in evs if k == "group_end"] == [2]
+    from edi837.checks import Engine
+    assert not [o for k, o in Engine(snip="1").run_file(text.encode(), file="x")
+                if k == "finding" and o.rule == "S1-ENV-005"]
 
 
 def test_version_note_for_neighbouring_guide():

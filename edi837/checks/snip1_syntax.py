@@ -122,8 +122,6 @@ class EnvelopeChecker:
         self.ctx = ctx
         self.isa: Any = None  # open interchange's ISA segment
         self.gs: Any = None  # open group's GS segment
-        self.groups = 0
-        self.tx_in_group = 0
         self.isa13s: set[str] = set()
         self.gs06s: set[str] = set()
         self.st02s: set[str] = set()
@@ -152,7 +150,6 @@ class EnvelopeChecker:
             isa = obj.isa
             self._close_interchange(isa, out)
             self.isa = isa
-            self.groups = 0
             self.gs06s = set()
             if isa is not None:
                 self._isa(isa, out)
@@ -160,8 +157,6 @@ class EnvelopeChecker:
             gs = obj.gs
             self._close_group(gs, out)
             self.gs = gs
-            self.groups += 1
-            self.tx_in_group = 0
             self.st02s = set()
             if gs is not None:
                 cn = gs[6]
@@ -176,7 +171,6 @@ class EnvelopeChecker:
                     out.append(_f("S1-ENV-010", f"GS05 group time {gs[5]!r} is not a valid HHMM time",
                                   gs, "GS05", gs[5]))
         elif kind == "transaction":
-            self.tx_in_group += 1
             self._st(obj.st, out)
         elif kind == "transaction_end":
             se = obj.se
@@ -189,9 +183,9 @@ class EnvelopeChecker:
                 if gs is not None and ge[2] != gs[6]:
                     out.append(_f("S1-ENV-004", f"GE02 {ge[2]!r} does not match the group control number "
                                   f"GS06 {gs[6]!r}", ge, "GE02", ge[2]))
-                if ge[1] != str(self.tx_in_group):
+                if ge[1] != str(obj.transaction_count):
                     out.append(_f("S1-ENV-005", f"GE01 says {ge[1]!r} transaction sets but the group "
-                                  f"holds {self.tx_in_group}", ge, "GE01", ge[1]))
+                                  f"holds {obj.transaction_count}", ge, "GE01", ge[1]))
             self.gs = None
         elif kind == "interchange_end":
             iea = obj.iea
@@ -201,9 +195,9 @@ class EnvelopeChecker:
                 if isa is not None and iea[2] != isa[13]:
                     out.append(_f("S1-ENV-001", f"IEA02 {iea[2]!r} does not match the interchange control "
                                   f"number ISA13 {isa[13]!r}", iea, "IEA02", iea[2]))
-                if iea[1] != str(self.groups):
+                if iea[1] != str(obj.group_count):
                     out.append(_f("S1-ENV-002", f"IEA01 says {iea[1]!r} functional groups but the "
-                                  f"interchange holds {self.groups}", iea, "IEA01", iea[1]))
+                                  f"interchange holds {obj.group_count}", iea, "IEA01", iea[1]))
             self.isa = None
         return out
 
@@ -222,7 +216,6 @@ class EnvelopeChecker:
                 self.skipped_st = None
             return
         if sid == "ST":
-            self.tx_in_group += 1
             self._st(seg, out)
             self.skipped_st = seg
             self.skipped_count = 1

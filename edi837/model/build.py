@@ -123,6 +123,8 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
             ic = None
             grp = None
         else:  # "seg"
+            if e[1].fields[0] == "ST" and grp is not None:
+                grp.transaction_count += 1  # a skipped (non-837) transaction counts in GE01 too
             yield ("segment", e[1])
 
 

@@ -35,7 +35,7 @@ class FunctionalGroup:
     interchange: Interchange | None = None
     ge: Segment | None = None
     transactions: list["Transaction"] = attrs.field(factory=list)
-    transaction_count: int = 0
+    transaction_count: int = 0  # transaction sets seen, skipped non-837 ones included (GE01)
 
     @property
     def control_number(self) -> str:
