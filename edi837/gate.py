@@ -27,7 +27,7 @@ import click
 
 from .checks.editpack.options import check_options
 from .checks.engine import ClaimResult, Engine
-from .findings import Finding, Severity
+from .findings import Finding
 from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import EnvelopeCollector, write_999
@@ -197,23 +197,18 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
                     rep.finding(obj)
                     if obj.snip in (1, 2) or obj.snip is None:
                         findings.append(obj)
-                    if obj.severity is Severity.ERROR:
-                        fg.errors += 1
-                    elif obj.severity is Severity.WARNING:
-                        fg.warnings += 1
                 elif kind == "claim":
                     rep.claim(obj)
                     results[obj.claim_seq] = obj
-                elif kind == "file":
+                elif kind == "file":  # the engine's counts of the file
                     rep.file_end(obj)
+                    fg.claims, fg.accepted, fg.rejected = obj.claims, obj.accepted, obj.rejected
+                    fg.errors, fg.warnings = obj.errors, obj.warnings
                     fg.could_not_read = obj.could_not_read
             rep.close()
     finally:
         engine.hooks.remove(hook)
     fg.paths["report"] = base + ".report.json"
-    fg.claims = len(results)
-    fg.accepted = sum(1 for r in results.values() if r.verdict == "accepted")
-    fg.rejected = fg.claims - fg.accepted
     fg.results = list(results.values())
     verdicts = {s: r.verdict for s, r in results.items()}
     hl_children: dict[str, set] = {"accepted": set(), "rejected": set()}
