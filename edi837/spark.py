@@ -21,7 +21,10 @@ cross-claim rules see every file of the call; see docs/spark.md.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import zlib
 from typing import Any, Iterable, Iterator
 
 from .outputs.tables import COLUMN_NAMES
@@ -46,11 +49,18 @@ def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> 
     return list(expand_paths(paths))
 
 
-def _rdd(spark, paths, num_slices: int | None, func):
+def _plan(spark, paths, num_slices: int | None, partitions: int | None = None
+          ) -> tuple[list[str], int, int]:
+    """(files, partitions of the path list, partitions of the patient stage)."""
     files = _paths(paths)
-    sc = spark.sparkContext
-    n = num_slices or max(1, min(len(files), sc.defaultParallelism * 4))
-    return sc.parallelize(files, max(1, min(n, len(files) or 1))).mapPartitions(func)
+    par = spark.sparkContext.defaultParallelism
+    slices = max(1, min(num_slices or par * 4, len(files) or 1))
+    return files, slices, max(1, partitions or par)
+
+
+def _rdd(spark, paths, num_slices: int | None, func):
+    files, slices, _ = _plan(spark, paths, num_slices)
+    return spark.sparkContext.parallelize(files, slices).mapPartitions(func)
 
 
 # -- lines ----------------------------------------------------------------------
@@ -122,78 +132,206 @@ def finding_tuple(d: dict[str, Any], names: list[str]) -> tuple:
     return tuple(out)
 
 
-class _SkipEvents:
-    """Picklable partition function: the skip-mode engine's events of each file
-    (rules that look at one claim only), pickled, with the file's index."""
+def _pid(patient_key: tuple) -> str:
+    """The patient's key as a string (what partitions, and sorts, claims by patient)."""
+    return json.dumps(list(patient_key))
 
-    def __init__(self, engine_args: dict[str, Any]):
+
+def patient_partition(key: tuple) -> int:
+    """Partition number (before ``% n``) of a stage-1 record key ``(patient, file index, position)``:
+    a stable hash of the patient (``zlib.crc32``, the same on every executor whatever
+    ``PYTHONHASHSEED``); records of no patient (findings outside claims) go by file index."""
+    pid, i, _ = key
+    return zlib.crc32(pid.encode("utf-8")) if pid else i
+
+
+class _FileRange:
+    """Partition function of output keys ``(file index, position, n)``: consecutive
+    files to consecutive partitions, so sorting within partitions orders all rows."""
+
+    def __init__(self, files: int, parts: int):
+        self.files, self.parts = files, parts
+
+    def __call__(self, key: tuple) -> int:
+        return key[0] * self.parts // self.files
+
+
+class _CheckFiles:
+    """Stage 1 (picklable partition function over ``(file index, path)``): the
+    skip-mode engine (rules that look at one claim) on each file, its events as
+    records ``((patient, file index, position), value)``:
+
+    - ``("claim_checked", payload, found)``: a claim (``parallel.dump_claim``),
+      its order keys, reasons and control numbers, and its findings so far;
+    - ``("claim", ClaimResult)``: the claim's verdict before cross-claim rules
+      (``patient`` from ``ClaimResult.patient_key``, so it meets its claim);
+    - ``("finding", Finding)``: findings outside claims (``patient`` ``""``).
+
+    ``keep`` names which of "claim" / "finding" records to emit besides claims."""
+
+    def __init__(self, engine_args: dict[str, Any], keep: tuple[str, ...]):
         self.engine_args = engine_args
+        self.keep = keep
 
-    def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[tuple[int, bytes]]:
-        import pickle
-
+    def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[tuple[tuple, tuple]]:
         from .checks.engine import Engine
         from .parallel import dump_claim
 
+        keep_f, keep_c = "finding" in self.keep, "claim" in self.keep
         for i, p in items:
             eng = Engine(cross_claim="skip", **self.engine_args)
-            evs = []
+            buf: list[Any] = []  # findings since the last other event
+            pos = 0
             for kind, obj in eng.run_file(p):
+                if kind == "finding":
+                    buf.append(obj)
+                    continue
+                n = len(obj.keys) if kind == "claim_checked" else 0
+                cut = len(buf) - n
+                if keep_f:
+                    for f in buf[:cut]:
+                        yield ("", i, pos), ("finding", f)
+                        pos += 1
                 if kind == "claim_checked":
-                    obj = (dump_claim(obj.claim), obj.keys, obj.reasons, obj.ctl)
-                evs.append((kind, obj))
-            yield (i, pickle.dumps(evs, protocol=pickle.HIGHEST_PROTOCOL))
+                    payload = (dump_claim(obj.claim), obj.keys, obj.reasons, obj.ctl)
+                    yield (_pid(obj.claim.patient_key), i, pos), ("claim_checked", payload, buf[cut:])
+                    pos += 1
+                elif kind == "claim" and keep_c:
+                    yield (_pid(obj.patient_key), i, pos), ("claim", obj)
+                    pos += 1
+                buf = []
+            if keep_f:
+                for f in buf:
+                    yield ("", i, pos), ("finding", f)
+                    pos += 1
 
 
-def _events(spark, paths, num_slices: int | None, engine_args: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """The events of one ``Engine(**engine_args).run(files)``: per-file rules on
-    the executors, cross-claim rules on the driver in file order."""
-    import pickle
+def _as_events(records: Iterable[tuple[tuple, tuple]], cur: list) -> Iterator[tuple[str, Any]]:
+    """Stage-1 records back into the skip-mode events ``parallel.split_events`` takes;
+    ``cur[0]`` is the key of the record being read."""
+    for key, v in records:
+        cur[0] = key
+        if v[0] == "claim_checked":
+            for f in v[2]:
+                yield ("finding", f)
+            yield ("claim_checked", v[1])
+        else:
+            yield v
 
+
+def _row(kind: str, obj: Any, names: list[str]) -> tuple:
+    if kind == "claim":
+        return (obj.file, int(obj.claim_seq), obj.claim_id, obj.verdict)
+    return finding_tuple(obj.to_dict(), names)
+
+
+class _CrossClaim:
+    """Stage 2 (picklable partition function over stage-1 records partitioned by
+    patient and sorted by (patient, file index, position)): one
+    ``Engine(cross_claim="only")`` per partition completes each patient's claims
+    in arrival order (``parallel.split_events``: cross-claim findings merged in
+    one-run order, verdicts recomputed); yields ``((file index, position, n), row)``."""
+
+    def __init__(self, engine_args: dict[str, Any], want: str):
+        self.engine_args = engine_args
+        self.want = want
+
+    def __call__(self, records: Iterator[tuple[tuple, tuple]]) -> Iterator[tuple[tuple, tuple]]:
+        from .checks.engine import Engine
+        from .parallel import split_events
+
+        names = finding_fields()
+        want = self.want
+        eng = None
+        for pid, group in itertools.groupby(records, key=lambda kv: kv[0][0]):
+            if not pid:  # findings outside claims
+                for (_, i, pos), (kind, f) in group:
+                    yield (i, pos, 0), _row(kind, f, names)
+                continue
+            if eng is None:
+                eng = Engine(cross_claim="only", **self.engine_args)
+            cur: list = [None]
+            last, n = None, 0
+            for kind, obj in split_events(eng, _as_events(group, cur), None, None):
+                if kind != want:
+                    continue
+                if cur[0] != last:
+                    last, n = cur[0], 0
+                _, i, pos = last
+                yield (i, pos, n), _row(kind, obj, names)
+                n += 1
+
+
+def _distributed(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str):
+    """The rows of ``want`` ("claim" or "finding") as an RDD, cross-claim rules on the executors."""
+    from .parallel import SERIAL_OPTIONS
+
+    files, slices, parts = _plan(spark, paths, num_slices, partitions)
+    args = {k: v for k, v in engine_args.items() if k not in SERIAL_OPTIONS}
+    if not files:
+        return spark.sparkContext.emptyRDD()
+    out_parts = min(len(files), slices)
+    return (spark.sparkContext.parallelize(list(enumerate(files)), slices)
+            .mapPartitions(_CheckFiles(args, (want,)))
+            .repartitionAndSortWithinPartitions(parts, patient_partition)
+            .mapPartitions(_CrossClaim(args, want))
+            .repartitionAndSortWithinPartitions(out_parts, _FileRange(len(files), out_parts))
+            .values())
+
+
+def _serial(spark, paths, num_slices, engine_args: dict[str, Any], want: str) -> list[tuple]:
+    """The rows of ``want``, cross-claim rules (history store, verdict callbacks)
+    on the driver in file order: what ``history`` / ``on_verdict`` / ``on_finish`` need."""
     from .checks.engine import Engine
     from .parallel import SERIAL_OPTIONS, split_events
 
-    files = _paths(paths)
+    files, slices, _ = _plan(spark, paths, num_slices, None)
     if not files:
-        return
-    sc = spark.sparkContext
-    n = num_slices or max(1, min(len(files), sc.defaultParallelism * 4))
+        return []
     args = {k: v for k, v in engine_args.items() if k not in SERIAL_OPTIONS}
     parent = Engine(cross_claim="only", **engine_args)
-    rdd = sc.parallelize(list(enumerate(files)), max(1, min(n, len(files)))).mapPartitions(
-        _SkipEvents(args))
-    # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a time
-    for _i, blob in rdd.toLocalIterator():
-        yield from split_events(parent, pickle.loads(blob), None, engine_args)
-
-
-def _rows(spark, paths, num_slices, engine_args, want: str) -> list[tuple]:
-    names = finding_fields() if want == "finding" else None
+    rdd = spark.sparkContext.parallelize(list(enumerate(files)), slices).mapPartitions(
+        _CheckFiles(args, ("claim", "finding")))
+    names = finding_fields()
     out = []
-    for kind, obj in _events(spark, paths, num_slices, engine_args):
-        if kind != want:
-            continue
-        if kind == "claim":
-            out.append((obj.file, int(obj.claim_seq), obj.claim_id, obj.verdict))
-        else:
-            out.append(finding_tuple(obj.to_dict(), names))  # type: ignore[arg-type]
+    # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a time
+    for _i, recs in itertools.groupby(rdd.toLocalIterator(), key=lambda kv: kv[0][1]):
+        for kind, obj in split_events(parent, _as_events(recs, [None]), None, engine_args):
+            if kind == want:
+                out.append(_row(kind, obj, names))
+    fin = engine_args.get("on_finish")
+    if fin is not None:
+        fin()
     return out
 
 
-def verdicts(spark, paths, num_slices: int | None = None, **engine_args: Any):
-    """DataFrame (file, claim_seq, claim_id, verdict), one row per claim.
+def _frame(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str, schema):
+    from .parallel import SERIAL_OPTIONS
 
-    ``engine_args`` (``snip``, ``rules``, options) go to ``Engine``; the
-    per-claim rules run on the executors (options other than history and
-    callbacks must be picklable), the cross-claim rules on the driver over
-    every file in order, so rows equal one ``Engine().run(files)``.
+    if any(engine_args.get(k) is not None for k in SERIAL_OPTIONS):
+        return spark.createDataFrame(_serial(spark, paths, num_slices, engine_args, want), schema)
+    return spark.createDataFrame(_distributed(spark, paths, num_slices, partitions, engine_args, want),
+                                 schema)
+
+
+def verdicts(spark, paths, num_slices: int | None = None, partitions: int | None = None,
+             **engine_args: Any):
+    """DataFrame (file, claim_seq, claim_id, verdict), one row per claim, in file order.
+
+    ``engine_args`` (``snip``, ``rules``, options) go to ``Engine`` on the
+    executors (they must be picklable).  Files are checked on the executors,
+    then claims are grouped by patient into ``partitions`` partitions (default:
+    the default parallelism) where the cross-claim rules run in arrival order,
+    so rows equal one ``Engine().run(files)``.  With ``history``,
+    ``on_verdict`` or ``on_finish`` the cross-claim rules run on the driver
+    instead (see docs/spark.md).
     """
-    return spark.createDataFrame(_rows(spark, paths, num_slices, engine_args, "claim"),
-                                 verdicts_schema())
+    return _frame(spark, paths, num_slices, partitions, engine_args, "claim", verdicts_schema())
 
 
-def findings(spark, paths, num_slices: int | None = None, **engine_args: Any):
+def findings(spark, paths, num_slices: int | None = None, partitions: int | None = None,
+             **engine_args: Any):
     """DataFrame of every finding (the fields of ``Finding.to_dict``), one row per finding,
-    in the order of one ``Engine().run(files)`` (cross-claim rules included)."""
-    return spark.createDataFrame(_rows(spark, paths, num_slices, engine_args, "finding"),
-                                 findings_schema())
+    in the order of one ``Engine().run(files)`` (cross-claim rules included); run as
+    :func:`verdicts`."""
+    return _frame(spark, paths, num_slices, partitions, engine_args, "finding", findings_schema())
