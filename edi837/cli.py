@@ -223,10 +223,10 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> No
         sys.exit(status.code)
     with _output(output) as out:
         if fmt == "csv":
-            w = csv.DictWriter(out, fieldnames=COLUMN_NAMES, lineterminator="\n")
-            w.writeheader()
-            for r in rows():
-                w.writerow(r)
+            w = csv.writer(out, lineterminator="\n")
+            w.writerow(COLUMN_NAMES)
+            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field
+            w.writerows(r.values() for r in rows())
         else:
             dumps = json.dumps
             for r in rows():

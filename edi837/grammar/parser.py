@@ -15,6 +15,7 @@ validator to report.
 from __future__ import annotations
 
 import functools
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +24,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 from lark.lexer import Lexer
 
+from ..cache import cache_dir
 from ..reader.segment import Segment
 from .loop import Loop
 
@@ -80,7 +82,17 @@ Template = tuple
 @functools.cache
 def _lark(kind: str) -> Lark:
     text = (grammar_dir() / GRAMMAR_FILES[kind]).read_text()
-    return Lark(text, parser="lalr", lexer=_TokenFeed, start=list(START_SYMBOLS))
+    # Lark's own cache of the LALR tables (keyed by a hash of the grammar and
+    # options, verified on load) saves most of the parser's start-up
+    cache: str | bool = False
+    try:
+        d = cache_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        if os.access(d, os.W_OK):
+            cache = str(d / f"lark-{GRAMMAR_FILES[kind]}.cache")
+    except OSError:
+        pass
+    return Lark(text, parser="lalr", lexer=_TokenFeed, start=list(START_SYMBOLS), cache=cache)
 
 
 class ChunkParser:

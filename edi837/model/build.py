@@ -21,7 +21,7 @@ from typing import Iterator
 
 from ..grammar.loop import Loop
 from ..grammar.stream import events
-from .claims import Claim, build_claim
+from .claims import Claim, Enclosing, build_claim
 from .envelope import FunctionalGroup, Interchange, Transaction
 
 Source = "str | os.PathLike[str] | bytes | BinaryIO"
@@ -37,6 +37,7 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
     subscriber: Loop | None = None
     patient: Loop | None = None
     claim_seq = 0
+    enclosing = Enclosing()
     for e in ev:
         k = e[0]
         if k == "claim":
@@ -47,7 +48,8 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
             if tx is not None:
                 tx.claim_count += 1
                 tx.segment_count += _count(lp)
-            c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient)
+            c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient,
+                            enclosing)
             if keep:
                 if parent is not None:
                     parent.children.append(lp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -109,15 +109,6 @@ class CodeEntry:
     date_end: _dt.date | None = None
     segment: Segment | None = None
     element: str = ""
-
-
-def _hi_entries(loop: Loop) -> Iterator[tuple[Segment, int, list[str]]]:
-    for s in loop.segments:
-        if s.fields[0] == "HI":
-            for i in range(1, len(s.fields)):
-                comps = s.components(i)
-                if comps and comps[0]:
-                    yield s, i, comps
 
 
 @attrs.define(slots=True, eq=False)
@@ -293,65 +284,104 @@ PROVIDER_LOOPS = {
 LINE_RENDERING = {"837P": "2420A", "837I": "2420C"}
 
 
+class Enclosing:
+    """What a claim takes from the HL loops enclosing it (subscriber, patient,
+    payer, billing provider), read once per HL and shared by its claims."""
+
+    __slots__ = ("billing", "subscriber", "patient", "kind", "values")
+
+    def __init__(self) -> None:
+        self.billing = self.subscriber = self.patient = self.kind = None
+        self.values: tuple = ()
+
+    def get(self, kind: str | None, billing: Loop | None, subscriber: Loop | None,
+            patient: Loop | None) -> tuple:
+        # identity of the live loops (kept referenced here, so never a reused id)
+        if (billing is self.billing and subscriber is self.subscriber and patient is self.patient
+                and kind == self.kind and self.values):
+            return self.values
+        sub = _person(subscriber.child("2010BA") if subscriber is not None else None)
+        pat = _person(patient.child("2010CA")) if patient is not None else sub
+        payer = subscriber.child("2010BB") if subscriber is not None else None
+        payer_id = payer.segments[0][9] if payer is not None else ""
+        payer_name = payer.segments[0][3] if payer is not None else ""
+        bp = _provider("billing", billing.child("2010AA"), billing) if billing is not None else None
+        self.billing, self.subscriber, self.patient, self.kind = billing, subscriber, patient, kind
+        self.values = (sub, pat, payer_id, payer_name, bp)
+        return self.values
+
+
 def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transaction,
-                billing: Loop | None, subscriber: Loop | None, patient: Loop | None) -> Claim:
+                billing: Loop | None, subscriber: Loop | None, patient: Loop | None,
+                enclosing: Enclosing | None = None) -> Claim:
+    """The claim view of a 2300 loop.  ``enclosing`` (one per stream) reuses
+    what was read from the same HL loops for the previous claim."""
     clm = loop.segments[0]
     c = Claim(loop=loop, kind=kind, seq=seq, file=file, transaction=transaction,
               billing_loop=billing, subscriber_loop=subscriber, patient_loop=patient)
     c.claim_id = clm[1]
     c.charge = parse_decimal(clm[2])
-    c.facility_code = clm.component(5, 1)
-    c.facility_qualifier = clm.component(5, 2)
-    c.frequency = clm.component(5, 3)
-    sub_nm = subscriber.child("2010BA") if subscriber is not None else None
-    c.subscriber = _person(sub_nm)
-    c.patient = _person(patient.child("2010CA")) if patient is not None else c.subscriber
-    payer = subscriber.child("2010BB") if subscriber is not None else None
-    if payer is not None:
-        c.payer_id = payer.segments[0][9]
-        c.payer_name = payer.segments[0][3]
-    # providers
-    if billing is not None:
-        bp = _provider("billing", billing.child("2010AA"), billing)
-        if bp is not None:
-            c.providers["billing"] = bp
+    c5 = clm.components(5)
+    n5 = len(c5)
+    c.facility_code = c5[0] if n5 else ""
+    c.facility_qualifier = c5[1] if n5 > 1 else ""
+    c.frequency = c5[2] if n5 > 2 else ""
+    sub, pat, c.payer_id, c.payer_name, bp = (enclosing or Enclosing()).get(kind, billing, subscriber,
+                                                                              patient)
+    c.subscriber = sub
+    c.patient = pat
+    providers = c.providers
+    if bp is not None:
+        providers["billing"] = bp
+    roles = PROVIDER_LOOPS.get(kind or "837P", {})
+    lx_loops = []
     for ch in loop.children:
-        role = PROVIDER_LOOPS.get(kind or "837P", {}).get(ch.id or "")
-        if role and role not in c.providers:
+        cid = ch.id
+        if cid == "2400":
+            lx_loops.append(ch)
+            continue
+        role = roles.get(cid or "")
+        if role and role not in providers:
             p = _provider(role, ch)
             if p is not None:
-                c.providers[role] = p
-    # HI: diagnoses, condition / occurrence codes, ICD procedures
+                providers[role] = p
+    # HI: diagnoses, condition / occurrence codes, ICD procedures; REF*G1; DTP
     pos = 0
-    for s, i, comps in _hi_entries(loop):
-        q = comps[0]
-        code = comps[1] if len(comps) > 1 else ""
-        el = f"HI{i:02d}-2"
-        if q in DX_QUALIFIERS:
-            pos += 1
-            c.diagnoses.append(Diagnosis(q, code, pos, s, el, comps[8] if len(comps) > 8 else ""))
-        elif q == CONDITION:
-            c.condition_codes.append(CodeEntry(q, code, segment=s, element=el))
-        elif q == OCCURRENCE:
-            d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
-            c.occurrence_codes.append(CodeEntry(q, code, d1, d2, s, el))
-        elif q in PROC_QUALIFIERS:
-            d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
-            c.procedures.append(CodeEntry(q, code, d1, d2, s, el))
-    c.prior_auth = [r[2] for r in loop.segs("REF", "G1")]
-    for d in loop.segs("DTP"):
-        q = d[1]
-        if q == "434":
-            c.statement_from, c.statement_to = parse_period(d[2], d[3])
-        elif q == "435":
-            c.admission_date = parse_date(d[3][:8])
+    for s in loop.segments:
+        sid = s.fields[0]
+        if sid == "HI":
+            for i in range(1, len(s.fields)):
+                comps = s.components(i)
+                if not comps or not comps[0]:
+                    continue
+                q = comps[0]
+                code = comps[1] if len(comps) > 1 else ""
+                el = f"HI{i:02d}-2"
+                if q in DX_QUALIFIERS:
+                    pos += 1
+                    c.diagnoses.append(Diagnosis(q, code, pos, s, el, comps[8] if len(comps) > 8 else ""))
+                elif q == CONDITION:
+                    c.condition_codes.append(CodeEntry(q, code, segment=s, element=el))
+                elif q == OCCURRENCE:
+                    d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
+                    c.occurrence_codes.append(CodeEntry(q, code, d1, d2, s, el))
+                elif q in PROC_QUALIFIERS:
+                    d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
+                    c.procedures.append(CodeEntry(q, code, d1, d2, s, el))
+        elif sid == "REF":
+            if s[1] == "G1":
+                c.prior_auth.append(s[2])
+        elif sid == "DTP":
+            q = s[1]
+            if q == "434":
+                c.statement_from, c.statement_to = parse_period(s[2], s[3])
+            elif q == "435":
+                c.admission_date = parse_date(s[3][:8])
     # service lines
-    line_rendering_id = LINE_RENDERING.get(kind or "837P", "2420A")
-    claim_rendering = _with_taxonomy(c.providers.get("rendering") or c.providers.get("billing"), c)
-    for lx_loop in loop.children:
-        if lx_loop.id != "2400":
-            continue
-        c.lines.append(_line(c, lx_loop, kind, line_rendering_id, claim_rendering))
+    if lx_loops:
+        line_rendering_id = LINE_RENDERING.get(kind or "837P", "2420A")
+        claim_rendering = _with_taxonomy(providers.get("rendering") or providers.get("billing"), c)
+        c.lines = [_line(c, lx, line_rendering_id, claim_rendering) for lx in lx_loops]
     return c
 
 
@@ -366,39 +396,43 @@ def _with_taxonomy(p: Provider | None, c: Claim) -> Provider | None:
     return p
 
 
-def _line(c: Claim, lp: Loop, kind: str | None, rend_id: str, claim_rendering: Provider | None
-          ) -> ServiceLine:
+def _line(c: Claim, lp: Loop, rend_id: str, claim_rendering: Provider | None) -> ServiceLine:
     segs = lp.segments
     ln = ServiceLine(claim=c, loop=lp, line_number=segs[0][1])
     sv = None
     for s in segs:
-        sid = s.fields[0]
+        f = s.fields
+        sid = f[0]
         if sid == "SV1" or sid == "SV2":
             if sv is None:
                 sv = s
         elif sid == "DTP":
-            if s[1] == "472" and ln.service_date is None:
+            if ln.service_date is None and len(f) > 1 and f[1] == "472":
                 ln.service_date, ln.service_date_end = parse_period(s[2], s[3])
         elif sid == "REF":
-            if s[1] == "G1":
+            if len(f) > 1 and f[1] == "G1":
                 ln.prior_auth.append(s[2])
     ln.service = sv
     if sv is not None:
-        comps = sv.components(1 if sv.fields[0] == "SV1" else 2)
+        f = sv.fields + [""] * (8 - len(sv.fields)) if len(sv.fields) < 8 else sv.fields
+        is_sv1 = f[0] == "SV1"
+        comps = sv.components(1 if is_sv1 else 2)
         ln.procedure_qualifier = comps[0] if comps else ""
         ln.procedure_code = comps[1] if len(comps) > 1 else ""
-        ln.modifiers = [m for m in comps[2:6] if m]
-        if sv.fields[0] == "SV1":
-            ln.charge = parse_decimal(sv[2])
-            ln.unit_basis = sv[3]
-            ln.units = parse_decimal(sv[4])
-            ln.place_of_service = sv[5] or c.facility_code
-            ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isdigit()]
+        if len(comps) > 2:
+            ln.modifiers = [m for m in comps[2:6] if m]
+        if is_sv1:
+            ln.charge = parse_decimal(f[2])
+            ln.unit_basis = f[3]
+            ln.units = parse_decimal(f[4])
+            ln.place_of_service = f[5] or c.facility_code
+            if f[7]:
+                ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isdigit()]
         else:
-            ln.revenue_code = sv[1]
-            ln.charge = parse_decimal(sv[3])
-            ln.unit_basis = sv[4]
-            ln.units = parse_decimal(sv[5])
+            ln.revenue_code = f[1]
+            ln.charge = parse_decimal(f[3])
+            ln.unit_basis = f[4]
+            ln.units = parse_decimal(f[5])
     else:
         ln.place_of_service = c.place_of_service
     rl = lp.child(rend_id) if lp.children else None
