@@ -262,6 +262,14 @@ class _CrossClaim:
                 n += 1
 
 
+def by_patient(spark, files: list[str], slices: int, parts: int, args: dict[str, Any], keep: tuple[str, ...]):
+    """Stage 1 on ``files`` (cut into ``slices`` partitions), its records shuffled into
+    ``parts`` partitions by patient and sorted by (patient, file index, position)."""
+    return (spark.sparkContext.parallelize(list(enumerate(files)), slices)
+            .mapPartitions(_CheckFiles(args, keep))
+            .repartitionAndSortWithinPartitions(parts, patient_partition))
+
+
 def _distributed(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str):
     """The rows of ``want`` ("claim" or "finding") as an RDD, cross-claim rules on the executors."""
     from .parallel import SERIAL_OPTIONS
@@ -271,9 +279,7 @@ def _distributed(spark, paths, num_slices, partitions, engine_args: dict[str, An
     if not files:
         return spark.sparkContext.emptyRDD()
     out_parts = min(len(files), slices)
-    return (spark.sparkContext.parallelize(list(enumerate(files)), slices)
-            .mapPartitions(_CheckFiles(args, (want,)))
-            .repartitionAndSortWithinPartitions(parts, patient_partition)
+    return (by_patient(spark, files, slices, parts, args, (want,))
             .mapPartitions(_CrossClaim(args, want))
             .repartitionAndSortWithinPartitions(out_parts, _FileRange(len(files), out_parts))
             .values())
