@@ -11,12 +11,30 @@ by the executors under the same name (a shared mount, or local paths in
 - :func:`verdicts` -- one row per claim: file, claim_seq, claim_id, verdict
 - :func:`findings` -- one row per finding (the fields of ``Finding.to_dict``)
 
-Rows equal the single-machine ones (``api.lines`` / ``Engine().run(files)``)
-for the same files: the executors run the rules that look at one claim
-(``Engine(cross_claim="skip")``) per file and ship each claim back; the driver
-runs the cross-claim rules over all files in file order
-(``Engine(cross_claim="only")``, see :func:`edi837.parallel.split_events`), so
-cross-claim rules see every file of the call; see docs/spark.md.
+Rows equal the single-machine ones (``api.lines`` / one ``Engine().run(files)``,
+as ``edi837 validate a.x12 b.x12``) for the same files, cross-claim rules included,
+and nothing is collected on the driver.  ``verdicts`` / ``findings`` run in
+three steps (see docs/spark.md):
+
+1. per file, on the executors: ``Engine(cross_claim="skip")`` runs every rule
+   that looks at one claim (:class:`_CheckFiles`); each checked claim is
+   keyed by its patient (``Claim.patient_key``) and arrival order (file
+   index, position in the file);
+2. shuffled by patient (``repartitionAndSortWithinPartitions`` with a
+   crc32 of the patient key, sorted by (patient, file index, position)):
+   one ``Engine(cross_claim="only")`` per partition runs the cross-claim
+   rules on each patient's claims in arrival order and completes findings
+   and verdicts (:func:`edi837.parallel.split_events`, :class:`_CrossClaim`).
+   Every cross-claim rule reads only the same patient's earlier claims, and a
+   claim's verdict only its own findings and what encloses it (already
+   counted in step 1), so the grouping changes nothing;
+3. shuffled back by file range and sorted by (file index, position, n): the
+   rows come in the single-machine order.
+
+With ``history`` (the SQLite store is read and written in one run's order,
+and its filter looks at every earlier claim of the run, of any patient),
+``on_verdict`` or ``on_finish`` (callables of the driver), step 2 runs on the
+driver instead, over the files in order.
 """
 
 from __future__ import annotations
