@@ -19,6 +19,7 @@ import contextlib
 import datetime as _dt
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -35,6 +36,7 @@ from .outputs.atomic import atomic_write
 from .outputs.report import JsonReport
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
+from .parallel import file_events
 from .reader.segment import Delimiters
 
 INPUT_SUFFIXES = (".x12", ".edi", ".837", ".txt", ".dat")
@@ -114,8 +116,13 @@ def _stem(path: str) -> str:
 
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
-         echo: Any = None, **engine_options: Any) -> GateResult:
-    """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc."""
+         echo: Any = None, jobs: int = 1, **engine_options: Any) -> GateResult:
+    """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc.
+
+    ``jobs > 1``: pass 1 of several files runs on that many processes
+    (:func:`edi837.parallel.file_events`: the cross-claim rules run here, in
+    file order); pass 2 and every output are written here, file after file, so
+    outputs and control numbers are those of one job."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     files = expand_inputs(inputs)
@@ -143,20 +150,21 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         check_options(opts)
     except ValueError as e:
         raise GateError(str(e)) from None
-    engine = Engine(snip=snip, **opts)
+    engine, per_file = file_events(files, jobs, snip=snip, **opts)
     result = GateResult()
     seen_stems: dict[str, int] = {}
-    for path in files:
-        stem = _stem(path)
-        n = seen_stems.get(stem, 0)
-        seen_stems[stem] = n + 1
-        if n:
-            stem = f"{stem}.{n + 1}"
-        fg = gate_file(engine, path, out_dir, stem, counter, now)
-        result.files.append(fg)
-        result.claims.extend(fg.results)
-        if echo is not None:
-            echo(fg.summary())
+    with contextlib.closing(per_file):
+        for path, events in per_file:
+            stem = _stem(path)
+            n = seen_stems.get(stem, 0)
+            seen_stems[stem] = n + 1
+            if n:
+                stem = f"{stem}.{n + 1}"
+            fg = gate_file(engine, path, out_dir, stem, counter, now, events)
+            result.files.append(fg)
+            result.claims.extend(fg.results)
+            if echo is not None:
+                echo(fg.summary())
     if persist:
         with atomic_write(counter_path, "w", encoding="ascii") as fh:
             fh.write(f"{counter.value}\n")
@@ -164,7 +172,9 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
 
 
 def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
-              now: _dt.datetime) -> FileGate:
+              now: _dt.datetime, events: Iterable[tuple[str, Any]] | None = None) -> FileGate:
+    """Gate one file; ``events`` are ``engine.run_file(path)``'s (or those
+    :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine)."""
     fg = FileGate(input=path)
     base = os.path.join(out_dir, stem)
     # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
@@ -178,12 +188,13 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
 
     # every output of the file is renamed into place together, when all are done
     with contextlib.ExitStack() as stack:
-        return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, hl_of, hook, stack)
+        return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, hl_of, hook, stack,
+                          events)
 
 
 def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
                now: _dt.datetime, fg: FileGate, base: str, hl_of: dict, hook: Any,
-               stack: contextlib.ExitStack) -> FileGate:
+               stack: contextlib.ExitStack, events: Iterable[tuple[str, Any]] | None) -> FileGate:
     engine.hooks.append(hook)
     results: dict[int, ClaimResult] = {}
     findings: list[Finding] = []
@@ -192,7 +203,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
                 as rfh:
             rep = JsonReport(rfh)
             rep.file_start(path)
-            for kind, obj in engine.run_file(path):
+            for kind, obj in (engine.run_file(path) if events is None else events):
                 if kind == "finding":
                     rep.finding(obj)
                     if obj.snip in (1, 2) or obj.snip is None:
@@ -289,9 +300,12 @@ def _parse_now(v: str | None) -> _dt.datetime | None:
               help="First control number (ISA13/GS06) of the outputs (default: a counter kept "
                    "in the output folder).")
 @click.option("--now", "now_", default=None, help="Date-time stamped on outputs (ISO format).")
+@click.option("--jobs", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Validate files in parallel processes (cross-claim rules, splitting and "
+                   "acknowledgments stay in file order: the outputs of one job).")
 def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | None,
                  profile: str | None, history: str | None, control_number: int | None,
-                 now_: str | None) -> None:
+                 now_: str | None, jobs: int) -> None:
     """Validate 837 files, split accepted/rejected claims, write 999/277CA/TA1 and a report.
 
     Exit status: 0 no errors, 1 errors found (a rejected claim or an error
@@ -300,7 +314,7 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
     now = _parse_now(now_)
     try:
         res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
-                   control_number=control_number, now=now, echo=click.echo)
+                   control_number=control_number, now=now, echo=click.echo, jobs=jobs)
     except GateError as e:
         click.echo(f"edi837 gate: {e}", err=True)
         sys.exit(2)
@@ -309,6 +323,9 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
         sys.exit(2)
     except OSError as e:
         click.echo(f"edi837 gate: {e.filename or ''}: {e.strerror or e}", err=True)
+        sys.exit(2)
+    except BrokenProcessPool as e:  # --jobs: a worker was killed (out of memory, a signal)
+        click.echo(f"edi837 gate: a worker process stopped: {e}", err=True)
         sys.exit(2)
     sys.exit(res.exit_code)
 

@@ -2,11 +2,18 @@
 
 :func:`map_files` runs a picklable function over paths in a
 ``ProcessPoolExecutor`` (spawn-safe: workers import this module fresh) and
-yields the results in input order.  :func:`lines` uses it for
-``edi837 lines --jobs N``: each worker streams the rows of one file to a temp
-part file (pickled batches) and the parent reads the parts back in file
-order, so memory stays flat for big files and the rows are exactly those of
-``api.lines`` with one job.
+yields the results in input order (:func:`submit_files`: the futures).
+:func:`lines` uses it for ``edi837 lines --jobs N``: each worker streams the
+rows of one file to a temp part file (pickled batches) and the parent reads
+the parts back in file order, so memory stays flat for big files and the rows
+are exactly those of ``api.lines`` with one job.
+
+:func:`file_events` gives one engine's events file by file for
+``edi837 validate --jobs N`` (:func:`validate`) and ``edi837 gate --jobs N``:
+workers run the rules that look at one claim (``Engine(cross_claim="skip")``)
+while the parent reads the same file and runs the cross-claim rules
+(``Engine(cross_claim="only")``) on its claims in file order; then
+:func:`split_events` merges the two halves into the events of one engine.
 
 Parallelism is per file: a single big file is read by one worker.
 """
@@ -14,6 +21,7 @@ Parallelism is per file: a single big file is read by one worker.
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import concurrent.futures as cf
 import multiprocessing
@@ -45,7 +53,23 @@ def map_files(func: Callable[[str], T], paths: Iterable[str], jobs: int = 1,
         for p in paths:
             yield func(p)
         return
-    workers = min(jobs, len(paths))
+    for fut in submit_files(func, paths, jobs, mp_context, window):
+        yield fut.result()
+
+
+def submit_files(func: Callable[[str], T], paths: Iterable[str], jobs: int,
+                 mp_context: str | None = "spawn", window: int | None = None
+                 ) -> Iterator[cf.Future]:
+    """The futures of ``func(path)`` on a pool of ``jobs`` processes, in input order.
+
+    Lets the caller work on a file while its future is still running (see
+    :func:`file_events`); ``window`` as in :func:`map_files`.  Closing the
+    iterator cancels what has not started and shuts the pool down.
+    """
+    paths = list(paths)
+    if not paths:
+        return
+    workers = max(1, min(jobs, len(paths)))
     window = max(window or 2 * workers, workers)
     ctx = multiprocessing.get_context(mp_context) if mp_context else None
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
@@ -58,11 +82,10 @@ def map_files(func: Callable[[str], T], paths: Iterable[str], jobs: int = 1,
                     break
             while pending:
                 fut = pending.popleft()
-                res = fut.result()
-                nxt = next(it, None)
-                if nxt is not None:
+                for nxt in it:
                     pending.append(ex.submit(func, nxt))
-                yield res
+                    break
+                yield fut
         finally:
             for fut in pending:
                 fut.cancel()
@@ -208,7 +231,11 @@ def _unique(xs: Iterable[str]) -> list[str]:
 
 
 class _ValidateWorker:
-    """Callable (picklable): the skip-mode engine's events of one file, to a part file."""
+    """Callable (picklable): the skip-mode engine's events of one file, to a part file.
+
+    A ``claim_checked`` payload travels as (claim_seq, keys, reasons, ctl): the
+    parent reads the claims itself (:func:`file_events`), which is several
+    times cheaper than unpickling them."""
 
     def __init__(self, tmpdir: str, engine_args: dict[str, Any]):
         self.tmpdir = tmpdir
@@ -223,7 +250,7 @@ class _ValidateWorker:
             buf: list[tuple[str, Any]] = []
             for kind, obj in eng.run_file(path):
                 if kind == "claim_checked":
-                    obj = (dump_claim(obj.claim), obj.keys, obj.reasons, obj.ctl)
+                    obj = (obj.claim.seq, obj.keys, obj.reasons, obj.ctl)
                 buf.append((kind, obj))
                 if len(buf) >= BATCH:
                     pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -237,14 +264,18 @@ SERIAL_OPTIONS = ("history", "history_record", "on_verdict", "on_finish")
 
 
 def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | None = None,
-                 options: dict[str, Any] | None = None) -> Iterator[tuple[str, Any]]:
+                 options: dict[str, Any] | None = None, ahead: "_Ahead | None" = None
+                 ) -> Iterator[tuple[str, Any]]:
     """Complete one file's skip-mode ``events`` with the only-mode ``engine``.
 
     Yields the events one ``Engine(cross_claim="run")`` would: each claim's
     findings merged in the one-engine order, claim results and the file result
     with the cross-claim findings counted, verdict hooks called on final
     verdicts.  ``claim_checked`` payloads may be :class:`ClaimChecked` or the
-    tuple a worker pickles (claim bytes, keys, reasons, ctl).
+    tuple a worker pickles (claim bytes, keys, reasons, ctl); when the tuple
+    starts with the claim's seq instead of its bytes, ``engine`` is the one
+    :func:`parent_engine` made and ``ahead`` holds its findings on the file's
+    claims (:func:`file_events`).
     """
     from .checks.engine import ClaimChecked
     from .findings import Severity
@@ -259,7 +290,11 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
             buf.append(obj)
             continue
         if kind == "claim_checked":
-            if not isinstance(obj, ClaimChecked):
+            if isinstance(obj, tuple) and isinstance(obj[0], int):
+                if ahead is None:
+                    raise ValueError("claim_checked by seq needs the findings read ahead")
+                obj = ClaimChecked(ahead.take(obj[0], file), obj[1], obj[2], obj[3])
+            elif not isinstance(obj, ClaimChecked):
                 obj = ClaimChecked(load_claim(obj[0]), obj[1], obj[2], obj[3])
             n = len(obj.keys)
             found = buf[len(buf) - n:] if n else []
@@ -307,39 +342,130 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
     yield from (("finding", f) for f in buf)
 
 
-def validate(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None, rules: Iterable[str] | None = None,
-             tmpdir: str | None = None, **options: Any) -> Iterator[tuple[str, Any]]:
-    """The events of ``Engine(snip, rules, **options).run(sources)`` on ``jobs`` processes.
+class _Ahead:
+    """The only-mode engine's findings on one file's claims, computed by
+    reading the file in this process while a worker runs its skip half.
 
-    Workers run the rules that look at one claim only (``cross_claim="skip"``;
-    options other than history and callbacks) per file and stream their events
-    to part files; this process reads them back in file order and runs the
-    cross-claim rules (``cross_claim="only"``, with the history store) on each
-    claim in that order, so verdicts, findings and their order are those of one
-    process.  Sources must be paths the workers can open.
+    Claims are read and checked in file order (as one engine would: the
+    cross-claim state sees the same claims in the same order); only the
+    findings are kept, by claim seq.  :meth:`take` hands :func:`split_events`
+    a stand-in claim whose findings :func:`parent_engine`'s engine returns.
+    """
+
+    def __init__(self, engine: Any, path: str):
+        from .model.build import iter_claims
+        from .reader import ReadError
+
+        self.found: dict[int, list] = {}
+        self.last = 0  # claim seqs grow 1.. through a file
+        try:
+            for claim in iter_claims(path):
+                self.last = claim.seq
+                mine = engine.check_keyed(claim)
+                if mine:
+                    self.found[claim.seq] = mine
+        except (ReadError, OSError):
+            pass  # the worker meets the same problem and reports it
+
+    def take(self, seq: int, file: str | None) -> "_Checked":
+        if seq > self.last:
+            raise RuntimeError(f"{file or 'input'}: the file changed while it was read")
+        return _Checked(seq, self.found.pop(seq, []))
+
+
+@attrs.define(slots=True)
+class _Checked:
+    """Stands in for a claim in a ClaimChecked: its seq and its findings read ahead."""
+
+    seq: int
+    found: list
+
+
+_PARENT: list[type] = []
+
+
+def parent_engine(snip: Any = None, rules: Iterable[str] | None = None, **options: Any) -> Any:
+    """``Engine(cross_claim="only")`` that also takes claims checked ahead
+    (:class:`_Ahead`): for a :class:`_Checked` stand-in, its findings."""
+    if not _PARENT:
+        from .checks.engine import Engine
+
+        class ParentEngine(Engine):
+            def check_keyed(self, claim: Any) -> list:
+                return Engine._check_keyed(self, claim, None, claim.control)
+
+            def _check_keyed(self, claim: Any, file: Any, ctl: tuple) -> list:
+                if isinstance(claim, _Checked):
+                    return claim.found
+                return super()._check_keyed(claim, file, ctl)
+
+        _PARENT.append(ParentEngine)
+    return _PARENT[0](snip=snip, rules=rules, cross_claim="only", **options)
+
+
+def file_events(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None,
+                rules: Iterable[str] | None = None, tmpdir: str | None = None, **options: Any
+                ) -> tuple[Any, Iterator[tuple[Any, Iterator[tuple[str, Any]]]]]:
+    """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
+
+    ``files`` yields ``(source, events)`` in input order, where ``events`` are
+    those of ``Engine(snip, rules, **options).run_file(source)``; consume each
+    file's events before asking for the next file.  ``engine`` is the engine
+    whose ``hooks`` and ``verdict_hooks`` see every claim and verdict (append
+    to them before iterating).  With ``jobs > 1`` and several files, workers
+    run the rules that look at one claim only (``cross_claim="skip"``; every
+    option but history and callbacks) and stream their events to part files;
+    meanwhile this process reads the same file and runs the cross-claim rules
+    (``cross_claim="only"``, with the history store) on its claims in file
+    order, then merges both halves with :func:`split_events`, so verdicts,
+    findings and their order are those of one process.  Sources must be paths
+    the workers can open.  ``on_finish`` is left to the caller.
     """
     from .checks.engine import Engine
 
     files = list(sources)
     if jobs is None or jobs <= 1 or len(files) <= 1:
-        return Engine(snip=snip, rules=rules, **options).run(files)
+        eng = Engine(snip=snip, rules=rules, **options)
+        return eng, ((src, eng.run_file(src)) for src in files)
     # made here, so bad options raise now rather than at the first event
-    parent = Engine(snip=snip, rules=rules, cross_claim="only", **options)
-    return _validate(parent, files, jobs, snip, rules, tmpdir, options)
+    parent = parent_engine(snip=snip, rules=rules, **options)
+    return parent, _split_files(parent, files, jobs, snip, rules, tmpdir, options)
 
 
-def _validate(parent: Any, files: list[Any], jobs: int, snip: Any, rules: Iterable[str] | None,
-              tmpdir: str | None, options: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+def _split_files(parent: Any, files: list[Any], jobs: int, snip: Any, rules: Iterable[str] | None,
+                 tmpdir: str | None, options: dict[str, Any]
+                 ) -> Iterator[tuple[Any, Iterator[tuple[str, Any]]]]:
     args = {k: v for k, v in options.items() if k not in SERIAL_OPTIONS}
     args.update(snip=snip, rules=list(rules) if rules is not None else None)
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
-        work = _ValidateWorker(d, args)
-        for src, part in zip(files, map_files(work, [os.fspath(f) for f in files], jobs)):
-            yield ("file_start", src)
-            yield from split_events(parent, _read_part(part), None, options)
-        fin = options.get("on_finish")
-        if fin is not None:
-            fin()
+        futs = submit_files(_ValidateWorker(d, args), [os.fspath(f) for f in files], jobs)
+        with contextlib.closing(futs):
+            for src in files:
+                yield src, _merged(parent, os.fspath(src), next(futs), options)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _merged(parent: Any, path: str, fut: cf.Future, options: dict[str, Any]
+            ) -> Iterator[tuple[str, Any]]:
+    ahead = _Ahead(parent, path)  # while the worker runs
+    yield from split_events(parent, _read_part(fut.result()), None, options, ahead)
+
+
+def validate(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None, rules: Iterable[str] | None = None,
+             tmpdir: str | None = None, **options: Any) -> Iterator[tuple[str, Any]]:
+    """The events of ``Engine(snip, rules, **options).run(sources)`` on ``jobs``
+    processes (see :func:`file_events`)."""
+    _engine, files = file_events(sources, jobs, snip=snip, rules=rules, tmpdir=tmpdir, **options)
+    return _run(files, options)
+
+
+def _run(files: Iterator[tuple[Any, Iterator[tuple[str, Any]]]], options: dict[str, Any]
+         ) -> Iterator[tuple[str, Any]]:
+    for src, events in files:
+        yield ("file_start", src)
+        yield from events
+    fin = options.get("on_finish")
+    if fin is not None:
+        fin()

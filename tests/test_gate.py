@@ -15,6 +15,7 @@ from edi837.model.build import iter_claims
 from edi837.outputs.ack999 import GroupInfo, TxInfo, build_999
 
 from pyx12_check import pyx12_errors  # noqa: E402
+from test_parallel import tms_course_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -340,3 +341,98 @@ def test_gate_bad_profile_is_a_usage_error(tmp_path):
     res = CliRunner().invoke(gate_command, [str(FIXTURES / "837p_tms_course.x12"), "--out",
                                             str(tmp_path / "o"), "--profile", "nosuch"])
     assert res.exit_code == 2 and "nosuch" in res.output and "Traceback" not in res.output
+
+
+# -- --jobs N: the outputs of one job ----------------------------------------------------------
+def _gate_cli(out: Path, args: list[str], jobs: int, *extra: str):
+    res = CliRunner().invoke(gate_command, [*args, "--out", str(out), "--now", "2026-01-01T12:00",
+                                            "--jobs", str(jobs), *extra])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+    assert "Traceback" not in res.output
+    files = {n: (out / n).read_bytes() for n in sorted(os.listdir(out))} if out.exists() else {}
+    return res.exit_code, res.output, files
+
+
+def test_jobs2_outputs_identical_to_jobs1_all_fixtures(tmp_path, monkeypatch):
+    import tempfile
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(parts))  # where the workers' part files go
+    (tmp_path / "tms").mkdir()
+    tms = tms_course_files(tmp_path / "tms")
+    args = [tms[0], *map(str, VALID), *map(str, INVALID), tms[1]]
+    one = _gate_cli(tmp_path / "one", args, 1, "--control-number", "41")
+    two = _gate_cli(tmp_path / "two", args, 2, "--control-number", "41")
+    code, summary, files = one
+    assert two == one  # exit code, summary lines, every output byte for byte
+    assert code == 1
+    assert summary.splitlines() == [f"{a}: " + line.split(": ", 1)[1]
+                                    for a, line in zip(args, summary.splitlines())]
+    assert any(n.endswith(".ta1.x12") for n in files)
+    assert any(n.endswith(".rejected.x12") for n in files)
+    # cross-claim rules saw claims of earlier files: C2's second 90867 (TMS-003), which the
+    # file alone does not give
+    assert b"TMS-003" in files["b.report.json"]
+    assert b"CLM*C2*" in files["b.rejected.x12"]
+    alone = _gate_cli(tmp_path / "alone", [tms[1]], 1, "--control-number", "41")[2]
+    assert b"TMS-003" not in alone["b.report.json"]
+    # control numbers run on from file to file, as with one job
+    isa13 = [int(s[13]) for n, b in files.items() if n.endswith(".x12")
+             for s in (x.split("*") for x in b.decode().replace("\n", "").split("~")) if s[0] == "ISA"]
+    assert min(isa13) == 41 and len(set(isa13)) == len(isa13)
+    assert list(parts.iterdir()) == []  # part files cleaned up
+
+
+def test_jobs2_counter_file_and_folder(tmp_path):
+    """Without --control-number the counter kept in the output folder runs on the same way."""
+    one = _gate_cli(tmp_path / "one", [str(FIXTURES)], 1)
+    two = _gate_cli(tmp_path / "two", [str(FIXTURES)], 2)
+    assert two == one and one[0] == 1
+    assert int(one[2][".edi837-gate-control"]) > 1
+    again = [_gate_cli(tmp_path / d, [str(FIXTURES)], j)[2] for d, j in (("one", 1), ("two", 2))]
+    assert again[0] == again[1] and again[0] != one[2]
+
+
+def test_jobs2_bad_input(tmp_path):
+    empty, binary, truncated = (str(FIXTURES / "invalid" / n)
+                                for n in ("empty.x12", "binary.x12", "truncated.x12"))
+    good = str(FIXTURES / "837p_tms_course.x12")
+    args = [empty, good, binary, truncated]
+    one = _gate_cli(tmp_path / "one", args, 1, "--control-number", "1")
+    code, out, files = _gate_cli(tmp_path / "two", args, 2, "--control-number", "1")
+    assert (code, out, files) == one
+    assert code == 1
+    assert [line.split(":")[0] for line in out.splitlines()] == args
+    assert "4 claims in, 4 accepted, 0 rejected" in out
+    assert "empty.report.json" in files and "837p_tms_course.accepted.x12" in files
+    assert not any(n.startswith(".") and n.endswith(".part") for n in files)
+    # a missing file, or a bad option, stops the run before anything is written
+    for extra, word in (([str(tmp_path / "missing.x12")], "missing.x12"),
+                        (["--profile", "nosuch"], "nosuch")):
+        code, out, files = _gate_cli(tmp_path / "three", [good, truncated, *extra], 2)
+        assert code == 2 and word in out and files == {}
+    res = CliRunner().invoke(gate_command, [good, good, "--out", str(tmp_path / "four"),
+                                            "--jobs", "0"])
+    assert res.exit_code == 2 and "--jobs" in res.output
+
+
+def test_jobs2_failure_half_way_leaves_nothing(tmp_path, monkeypatch):
+    calls = []
+
+    def boom(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real(*a, **k)
+
+    real = gate_mod.write_999
+    monkeypatch.setattr(gate_mod, "write_999", boom)
+    out = tmp_path / "out"
+    files = [str(FIXTURES / "multi_envelope.x12"), str(FIXTURES / "837p_tms_course.x12"),
+             str(FIXTURES / "invalid" / "se_count_wrong.x12")]
+    with pytest.raises(RuntimeError):
+        gate(files, str(out), control_number=1, now=NOW, jobs=2)
+    # the first file's outputs were complete; nothing of the second, no temporary
+    assert all(n.startswith("multi_envelope.") for n in os.listdir(out))
+    assert "multi_envelope.999.x12" in os.listdir(out)

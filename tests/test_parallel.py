@@ -61,8 +61,9 @@ def _cli_report(tmp_path, files, jobs, name):
     return res.exit_code, out.read_bytes()
 
 
-def _tms_files(tmp_path):
-    """One patient's TMS course over two files: a second 90867 in file 2 (TMS-003)."""
+def tms_course_files(tmp_path):
+    """One patient's TMS course over two files, a.x12 and b.x12: a second 90867 in file 2
+    (TMS-003).  Also used by test_gate."""
     from edi837.checks.editpack.synth import build
 
     a, b = tmp_path / "a.x12", tmp_path / "b.x12"
@@ -87,7 +88,7 @@ def test_validate_jobs2_report_identical_all_fixtures(tmp_path):
 def test_validate_jobs2_cross_file_tms(tmp_path):
     import json
 
-    files = _tms_files(tmp_path)
+    files = tms_course_files(tmp_path)
     code1, one = _cli_report(tmp_path, files, 1, "one.json")
     code2, two = _cli_report(tmp_path, files, 2, "two.json")
     assert two == one and code2 == code1
