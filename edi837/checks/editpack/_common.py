@@ -16,6 +16,7 @@ import json
 import pickle
 import sqlite3
 from collections import OrderedDict
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from ..registry import rule
@@ -81,12 +82,15 @@ def norm_dx(code: str) -> str:
 
 
 def profile(claim: Claim, ctx: Any) -> Profile:
-    st = state(ctx)
-    key = claim.payer_id
-    p = st.profiles.get(key)
-    if p is None:
-        p = st.profiles[key] = profile_for(claim, ctx.options)
-    return p
+    return view(ctx, claim).profile
+
+
+def attach(ctx: Any) -> None:
+    """Attach the run state as :func:`profile` would: a rule that skips its
+    profile look-up still starts the run state (which records the run's claims
+    from then on) at the same claim as before."""
+    if getattr(ctx.engine, "editpack", None) is None:
+        state(ctx)
 
 
 def is_facility(claim: Claim, prefix: str) -> bool:
@@ -119,44 +123,63 @@ def claim_key(claim: Claim) -> tuple:
 
 
 def patient_id(claim: Claim) -> str:
-    return json.dumps(list(claim.patient_key))
+    """The patient key as a JSON list (the history store's patient column)."""
+    key = claim.patient_key
+    if not key:
+        return "[]"
+    for p in key:  # plain printable ASCII without quotes or backslashes: what json.dumps writes as is
+        if type(p) is not str or not (p.isascii() and p.isprintable()) or '"' in p or "\\" in p:
+            return json.dumps(list(key))
+    return '["' + '", "'.join(key) + '"]'
+
+
+_PHP_REV = frozenset(tables()["facility"]["php_revenue_codes"])
 
 
 def claim_events(claim: Claim, key: tuple | None = None) -> list[Event]:
     if key is None:
         key = claim_key(claim)
     php_claim = claim_is_php(claim)
-    php_rev = set(tables()["facility"]["php_revenue_codes"])
+    php_rev = _PHP_REV
+    ect_rev = CODES["ect_revenue"]
     out = []
     # equal values share one object: the run keeps every line's event, so this
     # is most of the edit pack's memory (codes, NPIs, dates, units repeat)
-    it = _intern
-    kind, bill_type = it(claim.kind or ""), it(claim.bill_type)
+    if _interned_size() >= _INTERN_MAX:
+        _intern_clear()
+    s, d, f, t = _I_STR.setdefault, _I_DATE.setdefault, _I_FLOAT.setdefault, _I_TUPLE.setdefault
+    kind, bill_type = s(claim.kind or "", claim.kind or ""), claim.bill_type
+    bill_type = s(bill_type, bill_type)
+    cid = claim.claim_id
     for i, ln in enumerate(claim.lines):
-        php = ln.revenue_code in php_rev or (php_claim and ln.procedure_code not in NEURO
-                                             and ln.revenue_code != CODES["ect_revenue"])
-        out.append(Event(key=key, claim_id=claim.claim_id, kind=kind,
-                         bill_type=bill_type, code=it(ln.procedure_code), revenue=it(ln.revenue_code),
-                         modifiers=it(tuple(ln.modifiers)), date=it(line_date(ln)),
-                         date_end=it(ln.service_date_end), units=it(units(ln)), npi=it(ln.rendering_npi),
-                         php=php, seq=i))
+        code, rev = ln.procedure_code, ln.revenue_code
+        php = rev in php_rev or (php_claim and code not in NEURO and rev != ect_rev)
+        dt = ln.service_date or claim.statement_from
+        de = ln.service_date_end
+        u = float(ln.units) if ln.units is not None else 1.0
+        mods = tuple(ln.modifiers)
+        npi = ln.rendering_npi
+        out.append(Event(key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
+                         None if dt is None else d(dt, dt), None if de is None else d(de, de),
+                         f(u, u), s(npi, npi), php, i))
     return out
 
 
-_INTERNED: dict[tuple, Any] = {}
+# one shared object per value, by type; bounded (it only saves memory)
+_I_STR: dict[str, str] = {}
+_I_DATE: dict[Any, Any] = {}
+_I_FLOAT: dict[float, float] = {}
+_I_TUPLE: dict[tuple, tuple] = {}
+_INTERN_MAX = 200_000
 
 
-def _intern(v: Any) -> Any:
-    """One shared object per (type, value); bounded (it only saves memory)."""
-    if v is None:
-        return v
-    k = (type(v), v)
-    got = _INTERNED.get(k)
-    if got is None:
-        if len(_INTERNED) >= 200_000:
-            _INTERNED.clear()
-        _INTERNED[k] = got = v
-    return got
+def _interned_size() -> int:
+    return len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE)
+
+
+def _intern_clear() -> None:
+    for m in (_I_STR, _I_DATE, _I_FLOAT, _I_TUPLE):
+        m.clear()
 
 
 def claim_stay(claim: Claim, key: tuple | None = None) -> Stay | None:
@@ -301,17 +324,14 @@ class RunState:
             engine.verdict_hooks.append(self._on_verdict)
 
     # what the rules ask of the current claim, computed once per claim
-    def _c(self, claim: Claim) -> list:
+    def _c(self, claim: Claim) -> "ClaimView":
         c = self.cur
-        if c is None or c[0] is not claim:
-            pid = patient_id(claim)
-            key = claim_key(claim)
-            # [claim, events, pid, key, earlier, earlier stays, memo]
-            c = self.cur = [claim, claim_events(claim, key), pid, key, None, None, {}]
+        if c is None or c.claim is not claim:
+            c = self.cur = ClaimView(self, claim)
         return c
 
     def current(self, claim: Claim) -> list[Event]:
-        return self._c(claim)[1]
+        return self._c(claim).events
 
     def _entry(self, pid: str) -> list:
         """The patient's cache entry, read back from the spill (and the store) on a miss."""
@@ -348,36 +368,25 @@ class RunState:
 
         Computed once per claim (nothing changes until the claim is committed);
         callers must not modify the list."""
-        c = self._c(claim)
-        if c[4] is None:
-            ent = self._entry(c[2])
-            own = ent[0]
-            if self.history is None:
-                c[4] = own
-            else:
-                src = c[3][:2]
-                keys = self.keys
-                hist = [e for e in ent[4][0] if e.source != src and e.key not in keys]
-                c[4] = hist + own
-        return c[4]
+        return self._c(claim).earlier
 
     def earlier_stays(self, claim: Claim) -> list[Stay]:
-        c = self._c(claim)
-        if c[5] is None:
-            ent = self._entry(c[2])
-            own = ent[1]
-            if self.history is None:
-                c[5] = own
-            else:
-                src = c[3][:2]
-                keys = self.keys
-                hist = [s for s in ent[4][1] if s.source != src and s.key not in keys]
-                c[5] = hist + own
-        return c[5]
+        return self._c(claim).earlier_stays
+
+    def _earlier(self, cv: "ClaimView", which: int) -> list:
+        """The patient's earlier events (``which=0``) or stays (1): the store's of
+        other interchanges not in this run, then this run's."""
+        ent = self._entry(cv.pid)
+        own = ent[which]
+        if self.history is None:
+            return own
+        src = cv.key[:2]
+        keys = self.keys
+        return [x for x in ent[4][which] if x.source != src and x.key not in keys] + own
 
     def _commit(self, claim: Claim, ctx: Any) -> list:
         c = self._c(claim)
-        _, evs, pid, key = c[:4]
+        evs, pid, key = c.events, c.pid, c.key
         ent = self._entry(pid)  # loads the store's view before this run records the patient
         ent[0].extend(evs)
         stay = claim_stay(claim, key)
@@ -401,6 +410,153 @@ class RunState:
                             verdict=cr.verdict, file=cr.file, events=evs)
 
 
+class ClaimView:
+    """What the rules ask of one claim, each part computed on first use and then
+    kept until the next claim (``RunState.cur``): its events, patient id and key,
+    the patient's earlier events and stays, its payer profile, and indexes of
+    the patient's events (earlier ones, then this claim's) by date and of its
+    TMS courses.  Nothing here changes until the claim is committed."""
+
+    def __init__(self, st: RunState, claim: Claim):
+        self.st = st
+        self.claim = claim
+        self._tms: tuple | None = None
+        self._last: tuple | None = None
+        self.memo: dict = {}
+
+    @cached_property
+    def key(self) -> tuple:
+        return claim_key(self.claim)
+
+    @cached_property
+    def pid(self) -> str:
+        return patient_id(self.claim)
+
+    @cached_property
+    def events(self) -> list[Event]:
+        """This claim's events, one per line (``events[i]`` is line ``i``)."""
+        return claim_events(self.claim, self.key)
+
+    @cached_property
+    def earlier(self) -> list[Event]:
+        return self.st._earlier(self, 0)
+
+    @cached_property
+    def earlier_stays(self) -> list[Stay]:
+        return self.st._earlier(self, 1)
+
+    @cached_property
+    def profile(self) -> Profile:
+        st = self.st
+        key = self.claim.payer_id
+        p = st.profiles.get(key)
+        if p is None:
+            p = st.profiles[key] = profile_for(self.claim, st.engine.options)
+        return p
+
+    @cached_property
+    def mine(self) -> frozenset:
+        """ids of this claim's events."""
+        return frozenset(map(id, self.events))
+
+    def idx(self, ln: ServiceLine) -> int:
+        return self.claim.lines.index(ln)
+
+    @cached_property
+    def by_date(self) -> dict:
+        """date -> the patient's events of that date (earlier ones, then this claim's, in order)."""
+        b: dict = {}
+        for evs in (self.earlier, self.events):
+            for e in evs:
+                lst = b.get(e.date)
+                if lst is None:
+                    b[e.date] = [e]
+                else:
+                    lst.append(e)
+        return b
+
+    @cached_property
+    def ranged(self) -> bool:
+        """Whether any dated event of the patient spans more than one day."""
+        return any(e.date is not None and e.date_end and e.date_end != e.date
+                   for evs in (self.earlier, self.events) for e in evs)
+
+    def on_date(self, ln: ServiceLine, d: Any, same_claim: str = "before") -> list[Event]:
+        """``[e for e in others(ctx, claim, ln, same_claim=...) if e.date == d]``, from the date
+        index (the last answer is kept: several rules ask it in turn for one line)."""
+        last = self._last
+        if last is not None and last[0] is ln and last[1] == d and last[2] == same_claim:
+            return last[3]
+        lst = self.by_date.get(d)
+        if not lst:
+            out = []
+        else:
+            idx = self.claim.lines.index(ln)
+            if same_claim == "before":
+                mine = self.mine
+                out = [e for e in lst if e.seq < idx or id(e) not in mine]
+            else:
+                own = self.events[idx]
+                out = [e for e in lst if e is not own]
+        self._last = (ln, d, same_claim, out)
+        return out
+
+    def others(self, ln: ServiceLine | None, same_claim: str = "before") -> list[Event]:
+        memo = self.memo
+        mk = (ln, same_claim)
+        try:
+            return memo[mk]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable line: no memo
+            mk = None
+        cur = self.events
+        idx = self.claim.lines.index(ln) if ln is not None else len(cur)
+        if same_claim == "before":
+            mine = cur[:idx]
+        else:
+            mine = [e for e in cur if e.seq != idx]
+        out = self.earlier + mine
+        if mk is not None:
+            memo[mk] = out
+        return out
+
+    def tms_course(self, d: Any, gap: int, tms: frozenset) -> tuple[list[Event], Any, Any]:
+        """(the patient's dated TMS events whose dates fall in the course holding ``d``,
+        start, end): courses are runs of dates at most ``gap`` days apart, over the
+        TMS dates of the patient (earlier and this claim) and ``d``."""
+        t = self._tms
+        if t is None or t[0] != gap or t[1] is not tms:
+            evs = [e for evs in (self.earlier, self.events) for e in evs if e.code in tms and e.date]
+            t = self._tms = (gap, tms, evs, {e.date for e in evs}, {})
+        _, _, evs, dset, memo = t
+        got = memo.get(d)
+        if got is None:
+            dates = sorted(dset | {d}) if d not in dset else sorted(dset)
+            i = dates.index(d)
+            j = i
+            while j > 0 and (dates[j] - dates[j - 1]).days <= gap:
+                j -= 1
+            start = dates[j]
+            k = i
+            while k + 1 < len(dates) and (dates[k + 1] - dates[k]).days <= gap:
+                k += 1
+            end = dates[k]
+            got = memo[d] = ([e for e in evs if start <= e.date <= end], start, end)
+        return got
+
+
+def view(ctx: Any, claim: Claim) -> ClaimView:
+    """The current claim's :class:`ClaimView` (attaches the run state if needed)."""
+    st = getattr(ctx.engine, "editpack", None)
+    if st is None:
+        st = state(ctx)
+    c = st.cur
+    if c is None or c.claim is not claim:
+        c = st.cur = ClaimView(st, claim)
+    return c
+
+
 def state(ctx: Any) -> RunState:
     eng = ctx.engine
     st = getattr(eng, "editpack", None)
@@ -417,23 +573,7 @@ def others(ctx: Any, claim: Claim, ln: ServiceLine | None = None, *, same_claim:
     ``same_claim="before"``: only lines before ``ln`` in this claim; ``"all"``:
     every other line of this claim.
     """
-    st = state(ctx)
-    c = st._c(claim)
-    memo = c[6]
-    mk = (ln, same_claim)
-    try:
-        return memo[mk]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable line: no memo
-        mk = None
-    cur = c[1]
-    idx = claim.lines.index(ln) if ln is not None else len(cur)
-    mine = [e for e in cur if (e.seq < idx if same_claim == "before" else e.seq != idx)]
-    out = st.earlier(claim) + mine
-    if mk is not None:
-        memo[mk] = out
-    return out
+    return view(ctx, claim).others(ln, same_claim)
 
 
 def where(e: Event) -> str:

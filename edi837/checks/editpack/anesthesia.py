@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...codesets import is_anesthesia_code
 from ..registry import Hit
-from ._common import CODES, ECT, erule, fmt, line_date, line_seg, others, say
+from ._common import CODES, ECT, erule, fmt, line_date, line_seg, say, view
 
 BURN, BURN_BASE = CODES["burn_addon"], CODES["burn_base"]
 OB_BASE, OB_ADD = CODES["ob_base"], frozenset(CODES["ob_addons"])
@@ -18,7 +18,7 @@ ANES = CODES["ect_anesthesia"]
        scope="line", applies_to=("837P",), group="anesthesia")
 def ane_001(ln, ctx):
     code = ln.procedure_code
-    if not is_anesthesia_code(code) or code == BURN or ln.unit_basis == "MJ":
+    if code[:1] != "0" or not is_anesthesia_code(code) or code == BURN or ln.unit_basis == "MJ":
         return
     yield Hit(say("ANE-001", f"anesthesia code {code} reports {ln.unit_basis or '?'} {ln.units}; anesthesia "
                   f"lines use SV103=MJ with the time in minutes in SV104"),
@@ -54,8 +54,7 @@ def ane_003(ln, ctx):
         return
     d = line_date(ln)
     npi = ln.rendering_npi
-    if not any(e.code == OB_BASE and e.date == d and e.npi == npi
-               for e in others(ctx, ln.claim, ln, same_claim="all")):
+    if not any(e.code == OB_BASE and e.npi == npi for e in view(ctx, ln.claim).on_date(ln, d, "all")):
         yield Hit(say("ANE-003", f"{code} on {fmt(d)} without 01967 by the same provider ({npi or 'no NPI'}) "
                       f"on that date"), seg=line_seg(ln), element="SV101-2", line=ln, value=code)
     if ln.unit_basis != "MJ":
@@ -76,8 +75,8 @@ def ane_004(ln, ctx):
     npi = ln.rendering_npi
     if not npi or d is None or d.year < 1994:
         return
-    for e in others(ctx, ln.claim, ln, same_claim="all"):
-        if e.code == ECT and e.date == d and e.npi == npi:
+    for e in view(ctx, ln.claim).on_date(ln, d, "all"):
+        if e.code == ECT and e.npi == npi:
             yield Hit(say("ANE-004", f"00104 on {fmt(d)} is billed by NPI {npi}, the same provider who "
                           f"rendered 90870 that day ({'this claim' if e.claim_id == ln.claim.claim_id else 'claim ' + e.claim_id}); "
                           f"anesthesia by the treating psychiatrist is included in 90870"),

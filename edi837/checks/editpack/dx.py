@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from ..registry import Hit
-from ._common import NEURO, TMS, T, erule, fmt, line_date, line_seg, norm_dx, profile, say
+from ._common import NEURO, TMS, T, erule, fmt, line_seg, norm_dx, profile, say
+
+
+_LAST: tuple = (None, None)  # (line, its pointed diagnoses): DX-001..003 ask in turn for one line
 
 
 def _pointed(ln):
-    return [(d, norm_dx(d.code)) for d in ln.diagnoses]
+    global _LAST
+    last = _LAST
+    if last[0] is ln:
+        return last[1]
+    out = [(d, norm_dx(d.code)) for d in ln.diagnoses]
+    _LAST = (ln, out)
+    return out
 
 
 def _dx_seg(ln, dxs):
@@ -94,31 +103,57 @@ def dx_003(ln, ctx):
                   seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln)
 
 
+_INPATIENT = T()["facility"]["inpatient_facility_type"]
+_ICD = T()["icd"]
+_ICD10_FROM = _ICD["icd10_from"]
+
+
 def _ref_date(claim):
     """The date that decides the ICD version: inpatient through date, else the earliest DOS."""
-    if claim.kind == "837I" and claim.facility_code == T()["facility"]["inpatient_facility_type"]:
+    if claim.kind == "837I" and claim.facility_code == _INPATIENT:
         return claim.statement_to or claim.statement_from, "discharge/through date"
-    ds = [line_date(ln) for ln in claim.lines if line_date(ln)]
+    ds = [d for d in _line_dates(claim) if d]
     if ds:
         return min(ds), "date of service"
     return claim.statement_from, "statement date"
 
 
+def _line_dates(claim):
+    return [ln.service_date or claim.statement_from for ln in claim.lines]
+
+
+_LAST_ENTRIES: tuple = (None, None)  # (claim, its entries): DX-004 and DX-005 ask in turn
+
+
 def _entries(claim):
-    for d in claim.diagnoses:
-        yield d.qualifier, d.code, d.segment, d.element.replace("-2", "-1")
-    for p in claim.procedures:
-        if p.qualifier != "CAH":
-            yield p.qualifier, p.code, p.segment, p.element.replace("-2", "-1")
+    """(qualifier, code, segment, element) of each HI diagnosis and procedure but CAH."""
+    global _LAST_ENTRIES
+    last = _LAST_ENTRIES
+    if last[0] is claim:
+        return last[1]
+    out = [(d.qualifier, d.code, d.segment, d.element.replace("-2", "-1")) for d in claim.diagnoses]
+    out += [(p.qualifier, p.code, p.segment, p.element.replace("-2", "-1")) for p in claim.procedures
+            if p.qualifier != "CAH"]
+    _LAST_ENTRIES = (claim, out)
+    return out
+
+
+def _families() -> dict[str, str]:
+    out = {}
+    for k in ("icd9_dx", "icd9_proc"):
+        for q in _ICD[k]:
+            out[q] = "ICD-9"
+    for k in ("icd10_dx", "icd10_proc"):  # ICD-10 first in the test, so it wins
+        for q in _ICD[k]:
+            out[q] = "ICD-10"
+    return out
+
+
+_FAMILY = _families()
 
 
 def _family(q: str) -> str | None:
-    icd = T()["icd"]
-    if q in icd["icd10_dx"] or q in icd["icd10_proc"]:
-        return "ICD-10"
-    if q in icd["icd9_dx"] or q in icd["icd9_proc"]:
-        return "ICD-9"
-    return None
+    return _FAMILY.get(q)
 
 
 @erule("DX-004", "error", "ICD version qualifier must match the date",
@@ -129,9 +164,10 @@ def dx_004(claim, ctx):
     d, what = _ref_date(claim)
     if d is None:
         return
-    need = "ICD-10" if d >= T()["icd"]["icd10_from"] else "ICD-9"
+    need = "ICD-10" if d >= _ICD10_FROM else "ICD-9"
+    fams = _FAMILY
     for q, code, seg, el in _entries(claim):
-        fam = _family(q)
+        fam = fams.get(q)
         if fam is not None and fam != need:
             yield Hit(say("DX-004", f"HI qualifier {q} ({fam}) on {code} but the {what} {fmt(d)} is "
                           f"{'on or after' if need == 'ICD-10' else 'before'} 2015-10-01, which requires "
@@ -144,7 +180,7 @@ def dx_004(claim, ctx):
 def dx_005(claim, ctx):
     fams: dict[str, tuple] = {}
     for q, code, seg, el in _entries(claim):
-        f = _family(q)
+        f = _FAMILY.get(q)
         if f is not None and f not in fams:
             fams[f] = (q, code, seg, el)
     if len(fams) > 1:
@@ -154,10 +190,10 @@ def dx_005(claim, ctx):
                       f"HI qualifier on a claim must come from one code-set family"), seg=seg, element=el,
                   value=q)
         return
-    inpatient = claim.kind == "837I" and claim.facility_code == T()["facility"]["inpatient_facility_type"]
+    inpatient = claim.kind == "837I" and claim.facility_code == _INPATIENT
     if not inpatient:
-        cut = T()["icd"]["icd10_from"]
-        ds = [line_date(ln) for ln in claim.lines if line_date(ln)]
+        cut = _ICD10_FROM
+        ds = [d for d in _line_dates(claim) if d]
         if ds and min(ds) < cut <= max(ds):
             yield Hit(say("DX-005", f"the services span 2015-10-01 ({fmt(min(ds))} to {fmt(max(ds))}); "
                           f"outpatient and professional claims that span the ICD-10 date must be split"),

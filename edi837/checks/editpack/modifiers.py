@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..registry import Hit
-from ._common import NEURO, T, erule, line_seg, mod_element, profile, say
+from ._common import NEURO, T, attach, erule, line_seg, mod_element, profile, say
 
 
 @erule("MOD-001", "error", "GA, GZ and GY are mutually exclusive on a line",
@@ -11,6 +11,8 @@ from ._common import NEURO, T, erule, line_seg, mod_element, profile, say
                 "same item or service ... unprocessable\"); S2.", short="CMS carrier instructions; S2",
        reads=("SV101-3..6", "SV202-3..6"), scope="line", group="modifiers")
 def mod_001(ln, ctx):
+    if len(ln.modifiers) < 2:
+        return
     both = [m for m in T()["modifiers"]["exclusive"] if m in ln.modifiers]
     if len(both) > 1:
         yield Hit(say("MOD-001", f"{ln.procedure_code or ln.revenue_code} carries {' and '.join(both)}; GA, GZ "
@@ -47,6 +49,9 @@ def mod_002(ln, ctx):
 def mod_003(ln, ctx):
     c = ln.claim
     mods = ln.modifiers
+    if "GA" not in mods and "GZ" not in mods:
+        attach(ctx)
+        return
     prof = profile(c, ctx)
     if ("GA" in mods or "GZ" in mods) and prof.medicare_advantage:
         yield Hit(say("MOD-003", f"ABN modifier {'GA' if 'GA' in mods else 'GZ'} on a claim to a Medicare "

@@ -4,13 +4,14 @@ TEL-001, POS-001, PA-001, PA-002."""
 from __future__ import annotations
 
 from ..registry import Hit
-from ._common import (CODES, ECT, NEURO, TMS, T, erule, fmt, line_date, line_seg, mod_element, others,
-                      profile, say, state, units, units_element)
+from ._common import (CODES, ECT, NEURO, TMS, T, erule, fmt, line_date, line_seg, mod_element, profile, say,
+                      state, units, units_element, view)
 
 EM = frozenset(CODES["em_office"])
 EVAL = frozenset(CODES["psych_eval"])
 ANES = CODES["ect_anesthesia"]
 MUE_CODES = NEURO | {ANES}
+EM_ANY = EM | EVAL | NEURO
 
 
 @erule("EM-001", "error", "same-day E/M with TMS or ECT needs modifier 25",
@@ -19,10 +20,15 @@ MUE_CODES = NEURO | {ANES}
        reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
        applies_to=("837P",), cross_claim=True, group="em")
 def em_001(ln, ctx):
-    code, d, npi = ln.procedure_code, line_date(ln), ln.rendering_npi
+    code = ln.procedure_code
+    if code not in EM_ANY:
+        return
+    d = line_date(ln)
     if d is None:
         return
-    pool = [e for e in others(ctx, ln.claim, ln, same_claim="all") if e.date == d]
+    npi = ln.rendering_npi
+    cv = view(ctx, ln.claim)
+    pool = cv.on_date(ln, d, "all")
     if code in EM and "25" not in ln.modifiers:
         for e in pool:
             if e.code in NEURO and e.npi == npi:
@@ -39,7 +45,7 @@ def em_001(ln, ctx):
                 return
     if code in NEURO:
         # an E/M without -25 arrived on an earlier claim: its verdict is final, so say it here
-        mine = set(id(e) for e in state(ctx).current(ln.claim))
+        mine = cv.mine
         for e in pool:
             if id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
                 yield Hit(say("EM-001", f"{code} on {fmt(d)} by NPI {npi}: the same provider's E/M {e.code} "
@@ -84,7 +90,7 @@ def mue_001(ln, ctx):
     n = units(ln)
     if mai in (2, 3):
         npi = ln.rendering_npi
-        n += sum(e.units for e in others(ctx, c, ln) if e.code == code and e.date == d and e.npi == npi
+        n += sum(e.units for e in view(ctx, c).on_date(ln, d) if e.code == code and e.npi == npi
                  and not (e.date_end and e.date_end != e.date))
     if n > value:
         scope = "on this line" if mai == 1 else "for this patient, provider and date across lines and claims"
@@ -140,7 +146,10 @@ def pos_001(ln, ctx):
        scope="line", group="payer")
 def pa_001(ln, ctx):
     c = ln.claim
-    req = profile(c, ctx).pa_requirement(ln.procedure_code, line_date(ln))
+    prof = profile(c, ctx)
+    if not prof.prior_auth:
+        return
+    req = prof.pa_requirement(ln.procedure_code, line_date(ln))
     if req is None or c.prior_auth or ln.prior_auth:
         return
     yield Hit(say("PA-001", f"{ln.procedure_code} on {fmt(line_date(ln))} to {profile(c, ctx).name} requires a "

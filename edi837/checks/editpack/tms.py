@@ -7,8 +7,8 @@ from typing import Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ..registry import Hit
-from ._common import (CODES, claim_key, TMS, T, erule, fmt, line_date, line_seg, others, proc_element, profile,
-                      say, state, units, units_element)
+from ._common import (CODES, TMS, T, erule, fmt, line_date, line_seg, proc_element, profile, say, units,
+                      units_element, view)
 from .history import Event
 
 INITIAL = CODES["tms_initial"]
@@ -30,18 +30,31 @@ def _pairs(key: str) -> dict[str, set[str]]:
     return out
 
 
+REDET_PAIRS = _pairs("redetermination_pairs")
+INITIAL_PAIRS = _pairs("initial_pairs")
+
+
 def _same_day(ln, ctx, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]]:
     code = ln.procedure_code
-    d = line_date(ln)
-    if code not in pairs or d is None:
+    if code not in pairs:
         return
-    for e in others(ctx, ln.claim, ln):
-        if e.code in pairs[code] and _on(e, d):
+    d = line_date(ln)
+    if d is None:
+        return
+    cv = view(ctx, ln.claim)
+    want = pairs[code]
+    if cv.ranged:  # a multi-day line of the patient: test each event's span
+        for e in cv.others(ln):
+            if e.code in want and _on(e, d):
+                yield e, code
+        return
+    for e in cv.on_date(ln, d):  # every dated event is one day: _on(e, d) is e.date == d
+        if e.code in want:
             yield e, code
 
 
-def _where(e: Event, ln) -> str:
-    return "earlier on this claim" if e.key == claim_key(ln.claim) else f"on claim {e.claim_id}"
+def _where(e: Event, ln, cv) -> str:
+    return "earlier on this claim" if e.key == cv.key else f"on claim {e.claim_id}"
 
 
 @erule("TMS-001", "error", "90868 and 90869 are mutually exclusive on one date",
@@ -51,9 +64,10 @@ def _where(e: Event, ln) -> str:
        short="NYS Medicaid Update Jul 2025; S1", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms")
 def tms_001(ln, ctx):
-    for e, code in _same_day(ln, ctx, _pairs("redetermination_pairs")):
+    for e, code in _same_day(ln, ctx, REDET_PAIRS):
         yield Hit(say("TMS-001", f"{code} is billed on {fmt(line_date(ln))} although {e.code} is already "
-                      f"billed for this patient that day ({_where(e, ln)}); a motor-threshold "
+                      f"billed for this patient that day ({_where(e, ln, view(ctx, ln.claim))}); a "
+                      f"motor-threshold "
                       f"re-determination is billed as 90869 alone, never with 90868 on the same date"),
                   seg=line_seg(ln), element=proc_element(ln), line=ln, value=code)
         return
@@ -64,51 +78,41 @@ def tms_001(ln, ctx):
        short="NYS Medicaid Update Jul 2025; S0", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms")
 def tms_002(ln, ctx):
-    for e, code in _same_day(ln, ctx, _pairs("initial_pairs")):
+    for e, code in _same_day(ln, ctx, INITIAL_PAIRS):
         yield Hit(say("TMS-002", f"{code} is billed on {fmt(line_date(ln))} together with {e.code} for the "
-                      f"same patient and date ({_where(e, ln)}); 90867 already includes mapping, motor "
+                      f"same patient and date ({_where(e, ln, view(ctx, ln.claim))}); 90867 already "
+                      f"includes mapping, motor "
                       f"threshold, delivery and management, so no subsequent-session code that day"),
                   seg=line_seg(ln), element=proc_element(ln), line=ln, value=code)
         return
 
 
 def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
-    """The patient's TMS events in the course that holds this line's date (memoised per line)."""
-    memo = state(ctx)._c(ln.claim)[6]
+    """The patient's TMS events (other than this line's) in the course that holds
+    this line's date: courses are runs of TMS dates at most the profile's
+    ``course_gap_days`` apart (memoised per line)."""
+    cv = view(ctx, ln.claim)
+    memo = cv.memo
     mk = ("course", ln)
     if mk in memo:
         return memo[mk]
-    memo[mk] = out = _course_of(ln, ctx)
+    d = line_date(ln)
+    if d is None:
+        out = None
+    else:
+        evs, start, end = cv.tms_course(d, cv.profile.course_gap_days, TMS)
+        own = cv.events[cv.idx(ln)]
+        out = [e for e in evs if e is not own], start, end
+    memo[mk] = out
     return out
 
 
-def _course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
-    d = line_date(ln)
-    if d is None:
-        return None
-    gap = profile(ln.claim, ctx).course_gap_days
-    evs = [e for e in others(ctx, ln.claim, ln, same_claim="all") if e.code in TMS and e.date]
-    dates = sorted({e.date for e in evs} | {d})
-    start = end = d
-    i = dates.index(d)
-    j = i
-    while j > 0 and (dates[j] - dates[j - 1]).days <= gap:
-        j -= 1
-    start = dates[j]
-    k = i
-    while k + 1 < len(dates) and (dates[k + 1] - dates[k]).days <= gap:
-        k += 1
-    end = dates[k]
-    return [e for e in evs if start <= e.date <= end], start, end
-
-
-def _before(ln, ctx, course: list[Event]) -> list[Event]:
+def _before(ln, cv, course: list[Event]) -> list[Event]:
     """Course events that precede this line in arrival order and are dated on or before it."""
     d = line_date(ln)
-    idx = ln.claim.lines.index(ln)
-    mine = state(ctx).current(ln.claim)
-    mine_keys = {id(e) for e in mine}
-    return [e for e in course if e.date <= d and (id(e) not in mine_keys or e.seq < idx)]
+    idx = cv.idx(ln)
+    mine = cv.mine
+    return [e for e in course if e.date <= d and (id(e) not in mine or e.seq < idx)]
 
 
 @erule("TMS-003", "error", "90867 once per treatment course",
@@ -123,14 +127,15 @@ def tms_003(ln, ctx):
     if c is None:
         return
     course, start, _ = c
-    idx = ln.claim.lines.index(ln)
-    mine = {id(e) for e in state(ctx).current(ln.claim)}
+    cv = view(ctx, ln.claim)
+    idx = cv.idx(ln)
+    mine = cv.mine
     prior = [e for e in course if e.code == INITIAL and (id(e) not in mine or e.seq < idx)]
     if prior:
         e = prior[0]
-        gap = profile(ln.claim, ctx).course_gap_days
+        gap = cv.profile.course_gap_days
         yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(line_date(ln))} inside the "
-                      f"open course that already has 90867 on {fmt(e.date)} ({_where(e, ln)}); 90867 is "
+                      f"open course that already has 90867 on {fmt(e.date)} ({_where(e, ln, cv)}); 90867 is "
                       f"billable once per course (a new course needs a gap of more than {gap} days)"),
                   seg=line_seg(ln), element=proc_element(ln), line=ln, value=INITIAL)
 
@@ -166,8 +171,9 @@ def tms_005(ln, ctx):
     if c is None:
         return
     course, start, _ = c
-    n = sum(e.units for e in _before(ln, ctx, course)) + units(ln)
-    prof = profile(ln.claim, ctx)
+    cv = view(ctx, ln.claim)
+    n = sum(e.units for e in _before(ln, cv, course)) + units(ln)
+    prof = cv.profile
     if n > prof.course_cap:
         yield Hit(say("TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
                       f"{prof.name} payer cap of {prof.course_cap} sessions per course "
@@ -186,8 +192,9 @@ def tms_006(ln, ctx):
     if c is None:
         return
     course, start, _ = c
-    n = sum(e.units for e in _before(ln, ctx, course) if e.code == REDET) + units(ln)
-    prof = profile(ln.claim, ctx)
+    cv = view(ctx, ln.claim)
+    n = sum(e.units for e in _before(ln, cv, course) if e.code == REDET) + units(ln)
+    prof = cv.profile
     if n > prof.max_redetermination:
         yield Hit(say("TMS-006", f"90869 (motor-threshold re-determination) unit {int(n)} in the course that "
                       f"began {fmt(start)}: more than {prof.max_redetermination} per course is unusual"),
