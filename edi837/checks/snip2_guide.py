@@ -148,7 +148,7 @@ class _GuideIndex:
 class _LoopInfo:
     """What the checks need of one LoopDef, computed once (LoopDef.segments/.loops build tuples)."""
 
-    __slots__ = ("ld", "index", "required", "kids", "required_loops")
+    __slots__ = ("ld", "index", "required", "kids", "required_loops", "qpos")
 
     def __init__(self, ld: Any):
         self.ld = ld
@@ -156,6 +156,21 @@ class _LoopInfo:
         self.index: dict[str, list] = {}
         for sd in segs:
             self.index.setdefault(sd.id, []).append(sd)
+        # the qualifier places (element, composite?) that matching reads, per
+        # segment id with several definitions here (with one, it is that one)
+        self.qpos: dict[str, tuple[tuple[int, bool], ...]] = {}
+        for sid, cands in self.index.items():
+            if len(cands) < 2:
+                continue
+            places = []
+            for sd in cands:
+                if sd.qual is not None:
+                    i = sd.qual[0]
+                    comp = bool(sd.elements and len(sd.elements) >= i and sd.elements[i - 1].composite is not None)
+                    if (i, comp) not in places:
+                        places.append((i, comp))
+            if places:
+                self.qpos[sid] = tuple(places)
         self.required = tuple(sd for sd in segs if sd.usage == "R")
         loops = ld.loops
         self.kids = {c.id: c for c in loops}
@@ -225,10 +240,17 @@ class GuideChecker:
         self._ec_stats: dict[Any, list[int]] = {}
         self._ec_delims: Any = None
         self._cap: list[tuple] = []
+        # loop-unit results per structure key, see _unit
+        self._units: dict[tuple, list[tuple]] = {}
+        self._rec: dict[int, int] | None = None  # while recording: id(segment) -> index in the unit
+        self._script: list[tuple] = []
 
     # -- emit ----------------------------------------------------------------
     def _e(self, rule: str, msg: str, seg: Any, element: str | None = None, value: str | None = None,
            severity: Any = None) -> None:
+        if self._rec is not None:
+            self._script.append((0, self._rec[id(seg)], rule, msg, element, value, severity))
+            return
         r = RULES[rule]
         if (r.snip == 1 and not self.s1) or (r.snip == 2 and not self.s2):
             return
@@ -242,7 +264,7 @@ class GuideChecker:
                 lp = obj.loop
                 ld = self.gi.loop(lp.path)
                 if ld is not None:
-                    self._loop(lp, ld)
+                    self._unit(lp, ld)
                 self._count_claim(lp)
         elif kind == "hl":
             self._hl(obj)
@@ -351,7 +373,7 @@ class GuideChecker:
         self.hl_levels[hid] = level
         ld = gi.loop(lp.path)
         if ld is not None:
-            self._loop(lp, ld, hl_unit=True)
+            self._unit(lp, ld, hl_unit=True)
 
     def _count_claim(self, lp: Any) -> None:
         par = lp.parent
@@ -365,6 +387,69 @@ class GuideChecker:
                     "subscriber/patient", lp.segments[0])
 
     # -- loops -----------------------------------------------------------------
+    def _unit(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
+        """Check a loop unit (an HL loop or a claim tree) against ``ld``.
+
+        What the structure checks find depends only on the guide loop and, per
+        segment, its id, its qualifier values and whether the grammar placed
+        it, so their result is a script cached per structure key: the findings
+        to emit and the element checks to run, by position in the unit."""
+        segs: list = []
+        key = (hl_unit, self._key(lp, ld, segs))
+        script = self._units.get(key)
+        if script is None:
+            self._rec = {id(sg): i for i, sg in enumerate(segs)}
+            self._script = []
+            try:
+                self._loop(lp, ld, hl_unit)
+            finally:
+                self._rec = None
+            script = self._script
+            if len(self._units) >= _EC_MAX:
+                self._units.clear()
+            self._units[key] = script
+        for op in script:
+            if op[0]:
+                self._elements(segs[op[1]], op[2])
+            else:
+                _, i, rule, msg, element, value, severity = op
+                self._e(rule, msg, segs[i], element, value, severity)
+
+    def _key(self, lp: Any, ld: Any, segs: list) -> tuple:
+        """Structure key of a loop (and its child loops); collects its segments in ``segs``."""
+        li = self.gi.info(ld)  # type: ignore[union-attr]
+        qpos = li.qpos
+        parts: list = [ld]
+        for seg in lp.segments:
+            segs.append(seg)
+            f = seg.fields
+            sid = f[0]
+            qp = qpos.get(sid)
+            if qp is None:
+                parts.append(("!", sid) if seg.misplaced else sid)
+            else:
+                n = len(f)
+                parts.append((sid, seg.misplaced, *[(seg.component(i, 1) if comp else f[i]) if i < n else ""
+                                                    for i, comp in qp]))
+        for c in lp.children:
+            cd = li.kids.get(c.id)
+            if cd is None:
+                parts.append((c.id, tuple(self._flat(c, segs))))
+            else:
+                parts.append(self._key(c, cd, segs))
+        return tuple(parts)
+
+    @staticmethod
+    def _flat(lp: Any, segs: list) -> list[str]:
+        ids = []
+        for seg in lp.segments:
+            segs.append(seg)
+            ids.append(seg.fields[0])
+        for c in lp.children:
+            ids.append(c.id)
+            ids.extend(GuideChecker._flat(c, segs))
+        return ids
+
     def _loop(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
         li = self.gi.info(ld)  # type: ignore[union-attr]
         ix = li.index
@@ -455,6 +540,9 @@ class GuideChecker:
         for the file.  A definition whose segments rarely repeat (names, claim
         ids) stops being cached; the cache is bounded.
         """
+        if self._rec is not None:
+            self._script.append((1, self._rec[id(seg)], sp))
+            return
         d = seg.delims
         if d is not self._ec_delims:
             self._ec = {}

@@ -152,6 +152,7 @@ class SegmentReader:
             return True
 
         while True:
+            self.seq = seq  # (read by _note for the findings about what comes next)
             if delims is None:
                 # look for the next ISA
                 while True:
@@ -288,21 +289,27 @@ class SegmentReader:
                     self.seq = seq
                     return
                 # process every complete segment currently in the buffer
-                parts = buf[pos:].split(term)
+                block = buf[pos:]
+                parts = block.split(term)
                 parts.pop()  # incomplete (or empty) tail
                 nl_term = 1 if term == "\n" else 0
                 ele = delims.element
+                ascii_block = block.isascii()
                 for raw in parts:
                     n = len(raw)
                     text = raw.lstrip(_WS)
                     lead = n - len(text)
-                    nl = raw.count("\n")
-                    seg_line = line + raw.count("\n", 0, lead) if lead and nl else line
+                    if lead:
+                        nl = raw.count("\n")
+                        seg_line = line + raw.count("\n", 0, lead) if nl else line
+                    else:
+                        nl = raw.count("\n") if "\n" in raw else 0
+                        seg_line = line
                     if text:
                         if text[-1] in _WS:
                             text = text.rstrip(_WS)
                         seq += 1
-                        fields = (text if text.isascii() else _fix_text(text)).split(ele)
+                        fields = (text if ascii_block or text.isascii() else _fix_text(text)).split(ele)
                         sid = fields[0]
                         if sid == "ISA" and isa_open:
                             # a new ISA without IEA: re-detect delimiters from it
@@ -313,9 +320,7 @@ class SegmentReader:
                             isa_open = False
                             restart = True
                             break
-                        seg = Segment(fields, seq, seg_line, base + pos + lead, delims, file)
-                        self.seq = seq
-                        yield seg
+                        yield Segment(fields, seq, seg_line, base + pos + lead, delims, file)
                         if sid == "ISA":
                             isa_open = True
                         elif sid == "IEA":
