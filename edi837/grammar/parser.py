@@ -3,8 +3,8 @@
 A transaction is parsed in chunks so that claims can be handed on as they
 complete: the header (ST up to the first HL), each HL with its own segments
 and 2010 loops, and each 2300 claim loop.  Each chunk is turned into a
-sequence of tokens (segment id, qualified by HL03 or NM101 for HL and NM1)
-and parsed with the chunk's start symbol.  The loop structure found for one
+sequence of tokens by the structure stage as it reads (the segment id;
+``HL_<HL03>`` and ``NM1_<NM101>`` for HL and NM1) and parsed with the chunk's start symbol.  The loop structure found for one
 token sequence is cached, so Lark parses each distinct claim shape once.
 
 A segment the grammar does not accept where it stands is not dropped: it is
@@ -55,16 +55,6 @@ def grammar_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "grammars"
 
 
-def token_type(seg: Segment) -> str:
-    """The grammar token of a segment: HL_<HL03>, NM1_<NM101>, else the segment id."""
-    sid = seg.fields[0]
-    if sid == "HL":
-        return "HL_" + seg[3]
-    if sid == "NM1":
-        return "NM1_" + seg[1]
-    return sid
-
-
 class _TokenFeed(Lexer):
     """A 'lexer' that hands Lark the tokens we made from segments."""
 
@@ -75,7 +65,8 @@ class _TokenFeed(Lexer):
         return iter(data)
 
 
-# A template is (loop_id, items) where items are token indices or templates.
+# A template is (loop_id, own segment indices, child templates): a loop's own
+# segments and its child loops, each in file order.
 Template = tuple
 
 
@@ -131,13 +122,13 @@ class ChunkParser:
                     misplaced.extend(idx[1:])
                     idx = idx[:1]
                     if tok is not None and isinstance(tok.value, int) and tok.value == idx[0]:
-                        return (None, ()), tuple(range(len(types)))
+                        return (None, (), ()), tuple(range(len(types)))
                     continue
                 misplaced.append(tok.value)
                 idx.remove(tok.value)
                 continue
             return _template(tree), tuple(sorted(misplaced))
-        return (None, ()), tuple(range(len(types)))  # pragma: no cover
+        return (None, (), ()), tuple(range(len(types)))  # pragma: no cover
 
 
 def _template(tree: Tree) -> Template:
@@ -148,13 +139,14 @@ def _template(tree: Tree) -> Template:
         loop_id = name[5:].upper()
     else:  # pragma: no cover - grammar contract
         loop_id = name
-    items: list = []
+    own: list[int] = []
+    kids: list[Template] = []
     for ch in tree.children:
         if isinstance(ch, Token):
-            items.append(ch.value)
+            own.append(ch.value)
         elif isinstance(ch, Tree):
-            items.append(_template(ch))
-    return (loop_id, tuple(items))
+            kids.append(_template(ch))
+    return (loop_id, tuple(own), tuple(kids))
 
 
 def build_loop(template: Template, segs: Sequence[Segment], misplaced: Sequence[int],
@@ -179,15 +171,13 @@ def build_loop(template: Template, segs: Sequence[Segment], misplaced: Sequence[
 
 
 def _instantiate(t: Template, segs: Sequence[Segment], parent: Loop | None) -> Loop:
-    loop_id, items = t
-    lp = Loop(loop_id, [], [], parent)
-    for it in items:
-        if isinstance(it, int):
-            s = segs[it]
-            s.loop = loop_id
-            lp.segments.append(s)
-        else:
-            lp.children.append(_instantiate(it, segs, lp))
+    loop_id, idx, kids = t
+    own = [segs[i] for i in idx]
+    for s in own:
+        s.loop = loop_id
+    lp = Loop(loop_id, own, [], parent)
+    if kids:
+        lp.children = [_instantiate(k, segs, lp) for k in kids]
     return lp
 
 

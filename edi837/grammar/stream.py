@@ -19,7 +19,7 @@ from ..findings import Finding, Severity
 from ..reader import SegmentReader
 from ..reader.segment import Segment
 from .loop import Loop
-from .parser import HL_START, ChunkParser, build_loop, token_type
+from .parser import HL_START, ChunkParser, build_loop
 
 GUIDES = {"837P": "005010X222A1", "837I": "005010X223A2"}
 
@@ -60,14 +60,14 @@ class Structurer:
             p = self.parsers[kind] = _shared_parser(kind)
         return p
 
-    def _chunk(self, kind: str, start: str | None, segs: list[Segment]) -> Loop:
+    def _chunk(self, kind: str, start: str | None, segs: list[Segment], toks: list[str]) -> Loop:
         if start is None:
             lp = Loop(None, list(segs))
             for s in segs:
                 s.misplaced = True
                 s.loop = None
             return lp
-        tmpl, misplaced = self._parser(kind).shape(start, [token_type(s) for s in segs])
+        tmpl, misplaced = self._parser(kind).shape(start, toks)
         return build_loop(tmpl, segs, misplaced)
 
     def __iter__(self) -> Iterator[tuple]:
@@ -77,16 +77,18 @@ class Structurer:
         in_st = False
         skipping = False  # inside a transaction we do not read
         chunk: list[Segment] = []
+        toks: list[str] = []  # the grammar tokens of the chunk's segments
         chunk_start: str | None = None
         hl_level = ""
         gs08 = ""
 
         def flush() -> Iterator[tuple]:
-            nonlocal chunk
+            nonlocal chunk, toks
             if not chunk:
                 return
             segs, chunk = chunk, []
-            lp = self._chunk(kind, chunk_start, segs)  # type: ignore[arg-type]
+            tt, toks = toks, []
+            lp = self._chunk(kind, chunk_start, segs, tt)  # type: ignore[arg-type]
             first = segs[0].fields[0]
             if first == "ST":
                 yield ("st", lp, kind)
@@ -119,6 +121,7 @@ class Structurer:
                     yield from flush()
                     if sid == "HL":
                         hl_level = seg[3]
+                        toks.append("HL_" + hl_level)
                         chunk_start = HL_START.get(hl_level)
                         if chunk_start is None:
                             yield ("finding", Finding(
@@ -128,6 +131,7 @@ class Structurer:
                                 file=self.file, segment_seq=seg.seq, line=seg.line,
                                 byte_offset=seg.offset, segment_id="HL", element="HL03", value=hl_level))
                     else:
+                        toks.append(sid)
                         chunk_start = "loop_2300"
                     chunk.append(seg)
                     continue
@@ -141,6 +145,7 @@ class Structurer:
                     yield from close_missing_se(seg)
                 else:
                     chunk.append(seg)
+                    toks.append("NM1_" + seg[1] if sid == "NM1" else sid)
                     continue
             elif skipping:
                 if sid == "SE":
@@ -177,6 +182,7 @@ class Structurer:
                 in_st = True
                 chunk_start = "header"
                 chunk = [seg]
+                toks = ["ST"]
                 continue
             seg.loop = None
             if sid == "ISA":
