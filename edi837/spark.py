@@ -290,10 +290,12 @@ def by_patient(spark, files: list[str], slices: int, parts: int, args: dict[str,
 
 def _distributed(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str):
     """The rows of ``want`` ("claim" or "finding") as an RDD, cross-claim rules on the executors."""
+    from .checks.engine import Engine
     from .parallel import SERIAL_OPTIONS
 
     files, slices, parts = _plan(spark, paths, num_slices, partitions)
     args = {k: v for k, v in engine_args.items() if k not in SERIAL_OPTIONS}
+    Engine(cross_claim="only", **args)  # bad arguments raise here, not later in a task
     if not files:
         return spark.sparkContext.emptyRDD()
     out_parts = min(len(files), slices)

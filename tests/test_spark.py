@@ -103,6 +103,9 @@ def test_verdicts_and_findings_equal_cli_on_all_fixtures(spark):
     f = es.findings(spark, files, partitions=3)
     assert f.columns == names
     assert _rows(f) == want_f
+    assert _rows(es.verdicts(spark, [])) == [] and _rows(es.findings(spark, [], history=None)) == []
+    with pytest.raises(ValueError):
+        es.verdicts(spark, files, snip="9")  # on the driver, at the call
     # the fixtures' TMS course goes on across files (the invalid/ copies are the same patient):
     # cross-claim findings there exist only because earlier files were read in the same run
     alone = {es.finding_tuple(x.to_dict(), names) for k, x in Engine().run(INVALID[-1:]) if k == "finding"}
