@@ -256,14 +256,13 @@ class Engine:
                 out: list[Finding] = []
                 if kind == "claim":
                     claim: Claim = obj  # type: ignore[assignment]
-                    segs = list(claim.loop.iter_segments())
+                    first_seq, last_seq = _seq_span(claim.loop)
                     cr = ClaimResult(file=name, claim_seq=claim.seq, claim_id=claim.claim_id,
                                      verdict="accepted", kind=claim.kind, interchange=ctl[0],
                                      group=ctl[1], transaction=ctl[2],
                                      charge=str(claim.charge) if claim.charge is not None else None,
                                      patient_key=claim.patient_key,
-                                     first_seq=segs[0].seq if segs else 0,
-                                     last_seq=segs[-1].seq if segs else 0,
+                                     first_seq=first_seq, last_seq=last_seq,
                                      tx_no=counters["transaction"], grp_no=counters["group"])
                     for lvl in ("billing", "subscriber", "patient"):
                         if env[lvl] and (lvl != "patient" or claim.patient_loop is not None):
@@ -591,6 +590,25 @@ class _Pending:
                               errors=err, warnings=warn, kind=kind, interchange=ic, group=grp,
                               transaction=tx, charge=charge, patient_key=pkey, first_seq=first,
                               last_seq=last, reasons=reasons.get(row, []), tx_no=tx_no, grp_no=grp_no)
+
+
+def _seq_span(loop: Any) -> tuple[int, int]:
+    """First and last segment ordinal of a loop tree (0, 0 when empty); each
+    loop's own segments are in file order (see grammar.parser.build_loop)."""
+    lo = hi = 0
+    stack = [loop]
+    while stack:
+        lp = stack.pop()
+        ss = lp.segments
+        if ss:
+            a, b = ss[0].seq, ss[-1].seq
+            if not lo or a < lo:
+                lo = a
+            if b > hi:
+                hi = b
+        if lp.children:
+            stack.extend(lp.children)
+    return lo, hi
 
 
 def _line_of(claim: Claim, seq: int) -> int | None:

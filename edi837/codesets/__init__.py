@@ -92,8 +92,10 @@ def npi_check_digit(first9: str) -> int:
     return (10 - total % 10) % 10
 
 
+@lru_cache(maxsize=8192)
 def npi_problem(npi: str) -> str | None:
-    """Human-readable reason ``npi`` is not a valid NPI, or ``None`` if it is valid."""
+    """Human-readable reason ``npi`` is not a valid NPI, or ``None`` if it is valid.
+    (Memoised: the same few NPIs recur on every claim of a file.)"""
     if not isinstance(npi, str) or len(npi) != 10 or not npi.isascii() or not npi.isdigit():
         return "NPI must be 10 digits"
     if npi[0] not in "12":
