@@ -12,11 +12,11 @@ after the fact.  Claims are written to the history store from the engine's
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import pickle
 import sqlite3
 from collections import OrderedDict
-from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from ..registry import rule
@@ -30,11 +30,44 @@ SHORT: dict[str, str] = {}  # rule id -> short source, quoted in messages
 
 def erule(id: str, severity: str, title: str, *, citation: str, short: str, reads: Iterable[str],
           scope: str = "claim", applies_to: Iterable[str] = ("837P", "837I"),
-          cross_claim: bool = False, group: str = "") -> Callable:
-    """Register an edit-pack rule (SNIP type 7)."""
+          cross_claim: bool = False, group: str = "", codes: Iterable[str] | None = None) -> Callable:
+    """Register an edit-pack rule (SNIP type 7).
+
+    ``codes`` (line rules): the procedure codes the rule is about; any other
+    line is skipped before the rule function is called."""
     SHORT[id] = short
-    return rule(id, severity, 7, title, reads=tuple(reads), citation=citation, scope=scope,
-                applies_to=tuple(applies_to), cross_claim=cross_claim, group=group or "editpack")
+    reg = rule(id, severity, 7, title, reads=tuple(reads), citation=citation, scope=scope,
+               applies_to=tuple(applies_to), cross_claim=cross_claim, group=group or "editpack")
+    if codes is None:
+        return reg
+    if scope != "line":
+        raise ValueError(f"{id}: codes= is for line rules")
+    only = frozenset(codes)
+
+    def deco(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def gated(ln: ServiceLine, ctx: Any) -> Iterable:
+            return func(ln, ctx) if ln.procedure_code in only else ()
+        gated.codes = only  # type: ignore[attr-defined]
+        return reg(gated)
+
+    return deco
+
+
+class _once:
+    """An attribute computed on first access and then stored on the instance
+    (functools.cached_property without its lock)."""
+
+    def __init__(self, f: Callable):
+        self.f = f
+        self.name = f.__name__
+        self.__doc__ = f.__doc__
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        v = obj.__dict__[self.name] = self.f(obj)
+        return v
 
 
 def say(rid: str, text: str) -> str:
@@ -424,28 +457,28 @@ class ClaimView:
         self._last: tuple | None = None
         self.memo: dict = {}
 
-    @cached_property
+    @_once
     def key(self) -> tuple:
         return claim_key(self.claim)
 
-    @cached_property
+    @_once
     def pid(self) -> str:
         return patient_id(self.claim)
 
-    @cached_property
+    @_once
     def events(self) -> list[Event]:
         """This claim's events, one per line (``events[i]`` is line ``i``)."""
         return claim_events(self.claim, self.key)
 
-    @cached_property
+    @_once
     def earlier(self) -> list[Event]:
         return self.st._earlier(self, 0)
 
-    @cached_property
+    @_once
     def earlier_stays(self) -> list[Stay]:
         return self.st._earlier(self, 1)
 
-    @cached_property
+    @_once
     def profile(self) -> Profile:
         st = self.st
         key = self.claim.payer_id
@@ -454,7 +487,7 @@ class ClaimView:
             p = st.profiles[key] = profile_for(self.claim, st.engine.options)
         return p
 
-    @cached_property
+    @_once
     def mine(self) -> frozenset:
         """ids of this claim's events."""
         return frozenset(map(id, self.events))
@@ -462,7 +495,7 @@ class ClaimView:
     def idx(self, ln: ServiceLine) -> int:
         return self.claim.lines.index(ln)
 
-    @cached_property
+    @_once
     def by_date(self) -> dict:
         """date -> the patient's events of that date (earlier ones, then this claim's, in order)."""
         b: dict = {}
@@ -475,7 +508,7 @@ class ClaimView:
                     lst.append(e)
         return b
 
-    @cached_property
+    @_once
     def ranged(self) -> bool:
         """Whether any dated event of the patient spans more than one day."""
         return any(e.date is not None and e.date_end and e.date_end != e.date

@@ -29,10 +29,8 @@ def ane_001(ln, ctx):
        citation="CMS Program Memorandum B-03-017 (CR 2539, 2003-02-28; now Pub. 100-04 Ch. 12 §50); S2; "
                 "X12 RFI #2363 (follow the code-set maintainer for 01953).",
        short="CMS PM B-03-017; Pub. 100-04 Ch. 12 §50", reads=("SV101-2", "SV103", "SV104", "DTP*472"),
-       scope="line", applies_to=("837P",), group="anesthesia")
+       scope="line", applies_to=("837P",), group="anesthesia", codes=(BURN,))
 def ane_002(ln, ctx):
-    if ln.procedure_code != BURN:
-        return
     d = line_date(ln)
     if not any(o.procedure_code == BURN_BASE and line_date(o) == d for o in ln.claim.lines):
         yield Hit(say("ANE-002", f"01953 on {fmt(d)} without 01952 on the same claim and date; the burn "
@@ -47,11 +45,9 @@ def ane_002(ln, ctx):
 @erule("ANE-003", "error", "obstetric add-ons 01968/01969 pair with 01967, with time on each",
        citation="CMS PM B-03-017; S2.", short="CMS PM B-03-017; S2",
        reads=("SV101-2", "SV103", "SV104", "DTP*472"), scope="line", applies_to=("837P",),
-       cross_claim=True, group="anesthesia")
+       cross_claim=True, group="anesthesia", codes=OB_ADD)
 def ane_003(ln, ctx):
     code = ln.procedure_code
-    if code not in OB_ADD:
-        return
     d = line_date(ln)
     npi = ln.rendering_npi
     if not any(e.code == OB_BASE and e.npi == npi for e in view(ctx, ln.claim).on_date(ln, d, "all")):
@@ -67,10 +63,8 @@ def ane_003(ln, ctx):
        citation="S2 (LCD text; \"Medicare Matters\" Nov 2002); AAPC Psychiatry Coding Alert (CCI 00104/90870, "
                 "indicator 0).", short="S2; NCCI 90870/00104 indicator 0",
        reads=("SV101-2", "2420A NM109", "2310B NM109", "2010AA NM109", "DTP*472"), scope="line",
-       applies_to=("837P",), cross_claim=True, group="anesthesia")
+       applies_to=("837P",), cross_claim=True, group="anesthesia", codes=(ANES,))
 def ane_004(ln, ctx):
-    if ln.procedure_code != ANES:
-        return
     d = line_date(ln)
     npi = ln.rendering_npi
     if not npi or d is None or d.year < 1994:

@@ -31,10 +31,8 @@ def _ptr_el(ln):
        citation="S1 (cites A57072, not found); NY Medicaid notices (2025-11-01); LCD L34522/L37086 "
                 "(\"severe MDD\").",
        short="S1; NY Medicaid notices; LCD L34522/L37086",
-       reads=("HI ABK/ABF", "SV107-1..4"), scope="line", group="dx")
+       reads=("HI ABK/ABF", "SV107-1..4"), scope="line", group="dx", codes=TMS)
 def dx_001(ln, ctx):
-    if ln.procedure_code not in TMS:
-        return
     prof = profile(ln.claim, ctx)
     dxs = _pointed(ln)
     codes = [c for _, c in dxs]
@@ -67,10 +65,8 @@ def _class(code: str) -> str | None:
 
 @erule("DX-002", "error", "non-supporting or unspecified diagnoses on TMS",
        citation="S1; L34522 and L34998 exclude OCD.", short="S1; LCD L34522/L34998",
-       reads=("HI", "SV107"), scope="line", group="dx")
+       reads=("HI", "SV107"), scope="line", group="dx", codes=TMS)
 def dx_002(ln, ctx):
-    if ln.procedure_code not in TMS:
-        return
     dxs = _pointed(ln)
     if not dxs:
         return
@@ -91,10 +87,8 @@ def dx_002(ln, ctx):
 
 @erule("DX-003", "warning", "screening-only diagnosis on neuromodulation lines",
        citation="S2 (\"screening ... V codes for a screening denial\"). The Z-code mapping is our own inference.",
-       short="S2 (Z13.3x mapping inferred)", reads=("HI", "SV107"), scope="line", group="dx")
+       short="S2 (Z13.3x mapping inferred)", reads=("HI", "SV107"), scope="line", group="dx", codes=NEURO)
 def dx_003(ln, ctx):
-    if ln.procedure_code not in NEURO:
-        return
     dxs = _pointed(ln)
     pre = T()["diagnoses"]["screening_prefix"]
     if dxs and all(c.startswith(pre) for _, c in dxs):

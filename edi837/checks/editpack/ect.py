@@ -19,22 +19,20 @@ def _fac(claim, which):
        citation="current AMA 90870 descriptor \"Electroconvulsive therapy (includes necessary monitoring)\", "
                 "without \"single seizure\" (Codingahead excerpts, ©2025/2026 AMA); S2 (OIG memo: "
                 "multiple-monitored ECT not recommended; repeats are 90870). Deletion year unverified.",
-       short="AMA CPT 90870 descriptor; S2", reads=("SV101-2", "SV202-2"), scope="line", group="ect")
+       short="AMA CPT 90870 descriptor; S2", reads=("SV101-2", "SV202-2"), scope="line", group="ect",
+       codes=CODES["ect_deleted"])
 def ect_001(ln, ctx):
-    if ln.procedure_code in CODES["ect_deleted"]:
-        yield Hit(say("ECT-001", f"{ln.procedure_code} is not a valid code: ECT is 90870, one unit per "
-                      f"session, and re-stimulation for an adequate seizure is still one 90870"),
-                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=ln.procedure_code)
+    yield Hit(say("ECT-001", f"{ln.procedure_code} is not a valid code: ECT is 90870, one unit per "
+                  f"session, and re-stimulation for an adequate seizure is still one 90870"),
+              seg=line_seg(ln), element=proc_element(ln), line=ln, value=ln.procedure_code)
 
 
 @erule("ECT-002", "error", "90870 is physician-only (MD/DO)",
        citation="S2, quoting the LCD Part B guideline \"90870 is limited to use by physicians (MD/DO) only\" "
                 "(unverified in a current LCD); NUCC codes (HL7 FHIR value set).",
        short="S2 quoting LCD Part B guideline", reads=("2420A PRV03", "2310B PRV03", "2000A PRV03", "NM1*82 NM102"),
-       scope="line", applies_to=("837P",), group="ect")
+       scope="line", applies_to=("837P",), group="ect", codes=(ECT,))
 def ect_002(ln, ctx):
-    if ln.procedure_code != ECT:
-        return
     tax = ln.rendering_taxonomy
     seg = (ln.rendering.taxonomy_segment if ln.rendering is not None else None) or line_seg(ln)
     if not tax:
@@ -52,10 +50,10 @@ def ect_002(ln, ctx):
        citation="S2 citing Pub. 100-04 Ch. 4 §10.4 (packaging) and \"APC 0320\". The APC number is "
                 "historical and the current APC is unverified.",
        short="S2; Pub. 100-04 Ch. 4 §10.4", reads=("CLM05-1", "SV202-2", "SV203", "DTP*472"),
-       scope="line", applies_to=("837I",), group="ect")
+       scope="line", applies_to=("837I",), group="ect", codes=(ANES,))
 def ect_003(ln, ctx):
     c = ln.claim
-    if ln.procedure_code != ANES or not _fac(c, "outpatient_facility_type"):
+    if not _fac(c, "outpatient_facility_type"):
         return
     d = line_date(ln)
     if not any(o.procedure_code == ECT and line_date(o) == d for o in c.lines):
@@ -200,10 +198,8 @@ def ect_008(claim, ctx):
 
 @erule("ECT-009", "info", "outpatient mental-health limitation",
        citation="S2 (limitation \"applies to this ECT policy\"). The phase-out is unverified.",
-       short="S2; 42 CFR 410.155", reads=("DTP*472",), scope="line", group="ect")
+       short="S2; 42 CFR 410.155", reads=("DTP*472",), scope="line", group="ect", codes=(ECT,))
 def ect_009(ln, ctx):
-    if ln.procedure_code != ECT:
-        return
     d = line_date(ln)
     end = T()["mental_health_limitation"]["ends"]
     if d is not None and d < end:
@@ -215,9 +211,9 @@ def ect_009(ln, ctx):
 @erule("ECT-010", "error", "ECT session units on the facility line",
        citation="S2; medpayiq (bill each session on its date). The facility MUE value is unverified.",
        short="S2; medpayiq", reads=("SV201", "SV202-2", "SV204", "SV205", "DTP*472"), scope="line",
-       applies_to=("837I",), group="ect")
+       applies_to=("837I",), group="ect", codes=(ECT,))
 def ect_010(ln, ctx):
-    if not (_fac(ln.claim, "outpatient_facility_type") and ln.revenue_code == REV and ln.procedure_code == ECT):
+    if not (_fac(ln.claim, "outpatient_facility_type") and ln.revenue_code == REV):
         return
     if ln.unit_basis != "UN" or units(ln) != 1:
         yield Hit(say("ECT-010", f"0901/90870 reports {ln.unit_basis or '?'} {int(units(ln))}; bill one line "

@@ -18,11 +18,9 @@ EM_ANY = EM | EVAL | NEURO
        citation="AAPC Psychiatry Coding Alert (\"90870 along with E/M codes\", CCI); S1 and S0 for TMS. The "
                 "TMS-E/M PTP pair is unverified.", short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
        reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
-       applies_to=("837P",), cross_claim=True, group="em")
+       applies_to=("837P",), cross_claim=True, group="em", codes=EM_ANY)
 def em_001(ln, ctx):
     code = ln.procedure_code
-    if code not in EM_ANY:
-        return
     d = line_date(ln)
     if d is None:
         return
@@ -74,11 +72,11 @@ def _limit(ln, ctx):
        citation="CMS MUE program (MAI definitions per First Coast, Palmetto and NGS). The actual MUE values "
                 "are unverified; load the quarterly CMS files.", short="CMS MUE program",
        reads=("SV101-2", "SV202-2", "SV104", "SV205", "DTP*472"), scope="line", cross_claim=True,
-       group="mue")
+       group="mue", codes=MUE_CODES)
 def mue_001(ln, ctx):
     code = ln.procedure_code
     c = ln.claim
-    if code not in MUE_CODES or (c.kind == "837I" and c.facility_code == T()["facility"]["inpatient_facility_type"]):
+    if c.kind == "837I" and c.facility_code == T()["facility"]["inpatient_facility_type"]:
         return
     d = line_date(ln)
     if d is None or (ln.service_date_end and ln.service_date_end != ln.service_date):
@@ -104,10 +102,8 @@ def mue_001(ln, ctx):
                 "telehealth modifier definitions from Novitas and First Coast (95 audio-video; 93 audio-only; "
                 "FQ audio-only for RHC/FQHC; GT CAH Method II; GQ asynchronous AK/HI demo).",
        short="S1; CMS CR 12427", reads=("SV105", "CLM05-1", "SV101-3..6", "SV202-3..6"), scope="line",
-       group="telehealth")
+       group="telehealth", codes=MUE_CODES)
 def tel_001(ln, ctx):
-    if ln.procedure_code not in MUE_CODES:
-        return
     tab = T()["telehealth"]
     mods = [m for m in ln.modifiers if m in tab["modifiers"]]
     pos = ln.place_of_service if ln.claim.kind != "837I" else ""
@@ -125,10 +121,8 @@ def tel_001(ln, ctx):
 @erule("POS-001", "warning", "line POS versus claim POS consistency for neuromodulation",
        citation="the CMS POS code set (51 IPF, 52 PHP, 49 Independent Clinic definitions, as republished); "
                 "AAPC (use POS 52 for PHP patients).", short="CMS POS code set; AAPC",
-       reads=("CLM05-1", "SV105"), scope="line", applies_to=("837P",), group="pos")
+       reads=("CLM05-1", "SV105"), scope="line", applies_to=("837P",), group="pos", codes=(ECT,))
 def pos_001(ln, ctx):
-    if ln.procedure_code != ECT:
-        return
     pos = ln.place_of_service
     ok = T()["pos"]["ect_ok"]
     if pos in ok:

@@ -62,7 +62,7 @@ def _where(e: Event, ln, cv) -> str:
                 "notices (Nov 2025): \"90867, 90868 and 90869 may not be billed on the same date of "
                 "service\". NCCI PTP pair unverified.",
        short="NYS Medicaid Update Jul 2025; S1", reads=("SV101-2", "SV202-2", "DTP*472"),
-       scope="line", cross_claim=True, group="tms")
+       scope="line", cross_claim=True, group="tms", codes=REDET_PAIRS)
 def tms_001(ln, ctx):
     for e, code in _same_day(ln, ctx, REDET_PAIRS):
         yield Hit(say("TMS-001", f"{code} is billed on {fmt(line_date(ln))} although {e.code} is already "
@@ -76,7 +76,7 @@ def tms_001(ln, ctx):
 @erule("TMS-002", "error", "90867 is not billed with 90868 or 90869 on the same date",
        citation="NYS Medicaid notice (Update Jul 2025, Vol 41 No 7); S0. The NCCI PTP pair is unverified.",
        short="NYS Medicaid Update Jul 2025; S0", reads=("SV101-2", "SV202-2", "DTP*472"),
-       scope="line", cross_claim=True, group="tms")
+       scope="line", cross_claim=True, group="tms", codes=INITIAL_PAIRS)
 def tms_002(ln, ctx):
     for e, code in _same_day(ln, ctx, INITIAL_PAIRS):
         yield Hit(say("TMS-002", f"{code} is billed on {fmt(line_date(ln))} together with {e.code} for the "
@@ -119,10 +119,8 @@ def _before(ln, cv, course: list[Event]) -> list[Event]:
        citation="MCD article A57528 (\"90867 ... billable once per treatment episode\"); CPT parenthetical "
                 "\"reported only once per course of treatment\" (quoted by Codoxo); S1.",
        short="MCD article A57528; CPT parenthetical", reads=("SV101-2", "DTP*472"),
-       scope="line", cross_claim=True, group="tms")
+       scope="line", cross_claim=True, group="tms", codes=(INITIAL,))
 def tms_003(ln, ctx):
-    if ln.procedure_code != INITIAL:
-        return
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -142,10 +140,8 @@ def tms_003(ln, ctx):
 
 @erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
        citation="S0 and S1 (\"should not be billed without a prior initial session\").",
-       short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms")
+       short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms", codes=SUBSEQ)
 def tms_004(ln, ctx):
-    if ln.procedure_code not in SUBSEQ:
-        return
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -163,10 +159,8 @@ def tms_004(ln, ctx):
        citation="LCD L37088/A57598, L37086/A57692 (MCD excerpts); L34522 (up to 6 weeks); Harvard Pilgrim "
                 "notice (30 + 6 taper); S1.",
        short="LCD L37088/L37086/L34522; payer course cap", reads=("SV101-2", "SV104", "DTP*472"),
-       scope="line", cross_claim=True, group="tms")
+       scope="line", cross_claim=True, group="tms", codes=TMS)
 def tms_005(ln, ctx):
-    if ln.procedure_code not in TMS:
-        return
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -184,10 +178,8 @@ def tms_005(ln, ctx):
 @erule("TMS-006", "warning", "90869 frequency per course",
        citation="S1 (\"typically one or two times per series\"). This is unverified against any LCD.",
        short="S1 (unverified)", reads=("SV101-2", "SV104", "DTP*472"), scope="line",
-       cross_claim=True, group="tms")
+       cross_claim=True, group="tms", codes=(REDET,))
 def tms_006(ln, ctx):
-    if ln.procedure_code != REDET:
-        return
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -205,10 +197,8 @@ def tms_006(ln, ctx):
        citation="S1; POS definitions from the CMS POS code set (19 and 22 revised 2016-01-01, as "
                 "republished by NCTracks).",
        short="S1; CMS POS code set", reads=("SV105", "CLM05-1"), scope="line", applies_to=("837P",),
-       group="tms")
+       group="tms", codes=TMS)
 def tms_007(ln, ctx):
-    if ln.procedure_code not in TMS:
-        return
     pos = ln.place_of_service
     tab = T()["pos"]
     el = "SV105" if ln.service is not None and ln.service[5] else "CLM05-1"
@@ -228,9 +218,9 @@ def tms_007(ln, ctx):
        citation="LCD L34522 and L37086 (psychiatrist or physician order and supervision); taxonomy codes "
                 "from the NUCC set as published in the HL7 FHIR value set.",
        short="LCD L34522/L37086; NUCC taxonomy", reads=("2420A PRV03", "2310B PRV03", "2000A PRV03"),
-       scope="line", applies_to=("837P",), group="tms")
+       scope="line", applies_to=("837P",), group="tms", codes=TMS)
 def tms_008(ln, ctx):
-    if ln.procedure_code not in TMS or not profile(ln.claim, ctx).physician_required:
+    if not profile(ln.claim, ctx).physician_required:
         return
     tax = ln.rendering_taxonomy
     if not tax or taxonomy_is_physician(tax):
