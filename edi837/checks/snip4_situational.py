@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Iterator
 
-from ..model.claims import DX_ADMITTING, DX_OTHER, DX_PRINCIPAL, Claim, parse_date, parse_period
+from ..model.claims import DX_ADMITTING, DX_CODED, Claim, parse_date, parse_period
 from .registry import Hit, rule
 
 INPATIENT_FACILITY = frozenset({"11", "18", "21", "41"})
@@ -62,7 +62,7 @@ def dx_pointer(line: Any, ctx: Any) -> Iterator[Hit]:
     if sv is None or sv.fields[0] != "SV1":
         return
     claim = line.claim
-    n = len([d for d in claim.diagnoses if d.qualifier in DX_PRINCIPAL | DX_OTHER])
+    n = sum(1 for d in claim.diagnoses if d.qualifier in DX_CODED)
     for j, p in enumerate(sv.components(7), 1):
         if not p:
             continue

@@ -26,6 +26,7 @@ DX_ADMITTING = {"ABJ", "BJ"}
 DX_REASON = {"APR", "PR"}
 DX_EXTERNAL = {"ABN", "BN"}
 DX_QUALIFIERS = DX_PRINCIPAL | DX_OTHER | DX_ADMITTING | DX_REASON | DX_EXTERNAL
+DX_CODED = DX_PRINCIPAL | DX_OTHER  # what service lines point at (SV107)
 PROC_QUALIFIERS = {"BBR", "BBQ", "BR", "BQ", "CAH"}
 CONDITION = "BG"
 OCCURRENCE = "BH"
@@ -136,8 +137,10 @@ class ServiceLine:
         """Diagnoses this line points to (837P) or the claim's (837I)."""
         c = self.claim
         if c.kind == "837I" or not self.service or self.service.fields[0] != "SV1":
-            return [d for d in c.diagnoses if d.qualifier in DX_PRINCIPAL | DX_OTHER]
-        by_pos = {d.position: d for d in c.diagnoses if d.qualifier in DX_PRINCIPAL | DX_OTHER}
+            return [d for d in c.diagnoses if d.qualifier in DX_CODED]
+        if not self.diagnosis_pointers:
+            return []
+        by_pos = {d.position: d for d in c.diagnoses if d.qualifier in DX_CODED}
         return [by_pos[p] for p in self.diagnosis_pointers if p in by_pos]
 
     @property
