@@ -313,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--pyx12-max", type=int, default=10000,
                     help="largest claim count to run pyx12 x12valid on (default 10000)")
+    ap.add_argument("--large", default="",
+                    help="claim counts run with edi837 validate and lines only, for the memory "
+                         "target (e.g. 1000000; the file is about 380 MB)")
     ap.add_argument("--timeout", type=float, default=900.0, help="per-run time limit, seconds")
     ap.add_argument("--write-docs", action="store_true", help="write docs/performance.md")
     ap.add_argument("--worker", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
@@ -321,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         _worker(*a.worker)
         return 0
     sizes = [int(s) for s in a.sizes.split(",") if s]
+    large = [int(s) for s in a.large.split(",") if s]
     kinds = [k.strip().upper() for k in a.kinds.split(",") if k.strip()]
     tools = [t.strip() for t in a.tools.split(",") if t.strip()]
     for t in tools:
@@ -333,11 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     skipped: list[str] = []
     for kind in kinds:
-        for n in sizes:
+        for n in sizes + [n for n in large if n not in sizes]:
             path = ensure_file(kind, n)
             segs = split_count(str(path))
             file_rows = []
             for tool in tools:
+                if n not in sizes and tool not in ("validate", "lines"):
+                    continue  # a --large size: our own tools only
                 if tool == "x12valid" and n > a.pyx12_max:
                     skipped.append(f"pyx12 x12valid on {path.name} (> --pyx12-max {a.pyx12_max})")
                     continue

@@ -47,7 +47,9 @@ def render() -> str:
         for r in by_snip[snip]:
             out.append("| " + " | ".join([
                 f"`{r.id}`", r.severity.value, _cell(r.title) + (" (cross-claim)" if r.cross_claim else ""),
-                _cell(", ".join(r.reads)), ", ".join(r.applies_to), r.ik3 or "", r.ik4 or "",
+                _cell(", ".join(r.reads)),
+                ", ".join(r.applies_to) + (f"; lines with {', '.join(sorted(r.codes))}" if r.codes else ""),
+                r.ik3 or "", r.ik4 or "",
                 _cell(r.citation)]) + " |")
         out.append("")
     return "\n".join(out)

@@ -164,6 +164,7 @@ class Engine:
                                 ] if cross_claim != "only" else []
         self.hooks: list[Callable[[Claim, Context], Iterable[Finding]]] = []
         self._by_kind: dict[Any, tuple[list, list]] = {}  # claim kind -> (claim rules, line rules)
+        self._by_code: dict[Any, dict[str, list]] = {}  # claim kind -> procedure code -> line rules
         # called with each ClaimResult once its verdict is final (e.g. the edit
         # pack's history store records accepted claims here); option on_verdict too
         self.verdict_hooks: list[Callable[[ClaimResult], None]] = []
@@ -393,8 +394,18 @@ class Engine:
             for h in func(claim, ctx) or ():  # type: ignore[misc]
                 out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if line_rules:
+            by_code = self._by_code.get(kind)
+            if by_code is None:
+                by_code = self._by_code[kind] = {}
             for li, ln in enumerate(claim.lines):
-                for r, func in line_rules:
+                code = ln.procedure_code
+                mine = by_code.get(code)
+                if mine is None:  # the line rules for this code, in id order
+                    if len(by_code) >= 10000:
+                        by_code.clear()
+                    mine = by_code[code] = [(r, f) for r, f in line_rules
+                                            if r.codes is None or code in r.codes]
+                for r, func in mine:
                     for h in func(ln, ctx) or ():  # type: ignore[misc]
                         if h.line is None:
                             h.line = ln

@@ -51,6 +51,9 @@ class Rule:
     cross_claim: bool = False
     func: Callable[..., Iterable[Hit]] | None = None
     group: str = ""  # e.g. "snip1", "tms"
+    # line rules: the procedure codes (SV101-2 / SV202-2) the rule is about; the
+    # engine calls it only for lines with one of them (None: every line)
+    codes: frozenset[str] | None = None
 
     def finding(self, message: str, seg: Any = None, *, element: str | None = None,
                 severity: Severity | str | None = None, file: str | None = None,
@@ -115,19 +118,23 @@ def declare(id: str, severity: Severity | str, snip: int, title: str, *, reads: 
 def rule(id: str, severity: Severity | str, snip: int, title: str, *, reads: Iterable[str] = (),
          citation: str = "", ik3: str | None = None, ik4: str | None = None, scope: str = "claim",
          applies_to: Iterable[str] = ("837P", "837I"), cross_claim: bool = False,
-         group: str = "") -> Callable:
+         group: str = "", codes: Iterable[str] | None = None) -> Callable:
     """Register a rule function.
 
     ``scope="claim"``: ``func(claim, ctx) -> Iterable[Hit]``;
-    ``scope="line"``: ``func(line, ctx) -> Iterable[Hit]`` for each service line.
+    ``scope="line"``: ``func(line, ctx) -> Iterable[Hit]`` for each service line,
+    or only for lines whose procedure code is in ``codes``.
     """
     if scope not in ("claim", "line"):
         raise ValueError(scope)
+    if codes is not None and scope != "line":
+        raise ValueError(f"{id}: codes= is for line rules")
 
     def deco(func: Callable) -> Callable:
         _add(Rule(id=id, severity=Severity(severity), snip=snip, title=title, reads=tuple(reads),
                   citation=citation, ik3=ik3, ik4=ik4, scope=scope, applies_to=tuple(applies_to),
-                  cross_claim=cross_claim, func=func, group=group))
+                  cross_claim=cross_claim, func=func, group=group,
+                  codes=frozenset(codes) if codes is not None else None))
         return func
 
     return deco
