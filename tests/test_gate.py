@@ -436,3 +436,15 @@ def test_jobs2_failure_half_way_leaves_nothing(tmp_path, monkeypatch):
     # the first file's outputs were complete; nothing of the second, no temporary
     assert all(n.startswith("multi_envelope.") for n in os.listdir(out))
     assert "multi_envelope.999.x12" in os.listdir(out)
+
+
+def test_jobs2_with_history_identical(tmp_path):
+    """--history lives in the parent: the same outputs as one job, run after run."""
+    (tmp_path / "tms").mkdir()
+    args = [*tms_course_files(tmp_path / "tms"), str(FIXTURES / "837p_tms_course.x12"),
+            str(FIXTURES / "837i_tms_outpatient.x12")]
+    for run_no in (1, 2):
+        one, two = (_gate_cli(tmp_path / f"j{j}.{run_no}", args, j, "--control-number", "5",
+                              "--history", str(tmp_path / f"h{j}.sqlite")) for j in (1, 2))
+        assert two == one and one[0] == 1
+        assert b"TMS-003" in one[2]["b.report.json"]
