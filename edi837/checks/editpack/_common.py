@@ -115,6 +115,10 @@ def norm_dx(code: str) -> str:
 
 
 def profile(claim: Claim, ctx: Any) -> Profile:
+    st = getattr(ctx.engine, "editpack", None)
+    c = st.cur if st is not None else None
+    if c is not None and c.claim is claim:  # the usual case: asked again for the current claim
+        return c.profile
     return view(ctx, claim).profile
 
 
@@ -334,6 +338,7 @@ class RunState:
         self.engine = engine
         opts = engine.options
         self.profiles: dict[str, Profile] = {}
+        self.limits: dict[tuple, tuple | None] = {}  # MUE-001: (profile, professional, code) -> limit
         # pid -> [events, stays, events saved in the spill, stays saved, store's (events, stays) or None]
         self.cache: OrderedDict[str, list] = OrderedDict()
         self.cache_size = max(1, int(opts.get("editpack_cache") or self.CACHE))

@@ -12,6 +12,7 @@ EVAL = frozenset(CODES["psych_eval"])
 ANES = CODES["ect_anesthesia"]
 MUE_CODES = NEURO | {ANES}
 EM_ANY = EM | EVAL | NEURO
+INPATIENT = T()["facility"]["inpatient_facility_type"]
 
 
 @erule("EM-001", "error", "same-day E/M with TMS or ECT needs modifier 25",
@@ -53,15 +54,25 @@ def em_001(ln, ctx):
 
 
 def _limit(ln, ctx):
-    """(limit, mai, source) for the line's code, or None."""
+    """(limit, mai, source) for the line's code, or None (kept per profile, claim kind and code)."""
     st = state(ctx)
     code = ln.procedure_code
+    prof = profile(ln.claim, ctx)
+    mk = (prof, ln.claim.kind != "837I", code)
+    try:
+        return st.limits[mk]
+    except KeyError:
+        pass
+    out = st.limits[mk] = _limit_of(st, prof, ln.claim.kind, code)
+    return out
+
+
+def _limit_of(st, prof, kind, code):
     if st.mue is not None:
-        table = st.mue.get("practitioner" if ln.claim.kind != "837I" else "facility", {})
+        table = st.mue.get("practitioner" if kind != "837I" else "facility", {})
         e = table.get(code)
         if e is not None:
             return e.value, e.mai, f"CMS MUE {e.table} table (MAI {e.mai}{', ' + e.rationale if e.rationale else ''})"
-    prof = profile(ln.claim, ctx)
     lim = prof.units_per_day.get(code)
     if lim is None:
         return None
@@ -76,7 +87,7 @@ def _limit(ln, ctx):
 def mue_001(ln, ctx):
     code = ln.procedure_code
     c = ln.claim
-    if c.kind == "837I" and c.facility_code == T()["facility"]["inpatient_facility_type"]:
+    if c.kind == "837I" and c.facility_code == INPATIENT:
         return
     d = line_date(ln)
     if d is None or (ln.service_date_end and ln.service_date_end != ln.service_date):
