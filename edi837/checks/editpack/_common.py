@@ -263,8 +263,7 @@ class _Spill:
             self.n = 0
 
     def save(self, pid: str, evs: list[Event], stays: list[Stay]) -> None:
-        data = pickle.dumps(([(e.key, e.claim_id, e.kind, e.bill_type, e.code, e.revenue, e.modifiers,
-                                e.date, e.date_end, e.units, e.npi, e.php, e.seq) for e in evs],
+        data = pickle.dumps(([tuple(e) for e in evs],
                              [(s.key, s.claim_id, s.bill_type, s.start, s.end) for s in stays]),
                             protocol=pickle.HIGHEST_PROTOCOL)
         self._db().execute("INSERT INTO ev VALUES (?, ?)", (pid, data))

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import attrs
 
@@ -43,9 +43,9 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
-@attrs.define(slots=True, frozen=True)
-class Event:
-    """One service line as the cross-claim edits see it."""
+class Event(NamedTuple):
+    """One service line as the cross-claim edits see it (a named tuple: the run
+    makes one per line and keeps many, so it is cheap to build and small)."""
 
     key: tuple  # (sender, isa13, gs06, st02, clm01)
     claim_id: str
