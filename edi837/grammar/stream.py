@@ -4,8 +4,9 @@ Envelope segments (ISA, GS, ST, SE, GE, IEA) are passed on as they come;
 between ST and SE the segments are cut into chunks (header, each HL, each
 claim) and each chunk is parsed into loops by :mod:`.parser`.  Events:
 
-``("isa", seg)``, ``("gs", seg)``, ``("st", header_loop, kind)``,
-``("hl", loop, level)``, ``("claim", loop)``, ``("se", seg)``,
+``("isa", seg)``, ``("gs", seg)``, ``("st", header_loop, kind, n)``,
+``("hl", loop, level, n)``, ``("claim", loop, n)`` (``n``: the chunk's segment
+count), ``("se", seg)``,
 ``("ge", seg)``, ``("iea", seg)``, ``("seg", seg)`` for a segment outside
 any 837 transaction (for example the body of an 835 in the same file), and
 ``("finding", Finding)``.
@@ -91,11 +92,11 @@ class Structurer:
             lp = self._chunk(kind, chunk_start, segs, tt)  # type: ignore[arg-type]
             first = segs[0].fields[0]
             if first == "ST":
-                yield ("st", lp, kind)
+                yield ("st", lp, kind, len(segs))
             elif first == "HL":
-                yield ("hl", lp, hl_level)
+                yield ("hl", lp, hl_level, len(segs))
             elif first == "CLM":
-                yield ("claim", lp)
+                yield ("claim", lp, len(segs))
 
         def close_missing_se(seg: Segment) -> Iterator[tuple]:
             nonlocal in_st, skipping

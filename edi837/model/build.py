@@ -47,7 +47,7 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
             lp.parent = parent
             if tx is not None:
                 tx.claim_count += 1
-                tx.segment_count += _count(lp)
+                tx.segment_count += e[2]
             c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient,
                             enclosing)
             if keep:
@@ -60,7 +60,7 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
             lp = e[1]
             level = e[2]
             if tx is not None:
-                tx.segment_count += _count(lp)
+                tx.segment_count += e[3]
             if level == "20":
                 billing, subscriber, patient = lp, None, None
                 if keep and tx is not None:
@@ -81,7 +81,7 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
             yield ("hl", lp)
         elif k == "st":
             tx = Transaction(header=e[1], kind=e[2], group=grp, file=fname)
-            tx.segment_count = _count(e[1])
+            tx.segment_count = e[3]
             billing = subscriber = patient = None
             if grp is not None:
                 grp.transaction_count += 1
@@ -128,13 +128,6 @@ def stream(source, file: str | None = None, keep: bool = False) -> Iterator[tupl
             if e[1].fields[0] == "ST" and grp is not None:
                 grp.transaction_count += 1  # a skipped (non-837) transaction counts in GE01 too
             yield ("segment", e[1])
-
-
-def _count(lp: Loop) -> int:
-    n = len(lp.segments)
-    for c in lp.children:
-        n += _count(c)
-    return n
 
 
 def iter_claims(source, file: str | None = None) -> Iterator[Claim]:
