@@ -87,6 +87,22 @@ def test_output_file_is_written_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
+def test_output_file_gets_the_mode_a_plain_write_would(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "r.json"
+        assert run(FIX / "837p_tms_course.x12", "--format", "json", "-o", out).exit_code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644  # not mkstemp's private 0600
+        out.chmod(0o640)  # an existing file keeps its mode when replaced
+        assert run(FIX / "837p_tms_course.x12", "--format", "json", "-o", out).exit_code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
 @pytest.mark.parametrize("opt,value,says", [("--profile", "nosuch", "unknown payer profile"),
                                             ("--mue", "README.md", "cannot read the MUE file"),
                                             ("--history", "README.md", "not an SQLite database")])

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from typing import IO, Iterator
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -20,6 +30,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=d)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open()
+        # would: the replaced file's, else 0666 less the umask
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, _mode_for(path))
         kw = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kw) as f:
             yield f
