@@ -12,7 +12,6 @@ after the fact.  Claims are written to the history store from the engine's
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import pickle
 import sqlite3
@@ -33,25 +32,12 @@ def erule(id: str, severity: str, title: str, *, citation: str, short: str, read
           cross_claim: bool = False, group: str = "", codes: Iterable[str] | None = None) -> Callable:
     """Register an edit-pack rule (SNIP type 7).
 
-    ``codes`` (line rules): the procedure codes the rule is about; any other
-    line is skipped before the rule function is called."""
+    ``codes`` (line rules): the procedure codes the rule is about; the engine
+    calls the rule only for lines with one of them."""
     SHORT[id] = short
-    reg = rule(id, severity, 7, title, reads=tuple(reads), citation=citation, scope=scope,
-               applies_to=tuple(applies_to), cross_claim=cross_claim, group=group or "editpack")
-    if codes is None:
-        return reg
-    if scope != "line":
-        raise ValueError(f"{id}: codes= is for line rules")
-    only = frozenset(codes)
-
-    def deco(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def gated(ln: ServiceLine, ctx: Any) -> Iterable:
-            return func(ln, ctx) if ln.procedure_code in only else ()
-        gated.codes = only  # type: ignore[attr-defined]
-        return reg(gated)
-
-    return deco
+    return rule(id, severity, 7, title, reads=tuple(reads), citation=citation, scope=scope,
+                applies_to=tuple(applies_to), cross_claim=cross_claim, group=group or "editpack",
+                codes=codes)
 
 
 class _once:
