@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Iterator
 
 import click
@@ -45,15 +46,24 @@ def _say(f: Finding, quiet: bool = False) -> None:
 
 
 @contextlib.contextmanager
+def _worker_failure() -> Iterator[None]:
+    """--jobs: a worker process that dies (out of memory, a signal) ends the
+    command with a message and exit 2, not a traceback (nothing is written)."""
+    try:
+        yield
+    except BrokenProcessPool as e:
+        click.echo(f"edi837: a worker process stopped: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+
+
+@contextlib.contextmanager
 def _output(path: str | None, binary: bool = False) -> Iterator[IO[Any]]:
-    if path in (None, "-"):
-        if binary:
-            yield sys.stdout.buffer
-        else:
-            yield sys.stdout
-        return
-    with atomic_write(path, "wb" if binary else "w", newline="" if not binary else None) as f:
-        yield f
+    with _worker_failure():
+        if path in (None, "-"):
+            yield sys.stdout.buffer if binary else sys.stdout
+            return
+        with atomic_write(path, "wb" if binary else "w", newline="" if not binary else None) as f:
+            yield f
 
 
 def _inputs(paths: tuple[str, ...], status: _Status) -> list[str]:
@@ -219,7 +229,8 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> No
         except ImportError as e:
             click.echo(f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})", err=True)
             sys.exit(EXIT_CANNOT_RUN)
-        write_lines_parquet(rows(), output)
+        with _worker_failure():
+            write_lines_parquet(rows(), output)
         sys.exit(status.code)
     with _output(output) as out:
         if fmt == "csv":

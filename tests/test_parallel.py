@@ -120,3 +120,27 @@ def test_claim_pickle_is_small():
         assert (back.claim_id, back.seq, back.control, back.patient_key, len(back.lines)) == \
             (c.claim_id, c.seq, c.control, c.patient_key, len(c.lines))
         assert back.transaction.claims == []
+
+
+def test_a_dying_worker_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    """validate/lines --jobs: a worker process killed mid-run (BrokenProcessPool in
+    the parent) ends with exit 2, a message, and no output file."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from click.testing import CliRunner
+
+    from edi837.cli import main
+
+    def dies(*a, **k):
+        if False:
+            yield
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(parallel, "validate", dies)
+    monkeypatch.setattr(parallel, "lines", dies)
+    for cmd in (["validate", "--format", "json"], ["lines", "--format", "csv"]):
+        out = tmp_path / "out"
+        res = CliRunner().invoke(main, [*cmd, "--jobs", "2", "-o", str(out), *FILES[:2]])
+        assert res.exit_code == 2, (cmd, res.output)
+        assert "a worker process stopped" in res.output and "Traceback" not in res.output
+        assert list(tmp_path.iterdir()) == []
