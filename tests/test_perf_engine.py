@@ -67,3 +67,29 @@ def test_repeated_bad_segment_reported_at_each_occurrence(tmp_path):
     hits = [x for x in _run(f)["findings"] if x.rule == "S1-SEG-001" and x.segment_id == "DTP"]
     assert len({x.segment_seq for x in hits}) == 3
     assert all(x.segment_text == "DTP*472*D8*20250101*X" for x in hits)
+
+
+def test_a_line_rule_with_codes_sees_only_lines_with_those_codes(monkeypatch):
+    """Rule.codes: the engine calls a code-specific line rule only for lines billing one
+    of its codes, and every other line rule for every line."""
+    from edi837.checks import registry
+
+    registry._load_all()
+    coded = registry.RULES["DX-001"]  # declared for the TMS codes
+    plain = registry.RULES["S5-PROC-001"]  # every line
+    assert coded.codes and plain.codes is None and coded.scope == plain.scope == "line"
+    seen: dict[str, list[str]] = {"coded": [], "plain": []}
+
+    def spy(which, func):
+        def f(ln, ctx):
+            seen[which].append(ln.procedure_code)
+            return func(ln, ctx)
+        return f
+
+    monkeypatch.setattr(coded, "func", spy("coded", coded.func))
+    monkeypatch.setattr(plain, "func", spy("plain", plain.func))
+    for name in ("837p_tms_course.x12", "837p_ect_anesthesia.x12"):
+        list(Engine().run_file(str(FIX / name)))
+    assert seen["coded"] and set(seen["coded"]) <= coded.codes
+    assert set(seen["plain"]) - coded.codes  # ECT and anesthesia lines reach the plain rule ...
+    assert len(seen["plain"]) > len(seen["coded"])  # ... but not the coded one
