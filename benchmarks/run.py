@@ -293,6 +293,8 @@ def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
         "",
         "`vs x12valid` = pyx12 x12valid seconds / this tool's seconds on the same file (higher is faster);",
         "empty where x12valid was not run on that file.",
+        *([f"Files of {', '.join(f'{int(n):,}' for n in args.large.split(',') if n)} claims (`--large`) are run "
+           "with edi837 validate and lines only: the memory target."] if getattr(args, "large", "") else []),
         "",
         "## Results",
         "",
