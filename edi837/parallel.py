@@ -404,7 +404,8 @@ def parent_engine(snip: Any = None, rules: Iterable[str] | None = None, **option
 
 
 def file_events(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None,
-                rules: Iterable[str] | None = None, tmpdir: str | None = None, **options: Any
+                rules: Iterable[str] | None = None, tmpdir: str | None = None,
+                read_ahead: bool = False, **options: Any
                 ) -> tuple[Any, Iterator[tuple[Any, Iterator[tuple[str, Any]]]]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
@@ -420,6 +421,12 @@ def file_events(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None,
     order, then merges both halves with :func:`split_events`, so verdicts,
     findings and their order are those of one process.  Sources must be paths
     the workers can open.  ``on_finish`` is left to the caller.
+
+    ``read_ahead``: while a file's worker is still running, this process goes
+    on to read and check the next files (up to ``jobs`` ahead, in order, so the
+    cross-claim state sees the claims in the same order).  Only for callers
+    whose hooks do not depend on the file being merged (validate); never with
+    a history store, whose reads and writes follow the verdicts of one run.
     """
     from .checks.engine import Engine
 
@@ -429,35 +436,47 @@ def file_events(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None,
         return eng, ((src, eng.run_file(src)) for src in files)
     # made here, so bad options raise now rather than at the first event
     parent = parent_engine(snip=snip, rules=rules, **options)
-    return parent, _split_files(parent, files, jobs, snip, rules, tmpdir, options)
+    ahead = jobs if read_ahead and not options.get("history") else 0
+    return parent, _split_files(parent, files, jobs, snip, rules, tmpdir, options, ahead)
 
 
 def _split_files(parent: Any, files: list[Any], jobs: int, snip: Any, rules: Iterable[str] | None,
-                 tmpdir: str | None, options: dict[str, Any]
+                 tmpdir: str | None, options: dict[str, Any], ahead: int = 0
                  ) -> Iterator[tuple[Any, Iterator[tuple[str, Any]]]]:
     args = {k: v for k, v in options.items() if k not in SERIAL_OPTIONS}
     args.update(snip=snip, rules=list(rules) if rules is not None else None)
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
-        futs = submit_files(_ValidateWorker(d, args), [os.fspath(f) for f in files], jobs)
+        paths = [os.fspath(f) for f in files]
+        futs = submit_files(_ValidateWorker(d, args), paths, jobs)
+        read: dict[int, _Ahead] = {}  # files read and checked here, not yet merged
         with contextlib.closing(futs):
-            for src in files:
-                yield src, _merged(parent, os.fspath(src), next(futs), options)
+            for k, src in enumerate(files):
+                yield src, _merged(parent, paths, k, next(futs), options, read, ahead)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _merged(parent: Any, path: str, fut: cf.Future, options: dict[str, Any]
-            ) -> Iterator[tuple[str, Any]]:
-    ahead = _Ahead(parent, path)  # while the worker runs
-    yield from split_events(parent, _read_part(fut.result()), None, options, ahead)
+def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future, options: dict[str, Any],
+            read: dict[int, "_Ahead"], ahead: int) -> Iterator[tuple[str, Any]]:
+    """File ``k``'s events: read and check it here while its worker runs (unless
+    read ahead already), then merge; with ``ahead``, files after it are read
+    while the worker is still busy."""
+    if k not in read:
+        read[k] = _Ahead(parent, paths[k])
+    j = max(read) + 1
+    while ahead and j < len(paths) and j - k <= ahead and not fut.done():
+        read[j] = _Ahead(parent, paths[j])
+        j += 1
+    yield from split_events(parent, _read_part(fut.result()), None, options, read.pop(k))
 
 
 def validate(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None, rules: Iterable[str] | None = None,
              tmpdir: str | None = None, **options: Any) -> Iterator[tuple[str, Any]]:
     """The events of ``Engine(snip, rules, **options).run(sources)`` on ``jobs``
     processes (see :func:`file_events`)."""
-    _engine, files = file_events(sources, jobs, snip=snip, rules=rules, tmpdir=tmpdir, **options)
+    _engine, files = file_events(sources, jobs, snip=snip, rules=rules, tmpdir=tmpdir, read_ahead=True,
+                                 **options)
     return _run(files, options)
 
 
