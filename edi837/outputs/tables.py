@@ -105,11 +105,6 @@ def _row(part: tuple[tuple, tuple, tuple, tuple], ln: ServiceLine) -> dict[str, 
     ), strict=True))
 
 
-def line_row(ln: ServiceLine) -> dict[str, Any]:
-    """The row of one service line."""
-    return _row(_claim_part(ln.claim), ln)
-
-
 def claim_rows(claim: Claim) -> Iterator[dict[str, Any]]:
     """Rows of one claim; a claim with no service line still gives one row."""
     part = _claim_part(claim)

@@ -299,12 +299,8 @@ class SegmentReader:
                     n = len(raw)
                     text = raw.lstrip(_WS)
                     lead = n - len(text)
-                    if lead:
-                        nl = raw.count("\n")
-                        seg_line = line + raw.count("\n", 0, lead) if nl else line
-                    else:
-                        nl = raw.count("\n") if "\n" in raw else 0
-                        seg_line = line
+                    nl = raw.count("\n")
+                    seg_line = line + raw.count("\n", 0, lead) if lead and nl else line
                     if text:
                         if text[-1] in _WS:
                             text = text.rstrip(_WS)
