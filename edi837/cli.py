@@ -271,7 +271,7 @@ def _file_rows(path: str, status: _Status) -> Iterator[dict[str, Any]]:
 def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | None, profile: str | None,
              history: str | None, mue: str | None, jobs: int, show_info: bool) -> None:
     """Validate FILES (files or folders) at WEDI SNIP 1-5 and the edit pack (7)."""
-    from .checks.engine import Engine, parse_snip
+    from .checks.engine import Engine, RunOptions, parse_snip
     from .outputs.report import JsonReport, TextReport, write_events
 
     status = _Status()
@@ -280,17 +280,9 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--snip")
     paths = _inputs(files, status)
-    opts: dict[str, Any] = {}
-    if profile:
-        opts["profile"] = profile
-    if history:
-        opts["history"] = history
-    if mue:
-        opts["mue"] = mue
-    from .checks.editpack.options import check_options
-
     try:
-        check_options(opts)
+        opts = RunOptions.build(snip=snip, profile=profile or None, history=history or None, mue=mue or None)
+        opts.check()
     except ValueError as e:
         raise click.UsageError(str(e))
     try:
@@ -298,9 +290,9 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
             from . import parallel
 
             # cross-claim rules run here, in file order: same report as one job
-            source = parallel.validate(paths, jobs, snip=snip, **opts)
+            source = parallel.validate(paths, jobs, opts)
         else:
-            source = Engine(snip=snip, **opts).run(paths)
+            source = Engine(opts).run(paths)
     except (ValueError, OSError, KeyError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)

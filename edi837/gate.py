@@ -26,8 +26,7 @@ from typing import Any, Iterable
 import attrs
 import click
 
-from .checks.editpack.options import check_options
-from .checks.engine import ClaimResult, Engine
+from .checks.engine import ClaimResult, Engine, RunOptions
 from .findings import Finding
 from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
@@ -140,17 +139,13 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
                 control_number = int(fh.read().strip() or 1)
         except (OSError, ValueError):
             control_number = 1
-    counter = ControlCounter(control_number)  # type: ignore[arg-type]
-    opts = dict(engine_options)
-    if profile is not None:
-        opts["profile"] = profile
-    if history is not None:
-        opts["history"] = history
+    counter = ControlCounter(control_number)
     try:
-        check_options(opts)
+        opts = RunOptions.build(snip=snip, profile=profile, history=history, **engine_options)
+        opts.check()
     except ValueError as e:
         raise GateError(str(e)) from None
-    engine, per_file = file_events(files, jobs, snip=snip, **opts)
+    engine, per_file = file_events(files, jobs, opts)
     result = GateResult()
     seen_stems: dict[str, int] = {}
     with contextlib.closing(per_file):
@@ -180,11 +175,10 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
     # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
     hl_of: dict[int, tuple[str, str, str]] = {}
 
-    def hook(claim: Any, ctx: Any) -> list:
-        hl_of[claim.seq] = tuple(  # type: ignore[assignment]
-            (lp.segments[0][1] if lp is not None and lp.segments else "")
-            for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
-        return []
+    def hook(claim: Any) -> None:
+        b, s, p = ((lp.segments[0][1] if lp is not None and lp.segments else "")
+                   for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
+        hl_of[claim.seq] = (b, s, p)
 
     # every output of the file is renamed into place together, when all are done
     with contextlib.ExitStack() as stack:
@@ -195,7 +189,7 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
 def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
                now: _dt.datetime, fg: FileGate, base: str, hl_of: dict, hook: Any,
                stack: contextlib.ExitStack, events: Iterable[tuple[str, Any]] | None) -> FileGate:
-    engine.hooks.append(hook)
+    engine.claim_listeners.append(hook)
     results: dict[int, ClaimResult] = {}
     findings: list[Finding] = []
     try:
@@ -218,7 +212,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
                     fg.could_not_read = obj.could_not_read
             rep.close()
     finally:
-        engine.hooks.remove(hook)
+        engine.claim_listeners.remove(hook)
     fg.paths["report"] = base + ".report.json"
     fg.results = list(results.values())
     verdicts = {s: r.verdict for s, r in results.items()}

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import attrs
 
+from .checks.options import RunOptions
 from .findings import Finding
 
 T = TypeVar("T")
@@ -237,14 +238,14 @@ class _ValidateWorker:
     parent reads the claims itself (:func:`file_events`), which is several
     times cheaper than unpickling them."""
 
-    def __init__(self, tmpdir: str, engine_args: dict[str, Any]):
+    def __init__(self, tmpdir: str, options: RunOptions):
         self.tmpdir = tmpdir
-        self.engine_args = engine_args
+        self.options = options
 
     def __call__(self, path: str) -> str:
         from .checks.engine import Engine
 
-        eng = Engine(cross_claim="skip", **self.engine_args)
+        eng = Engine(self.options, cross_claim="skip")
         fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
         with os.fdopen(fd, "wb") as f:
             buf: list[tuple[str, Any]] = []
@@ -260,12 +261,8 @@ class _ValidateWorker:
         return part
 
 
-SERIAL_OPTIONS = ("history", "history_record", "on_verdict", "on_finish")
-
-
 def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | None = None,
-                 options: dict[str, Any] | None = None, ahead: "_Ahead | None" = None
-                 ) -> Iterator[tuple[str, Any]]:
+                 ahead: "_Ahead | None" = None) -> Iterator[tuple[str, Any]]:
     """Complete one file's skip-mode ``events`` with the only-mode ``engine``.
 
     Yields the events one ``Engine(cross_claim="run")`` would: each claim's
@@ -273,14 +270,12 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
     with the cross-claim findings counted, verdict hooks called on final
     verdicts.  ``claim_checked`` payloads may be :class:`ClaimChecked` or the
     tuple a worker pickles (claim bytes, keys, reasons, ctl); when the tuple
-    starts with the claim's seq instead of its bytes, ``engine`` is the one
-    :func:`parent_engine` made and ``ahead`` holds its findings on the file's
-    claims (:func:`file_events`).
+    starts with the claim's seq instead of its bytes, ``ahead`` holds
+    ``engine``'s findings on the file's claims (:func:`file_events`).
     """
     from .checks.engine import ClaimChecked
     from .findings import Severity
 
-    cb = (options or {}).get("on_verdict")
     buf: list[Finding] = []
     fixes: dict[int, tuple[int, int, list[str], list[str]]] = {}
     added_sev = {Severity.ERROR: 0, Severity.WARNING: 0, Severity.INFO: 0}
@@ -290,18 +285,22 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
             buf.append(obj)
             continue
         if kind == "claim_checked":
+            mine = None
             if isinstance(obj, tuple) and isinstance(obj[0], int):
                 if ahead is None:
                     raise ValueError("claim_checked by seq needs the findings read ahead")
-                obj = ClaimChecked(ahead.take(obj[0], file), obj[1], obj[2], obj[3])
-            elif not isinstance(obj, ClaimChecked):
-                obj = ClaimChecked(load_claim(obj[0]), obj[1], obj[2], obj[3])
-            n = len(obj.keys)
+                seq, mine = obj[0], ahead.take(obj[0], file)
+                keys, reasons, ctl = obj[1], obj[2], obj[3]
+            else:
+                if not isinstance(obj, ClaimChecked):
+                    obj = ClaimChecked(load_claim(obj[0]), obj[1], obj[2], obj[3])
+                seq, keys, reasons, ctl = obj.claim.seq, obj.keys, obj.reasons, obj.ctl
+                mine = engine.check_keyed(obj.claim, file, ctl)
+            n = len(keys)
             found = buf[len(buf) - n:] if n else []
             yield from (("finding", f) for f in buf[:len(buf) - n])
             buf = []
-            merged, added = engine.complete_claim(obj, found, file)
-            seq = obj.claim.seq
+            merged, added = engine.complete_claim(keys, found, mine)
             if added:
                 for f in added:
                     added_sev[f.severity] += 1
@@ -311,8 +310,8 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
                     def err_rules(fs: list[Finding]) -> list[str]:
                         return [f.rule for f in fs if f.severity is Severity.ERROR and f.claim_seq == seq]
 
-                    fixes[seq] = (len(errs), warns, _unique(obj.reasons + err_rules(found)),
-                                  _unique(obj.reasons + err_rules(merged)))
+                    fixes[seq] = (len(errs), warns, _unique(reasons + err_rules(found)),
+                                  _unique(reasons + err_rules(merged)))
             yield from (("finding", f) for f in merged)
             continue
         yield from (("finding", f) for f in buf)
@@ -329,10 +328,7 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
                 rejected += 1
             else:
                 accepted += 1
-            for hook in engine.verdict_hooks:
-                hook(obj)
-            if cb is not None:
-                cb(obj)
+            engine.verdict_final(obj)
         elif kind == "file":
             obj.errors += added_sev[Severity.ERROR]
             obj.warnings += added_sev[Severity.WARNING]
@@ -348,8 +344,8 @@ class _Ahead:
 
     Claims are read and checked in file order (as one engine would: the
     cross-claim state sees the same claims in the same order); only the
-    findings are kept, by claim seq.  :meth:`take` hands :func:`split_events`
-    a stand-in claim whose findings :func:`parent_engine`'s engine returns.
+    findings are kept, by claim seq, until :meth:`take` hands them to
+    :func:`split_events`.
     """
 
     def __init__(self, engine: Any, path: str):
@@ -367,53 +363,22 @@ class _Ahead:
         except (ReadError, OSError):
             pass  # the worker meets the same problem and reports it
 
-    def take(self, seq: int, file: str | None) -> "_Checked":
+    def take(self, seq: int, file: str | None) -> list:
+        """The findings read ahead for claim ``seq`` (with their order keys)."""
         if seq > self.last:
             raise RuntimeError(f"{file or 'input'}: the file changed while it was read")
-        return _Checked(seq, self.found.pop(seq, []))
+        return self.found.pop(seq, [])
 
 
-@attrs.define(slots=True)
-class _Checked:
-    """Stands in for a claim in a ClaimChecked: its seq and its findings read ahead."""
-
-    seq: int
-    found: list
-
-
-_PARENT: list[type] = []
-
-
-def parent_engine(snip: Any = None, rules: Iterable[str] | None = None, **options: Any) -> Any:
-    """``Engine(cross_claim="only")`` that also takes claims checked ahead
-    (:class:`_Ahead`): for a :class:`_Checked` stand-in, its findings."""
-    if not _PARENT:
-        from .checks.engine import Engine
-
-        class ParentEngine(Engine):
-            def check_keyed(self, claim: Any) -> list:
-                return Engine._check_keyed(self, claim, None, claim.control)
-
-            def _check_keyed(self, claim: Any, file: Any, ctl: tuple) -> list:
-                if isinstance(claim, _Checked):
-                    return claim.found
-                return super()._check_keyed(claim, file, ctl)
-
-        _PARENT.append(ParentEngine)
-    return _PARENT[0](snip=snip, rules=rules, cross_claim="only", **options)
-
-
-def file_events(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None,
-                rules: Iterable[str] | None = None, tmpdir: str | None = None,
-                read_ahead: bool = False, **options: Any
+def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
+                tmpdir: str | None = None, read_ahead: bool = False
                 ) -> tuple[Any, Iterator[tuple[Any, Iterator[tuple[str, Any]]]]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
     ``files`` yields ``(source, events)`` in input order, where ``events`` are
-    those of ``Engine(snip, rules, **options).run_file(source)``; consume each
-    file's events before asking for the next file.  ``engine`` is the engine
-    whose ``hooks`` and ``verdict_hooks`` see every claim and verdict (append
-    to them before iterating).  With ``jobs > 1`` and several files, workers
+    those of ``Engine(options).run_file(source)``; consume each file's events
+    before asking for the next file.  ``engine`` is the engine whose packs and
+    ``claim_listeners`` see every claim and verdict.  With ``jobs > 1`` and several files, workers
     run the rules that look at one claim only (``cross_claim="skip"``; every
     option but history and callbacks) and stream their events to part files;
     meanwhile this process reads the same file and runs the cross-claim rules
@@ -430,34 +395,32 @@ def file_events(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None,
     """
     from .checks.engine import Engine
 
+    options = options or RunOptions()
     files = list(sources)
     if jobs is None or jobs <= 1 or len(files) <= 1:
-        eng = Engine(snip=snip, rules=rules, **options)
+        eng = Engine(options)
         return eng, ((src, eng.run_file(src)) for src in files)
     # made here, so bad options raise now rather than at the first event
-    parent = parent_engine(snip=snip, rules=rules, **options)
-    ahead = jobs if read_ahead and not options.get("history") else 0
-    return parent, _split_files(parent, files, jobs, snip, rules, tmpdir, options, ahead)
+    parent = Engine(options, cross_claim="only")
+    ahead = jobs if read_ahead and not options.history else 0
+    return parent, _split_files(parent, files, jobs, tmpdir, options, ahead)
 
 
-def _split_files(parent: Any, files: list[Any], jobs: int, snip: Any, rules: Iterable[str] | None,
-                 tmpdir: str | None, options: dict[str, Any], ahead: int = 0
-                 ) -> Iterator[tuple[Any, Iterator[tuple[str, Any]]]]:
-    args = {k: v for k, v in options.items() if k not in SERIAL_OPTIONS}
-    args.update(snip=snip, rules=list(rules) if rules is not None else None)
+def _split_files(parent: Any, files: list[Any], jobs: int, tmpdir: str | None, options: RunOptions,
+                 ahead: int = 0) -> Iterator[tuple[Any, Iterator[tuple[str, Any]]]]:
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
         paths = [os.fspath(f) for f in files]
-        futs = submit_files(_ValidateWorker(d, args), paths, jobs)
+        futs = submit_files(_ValidateWorker(d, options.serial), paths, jobs)
         read: dict[int, _Ahead] = {}  # files read and checked here, not yet merged
         with contextlib.closing(futs):
             for k, src in enumerate(files):
-                yield src, _merged(parent, paths, k, next(futs), options, read, ahead)
+                yield src, _merged(parent, paths, k, next(futs), read, ahead)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future, options: dict[str, Any],
+def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future,
             read: dict[int, "_Ahead"], ahead: int) -> Iterator[tuple[str, Any]]:
     """File ``k``'s events: read and check it here while its worker runs (unless
     read ahead already), then merge; with ``ahead``, files after it are read
@@ -468,23 +431,23 @@ def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future, options: dict
     while ahead and j < len(paths) and j - k <= ahead and not fut.done():
         read[j] = _Ahead(parent, paths[j])
         j += 1
-    yield from split_events(parent, _read_part(fut.result()), None, options, read.pop(k))
+    yield from split_events(parent, _read_part(fut.result()), None, read.pop(k))
 
 
-def validate(sources: Iterable[Any], jobs: int = 1, *, snip: Any = None, rules: Iterable[str] | None = None,
-             tmpdir: str | None = None, **options: Any) -> Iterator[tuple[str, Any]]:
-    """The events of ``Engine(snip, rules, **options).run(sources)`` on ``jobs``
-    processes (see :func:`file_events`)."""
-    _engine, files = file_events(sources, jobs, snip=snip, rules=rules, tmpdir=tmpdir, read_ahead=True,
-                                 **options)
+def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
+             tmpdir: str | None = None) -> Iterator[tuple[str, Any]]:
+    """The events of ``Engine(options).run(sources)`` on ``jobs`` processes
+    (see :func:`file_events`)."""
+    options = options or RunOptions()
+    _engine, files = file_events(sources, jobs, options, tmpdir=tmpdir, read_ahead=True)
     return _run(files, options)
 
 
-def _run(files: Iterator[tuple[Any, Iterator[tuple[str, Any]]]], options: dict[str, Any]
+def _run(files: Iterator[tuple[Any, Iterator[tuple[str, Any]]]], options: RunOptions
          ) -> Iterator[tuple[str, Any]]:
     for src, events in files:
         yield ("file_start", src)
         yield from events
-    fin = options.get("on_finish")
+    fin = options.on_finish
     if fin is not None:
         fin()

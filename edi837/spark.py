@@ -45,6 +45,7 @@ import os
 import zlib
 from typing import Any, Iterable, Iterator
 
+from .checks.options import RunOptions
 from .outputs.tables import COLUMN_NAMES
 
 INT_FINDING_FIELDS = ("segment_seq", "line", "byte_offset", "claim_seq", "line_number", "snip")
@@ -187,8 +188,8 @@ class _CheckFiles:
 
     ``keep`` names which of "claim" / "finding" records to emit besides claims."""
 
-    def __init__(self, engine_args: dict[str, Any], keep: tuple[str, ...]):
-        self.engine_args = engine_args
+    def __init__(self, options: RunOptions, keep: tuple[str, ...]):
+        self.options = options
         self.keep = keep
 
     def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[tuple[tuple, tuple]]:
@@ -197,7 +198,7 @@ class _CheckFiles:
 
         keep_f, keep_c = "finding" in self.keep, "claim" in self.keep
         for i, p in items:
-            eng = Engine(cross_claim="skip", **self.engine_args)
+            eng = Engine(self.options, cross_claim="skip")
             buf: list[Any] = []  # findings since the last other event
             pos = 0
             for kind, obj in eng.run_file(p):
@@ -250,8 +251,8 @@ class _CrossClaim:
     in arrival order (``parallel.split_events``: cross-claim findings merged in
     one-run order, verdicts recomputed); yields ``((file index, position, n), row)``."""
 
-    def __init__(self, engine_args: dict[str, Any], want: str):
-        self.engine_args = engine_args
+    def __init__(self, options: RunOptions, want: str):
+        self.options = options
         self.want = want
 
     def __call__(self, records: Iterator[tuple[tuple, tuple]]) -> Iterator[tuple[tuple, tuple]]:
@@ -267,10 +268,10 @@ class _CrossClaim:
                     yield (i, pos, 0), _row(kind, f, names)
                 continue
             if eng is None:
-                eng = Engine(cross_claim="only", **self.engine_args)
+                eng = Engine(self.options, cross_claim="only")
             cur: list = [None]
             last, n = None, 0
-            for kind, obj in split_events(eng, _as_events(group, cur), None, None):
+            for kind, obj in split_events(eng, _as_events(group, cur), None):
                 if kind != want:
                     continue
                 if cur[0] != last:
@@ -280,7 +281,7 @@ class _CrossClaim:
                 n += 1
 
 
-def by_patient(spark, files: list[str], slices: int, parts: int, args: dict[str, Any], keep: tuple[str, ...]):
+def by_patient(spark, files: list[str], slices: int, parts: int, args: RunOptions, keep: tuple[str, ...]):
     """Stage 1 on ``files`` (cut into ``slices`` partitions), its records shuffled into
     ``parts`` partitions by patient and sorted by (patient, file index, position)."""
     return (spark.sparkContext.parallelize(list(enumerate(files)), slices)
@@ -288,14 +289,13 @@ def by_patient(spark, files: list[str], slices: int, parts: int, args: dict[str,
             .repartitionAndSortWithinPartitions(parts, patient_partition))
 
 
-def _distributed(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str):
+def _distributed(spark, paths, num_slices, partitions, options: RunOptions, want: str):
     """The rows of ``want`` ("claim" or "finding") as an RDD, cross-claim rules on the executors."""
     from .checks.engine import Engine
-    from .parallel import SERIAL_OPTIONS
 
     files, slices, parts = _plan(spark, paths, num_slices, partitions)
-    args = {k: v for k, v in engine_args.items() if k not in SERIAL_OPTIONS}
-    Engine(cross_claim="only", **args)  # bad arguments raise here, not later in a task
+    args = options.serial
+    Engine(args, cross_claim="only")  # bad arguments raise here, not later in a task
     if not files:
         return spark.sparkContext.emptyRDD()
     out_parts = min(len(files), slices)
@@ -305,38 +305,37 @@ def _distributed(spark, paths, num_slices, partitions, engine_args: dict[str, An
             .values())
 
 
-def _serial(spark, paths, num_slices, engine_args: dict[str, Any], want: str) -> list[tuple]:
+def _serial(spark, paths, num_slices, options: RunOptions, want: str) -> list[tuple]:
     """The rows of ``want``, cross-claim rules (history store, verdict callbacks)
     on the driver in file order: what ``history`` / ``on_verdict`` / ``on_finish`` need."""
     from .checks.engine import Engine
-    from .parallel import SERIAL_OPTIONS, split_events
+    from .parallel import split_events
 
     files, slices, _ = _plan(spark, paths, num_slices, None)
     if not files:
         return []
-    args = {k: v for k, v in engine_args.items() if k not in SERIAL_OPTIONS}
-    parent = Engine(cross_claim="only", **engine_args)
+    args = options.serial
+    parent = Engine(options, cross_claim="only")
     rdd = spark.sparkContext.parallelize(list(enumerate(files)), slices).mapPartitions(
         _CheckFiles(args, ("claim", "finding")))
     names = finding_fields()
     out = []
     # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a time
     for _i, recs in itertools.groupby(rdd.toLocalIterator(), key=lambda kv: kv[0][1]):
-        for kind, obj in split_events(parent, _as_events(recs, [None]), None, engine_args):
+        for kind, obj in split_events(parent, _as_events(recs, [None]), None):
             if kind == want:
                 out.append(_row(kind, obj, names))
-    fin = engine_args.get("on_finish")
+    fin = options.on_finish
     if fin is not None:
         fin()
     return out
 
 
 def _frame(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str, schema):
-    from .parallel import SERIAL_OPTIONS
-
-    if any(engine_args.get(k) is not None for k in SERIAL_OPTIONS):
-        return spark.createDataFrame(_serial(spark, paths, num_slices, engine_args, want), schema)
-    return spark.createDataFrame(_distributed(spark, paths, num_slices, partitions, engine_args, want),
+    options = RunOptions.build(**engine_args)
+    if options.serial != options:  # a history store or callbacks: on the driver
+        return spark.createDataFrame(_serial(spark, paths, num_slices, options, want), schema)
+    return spark.createDataFrame(_distributed(spark, paths, num_slices, partitions, options, want),
                                  schema)
 
 

@@ -8,6 +8,7 @@ import datetime as _dt
 
 from edi837.checks import Engine
 from edi837.checks.editpack._common import state
+from edi837.checks.engine import Context
 from edi837.checks.editpack.history import HistoryStore
 from edi837.checks.editpack.synth import build
 
@@ -27,7 +28,7 @@ class Run:
         self.isa += 1
         data = build(kind, claims, member=member, isa=f"{self.isa:09d}")
         out = [o for k, o in self.eng.run_file(data, file=f"f{self.isa}.x12") if k == "finding"]
-        st = self.eng.editpack
+        st = self.eng.pack_state("editpack")
         self.peak_patients = max(self.peak_patients, st.patients_in_memory())
         self.peak_events = max(self.peak_events, st.events_in_memory())
         return out
@@ -62,7 +63,7 @@ def test_second_90867_after_500_other_patients():
 
 
 def state_of(run: Run):
-    return run.eng.editpack
+    return run.eng.pack_state("editpack")
 
 
 def test_37th_session_over_the_course_cap_with_patients_in_between():
@@ -122,4 +123,5 @@ def test_history_with_a_small_cache_counts_nothing_twice(tmp_path):
 
 def test_state_helper_still_attaches_lazily():
     eng = Engine(snip="7")
-    assert state(type("Ctx", (), {"engine": eng})()) is eng.editpack
+    ctx = Context(eng, None)
+    assert state(ctx) is eng.pack_state("editpack") is state(ctx)

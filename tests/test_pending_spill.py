@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edi837.checks.engine import Engine, _Pending
+from edi837.checks.engine import Engine
+from edi837.checks.verdicts import Pending
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -35,7 +36,7 @@ def _cases() -> list[tuple[str, bytes]]:
 @pytest.mark.parametrize("name,data", _cases(), ids=[n for n, _ in _cases()])
 def test_spilled_pending_claims_get_the_same_verdicts(name, data, monkeypatch):
     expected = _results(data)
-    monkeypatch.setattr(_Pending, "SPILL_AT", 1)
+    monkeypatch.setattr(Pending, "SPILL_AT", 1)
     assert _results(data) == expected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edi837.checks import Engine
-from edi837.checks.engine import ClaimResult, _Pending
+from edi837.checks.verdicts import ClaimResult, Pending
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -19,7 +19,7 @@ def _cr(seq: int, tx: int = 1, grp: int = 1, **kw) -> ClaimResult:
 
 
 def test_pending_round_trip_and_flags():
-    p = _Pending("f")
+    p = Pending("f")
     p.append(_cr(1, tx=1))
     p.append(_cr(2, tx=1, errors=1, warnings=2, reasons=["X-1"]))
     p.append(_cr(5, tx=2, charge=None))

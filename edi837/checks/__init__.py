@@ -4,7 +4,8 @@ Every rule is declared in :mod:`.registry`; :mod:`.engine` runs them.
 """
 
 from .engine import ClaimResult, Engine, FileResult, parse_snip
+from .options import RunOptions
 from .registry import RULES, Hit, Rule, all_rules, checker, declare, rule
 
-__all__ = ["Engine", "ClaimResult", "FileResult", "parse_snip", "RULES", "Rule", "Hit", "rule",
+__all__ = ["Engine", "RunOptions", "ClaimResult", "FileResult", "parse_snip", "RULES", "Rule", "Hit", "rule",
            "declare", "checker", "all_rules"]

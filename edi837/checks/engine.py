@@ -28,8 +28,6 @@ line the line rules by id, then hooks.
 from __future__ import annotations
 
 import os
-from array import array
-from bisect import bisect_left
 from typing import Any, Callable, Iterable, Iterator
 
 import attrs
@@ -39,70 +37,13 @@ from ..model.build import stream
 from ..model.claims import Claim
 from ..reader import ReadError
 from . import registry
+from .options import ALL_SNIP, RunOptions, parse_snip
+from .packs import PackRun, RulePack
 from .registry import CHECKERS, RULES, Rule
+from .verdicts import ClaimResult, FileResult, Pending, suppress_cascades
 
-ALL_SNIP = frozenset({1, 2, 3, 4, 5, 7})
-
-
-def parse_snip(spec: str | Iterable[int] | None) -> frozenset[int]:
-    """'1-5' / '1,2,3' / '7' / None (every level) into a set of SNIP types."""
-    if spec is None:
-        return ALL_SNIP
-    if not isinstance(spec, str):
-        return frozenset(int(x) for x in spec)
-    out: set[int] = set()
-    for part in spec.replace(" ", "").split(","):
-        if not part:
-            continue
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out.update(range(int(a), int(b) + 1))
-        else:
-            out.add(int(part))
-    bad = out - set(range(1, 8))
-    if bad:
-        raise ValueError(f"SNIP levels are 1-7, not {sorted(bad)}")
-    return frozenset(out)
-
-
-@attrs.define(slots=True)
-class ClaimResult:
-    file: str | None
-    claim_seq: int
-    claim_id: str
-    verdict: str  # "accepted" | "rejected"
-    errors: int = 0
-    warnings: int = 0
-    kind: str | None = None
-    interchange: str = ""
-    group: str = ""
-    transaction: str = ""
-    charge: str | None = None
-    patient_key: tuple = ()
-    first_seq: int = 0  # first and last segment ordinal of the claim loop
-    last_seq: int = 0
-    reasons: list[str] = attrs.field(factory=list)  # rule ids of the errors that reject it
-    tx_no: int = 0  # ordinals of the enclosing transaction and group in the file
-    grp_no: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "claim_seq": self.claim_seq, "claim_id": self.claim_id,
-                "verdict": self.verdict, "errors": self.errors, "warnings": self.warnings,
-                "transaction_type": self.kind, "interchange": self.interchange, "group": self.group,
-                "transaction": self.transaction, "charge": self.charge, "reasons": self.reasons}
-
-
-@attrs.define(slots=True)
-class FileResult:
-    file: str
-    claims: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    errors: int = 0
-    warnings: int = 0
-    infos: int = 0
-    could_not_read: bool = False
-
+__all__ = ["Engine", "Context", "ClaimChecked", "ClaimResult", "FileResult", "RunOptions", "parse_snip",
+           "ALL_SNIP"]
 
 @attrs.define(slots=True)
 class ClaimChecked:
@@ -124,31 +65,29 @@ class Context:
     def __init__(self, engine: "Engine", file: str | None):
         self.engine = engine
         self.file = file
-        self.options = engine.options
+        self.options: RunOptions = engine.options
         self.snip = engine.snip
         self.state: dict[str, Any] = {}  # per-file scratch space for checkers
 
-    @property
-    def profile(self) -> Any:
-        return self.engine.options.get("profile")
-
-    @property
-    def history(self) -> Any:
-        return self.engine.options.get("history")
+    def pack_state(self, name: str) -> Any:
+        """The run state of rule pack ``name`` (started on first use)."""
+        return self.engine.pack_state(name)
 
 
 class Engine:
-    """Validates files; one engine per run (cross-claim state lives here)."""
+    """Validates files; one engine per run (the packs' run state lives here).
 
-    def __init__(self, snip: str | Iterable[int] | None = None, rules: Iterable[str] | None = None,
-                 cross_claim: str = "run", **options: Any):
+    ``Engine(options)`` or ``Engine(snip=..., profile=..., ...)``: the keywords
+    are those of :class:`RunOptions` (an unknown one is a ValueError)."""
+
+    def __init__(self, options: RunOptions | None = None, *, cross_claim: str = "run", **kw: Any):
         registry._load_all()
         if cross_claim not in ("run", "skip", "only"):
             raise ValueError("cross_claim must be 'run', 'skip' or 'only'")
         self.cross_claim = cross_claim
-        self.snip = parse_snip(snip)
-        only = set(rules) if rules is not None else None
-        self.options: dict[str, Any] = options
+        self.options = options = RunOptions.build(options, **kw)
+        self.snip = options.snip
+        only = options.rules
         self.claim_rules: list[Rule] = []
         self.line_rules: list[Rule] = []
         for r in RULES.values():
@@ -162,19 +101,27 @@ class Engine:
         self.checker_classes = [cls for cls, ids in CHECKERS
                                 if any(RULES[i].snip in self.snip for i in ids if i in RULES)
                                 ] if cross_claim != "only" else []
-        self.hooks: list[Callable[[Claim, Context], Iterable[Finding]]] = []
+        # called with each claim once its rules ran (e.g. the gate notes its HL chain)
+        self.claim_listeners: list[Callable[[Claim], None]] = []
         self._by_kind: dict[Any, tuple[list, list]] = {}  # claim kind -> (claim rules, line rules)
         self._by_code: dict[Any, dict[str, list]] = {}  # claim kind -> procedure code -> line rules
-        # called with each ClaimResult once its verdict is final (e.g. the edit
-        # pack's history store records accepted claims here); option on_verdict too
-        self.verdict_hooks: list[Callable[[ClaimResult], None]] = []
         self._ctx: dict[str | None, Context] = {}
-        if cross_claim != "skip" and any(r.cross_claim for r in self.claim_rules + self.line_rules):
-            # the edit pack's run state records every claim from the first one
-            # on, whichever rules a claim happens to call (same in run/only mode)
-            from .editpack._common import state
+        self._packs: dict[str, RulePack] = {p.name: p for p in registry.packs()}
+        self._runs: dict[str, PackRun] = {}  # started pack states, in start order
+        if cross_claim != "skip":
+            # a pack with cross-claim rules records every claim from the first
+            # one on, whichever rules a claim happens to call (same in run/only mode)
+            for p in self._packs.values():
+                if any(p.owns(r) and r.cross_claim for r in self.claim_rules + self.line_rules):
+                    self.pack_state(p.name)
 
-            state(Context(self, None))
+    def pack_state(self, name: str) -> Any:
+        """Pack ``name``'s state for this run (:meth:`RulePack.start_run`), started on first use."""
+        st = self._runs.get(name)
+        if st is None:
+            st = self._packs[name].start_run(self.options)
+            self._runs[name] = st
+        return st
 
     # -- one file ------------------------------------------------------------
     def run_file(self, source: Any, file: str | None = None) -> Iterator[tuple[str, Any]]:
@@ -192,7 +139,7 @@ class Engine:
             return
         checkers = [cls(ctx) for cls in self.checker_classes]
         skip = self.cross_claim == "skip"
-        pending = _Pending(name)
+        pending = Pending(name)
         # error flags of what encloses the current claim
         env = {"interchange": False, "group": False, "transaction": False,
                "billing": False, "subscriber": False, "patient": False}
@@ -279,7 +226,7 @@ class Engine:
                         env_r = list(cr.reasons)
                         keyed = [((0, i), f) for i, f in enumerate(out)]
                         keyed += self._claim_findings_keyed(claim, ctx)
-                        kept = _suppress_cascades([f for _, f in keyed])
+                        kept = suppress_cascades([f for _, f in keyed])
                         kof = {id(f): k for k, f in keyed}
                         for f in kept:
                             yield ("finding", note(f))
@@ -288,7 +235,7 @@ class Engine:
                         pending.append(cr)
                         continue
                     out.extend(self._claim_findings(claim, ctx))
-                    for f in _suppress_cascades(out):
+                    for f in suppress_cascades(out):
                         yield ("finding", note(f))
                     pending.append(cr)
                     continue
@@ -329,7 +276,7 @@ class Engine:
                             env_reasons["patient"] = []
                     for ch in checkers:
                         out.extend(ch.on_event(kind, obj) or ())
-                for f in _suppress_cascades(out):
+                for f in suppress_cascades(out):
                     yield ("finding", note(f))
                 if kind != "hl":
                     cur_hl_kind[0] = None
@@ -348,7 +295,7 @@ class Engine:
                 fin = getattr(ch, "finish", None)
                 if fin is not None:
                     out.extend(fin() or ())
-            for f in _suppress_cascades(out):
+            for f in suppress_cascades(out):
                 yield ("finding", note(f))
         except ReadError as e:
             res.could_not_read = True
@@ -368,12 +315,17 @@ class Engine:
             res.rejected += 1
         else:
             res.accepted += 1
-        for hook in self.verdict_hooks:
-            hook(p)
-        cb = self.options.get("on_verdict")
+        self.verdict_final(p)
+        return p
+
+    def verdict_final(self, p: ClaimResult) -> None:
+        """Tell the packs and ``on_verdict`` that ``p``'s verdict is final."""
+        for st in list(self._runs.values()):
+            if st is not None:
+                st.on_verdict(p)
+        cb = self.options.on_verdict
         if cb is not None:
             cb(p)
-        return p
 
     def _claim_findings(self, claim: Claim, ctx: Context) -> list[Finding]:
         return [f for _, f in self._claim_findings_keyed(claim, ctx)]
@@ -411,21 +363,27 @@ class Engine:
                             h.line = ln
                         out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if self.cross_claim != "skip":
-            for hi, hook in enumerate(self.hooks):
-                for f in hook(claim, ctx):
-                    out.append(((3, hi, len(out)), f))
+            for st in list(self._runs.values()):
+                if st is not None:
+                    st.on_claim(claim)
+            for listen in self.claim_listeners:
+                listen(claim)
         return out
 
     # -- cross-claim half of a split run ------------------------------------
     def check_claim(self, claim: Claim, file: str | None = None) -> list[Finding]:
-        """Run this engine's claim/line rules and hooks on one claim (in arrival
-        order: cross-claim state sees the claims checked before).  Findings are
+        """Run this engine's claim/line rules on one claim (in arrival order:
+        the packs' run state sees the claims checked before).  Findings are
         attributed as :meth:`run_file` does (file, claim, line; envelope control
         numbers from the claim)."""
-        return [f for _, f in self._check_keyed(claim, file, claim.control)]
+        return [f for _, f in self.check_keyed(claim, file)]
 
-    def _check_keyed(self, claim: Claim, file: str | None, ctl: tuple) -> list[tuple[tuple, Finding]]:
+    def check_keyed(self, claim: Claim, file: str | None = None, ctl: tuple[str, str, str] | None = None
+                    ) -> list[tuple[tuple, Finding]]:
+        """:meth:`check_claim` with each finding's order key (see :meth:`_claim_findings_keyed`)."""
         name = file if file is not None else claim.file
+        if ctl is None:
+            ctl = claim.control
         ctx = self._ctx.get(name)
         if ctx is None:
             self._ctx = {name: (ctx := Context(self, name))}
@@ -438,19 +396,20 @@ class Engine:
                     setattr(f, attr, v)
         return out
 
-    def complete_claim(self, checked: ClaimChecked, found: list[Finding], file: str | None = None
+    @staticmethod
+    def complete_claim(keys: list[tuple], found: list[Finding], mine: list[tuple[tuple, Finding]]
                        ) -> tuple[list[Finding], list[Finding]]:
-        """Merge a skip-mode claim (its ``claim_checked`` payload and the
-        findings yielded for it, ``found``) with this (only-mode) engine's
-        findings on it.  Returns (every finding of the claim in one-engine
-        order, the findings added here); cascades are suppressed as in one run.
+        """Merge the findings of a claim's first half (``found``, with their
+        order ``keys``) with an only-mode engine's keyed findings on it
+        (``mine``, from :meth:`check_keyed`).  Returns (every finding of the
+        claim in one-engine order, the findings added here); cascades are
+        suppressed as in one run.
         """
-        mine = self._check_keyed(checked.claim, file, checked.ctl)
         if not mine:
             return list(found), []
-        theirs = list(zip(checked.keys, found))
-        # what one run's _suppress_cascades would drop (rules never overlap the skip half)
-        kept = {id(f) for f in _suppress_cascades([f for _, f in mine], context=found)}
+        theirs = list(zip(keys, found))
+        # what one run's suppress_cascades would drop (rules never overlap the skip half)
+        kept = {id(f) for f in suppress_cascades([f for _, f in mine], context=found)}
         added = [(k, f) for k, f in mine if id(f) in kept]
         merged = sorted(theirs + added, key=lambda kf: kf[0])
         return [f for _, f in merged], [f for _, f in added]
@@ -460,147 +419,9 @@ class Engine:
         for src in sources:
             yield ("file_start", src)
             yield from self.run_file(src)
-        fin = self.options.get("on_finish")
+        fin = self.options.on_finish
         if fin is not None:
             fin()
-
-
-class _Pending:
-    """Claims waiting for the end of their interchange, packed in columns.
-
-    A claim's verdict is final only at IEA (envelope errors reject what they
-    enclose), so every claim of an interchange waits here.  The fields are
-    kept in int arrays and shared (interned) values, and every ``SPILL_AT``
-    claims the columns are pickled to a temporary file, so memory stays flat
-    however many claims one interchange holds.  Errors that arrive for spilled
-    claims (an enclosing transaction, group or interchange, or a late finding)
-    are recorded and applied when the chunk is read back in :meth:`drain`.
-    """
-
-    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
-    SPILL_AT = 20000
-
-    def __init__(self, file: str | None):
-        self.file = file
-        self._spill: Any = None  # temporary file of pickled chunks
-        self._chunks = 0
-        self._late: list[tuple] = []  # (chunks spilled then, kind, key, rules)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.ints = [array("q") for _ in self._INTS]
-        self.claim_id: list[str] = []
-        self.where: list[tuple] = []  # (kind, interchange, group, transaction), interned
-        self.charge: list[str | None] = []  # interned
-        self.pkey: list[tuple] = []  # interned
-        self.reasons: dict[int, list[str]] = {}  # row -> rule ids, only for claims with errors
-        self._intern: tuple[dict, dict, dict] = ({}, {}, {})
-
-    def __len__(self) -> int:
-        return len(self.claim_id)
-
-    def append(self, cr: ClaimResult) -> None:
-        if len(self.claim_id) >= self.SPILL_AT:
-            self._spill_chunk()
-        row = len(self.claim_id)
-        for col, attr in zip(self.ints, self._INTS):
-            col.append(getattr(cr, attr))
-        self.claim_id.append(cr.claim_id)
-        iw, ic, ip = self._intern
-        w = (cr.kind, cr.interchange, cr.group, cr.transaction)
-        self.where.append(iw.setdefault(w, w))
-        self.charge.append(ic.setdefault(cr.charge, cr.charge))
-        self.pkey.append(ip.setdefault(cr.patient_key, cr.patient_key))
-        if cr.reasons:
-            self.reasons[row] = list(cr.reasons)
-
-    def _columns(self) -> tuple:
-        return (self.ints, self.claim_id, self.where, self.charge, self.pkey, self.reasons)
-
-    def _spill_chunk(self) -> None:
-        import pickle
-        import tempfile
-
-        if self._spill is None:
-            self._spill = tempfile.TemporaryFile(prefix="edi837-pending-")
-        pickle.dump(self._columns(), self._spill, protocol=pickle.HIGHEST_PROTOCOL)
-        self._chunks += 1
-        self._reset()
-
-    def _row(self, claim_seq: int) -> int | None:
-        seqs = self.ints[0]
-        i = bisect_left(seqs, claim_seq)
-        return i if i < len(seqs) and seqs[i] == claim_seq else None
-
-    @staticmethod
-    def _err(cols: tuple, row: int, rules: Iterable[str]) -> None:
-        cols[0][1][row] += 1
-        rs = cols[5].setdefault(row, [])
-        for r in rules:
-            if r not in rs:
-                rs.append(r)
-
-    def add_error(self, claim_seq: int, rule: str) -> None:
-        row = self._row(claim_seq)
-        if row is not None:
-            self._err(self._columns(), row, (rule,))
-        elif self._chunks:
-            self._late.append((self._chunks, "claim", claim_seq, [rule]))
-
-    @staticmethod
-    def _flag_cols(cols: tuple, level: str, number: int | None, rules: list[str]) -> None:
-        ints = cols[0]
-        col = ints[5] if level == "transaction" else ints[6] if level == "group" else None
-        for row in range(len(cols[1])):
-            if col is not None and col[row] != number:
-                continue
-            _Pending._err(cols, row, rules)
-
-    def flag(self, level: str, number: int | None, rules: list[str]) -> None:
-        """An error in an enclosing transaction/group (by ordinal) or the interchange."""
-        self._flag_cols(self._columns(), level, number, rules)
-        if self._chunks:
-            self._late.append((self._chunks, level, number, list(rules)))
-
-    def _apply_late(self, cols: tuple, chunk: int, late: list[tuple]) -> None:
-        for n, kind, key, rules in late:
-            if n <= chunk:  # spilled after this record: it was applied in memory
-                continue
-            if kind == "claim":
-                seqs = cols[0][0]
-                i = bisect_left(seqs, key)
-                if i < len(seqs) and seqs[i] == key:
-                    self._err(cols, i, rules)
-            else:
-                self._flag_cols(cols, kind, key, rules)
-
-    def drain(self) -> Iterator[ClaimResult]:
-        spill, n = self._spill, self._chunks
-        last = self._columns()
-        self._spill, self._chunks = None, 0
-        late, self._late = self._late, []
-        self._reset()
-        if spill is not None:
-            import pickle
-
-            spill.seek(0)
-            for i in range(n):
-                cols = pickle.load(spill)
-                self._apply_late(cols, i, late)
-                yield from self._results(cols)
-            spill.close()
-        yield from self._results(last)
-
-    def _results(self, cols: tuple) -> Iterator[ClaimResult]:
-        ints, ids, where, charges, pkeys, reasons = cols
-        for row in range(len(ids)):
-            kind, ic, grp, tx = where[row]
-            charge, pkey = charges[row], pkeys[row]
-            seq, err, warn, first, last, tx_no, grp_no = (c[row] for c in ints)
-            yield ClaimResult(file=self.file, claim_seq=seq, claim_id=ids[row], verdict="accepted",
-                              errors=err, warnings=warn, kind=kind, interchange=ic, group=grp,
-                              transaction=tx, charge=charge, patient_key=pkey, first_seq=first,
-                              last_seq=last, reasons=reasons.get(row, []), tx_no=tx_no, grp_no=grp_no)
 
 
 def _seq_span(loop: Any) -> tuple[int, int]:
@@ -636,24 +457,3 @@ def _line_of(claim: Claim, seq: int) -> int | None:
         return None
 
 
-def _suppress_cascades(findings: list[Finding], context: Iterable[Finding] = ()) -> list[Finding]:
-    """One finding per (rule, segment, element); element findings on a segment
-    that is itself unknown or misplaced are dropped (the segment finding says it).
-    ``context``: findings already reported for the same claim, whose segment-level
-    findings count too."""
-    context = list(context)
-    if len(findings) + len(context) < 2:
-        return findings
-    seg_level = {f.segment_seq for f in (*findings, *context)
-                 if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
-    seen: set = set()
-    out = []
-    for f in findings:
-        if f.element is not None and f.segment_seq in seg_level:
-            continue
-        key = (f.rule, f.segment_seq, f.element, f.claim_seq, f.line_number, f.message)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(f)
-    return out

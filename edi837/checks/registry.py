@@ -15,11 +15,14 @@ docs/errors.md is generated from this registry (``python -m edi837.checks.docs``
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import attrs
 
 from ..findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from .packs import RulePack
 
 SCOPES = ("claim", "line", "stream")
 
@@ -96,6 +99,7 @@ def _int_or_none(v: str) -> int | None:
 
 RULES: dict[str, Rule] = {}
 CHECKERS: list[tuple[type, tuple[str, ...]]] = []
+PACKS: list["RulePack"] = []
 
 
 def _add(r: Rule) -> Rule:
@@ -156,6 +160,20 @@ def checker(*rule_ids: str) -> Callable[[type], type]:
     return deco
 
 
+def pack(p: "RulePack") -> "RulePack":
+    """Register a rule pack (see :mod:`.packs`); its module calls this on import."""
+    if any(q.name == p.name for q in PACKS):
+        raise ValueError(f"rule pack {p.name} registered twice")
+    PACKS.append(p)
+    return p
+
+
+def packs() -> list["RulePack"]:
+    """Every registered rule pack."""
+    _load_all()
+    return list(PACKS)
+
+
 def get(rule_id: str) -> Rule:
     return RULES[rule_id]
 
@@ -181,7 +199,7 @@ def _load_all() -> None:
     from .. import checks as pkg
 
     for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-        if m.name.rsplit(".", 1)[-1] in ("registry", "engine", "docs"):
+        if m.name.rsplit(".", 1)[-1] in ("registry", "engine", "docs", "verdicts", "options", "packs"):
             continue
         importlib.import_module(m.name)
     # reader and grammar stage rules

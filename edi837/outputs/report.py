@@ -18,7 +18,7 @@ import tempfile
 from collections import defaultdict
 from typing import IO, Any, Iterable
 
-from ..checks.engine import ClaimResult, FileResult
+from ..checks.verdicts import ClaimResult, FileResult
 from ..findings import Finding, Severity
 
 SCHEMA_VERSION = "1.0"

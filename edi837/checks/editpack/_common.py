@@ -1,12 +1,12 @@
 """Shared plumbing of the edit pack: rule declaration, run state, helpers.
 
-Cross-claim state lives on the engine (``engine.editpack``, attached lazily):
-every claim of a run is added to it after its rules ran (an ``engine.hooks``
-callback), so each claim is checked against the patient's *earlier* claims in
-arrival order, plus the history store's earlier runs; verdicts never change
-after the fact.  Claims are written to the history store from the engine's
-``verdict_hooks`` once their verdict is final (accepted only, unless
-``history_record="all"``).
+Cross-claim state is the edit pack's run state (:class:`RunState`, the
+pack's ``start_run``; rules reach it with ``ctx.pack_state("editpack")``):
+every claim of a run is added to it after its rules ran (``on_claim``), so
+each claim is checked against the patient's *earlier* claims in arrival
+order, plus the history store's earlier runs; verdicts never change after the
+fact.  Claims are written to the history store from ``on_verdict`` once their
+verdict is final (accepted only, unless ``history_record="all"``).
 """
 
 from __future__ import annotations
@@ -101,19 +101,14 @@ def norm_dx(code: str) -> str:
 
 
 def profile(claim: Claim, ctx: Any) -> Profile:
-    st = getattr(ctx.engine, "editpack", None)
-    c = st.cur if st is not None else None
-    if c is not None and c.claim is claim:  # the usual case: asked again for the current claim
-        return c.profile
     return view(ctx, claim).profile
 
 
 def attach(ctx: Any) -> None:
-    """Attach the run state as :func:`profile` would: a rule that skips its
+    """Start the run state as :func:`profile` would: a rule that skips its
     profile look-up still starts the run state (which records the run's claims
     from then on) at the same claim as before."""
-    if getattr(ctx.engine, "editpack", None) is None:
-        state(ctx)
+    state(ctx)
 
 
 def is_facility(claim: Claim, prefix: str) -> bool:
@@ -319,32 +314,26 @@ class RunState:
 
     CACHE = 1000
 
-    def __init__(self, engine: Any):
-        self.engine = engine
-        opts = engine.options
+    def __init__(self, options: Any):
+        self.options = opts = options
         self.profiles: dict[str, Profile] = {}
         self.limits: dict[tuple, tuple | None] = {}  # MUE-001: (profile, professional, code) -> limit
         # pid -> [events, stays, events saved in the spill, stays saved, store's (events, stays) or None]
         self.cache: OrderedDict[str, list] = OrderedDict()
-        self.cache_size = max(1, int(opts.get("editpack_cache") or self.CACHE))
+        self.cache_size = opts.editpack_cache or self.CACHE
         self.spill = _Spill()
         self.keys = _RunKeys(self.spill)
         self.pending: dict[tuple, tuple] = {}
         self.cur: list | None = None
-        h = opts.get("history")
+        h = opts.history
         self.history: HistoryStore | None = None
         if isinstance(h, HistoryStore):
             self.history = h
         elif h:
             self.history = HistoryStore(h)
-        self.record_mode = opts.get("history_record", "accepted")
-        if self.record_mode not in ("accepted", "all"):
-            raise ValueError("history_record must be 'accepted' or 'all'")
-        m = opts.get("mue")
+        self.record_mode = opts.history_record
+        m = opts.mue
         self.mue = load_mue(m) if m else None
-        engine.hooks.append(self._commit)
-        if hasattr(engine, "verdict_hooks"):
-            engine.verdict_hooks.append(self._on_verdict)
 
     # what the rules ask of the current claim, computed once per claim
     def _c(self, claim: Claim) -> "ClaimView":
@@ -407,7 +396,8 @@ class RunState:
         keys = self.keys
         return [x for x in ent[4][which] if x.source != src and x.key not in keys] + own
 
-    def _commit(self, claim: Claim, ctx: Any) -> list:
+    def on_claim(self, claim: Claim) -> None:
+        """The claim's rules ran: it now counts among the patient's earlier claims."""
         c = self._c(claim)
         evs, pid, key = c.events, c.pid, c.key
         ent = self._entry(pid)  # loads the store's view before this run records the patient
@@ -420,9 +410,9 @@ class RunState:
             self.pending[(claim.file, claim.control[0], claim.seq)] = (
                 pid, key, claim.kind or "", claim.bill_type, stay, claim_is_php(claim), evs)
         self.cur = None
-        return []
 
-    def _on_verdict(self, cr: Any) -> None:
+    def on_verdict(self, cr: Any) -> None:
+        """A final verdict: an accepted claim (or any, with history_record='all') goes to the store."""
         rec = self.pending.pop((cr.file, cr.interchange, cr.claim_seq), None)
         if rec is None or self.history is None:
             return
@@ -474,7 +464,7 @@ class ClaimView:
         key = self.claim.payer_id
         p = st.profiles.get(key)
         if p is None:
-            p = st.profiles[key] = profile_for(self.claim, st.engine.options)
+            p = st.profiles[key] = profile_for(self.claim, st.options)
         return p
 
     @_once
@@ -570,10 +560,8 @@ class ClaimView:
 
 
 def view(ctx: Any, claim: Claim) -> ClaimView:
-    """The current claim's :class:`ClaimView` (attaches the run state if needed)."""
-    st = getattr(ctx.engine, "editpack", None)
-    if st is None:
-        st = state(ctx)
+    """The current claim's :class:`ClaimView` (starts the run state if needed)."""
+    st = state(ctx)
     c = st.cur
     if c is None or c.claim is not claim:
         c = st.cur = ClaimView(st, claim)
@@ -581,11 +569,8 @@ def view(ctx: Any, claim: Claim) -> ClaimView:
 
 
 def state(ctx: Any) -> RunState:
-    eng = ctx.engine
-    st = getattr(eng, "editpack", None)
-    if st is None:
-        st = RunState(eng)
-        eng.editpack = st
+    """The edit pack's run state (``ctx.pack_state``: started on first use)."""
+    st: RunState = ctx.pack_state("editpack")
     return st
 
 

@@ -7,10 +7,10 @@ import os
 from typing import Any
 
 
-def check_options(options: dict[str, Any]) -> None:
+def check_options(options: Any) -> None:
     """Raise ValueError with a plain message if ``profile``, ``mue`` or
     ``history`` cannot be used."""
-    prof = options.get("profile")
+    prof = options.profile
     if prof:
         from .profiles import load_profile
 
@@ -18,7 +18,7 @@ def check_options(options: dict[str, Any]) -> None:
             load_profile(str(prof))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"--profile {prof}: {e}") from None
-    mue = options.get("mue")
+    mue = options.mue
     if mue:
         from .mue import load_mue
 
@@ -26,7 +26,7 @@ def check_options(options: dict[str, Any]) -> None:
             load_mue(mue)
         except (OSError, ValueError, KeyError, UnicodeDecodeError) as e:
             raise ValueError(f"--mue {mue}: cannot read the MUE file: {e}") from None
-    hist = options.get("history")
+    hist = options.history
     if hist and isinstance(hist, (str, os.PathLike)):
         d = os.path.dirname(os.path.abspath(hist)) or "."
         if os.path.isdir(hist):

@@ -122,8 +122,8 @@ class Profile:
         return f"Profile({self.name})"
 
 
-def profile_for(claim: Any, options: dict[str, Any]) -> Profile:
-    opt = options.get("profile")
+def profile_for(claim: Any, options: Any) -> Profile:
+    opt = options.profile
     if isinstance(opt, Profile):
         return opt
     if opt:

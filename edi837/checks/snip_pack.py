@@ -1,0 +1,23 @@
+"""WEDI SNIP types 1-5 as a rule pack: rules over one file at a time, no run state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .registry import Rule, pack
+
+
+class SnipPack:
+    name = "snip"
+
+    def owns(self, rule: Rule) -> bool:
+        return rule.snip != 7
+
+    def check_options(self, options: Any) -> None:
+        return None
+
+    def start_run(self, options: Any) -> None:
+        return None
+
+
+pack(SnipPack())

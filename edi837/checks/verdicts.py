@@ -1,0 +1,220 @@
+"""Verdict bookkeeping, shared by every executor (serial, process-parallel, Spark).
+
+- :class:`ClaimResult`: a claim's verdict, counts and rejection reasons;
+- :class:`FileResult`: a file's counts;
+- :class:`Pending`: claims waiting for the end of their interchange (an
+  envelope error rejects every claim it encloses), packed in columns and
+  spilled to disk so memory stays flat;
+- :func:`suppress_cascades`: one finding per cause.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from typing import Any, Iterable, Iterator
+
+import attrs
+
+from ..findings import Finding
+
+
+@attrs.define(slots=True)
+class ClaimResult:
+    file: str | None
+    claim_seq: int
+    claim_id: str
+    verdict: str  # "accepted" | "rejected"
+    errors: int = 0
+    warnings: int = 0
+    kind: str | None = None
+    interchange: str = ""
+    group: str = ""
+    transaction: str = ""
+    charge: str | None = None
+    patient_key: tuple = ()
+    first_seq: int = 0  # first and last segment ordinal of the claim loop
+    last_seq: int = 0
+    reasons: list[str] = attrs.field(factory=list)  # rule ids of the errors that reject it
+    tx_no: int = 0  # ordinals of the enclosing transaction and group in the file
+    grp_no: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "claim_seq": self.claim_seq, "claim_id": self.claim_id,
+                "verdict": self.verdict, "errors": self.errors, "warnings": self.warnings,
+                "transaction_type": self.kind, "interchange": self.interchange, "group": self.group,
+                "transaction": self.transaction, "charge": self.charge, "reasons": self.reasons}
+
+
+@attrs.define(slots=True)
+class FileResult:
+    file: str
+    claims: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+    could_not_read: bool = False
+
+
+class Pending:
+    """Claims waiting for the end of their interchange, packed in columns.
+
+    A claim's verdict is final only at IEA (envelope errors reject what they
+    enclose), so every claim of an interchange waits here.  The fields are
+    kept in int arrays and shared (interned) values, and every ``SPILL_AT``
+    claims the columns are pickled to a temporary file, so memory stays flat
+    however many claims one interchange holds.  Errors that arrive for spilled
+    claims (an enclosing transaction, group or interchange, or a late finding)
+    are recorded and applied when the chunk is read back in :meth:`drain`.
+    """
+
+    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
+    SPILL_AT = 20000
+
+    def __init__(self, file: str | None):
+        self.file = file
+        self._spill: Any = None  # temporary file of pickled chunks
+        self._chunks = 0
+        self._late: list[tuple] = []  # (chunks spilled then, kind, key, rules)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ints = [array("q") for _ in self._INTS]
+        self.claim_id: list[str] = []
+        self.where: list[tuple] = []  # (kind, interchange, group, transaction), interned
+        self.charge: list[str | None] = []  # interned
+        self.pkey: list[tuple] = []  # interned
+        self.reasons: dict[int, list[str]] = {}  # row -> rule ids, only for claims with errors
+        self._intern: tuple[dict, dict, dict] = ({}, {}, {})
+
+    def __len__(self) -> int:
+        return len(self.claim_id)
+
+    def append(self, cr: ClaimResult) -> None:
+        if len(self.claim_id) >= self.SPILL_AT:
+            self._spill_chunk()
+        row = len(self.claim_id)
+        for col, attr in zip(self.ints, self._INTS):
+            col.append(getattr(cr, attr))
+        self.claim_id.append(cr.claim_id)
+        iw, ic, ip = self._intern
+        w = (cr.kind, cr.interchange, cr.group, cr.transaction)
+        self.where.append(iw.setdefault(w, w))
+        self.charge.append(ic.setdefault(cr.charge, cr.charge))
+        self.pkey.append(ip.setdefault(cr.patient_key, cr.patient_key))
+        if cr.reasons:
+            self.reasons[row] = list(cr.reasons)
+
+    def _columns(self) -> tuple:
+        return (self.ints, self.claim_id, self.where, self.charge, self.pkey, self.reasons)
+
+    def _spill_chunk(self) -> None:
+        import pickle
+        import tempfile
+
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="edi837-pending-")
+        pickle.dump(self._columns(), self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self._chunks += 1
+        self._reset()
+
+    def _row(self, claim_seq: int) -> int | None:
+        seqs = self.ints[0]
+        i = bisect_left(seqs, claim_seq)
+        return i if i < len(seqs) and seqs[i] == claim_seq else None
+
+    @staticmethod
+    def _err(cols: tuple, row: int, rules: Iterable[str]) -> None:
+        cols[0][1][row] += 1
+        rs = cols[5].setdefault(row, [])
+        for r in rules:
+            if r not in rs:
+                rs.append(r)
+
+    def add_error(self, claim_seq: int, rule: str) -> None:
+        row = self._row(claim_seq)
+        if row is not None:
+            self._err(self._columns(), row, (rule,))
+        elif self._chunks:
+            self._late.append((self._chunks, "claim", claim_seq, [rule]))
+
+    @staticmethod
+    def _flag_cols(cols: tuple, level: str, number: int | None, rules: list[str]) -> None:
+        ints = cols[0]
+        col = ints[5] if level == "transaction" else ints[6] if level == "group" else None
+        for row in range(len(cols[1])):
+            if col is not None and col[row] != number:
+                continue
+            Pending._err(cols, row, rules)
+
+    def flag(self, level: str, number: int | None, rules: list[str]) -> None:
+        """An error in an enclosing transaction/group (by ordinal) or the interchange."""
+        self._flag_cols(self._columns(), level, number, rules)
+        if self._chunks:
+            self._late.append((self._chunks, level, number, list(rules)))
+
+    def _apply_late(self, cols: tuple, chunk: int, late: list[tuple]) -> None:
+        for n, kind, key, rules in late:
+            if n <= chunk:  # spilled after this record: it was applied in memory
+                continue
+            if kind == "claim":
+                seqs = cols[0][0]
+                i = bisect_left(seqs, key)
+                if i < len(seqs) and seqs[i] == key:
+                    self._err(cols, i, rules)
+            else:
+                self._flag_cols(cols, kind, key, rules)
+
+    def drain(self) -> Iterator[ClaimResult]:
+        spill, n = self._spill, self._chunks
+        last = self._columns()
+        self._spill, self._chunks = None, 0
+        late, self._late = self._late, []
+        self._reset()
+        if spill is not None:
+            import pickle
+
+            spill.seek(0)
+            for i in range(n):
+                cols = pickle.load(spill)
+                self._apply_late(cols, i, late)
+                yield from self._results(cols)
+            spill.close()
+        yield from self._results(last)
+
+    def _results(self, cols: tuple) -> Iterator[ClaimResult]:
+        ints, ids, where, charges, pkeys, reasons = cols
+        for row in range(len(ids)):
+            kind, ic, grp, tx = where[row]
+            charge, pkey = charges[row], pkeys[row]
+            seq, err, warn, first, last, tx_no, grp_no = (c[row] for c in ints)
+            yield ClaimResult(file=self.file, claim_seq=seq, claim_id=ids[row], verdict="accepted",
+                              errors=err, warnings=warn, kind=kind, interchange=ic, group=grp,
+                              transaction=tx, charge=charge, patient_key=pkey, first_seq=first,
+                              last_seq=last, reasons=reasons.get(row, []), tx_no=tx_no, grp_no=grp_no)
+
+
+
+def suppress_cascades(findings: list[Finding], context: Iterable[Finding] = ()) -> list[Finding]:
+    """One finding per (rule, segment, element); element findings on a segment
+    that is itself unknown or misplaced are dropped (the segment finding says it).
+    ``context``: findings already reported for the same claim, whose segment-level
+    findings count too."""
+    context = list(context)
+    if len(findings) + len(context) < 2:
+        return findings
+    seg_level = {f.segment_seq for f in (*findings, *context)
+                 if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
+    seen: set = set()
+    out = []
+    for f in findings:
+        if f.element is not None and f.segment_seq in seg_level:
+            continue
+        key = (f.rule, f.segment_seq, f.element, f.claim_seq, f.line_number, f.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out

@@ -1,0 +1,228 @@
+"""One event vocabulary for the whole flow: grammar, model, engine and outputs.
+
+Every stage hands the next one a stream of these frozen, typed events, and
+every consumer takes them apart with ``match``::
+
+    for ev in engine.run_file(path):
+        match ev:
+            case Found(f): ...
+            case ClaimVerdict(result): ...
+            case FileDone(result): ...
+
+Each class says which stage makes it:
+
+- the structure stage (:mod:`edi837.grammar.stream`): :class:`IsaSeen`,
+  :class:`GsSeen`, :class:`HeaderChunk`, :class:`HlChunk`, :class:`ClaimChunk`,
+  :class:`SeSeen`, :class:`GeSeen`, :class:`IeaSeen`, :class:`OtherSegment`;
+- the model (:func:`edi837.model.stream`): :class:`InterchangeStart` /
+  :class:`InterchangeEnd`, :class:`GroupStart` / :class:`GroupEnd`,
+  :class:`TransactionStart` / :class:`TransactionEnd`, :class:`HlRead`,
+  :class:`ClaimRead`, and :class:`OtherSegment` passed on;
+- the engine (:class:`edi837.checks.engine.Engine`): :class:`FileStart`,
+  :class:`ClaimChecked` / :class:`ClaimCheckedAt` (a split run's first half),
+  :class:`ClaimVerdict`, :class:`FileDone`;
+- every stage: :class:`Found` (a finding, as soon as it is known).
+
+A claim is a :class:`ClaimRead` (the model's claim, read) until its verdict is
+a :class:`ClaimVerdict` (the engine's result); the two are never confused.
+
+This module names the payload types for the type checker only (under
+``TYPE_CHECKING``); at run time it imports nothing of the package, so every
+stage may use it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Union
+
+import attrs
+
+if TYPE_CHECKING:  # payload types, for the type checker only
+    from .checks.verdicts import ClaimResult, FileResult
+    from .findings import Finding
+    from .grammar.loop import Loop
+    from .model.claims import Claim
+    from .model.envelope import FunctionalGroup, Interchange, Transaction
+    from .reader.segment import Segment
+
+_ev = attrs.frozen(slots=True, weakref_slot=False)
+
+
+# -- every stage ---------------------------------------------------------------
+@_ev
+class Found:
+    """A finding, passed on as soon as it is known."""
+
+    finding: Finding
+
+
+@_ev
+class OtherSegment:
+    """A segment outside any 837 transaction (e.g. the body of an 835 in the same file)."""
+
+    seg: Segment
+
+
+# -- the structure stage (grammar) -------------------------------------------------
+@_ev
+class IsaSeen:
+    seg: Segment
+
+
+@_ev
+class GsSeen:
+    seg: Segment
+
+
+@_ev
+class HeaderChunk:
+    """ST and the transaction's header loops; ``n`` segments read."""
+
+    loop: Loop
+    kind: str
+    n: int
+
+
+@_ev
+class HlChunk:
+    """One HL loop (2000A/B/C) with its 2010 loops; ``level`` is HL03."""
+
+    loop: Loop
+    level: str
+    n: int
+
+
+@_ev
+class ClaimChunk:
+    """One 2300 claim loop with its service lines."""
+
+    loop: Loop
+    n: int
+
+
+@_ev
+class SeSeen:
+    """The end of a transaction; ``seg`` is None when its SE is missing."""
+
+    seg: Segment | None
+
+
+@_ev
+class GeSeen:
+    seg: Segment
+
+
+@_ev
+class IeaSeen:
+    seg: Segment
+
+
+StructureEvent = Union[Found, OtherSegment, IsaSeen, GsSeen, HeaderChunk, HlChunk, ClaimChunk, SeSeen,
+                       GeSeen, IeaSeen]
+
+
+# -- the model ------------------------------------------------------------------
+@_ev
+class InterchangeStart:
+    interchange: Interchange
+
+
+@_ev
+class InterchangeEnd:
+    interchange: Interchange
+
+
+@_ev
+class GroupStart:
+    group: FunctionalGroup
+
+
+@_ev
+class GroupEnd:
+    group: FunctionalGroup
+
+
+@_ev
+class TransactionStart:
+    """At ST, with the header loops read."""
+
+    transaction: Transaction
+
+
+@_ev
+class TransactionEnd:
+    transaction: Transaction
+
+
+@_ev
+class HlRead:
+    """A 2000A/B/C loop (or another HL level the guide does not define)."""
+
+    loop: Loop
+
+
+@_ev
+class ClaimRead:
+    """A claim, as soon as its 2300 loop is complete."""
+
+    claim: Claim
+
+
+ModelEvent = Union[Found, OtherSegment, InterchangeStart, InterchangeEnd, GroupStart, GroupEnd,
+                   TransactionStart, TransactionEnd, HlRead, ClaimRead]
+
+
+# -- the engine -----------------------------------------------------------------
+@_ev
+class FileStart:
+    """A file (path, bytes or stream) is about to be checked."""
+
+    source: Any
+
+
+@_ev
+class ClaimChecked:
+    """A split run's first half is done with a claim (its findings just came).
+
+    ``keys``: the order keys of the claim's findings just yielded (same length
+    and order); ``reasons``: its rejection reasons from the HL loops enclosing
+    it; ``ctl``: (ISA13, GS06, ST02)."""
+
+    claim: Claim
+    keys: list[tuple[Any, ...]]
+    reasons: list[str]
+    ctl: tuple[str, str, str]
+
+
+@_ev
+class ClaimCheckedAt:
+    """:class:`ClaimChecked` as a worker process sends it: the claim by its
+    ordinal in the file (the parent reads the claim itself)."""
+
+    seq: int
+    keys: list[tuple[Any, ...]]
+    reasons: list[str]
+    ctl: tuple[str, str, str]
+
+
+@_ev
+class ClaimVerdict:
+    """A claim's final verdict (at the end of its interchange)."""
+
+    result: ClaimResult
+
+
+@_ev
+class FileDone:
+    """The end of a file, with its counts."""
+
+    result: FileResult
+
+
+EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimVerdict, FileDone]
+
+__all__ = ["Found", "OtherSegment", "IsaSeen", "GsSeen", "HeaderChunk", "HlChunk", "ClaimChunk",
+           "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
+           "GroupStart", "GroupEnd", "TransactionStart", "TransactionEnd", "HlRead", "ClaimRead",
+           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimVerdict", "FileDone",
+           "EngineEvent"]
