@@ -13,7 +13,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "edi837"
 
-RANK = {"findings": 0, "cache": 0, "reader": 1, "guide": 1, "codesets": 1, "grammar": 2, "model": 3,
+RANK = {"findings": 0, "cache": 0, "events": 0, "reader": 1, "guide": 1, "codesets": 1, "grammar": 2, "model": 3,
         "checks": 4, "outputs": 5, "cli": 6, "api": 6, "gate": 6, "parallel": 6, "spark": 6,
         "__init__": 7, "__main__": 7}
 
@@ -26,7 +26,15 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
     rel = path.relative_to(PKG).with_suffix("")
     pkg_parts = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
     out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    # imports under `if TYPE_CHECKING:` name types for the type checker only:
+    # they run nothing (edi837/events.py names every stage's payload types so)
+    type_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                 and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+                 for stmt in node.body for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = pkg_parts[: len(pkg_parts) - (node.level - 1)] if node.level > 1 else pkg_parts

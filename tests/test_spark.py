@@ -24,7 +24,7 @@ from click.testing import CliRunner  # noqa: E402
 import edi837  # noqa: E402
 from edi837 import api  # noqa: E402
 from edi837 import spark as es  # noqa: E402
-from edi837.checks.engine import Engine  # noqa: E402
+from edi837.checks.engine import Engine, RunOptions  # noqa: E402
 from edi837.checks.registry import RULES  # noqa: E402
 from edi837.cli import main  # noqa: E402
 from edi837.outputs.tables import COLUMN_NAMES  # noqa: E402
@@ -140,7 +140,7 @@ def test_cross_file_findings_of_two_patients_on_different_partitions(spark, tmp_
     parts = next(n for n in (2, 3, 4, 5, 6, 7) if es.patient_partition((pid_a, 0, 0)) % n
                  != es.patient_partition((pid_b, 0, 0)) % n)
     # ... and Spark's shuffle does put their claims there
-    placed = es.by_patient(spark, files, 2, parts, {}, ("claim",)).glom().collect()
+    placed = es.by_patient(spark, files, 2, parts, RunOptions(), ("claim",)).glom().collect()
     where = {key[0]: n for n, part in enumerate(placed) for key, _ in part}
     assert where[pid_a] != where[pid_b]
     want_v, want_f = _cli_report(files)
