@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any, BinaryIO, Iterable, Iterator, Union
 
+from .events import TransactionEnd
 from .findings import Finding
 from .model.build import iter_claims, stream  # noqa: F401 - part of the API
 from .model.envelope import Transaction
-from .outputs.tables import claim_rows
+from .outputs.tables import rows
 
 Source = Union[str, "os.PathLike[str]", bytes, BinaryIO]
 
@@ -21,9 +22,9 @@ def read(source: Source, file: str | None = None) -> Iterator[Transaction]:
     whose transactions are themselves huge, use :func:`iter_claims`.
     Reader and grammar findings come with :func:`edi837.model.stream`.
     """
-    for kind, obj in stream(source, file, keep=True):
-        if kind == "transaction_end":
-            yield obj  # type: ignore[misc]
+    for ev in stream(source, file, keep=True):
+        if isinstance(ev, TransactionEnd):
+            yield ev.transaction
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
@@ -51,8 +52,4 @@ def lines(paths: Source | Iterable[Source], findings: list[Finding] | None = Non
     for p in paths:  # type: ignore[union-attr]
         srcs = expand_paths([p]) if isinstance(p, (str, os.PathLike)) else [p]
         for src in srcs:
-            for kind, obj in stream(src):
-                if kind == "claim":
-                    yield from claim_rows(obj)  # type: ignore[arg-type]
-                elif kind == "finding" and findings is not None:
-                    findings.append(obj)  # type: ignore[arg-type]
+            yield from rows(stream(src), findings.append if findings is not None else None)

@@ -18,11 +18,15 @@ from typing import IO, Any, Iterator
 import click
 
 from .api import expand_paths
+from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
+                     InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
 from .findings import Finding, Severity
+from .grammar.loop import Loop
 from .model.build import stream
 from .outputs.atomic import atomic_write
-from .outputs.tables import COLUMN_NAMES, claim_rows
+from .outputs.tables import COLUMN_NAMES, rows
 from .reader import ReadError
+from .reader.segment import Segment
 
 EXIT_OK, EXIT_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -31,6 +35,12 @@ class _Status:
     def __init__(self) -> None:
         self.errors = 0
         self.cannot_run = False
+
+    def found(self, f: Finding) -> None:
+        """A reader or grammar finding: counted, and said on stderr."""
+        if f.severity is Severity.ERROR:
+            self.errors += 1
+        _say(f)
 
     @property
     def code(self) -> int:
@@ -103,7 +113,7 @@ def parse(file: str, fmt: str, output: str | None) -> None:
     sys.exit(status.code)
 
 
-def _seg_obj(file: str, seg: Any, loop: str | None, **extra: Any) -> dict[str, Any]:
+def _seg_obj(file: str, seg: Segment, loop: str | None, **extra: Any) -> dict[str, Any]:
     return {"file": file, "segment_seq": seg.seq, "line": seg.line, "byte_offset": seg.offset,
             "segment_id": seg.id, "loop": loop, "elements": seg.fields[1:], **extra}
 
@@ -112,71 +122,73 @@ def _parse_jsonl(file: str, out: IO[str], status: _Status) -> None:
     w = out.write
     dumps = json.dumps
 
-    def emit_loop(lp: Any) -> None:
+    def emit_loop(lp: Loop) -> None:
         for s in lp.iter_segments():
             obj = _seg_obj(file, s, s.loop)
             if s.misplaced:
                 obj["misplaced"] = True
             w(dumps(obj) + "\n")
 
-    for kind, obj in stream(file):
-        if kind in ("interchange", "group"):
-            seg = obj.isa if kind == "interchange" else obj.gs  # type: ignore[attr-defined]
-            if seg is not None:
-                w(dumps(_seg_obj(file, seg, None)) + "\n")
-        elif kind in ("interchange_end", "group_end"):
-            seg = obj.iea if kind == "interchange_end" else obj.ge  # type: ignore[attr-defined]
-            if seg is not None:
-                w(dumps(_seg_obj(file, seg, None)) + "\n")
-        elif kind == "transaction":
-            emit_loop(obj.header)  # type: ignore[attr-defined]
-        elif kind == "transaction_end":
-            if obj.se is not None:  # type: ignore[attr-defined]
-                w(dumps(_seg_obj(file, obj.se, None)) + "\n")  # type: ignore[attr-defined]
-        elif kind == "hl":
-            emit_loop(obj)
-        elif kind == "claim":
-            emit_loop(obj.loop)  # type: ignore[attr-defined]
-        elif kind == "segment":
-            w(dumps(_seg_obj(file, obj, None)) + "\n")
-        elif kind == "finding":
-            f: Finding = obj  # type: ignore[assignment]
-            if f.severity is Severity.ERROR:
-                status.errors += 1
-            _say(f)
+    def emit_seg(seg: Segment | None) -> None:
+        if seg is not None:
+            w(dumps(_seg_obj(file, seg, None)) + "\n")
+
+    for ev in stream(file):
+        match ev:
+            case InterchangeStart(ic):
+                emit_seg(ic.isa)
+            case GroupStart(grp):
+                emit_seg(grp.gs)
+            case InterchangeEnd(ic):
+                emit_seg(ic.iea)
+            case GroupEnd(grp):
+                emit_seg(grp.ge)
+            case TransactionStart(tx):
+                emit_loop(tx.header)
+            case TransactionEnd(tx):
+                emit_seg(tx.se)
+            case HlRead(lp):
+                emit_loop(lp)
+            case ClaimRead(claim):
+                emit_loop(claim.loop)
+            case OtherSegment(seg):
+                emit_seg(seg)
+            case Found(f):
+                status.found(f)
 
 
 def _parse_json(file: str, out: IO[str], status: _Status) -> None:
-    interchanges: list[dict] = []
-    cur_i: dict | None = None
-    cur_g: dict | None = None
-    stray: list[dict] = []
-    for kind, obj in stream(file, keep=True):
-        if kind == "interchange":
-            cur_i = {"isa": obj.isa.fields[1:] if obj.isa else None, "groups": []}  # type: ignore
-            interchanges.append(cur_i)
-        elif kind == "group":
-            cur_g = {"gs": obj.gs.fields[1:] if obj.gs else None, "transactions": []}  # type: ignore
-            (cur_i["groups"] if cur_i is not None else stray).append(cur_g)
-        elif kind == "group_end":
-            if cur_g is not None:
-                cur_g["ge"] = obj.ge.fields[1:] if obj.ge else None  # type: ignore
-            cur_g = None
-        elif kind == "interchange_end":
-            if cur_i is not None:
-                cur_i["iea"] = obj.iea.fields[1:] if obj.iea else None  # type: ignore
-            cur_i = None
-        elif kind == "transaction_end":
-            d = obj.to_dict()  # type: ignore[attr-defined]
-            (cur_g["transactions"] if cur_g is not None else stray).append(d)
-        elif kind == "segment":
-            stray.append({"seq": obj.seq, "line": obj.line, "id": obj.id,  # type: ignore
-                          "elements": obj.fields[1:]})  # type: ignore
-        elif kind == "finding":
-            if obj.severity is Severity.ERROR:  # type: ignore[attr-defined]
-                status.errors += 1
-            _say(obj)  # type: ignore[arg-type]
-    doc = {"file": file, "interchanges": interchanges}
+    interchanges: list[dict[str, Any]] = []
+    cur_i: dict[str, Any] | None = None
+    cur_g: dict[str, Any] | None = None
+    stray: list[dict[str, Any]] = []
+
+    def elements(seg: Segment | None) -> list[str] | None:
+        return seg.fields[1:] if seg else None
+
+    for ev in stream(file, keep=True):
+        match ev:
+            case InterchangeStart(ic):
+                cur_i = {"isa": elements(ic.isa), "groups": []}
+                interchanges.append(cur_i)
+            case GroupStart(grp):
+                cur_g = {"gs": elements(grp.gs), "transactions": []}
+                (cur_i["groups"] if cur_i is not None else stray).append(cur_g)
+            case GroupEnd(grp):
+                if cur_g is not None:
+                    cur_g["ge"] = elements(grp.ge)
+                cur_g = None
+            case InterchangeEnd(ic):
+                if cur_i is not None:
+                    cur_i["iea"] = elements(ic.iea)
+                cur_i = None
+            case TransactionEnd(tx):
+                (cur_g["transactions"] if cur_g is not None else stray).append(tx.to_dict())
+            case OtherSegment(seg):
+                stray.append({"seq": seg.seq, "line": seg.line, "id": seg.id, "elements": seg.fields[1:]})
+            case Found(f):
+                status.found(f)
+    doc: dict[str, Any] = {"file": file, "interchanges": interchanges}
     if stray:
         doc["outside_envelopes"] = stray
     json.dump(doc, out, indent=1)
@@ -217,9 +229,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> No
                 click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
                 status.cannot_run = True
             for f in found:
-                if f.severity is Severity.ERROR:
-                    status.errors += 1
-                _say(f)
+                status.found(f)
 
     if fmt == "parquet":
         if not output or output == "-":
@@ -246,13 +256,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> No
 
 
 def _file_rows(path: str, status: _Status) -> Iterator[dict[str, Any]]:
-    for kind, obj in stream(path):
-        if kind == "claim":
-            yield from claim_rows(obj)  # type: ignore[arg-type]
-        elif kind == "finding":
-            if obj.severity is Severity.ERROR:  # type: ignore[attr-defined]
-                status.errors += 1
-            _say(obj)  # type: ignore[arg-type]
+    return rows(stream(path), status.found)
 
 
 @main.command()
@@ -298,25 +302,26 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         sys.exit(EXIT_CANNOT_RUN)
     show_bar = fmt == "text" and output is None and sys.stdout.isatty() and sys.stderr.isatty()
 
-    def events() -> Iterator[tuple[str, Any]]:
+    def events() -> Iterator[EngineEvent]:
         it = source
         if show_bar and len(paths) > 1:
             with click.progressbar(length=len(paths), label="validating", file=sys.stderr) as bar:
                 for ev in it:
-                    if ev[0] == "file":
+                    if isinstance(ev, FileDone):
                         bar.update(1)
                     yield ev
         else:
             yield from it
 
-    def counted() -> Iterator[tuple[str, Any]]:
+    def counted() -> Iterator[EngineEvent]:
         for ev in events():
-            if ev[0] == "finding" and ev[1].severity is Severity.ERROR:
-                status.errors += 1
-            elif ev[0] == "claim" and ev[1].verdict == "rejected":
-                status.errors += 1
-            elif ev[0] == "file" and ev[1].could_not_read:
-                status.cannot_run = True
+            match ev:
+                case Found(f) if f.severity is Severity.ERROR:
+                    status.errors += 1
+                case ClaimVerdict(c) if c.verdict == "rejected":
+                    status.errors += 1
+                case FileDone(r) if r.could_not_read:
+                    status.cannot_run = True
             yield ev
 
     with _output(output) as out:

@@ -19,7 +19,8 @@ Each class says which stage makes it:
   :class:`TransactionStart` / :class:`TransactionEnd`, :class:`HlRead`,
   :class:`ClaimRead`, and :class:`OtherSegment` passed on;
 - the engine (:class:`edi837.checks.engine.Engine`): :class:`FileStart`,
-  :class:`ClaimChecked` / :class:`ClaimCheckedAt` (a split run's first half),
+  :class:`ClaimChecked` / :class:`ClaimCheckedAt` / :class:`ClaimSent` (a
+  split run's first half),
   :class:`ClaimVerdict`, :class:`FileDone`;
 - every stage: :class:`Found` (a finding, as soon as it is known).
 
@@ -206,6 +207,17 @@ class ClaimCheckedAt:
 
 
 @_ev
+class ClaimSent:
+    """:class:`ClaimChecked` as a Spark executor sends it: the claim pickled
+    with only what encloses it (``edi837.parallel.dump_claim``)."""
+
+    data: bytes
+    keys: list[tuple[Any, ...]]
+    reasons: list[str]
+    ctl: tuple[str, str, str]
+
+
+@_ev
 class ClaimVerdict:
     """A claim's final verdict (at the end of its interchange)."""
 
@@ -219,10 +231,10 @@ class FileDone:
     result: FileResult
 
 
-EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimVerdict, FileDone]
+EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, FileDone]
 
 __all__ = ["Found", "OtherSegment", "IsaSeen", "GsSeen", "HeaderChunk", "HlChunk", "ClaimChunk",
            "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
            "GroupStart", "GroupEnd", "TransactionStart", "TransactionEnd", "HlRead", "ClaimRead",
-           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimVerdict", "FileDone",
+           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimSent", "ClaimVerdict", "FileDone",
            "EngineEvent"]

@@ -26,13 +26,14 @@ from typing import Any, Iterable
 import attrs
 import click
 
-from .checks.engine import ClaimResult, Engine, RunOptions
+from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
+from .events import ClaimVerdict, EngineEvent, FileDone, Found
 from .findings import Finding
 from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import EnvelopeCollector, write_999
 from .outputs.atomic import atomic_write
-from .outputs.report import JsonReport
+from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
 from .parallel import file_events
@@ -48,21 +49,23 @@ class GateError(Exception):
 
 @attrs.define(slots=True)
 class FileGate:
+    """What the gate did with one input file: the engine's counts (``result``),
+    the outputs written (kind -> path) and the claim ids per output."""
+
     input: str
-    claims: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    errors: int = 0
-    warnings: int = 0
-    could_not_read: bool = False
+    result: FileResult = attrs.field()
     paths: dict[str, str] = attrs.field(factory=dict)  # kind -> path written
     accepted_ids: list[str] = attrs.field(factory=list)
     rejected_ids: list[str] = attrs.field(factory=list)
     results: list[ClaimResult] = attrs.field(factory=list, repr=False)  # verdicts, pass 1
 
+    @result.default
+    def _empty(self) -> FileResult:
+        return FileResult(file=self.input)
+
     def summary(self) -> str:
-        return (f"{self.input}: {self.claims} claims in, {self.accepted} accepted, "
-                f"{self.rejected} rejected")
+        r = self.result
+        return f"{self.input}: {r.claims} claims in, {r.accepted} accepted, {r.rejected} rejected"
 
 
 @attrs.define(slots=True)
@@ -72,7 +75,7 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(f.rejected or f.errors for f in self.files) else 0
+        return 1 if any(f.result.rejected or f.result.errors for f in self.files) else 0
 
     @property
     def paths(self) -> list[str]:
@@ -167,7 +170,7 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
 
 
 def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
-              now: _dt.datetime, events: Iterable[tuple[str, Any]] | None = None) -> FileGate:
+              now: _dt.datetime, events: Iterable[EngineEvent] | None = None) -> FileGate:
     """Gate one file; ``events`` are ``engine.run_file(path)``'s (or those
     :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine)."""
     fg = FileGate(input=path)
@@ -188,7 +191,7 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
 
 def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
                now: _dt.datetime, fg: FileGate, base: str, hl_of: dict, hook: Any,
-               stack: contextlib.ExitStack, events: Iterable[tuple[str, Any]] | None) -> FileGate:
+               stack: contextlib.ExitStack, events: Iterable[EngineEvent] | None) -> FileGate:
     engine.claim_listeners.append(hook)
     results: dict[int, ClaimResult] = {}
     findings: list[Finding] = []
@@ -197,19 +200,15 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
                 as rfh:
             rep = JsonReport(rfh)
             rep.file_start(path)
-            for kind, obj in (engine.run_file(path) if events is None else events):
-                if kind == "finding":
-                    rep.finding(obj)
-                    if obj.snip in (1, 2) or obj.snip is None:
-                        findings.append(obj)
-                elif kind == "claim":
-                    rep.claim(obj)
-                    results[obj.claim_seq] = obj
-                elif kind == "file":  # the engine's counts of the file
-                    rep.file_end(obj)
-                    fg.claims, fg.accepted, fg.rejected = obj.claims, obj.accepted, obj.rejected
-                    fg.errors, fg.warnings = obj.errors, obj.warnings
-                    fg.could_not_read = obj.could_not_read
+            for ev in (engine.run_file(path) if events is None else events):
+                feed(rep, ev)
+                match ev:
+                    case Found(f) if f.snip in (1, 2) or f.snip is None:
+                        findings.append(f)
+                    case ClaimVerdict(cr):
+                        results[cr.claim_seq] = cr
+                    case FileDone(r):  # the engine's counts of the file
+                        fg.result = r
             rep.close()
     finally:
         engine.claim_listeners.remove(hook)
@@ -231,7 +230,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
             i = 0 if r.verdict == "accepted" else 1
             t[i] += 1
             t[2 + i] += amt
-    if fg.could_not_read or (not results and not any(f.interchange for f in findings)):
+    if fg.result.could_not_read or (not results and not any(f.interchange for f in findings)):
         return fg  # nothing readable to split or acknowledge
     # pass 2: split, 277CA; collect the envelope for the 999 / TA1
     paths = output_paths(out_dir, stem)

@@ -33,7 +33,10 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import attrs
 
+from .checks.engine import Engine
 from .checks.options import RunOptions
+from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart,
+                     Found)
 from .findings import Finding
 
 T = TypeVar("T")
@@ -102,23 +105,19 @@ class _PartWriter:
 
     def __call__(self, path: str) -> tuple[str, int, list[Finding]]:
         from .model.build import stream
-        from .outputs.tables import claim_rows
+        from .outputs.tables import rows
 
         fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
         findings: list[Finding] = []
         n = 0
         with os.fdopen(fd, "wb") as f:
             buf: list[dict[str, Any]] = []
-            for kind, obj in stream(path):
-                if kind == "claim":
-                    for r in claim_rows(obj):  # type: ignore[arg-type]
-                        buf.append(r)
-                    if len(buf) >= BATCH:
-                        pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
-                        n += len(buf)
-                        buf = []
-                elif kind == "finding" and self.want_findings:
-                    findings.append(obj)  # type: ignore[arg-type]
+            for r in rows(stream(path), findings.append if self.want_findings else None):
+                buf.append(r)
+                if len(buf) >= BATCH:
+                    pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    n += len(buf)
+                    buf = []
             if buf:
                 pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
                 n += len(buf)
@@ -243,16 +242,15 @@ class _ValidateWorker:
         self.options = options
 
     def __call__(self, path: str) -> str:
-        from .checks.engine import Engine
-
         eng = Engine(self.options, cross_claim="skip")
         fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
         with os.fdopen(fd, "wb") as f:
-            buf: list[tuple[str, Any]] = []
-            for kind, obj in eng.run_file(path):
-                if kind == "claim_checked":
-                    obj = (obj.claim.seq, obj.keys, obj.reasons, obj.ctl)
-                buf.append((kind, obj))
+            buf: list[EngineEvent] = []
+            for ev in eng.run_file(path):
+                if isinstance(ev, ClaimChecked):
+                    buf.append(ClaimCheckedAt(ev.claim.seq, ev.keys, ev.reasons, ev.ctl))
+                else:
+                    buf.append(ev)
                 if len(buf) >= BATCH:
                     pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
                     buf = []
@@ -261,44 +259,41 @@ class _ValidateWorker:
         return part
 
 
-def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | None = None,
-                 ahead: "_Ahead | None" = None) -> Iterator[tuple[str, Any]]:
+def split_events(engine: Engine, events: Iterable[EngineEvent], file: str | None = None,
+                 ahead: "_Ahead | None" = None) -> Iterator[EngineEvent]:
     """Complete one file's skip-mode ``events`` with the only-mode ``engine``.
 
     Yields the events one ``Engine(cross_claim="run")`` would: each claim's
     findings merged in the one-engine order, claim results and the file result
-    with the cross-claim findings counted, verdict hooks called on final
-    verdicts.  ``claim_checked`` payloads may be :class:`ClaimChecked` or the
-    tuple a worker pickles (claim bytes, keys, reasons, ctl); when the tuple
-    starts with the claim's seq instead of its bytes, ``ahead`` holds
-    ``engine``'s findings on the file's claims (:func:`file_events`).
+    with the cross-claim findings counted, the packs told of final verdicts.
+    A claim's first half is a :class:`ClaimChecked`, a :class:`ClaimSent` (the
+    claim pickled, from Spark) or a :class:`ClaimCheckedAt` (the claim's seq:
+    ``ahead`` holds ``engine``'s findings on the file's claims,
+    :func:`file_events`).
     """
-    from .checks.engine import ClaimChecked
     from .findings import Severity
 
     buf: list[Finding] = []
     fixes: dict[int, tuple[int, int, list[str], list[str]]] = {}
     added_sev = {Severity.ERROR: 0, Severity.WARNING: 0, Severity.INFO: 0}
     accepted = rejected = 0
-    for kind, obj in events:
-        if kind == "finding":
-            buf.append(obj)
+    for ev in events:
+        if isinstance(ev, Found):
+            buf.append(ev.finding)
             continue
-        if kind == "claim_checked":
-            mine = None
-            if isinstance(obj, tuple) and isinstance(obj[0], int):
+        if isinstance(ev, (ClaimChecked, ClaimCheckedAt, ClaimSent)):
+            keys, reasons, ctl = ev.keys, ev.reasons, ev.ctl
+            if isinstance(ev, ClaimCheckedAt):
                 if ahead is None:
-                    raise ValueError("claim_checked by seq needs the findings read ahead")
-                seq, mine = obj[0], ahead.take(obj[0], file)
-                keys, reasons, ctl = obj[1], obj[2], obj[3]
+                    raise ValueError("ClaimCheckedAt needs the findings read ahead")
+                seq, mine = ev.seq, ahead.take(ev.seq, file)
             else:
-                if not isinstance(obj, ClaimChecked):
-                    obj = ClaimChecked(load_claim(obj[0]), obj[1], obj[2], obj[3])
-                seq, keys, reasons, ctl = obj.claim.seq, obj.keys, obj.reasons, obj.ctl
-                mine = engine.check_keyed(obj.claim, file, ctl)
+                claim = ev.claim if isinstance(ev, ClaimChecked) else load_claim(ev.data)
+                seq = claim.seq
+                mine = engine.check_keyed(claim, file, ctl)
             n = len(keys)
             found = buf[len(buf) - n:] if n else []
-            yield from (("finding", f) for f in buf[:len(buf) - n])
+            yield from map(Found, buf[:len(buf) - n])
             buf = []
             merged, added = engine.complete_claim(keys, found, mine)
             if added:
@@ -312,11 +307,12 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
 
                     fixes[seq] = (len(errs), warns, _unique(reasons + err_rules(found)),
                                   _unique(reasons + err_rules(merged)))
-            yield from (("finding", f) for f in merged)
+            yield from map(Found, merged)
             continue
-        yield from (("finding", f) for f in buf)
+        yield from map(Found, buf)
         buf = []
-        if kind == "claim":
+        if isinstance(ev, ClaimVerdict):
+            obj = ev.result
             fx = fixes.pop(obj.claim_seq, None)
             if fx is not None:
                 n_err, n_warn, before, now = fx
@@ -329,13 +325,14 @@ def split_events(engine: Any, events: Iterable[tuple[str, Any]], file: str | Non
             else:
                 accepted += 1
             engine.verdict_final(obj)
-        elif kind == "file":
-            obj.errors += added_sev[Severity.ERROR]
-            obj.warnings += added_sev[Severity.WARNING]
-            obj.infos += added_sev[Severity.INFO]
-            obj.accepted, obj.rejected = accepted, rejected
-        yield (kind, obj)
-    yield from (("finding", f) for f in buf)
+        elif isinstance(ev, FileDone):
+            res = ev.result
+            res.errors += added_sev[Severity.ERROR]
+            res.warnings += added_sev[Severity.WARNING]
+            res.infos += added_sev[Severity.INFO]
+            res.accepted, res.rejected = accepted, rejected
+        yield ev
+    yield from map(Found, buf)
 
 
 class _Ahead:
@@ -372,7 +369,7 @@ class _Ahead:
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
                 tmpdir: str | None = None, read_ahead: bool = False
-                ) -> tuple[Any, Iterator[tuple[Any, Iterator[tuple[str, Any]]]]]:
+                ) -> tuple[Any, Iterator[tuple[Any, Iterator[EngineEvent]]]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
     ``files`` yields ``(source, events)`` in input order, where ``events`` are
@@ -393,8 +390,6 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     whose hooks do not depend on the file being merged (validate); never with
     a history store, whose reads and writes follow the verdicts of one run.
     """
-    from .checks.engine import Engine
-
     options = options or RunOptions()
     files = list(sources)
     if jobs is None or jobs <= 1 or len(files) <= 1:
@@ -407,7 +402,7 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
 
 
 def _split_files(parent: Any, files: list[Any], jobs: int, tmpdir: str | None, options: RunOptions,
-                 ahead: int = 0) -> Iterator[tuple[Any, Iterator[tuple[str, Any]]]]:
+                 ahead: int = 0) -> Iterator[tuple[Any, Iterator[EngineEvent]]]:
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
         paths = [os.fspath(f) for f in files]
@@ -421,7 +416,7 @@ def _split_files(parent: Any, files: list[Any], jobs: int, tmpdir: str | None, o
 
 
 def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future,
-            read: dict[int, "_Ahead"], ahead: int) -> Iterator[tuple[str, Any]]:
+            read: dict[int, "_Ahead"], ahead: int) -> Iterator[EngineEvent]:
     """File ``k``'s events: read and check it here while its worker runs (unless
     read ahead already), then merge; with ``ahead``, files after it are read
     while the worker is still busy."""
@@ -435,7 +430,7 @@ def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future,
 
 
 def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-             tmpdir: str | None = None) -> Iterator[tuple[str, Any]]:
+             tmpdir: str | None = None) -> Iterator[EngineEvent]:
     """The events of ``Engine(options).run(sources)`` on ``jobs`` processes
     (see :func:`file_events`)."""
     options = options or RunOptions()
@@ -443,10 +438,9 @@ def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None =
     return _run(files, options)
 
 
-def _run(files: Iterator[tuple[Any, Iterator[tuple[str, Any]]]], options: RunOptions
-         ) -> Iterator[tuple[str, Any]]:
+def _run(files: Iterator[tuple[Any, Iterator[EngineEvent]]], options: RunOptions) -> Iterator[EngineEvent]:
     for src, events in files:
-        yield ("file_start", src)
+        yield FileStart(src)
         yield from events
     fin = options.on_finish
     if fin is not None:

@@ -46,6 +46,8 @@ import zlib
 from typing import Any, Iterable, Iterator
 
 from .checks.options import RunOptions
+from .events import ClaimChecked, ClaimSent, ClaimVerdict, EngineEvent, Found
+from .findings import Finding
 from .outputs.tables import COLUMN_NAMES
 
 INT_FINDING_FIELDS = ("segment_seq", "line", "byte_offset", "claim_seq", "line_number", "snip")
@@ -180,11 +182,11 @@ class _CheckFiles:
     skip-mode engine (rules that look at one claim) on each file, its events as
     records ``((patient, file index, position), value)``:
 
-    - ``("claim_checked", payload, found)``: a claim (``parallel.dump_claim``),
-      its order keys, reasons and control numbers, and its findings so far;
-    - ``("claim", ClaimResult)``: the claim's verdict before cross-claim rules
+    - ``(ClaimSent, findings)``: a claim (``parallel.dump_claim``), its order
+      keys, reasons and control numbers, and its findings so far;
+    - ``ClaimVerdict``: the claim's verdict before cross-claim rules
       (``patient`` from ``ClaimResult.patient_key``, so it meets its claim);
-    - ``("finding", Finding)``: findings outside claims (``patient`` ``""``).
+    - ``Found``: findings outside claims (``patient`` ``""``).
 
     ``keep`` names which of "claim" / "finding" records to emit besides claims."""
 
@@ -199,49 +201,54 @@ class _CheckFiles:
         keep_f, keep_c = "finding" in self.keep, "claim" in self.keep
         for i, p in items:
             eng = Engine(self.options, cross_claim="skip")
-            buf: list[Any] = []  # findings since the last other event
+            buf: list[Finding] = []  # findings since the last other event
             pos = 0
-            for kind, obj in eng.run_file(p):
-                if kind == "finding":
-                    buf.append(obj)
+            for ev in eng.run_file(p):
+                if isinstance(ev, Found):
+                    buf.append(ev.finding)
                     continue
-                n = len(obj.keys) if kind == "claim_checked" else 0
+                n = len(ev.keys) if isinstance(ev, ClaimChecked) else 0
                 cut = len(buf) - n
                 if keep_f:
                     for f in buf[:cut]:
-                        yield ("", i, pos), ("finding", f)
+                        yield ("", i, pos), Found(f)
                         pos += 1
-                if kind == "claim_checked":
-                    payload = (dump_claim(obj.claim), obj.keys, obj.reasons, obj.ctl)
-                    yield (_pid(obj.claim.patient_key), i, pos), ("claim_checked", payload, buf[cut:])
+                if isinstance(ev, ClaimChecked):
+                    sent = ClaimSent(dump_claim(ev.claim), ev.keys, ev.reasons, ev.ctl)
+                    yield (_pid(ev.claim.patient_key), i, pos), (sent, buf[cut:])
                     pos += 1
-                elif kind == "claim" and keep_c:
-                    yield (_pid(obj.patient_key), i, pos), ("claim", obj)
+                elif isinstance(ev, ClaimVerdict) and keep_c:
+                    yield (_pid(ev.result.patient_key), i, pos), ev
                     pos += 1
                 buf = []
             if keep_f:
                 for f in buf:
-                    yield ("", i, pos), ("finding", f)
+                    yield ("", i, pos), Found(f)
                     pos += 1
 
 
-def _as_events(records: Iterable[tuple[tuple, tuple]], cur: list) -> Iterator[tuple[str, Any]]:
+def _as_events(records: Iterable[tuple[tuple, Any]], cur: list) -> Iterator[EngineEvent]:
     """Stage-1 records back into the skip-mode events ``parallel.split_events`` takes;
     ``cur[0]`` is the key of the record being read."""
     for key, v in records:
         cur[0] = key
-        if v[0] == "claim_checked":
-            for f in v[2]:
-                yield ("finding", f)
-            yield ("claim_checked", v[1])
+        if isinstance(v, tuple):  # (ClaimChecked, the claim's findings so far)
+            yield from map(Found, v[1])
+            yield v[0]
         else:
             yield v
 
 
-def _row(kind: str, obj: Any, names: list[str]) -> tuple:
-    if kind == "claim":
-        return (obj.file, int(obj.claim_seq), obj.claim_id, obj.verdict)
-    return finding_tuple(obj.to_dict(), names)
+def _row(ev: EngineEvent, want: type, names: list[str]) -> tuple | None:
+    """The DataFrame row of ``ev`` when it is a ``want`` event (ClaimVerdict or Found)."""
+    if not isinstance(ev, want):
+        return None
+    if isinstance(ev, ClaimVerdict):
+        c = ev.result
+        return (c.file, int(c.claim_seq), c.claim_id, c.verdict)
+    if isinstance(ev, Found):
+        return finding_tuple(ev.finding.to_dict(), names)
+    return None
 
 
 class _CrossClaim:
@@ -251,7 +258,7 @@ class _CrossClaim:
     in arrival order (``parallel.split_events``: cross-claim findings merged in
     one-run order, verdicts recomputed); yields ``((file index, position, n), row)``."""
 
-    def __init__(self, options: RunOptions, want: str):
+    def __init__(self, options: RunOptions, want: type):
         self.options = options
         self.want = want
 
@@ -264,20 +271,23 @@ class _CrossClaim:
         eng = None
         for pid, group in itertools.groupby(records, key=lambda kv: kv[0][0]):
             if not pid:  # findings outside claims
-                for (_, i, pos), (kind, f) in group:
-                    yield (i, pos, 0), _row(kind, f, names)
+                for (_, i, pos), ev in group:
+                    row = _row(ev, Found, names)
+                    if row is not None:
+                        yield (i, pos, 0), row
                 continue
             if eng is None:
                 eng = Engine(self.options, cross_claim="only")
             cur: list = [None]
             last, n = None, 0
-            for kind, obj in split_events(eng, _as_events(group, cur), None):
-                if kind != want:
+            for ev in split_events(eng, _as_events(group, cur), None):
+                row = _row(ev, want, names)
+                if row is None:
                     continue
                 if cur[0] != last:
                     last, n = cur[0], 0
                 _, i, pos = last
-                yield (i, pos, n), _row(kind, obj, names)
+                yield (i, pos, n), row
                 n += 1
 
 
@@ -289,7 +299,7 @@ def by_patient(spark, files: list[str], slices: int, parts: int, args: RunOption
             .repartitionAndSortWithinPartitions(parts, patient_partition))
 
 
-def _distributed(spark, paths, num_slices, partitions, options: RunOptions, want: str):
+def _distributed(spark, paths, num_slices, partitions, options: RunOptions, want: type):
     """The rows of ``want`` ("claim" or "finding") as an RDD, cross-claim rules on the executors."""
     from .checks.engine import Engine
 
@@ -299,13 +309,13 @@ def _distributed(spark, paths, num_slices, partitions, options: RunOptions, want
     if not files:
         return spark.sparkContext.emptyRDD()
     out_parts = min(len(files), slices)
-    return (by_patient(spark, files, slices, parts, args, (want,))
+    return (by_patient(spark, files, slices, parts, args, (_KEEP[want],))
             .mapPartitions(_CrossClaim(args, want))
             .repartitionAndSortWithinPartitions(out_parts, _FileRange(len(files), out_parts))
             .values())
 
 
-def _serial(spark, paths, num_slices, options: RunOptions, want: str) -> list[tuple]:
+def _serial(spark, paths, num_slices, options: RunOptions, want: type) -> list[tuple]:
     """The rows of ``want``, cross-claim rules (history store, verdict callbacks)
     on the driver in file order: what ``history`` / ``on_verdict`` / ``on_finish`` need."""
     from .checks.engine import Engine
@@ -322,16 +332,20 @@ def _serial(spark, paths, num_slices, options: RunOptions, want: str) -> list[tu
     out = []
     # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a time
     for _i, recs in itertools.groupby(rdd.toLocalIterator(), key=lambda kv: kv[0][1]):
-        for kind, obj in split_events(parent, _as_events(recs, [None]), None):
-            if kind == want:
-                out.append(_row(kind, obj, names))
+        for ev in split_events(parent, _as_events(recs, [None]), None):
+            row = _row(ev, want, names)
+            if row is not None:
+                out.append(row)
     fin = options.on_finish
     if fin is not None:
         fin()
     return out
 
 
-def _frame(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: str, schema):
+_KEEP = {ClaimVerdict: "claim", Found: "finding"}  # what stage 1 keeps for each kind of row
+
+
+def _frame(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: type, schema):
     options = RunOptions.build(**engine_args)
     if options.serial != options:  # a history store or callbacks: on the driver
         return spark.createDataFrame(_serial(spark, paths, num_slices, options, want), schema)
@@ -351,7 +365,7 @@ def verdicts(spark, paths, num_slices: int | None = None, partitions: int | None
     ``on_verdict`` or ``on_finish`` the cross-claim rules run on the driver
     instead (see docs/spark.md).
     """
-    return _frame(spark, paths, num_slices, partitions, engine_args, "claim", verdicts_schema())
+    return _frame(spark, paths, num_slices, partitions, engine_args, ClaimVerdict, verdicts_schema())
 
 
 def findings(spark, paths, num_slices: int | None = None, partitions: int | None = None,
@@ -359,4 +373,4 @@ def findings(spark, paths, num_slices: int | None = None, partitions: int | None
     """DataFrame of every finding (the fields of ``Finding.to_dict``), one row per finding,
     in the order of one ``Engine().run(files)`` (cross-claim rules included); run as
     :func:`verdicts`."""
-    return _frame(spark, paths, num_slices, partitions, engine_args, "finding", findings_schema())
+    return _frame(spark, paths, num_slices, partitions, engine_args, Found, findings_schema())

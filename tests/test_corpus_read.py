@@ -14,6 +14,7 @@ from edi837.findings import Severity
 from edi837.model import stream
 
 from shared_corpus import has_isa, ids, is_5010_837, needs_corpus, path, rows
+from edi837.events import ClaimRead, Found  # noqa: E402
 
 READABLE = [r for r in rows() if is_5010_837(r) and has_isa(r) and r["source_says"] != "invalid"]
 ALL = rows()
@@ -26,10 +27,11 @@ def test_valid_5010_file_reads_without_error(row):
     # claim) is a SNIP 1 finding for the validator, not a failure to read.
     errors = []
     claims = 0
-    for kind, obj in stream(path(row)):
-        if kind == "finding" and obj.severity is Severity.ERROR and obj.rule != "GRM-004":
+    for ev in stream(path(row)):
+        if isinstance(ev, Found) and (obj := ev.finding).severity is Severity.ERROR and obj.rule != "GRM-004":
             errors.append(str(obj))
-        elif kind == "claim":
+        elif isinstance(ev, ClaimRead):
+            obj = ev.claim
             claims += 1
     assert errors == []
     assert claims == int(row["claims"])

@@ -13,11 +13,12 @@ from edi837.cli import rules
 from edi837.checks.editpack.history import SCHEMA_VERSION, HistoryStore
 from edi837.checks.editpack.mue import read_mue
 from edi837.checks.editpack.synth import build
+from evs import found  # noqa: E402
 
 
 def run_one(data, name, **opts):
     eng = Engine(snip="7", **opts)
-    return [o for k, o in eng.run_file(data, file=name) if k == "finding"]
+    return found(eng.run_file(data, file=name))
 
 
 def sessions(start: dt.date, n: int):
@@ -89,7 +90,7 @@ def test_cross_claim_within_one_engine_across_files():
     a = build("837P", [{"id": "A", "lines": [{"code": "90867", "date": "2025-03-03"}]}], isa="000000001")
     b = build("837P", [{"id": "B", "lines": [{"code": "90868", "date": "2025-03-04"},
                                             {"code": "90867", "date": "2025-03-05"}]}], isa="000000002")
-    out = [o for src, n in ((a, "a"), (b, "b")) for k, o in eng.run_file(src, file=n) if k == "finding"]
+    out = [o for src, n in ((a, "a"), (b, "b")) for o in found(eng.run_file(src, file=n))]
     assert "TMS-004" not in {f.rule for f in out}
     assert [(f.claim_id, f.line_number) for f in out if f.rule == "TMS-003"] == [("B", 2)]
 

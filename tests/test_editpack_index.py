@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from edi837.checks import Engine
 from edi837.checks.editpack.synth import build
+from evs import found  # noqa: E402
 
 
 def run(claims, kind="837P", **opts):
     eng = Engine(snip="7", **opts)
-    return [o for k, o in eng.run_file(build(kind, claims), file="t.x12") if k == "finding"]
+    return found(eng.run_file(build(kind, claims), file="t.x12"))
 
 
 def hits(fs, rule):

@@ -11,6 +11,7 @@ from edi837.checks.editpack._common import state
 from edi837.checks.engine import Context
 from edi837.checks.editpack.history import HistoryStore
 from edi837.checks.editpack.synth import build
+from evs import found  # noqa: E402
 
 CACHE = 20
 
@@ -27,7 +28,7 @@ class Run:
     def feed(self, member: str, claims: list[dict], kind: str = "837P") -> list:
         self.isa += 1
         data = build(kind, claims, member=member, isa=f"{self.isa:09d}")
-        out = [o for k, o in self.eng.run_file(data, file=f"f{self.isa}.x12") if k == "finding"]
+        out = found(self.eng.run_file(data, file=f"f{self.isa}.x12"))
         st = self.eng.pack_state("editpack")
         self.peak_patients = max(self.peak_patients, st.patients_in_memory())
         self.peak_events = max(self.peak_events, st.events_in_memory())

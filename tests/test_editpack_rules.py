@@ -6,6 +6,7 @@ import pytest
 
 from edi837.checks import RULES, Engine
 from edi837.checks.editpack.synth import CRNA_NPI, PSYCH_NPI, build
+from evs import found  # noqa: E402
 
 CATALOG_IDS = (
     [f"TMS-00{i}" for i in range(1, 10)] + [f"DX-00{i}" for i in range(1, 6)]
@@ -17,7 +18,7 @@ def run(kind, claims, **kw):
     opts = {k: kw.pop(k) for k in list(kw) if k in ("profile", "history", "mue", "history_record")}
     eng = Engine(snip="7", **opts)
     data = build(kind, claims, **kw)
-    return [o for k, o in eng.run_file(data, file="t.x12") if k == "finding"]
+    return found(eng.run_file(data, file="t.x12"))
 
 
 def rules_of(fs):

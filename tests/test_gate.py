@@ -52,7 +52,7 @@ def test_outputs_validate_with_pyx12(tmp_path, path):
     for kind in kinds:
         if kind in fg.paths:
             assert pyx12_errors(Path(fg.paths[kind]).read_bytes()) == [], (kind, fg.paths[kind])
-    if fg.claims:
+    if fg.result.claims:
         assert "999" in fg.paths and "277ca" in fg.paths
 
 
@@ -71,8 +71,8 @@ def _conserved(tmp_path: Path, path: Path) -> None:
             assert ids == (fg.accepted_ids if kind == "accepted" else fg.rejected_ids)
             got.extend(ids)
     assert sorted(got) == sorted(ids_in)
-    assert fg.claims == len(ids_in) == fg.accepted + fg.rejected
-    assert len(fg.accepted_ids) == fg.accepted and len(fg.rejected_ids) == fg.rejected
+    assert fg.result.claims == len(ids_in) == fg.result.accepted + fg.result.rejected
+    assert len(fg.accepted_ids) == fg.result.accepted and len(fg.rejected_ids) == fg.result.rejected
     for kind in ("accepted", "rejected"):  # a split file with no claim is not written
         assert (kind in fg.paths) == bool(getattr(fg, kind))
         assert (out / f"{Path(path).stem}.{kind}.x12").exists() == bool(getattr(fg, kind))
@@ -140,7 +140,7 @@ def test_999_se_count_wrong_is_rejected(tmp_path):
     ik5 = [x for x in s if x[0] == "IK5"]
     assert ik5 and ik5[0][1] == "R"
     assert [x for x in s if x[0] == "AK9"][0][1] == "R"
-    assert res.files[0].rejected == res.files[0].claims == 4
+    assert res.files[0].result.rejected == res.files[0].result.claims == 4
     assert res.exit_code == 1
 
 
@@ -177,7 +177,7 @@ def test_999_partial_ak9_p(tmp_path):
     # the rejected transaction's claims are rejected, the others accepted; all conserved
     fg = res.files[0]
     assert sorted(fg.rejected_ids) == ["ME1B01", "ME1B02", "ME1C01", "ME1C02"]
-    assert fg.accepted == 8
+    assert fg.result.accepted == 8
 
 
 def test_999_ik3_ik4_codes_from_findings():

@@ -21,6 +21,7 @@ import pytest
 from edi837.checks import Engine
 
 from shared_corpus import CORPUS, needs_corpus, rows
+from edi837.events import ClaimVerdict, Found  # noqa: E402
 
 GS01 = "S2-ELE-003"  # "Code Value 'XX' not used for element 'GS01'"; bad code values
 NPI = "S5-NPI-001"  # "fails the check digit algorithm for the HIPAA National Provider ID"
@@ -114,10 +115,11 @@ def test_every_invalid_file_has_expectations():
 def test_invalid_file_is_rejected_for_what_its_source_says(name):
     errors: set[str] = set()
     verdicts = []
-    for kind, obj in Engine().run_file(CORPUS / "files" / name):
-        if kind == "finding" and obj.severity.value == "error":
+    for ev in Engine().run_file(CORPUS / "files" / name):
+        if isinstance(ev, Found) and (obj := ev.finding).severity.value == "error":
             errors.add(obj.rule)
-        elif kind == "claim":
+        elif isinstance(ev, ClaimVerdict):
+            obj = ev.result
             verdicts.append(obj.verdict)
     assert EXPECTED[name] <= errors, sorted(errors)
     assert "accepted" not in verdicts

@@ -11,13 +11,14 @@ import pytest
 
 from edi837.checks.engine import Engine
 from edi837.checks.verdicts import Pending
+from evs import verdicts  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _results(data: bytes) -> list:
     return [(o.claim_seq, o.claim_id, o.verdict, o.errors, o.warnings, tuple(o.reasons), o.transaction)
-            for k, o in Engine().run_file(data, file="x.x12") if k == "claim"]
+            for o in verdicts(Engine().run_file(data, file="x.x12"))]
 
 
 def _cases() -> list[tuple[str, bytes]]:

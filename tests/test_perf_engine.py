@@ -6,6 +6,7 @@ from pathlib import Path
 
 from edi837.checks import Engine
 from edi837.checks.verdicts import ClaimResult, Pending
+from edi837.events import ClaimVerdict, Found  # noqa: E402
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -41,10 +42,12 @@ def test_pending_round_trip_and_flags():
 
 def _run(path):
     res = {"claims": [], "findings": []}
-    for kind, obj in Engine().run_file(path):
-        if kind == "claim":
+    for ev in Engine().run_file(path):
+        if isinstance(ev, ClaimVerdict):
+            obj = ev.result
             res["claims"].append(obj)
-        elif kind == "finding":
+        elif isinstance(ev, Found):
+            obj = ev.finding
             res["findings"].append(obj)
     return res
 

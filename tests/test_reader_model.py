@@ -15,6 +15,8 @@ from edi837.cli import main
 from edi837.findings import Severity
 from edi837.model import stream
 from edi837.reader import SegmentReader
+from evs import claims, found, others  # noqa: E402
+from edi837.events import GroupEnd  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -24,7 +26,7 @@ def claims_of(name: str) -> list:
 
 
 def findings_of(source) -> list:
-    return [o for k, o in stream(source) if k == "finding"]
+    return found(stream(source))
 
 
 # -- reader ----------------------------------------------------------------
@@ -109,15 +111,14 @@ def test_non_837_transaction_is_skipped_with_a_finding():
     text = body[:st] + extra + body[st:]
     text = text.replace("GE*1*", "GE*2*")
     evs = list(stream(text.encode()))
-    rules = [o.rule for k, o in evs if k == "finding"]
+    rules = [o.rule for o in found(evs)]
     assert "GRM-003" in rules
-    assert len([o for k, o in evs if k == "claim"]) == 4
-    assert [o.id for k, o in evs if k == "segment"] == ["ST", "BPR", "SE"]
+    assert len(claims(evs)) == 4
+    assert [o.id for o in others(evs)] == ["ST", "BPR", "SE"]
     # GE01 counts every transaction set of the group, the skipped 835 too
-    assert [o.transaction_count for k, o in evs if k == "group_end"] == [2]
+    assert [e.group.transaction_count for e in evs if isinstance(e, GroupEnd)] == [2]
     from edi837.checks import Engine
-    assert not [o for k, o in Engine(snip="1").run_file(text.encode(), file="x")
-                if k == "finding" and o.rule == "S1-ENV-005"]
+    assert not [o for o in found(Engine(snip="1").run_file(text.encode(), file="x")) if o.rule == "S1-ENV-005"]
 
 
 def test_version_note_for_neighbouring_guide():
@@ -129,7 +130,7 @@ def test_version_note_for_neighbouring_guide():
 def test_misplaced_segment_is_kept_with_position():
     text = (FIX / "837p_tms_course.x12").read_text().replace("HI*ABK:F332~", "HI*ABK:F332~ZZZ*1~", 1)
     evs = list(stream(text.encode()))
-    claim = next(o for k, o in evs if k == "claim")
+    claim = claims(evs)[0]
     zzz = [s for s in claim.loop.iter_segments() if s.id == "ZZZ"]
     assert len(zzz) == 1 and zzz[0].misplaced and zzz[0].loop == "2300"
 

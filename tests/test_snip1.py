@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edi837.checks import Engine
+from evs import found  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 # one segment per line in the fixtures; joined so "~SE*" finds segment starts
@@ -15,7 +16,7 @@ I = (FIX / "837i_ect_inpatient.x12").read_text().replace("~\n", "~")
 
 
 def findings(text: str, snip: str = "1-2") -> list:
-    return [o for k, o in Engine(snip=snip).run_file(text.encode(), file="t.x12") if k == "finding"]
+    return found(Engine(snip=snip).run_file(text.encode(), file="t.x12"))
 
 
 def errors(text: str, snip: str = "1-2") -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edi837.checks import Engine
+from evs import found  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 P = (FIX / "837p_tms_course.x12").read_text().replace("~\n", "~")
@@ -12,7 +13,7 @@ I = (FIX / "837i_ect_inpatient.x12").read_text().replace("~\n", "~")
 
 
 def findings(text: str, snip: str = "1-2") -> list:
-    return [o for k, o in Engine(snip=snip).run_file(text.encode(), file="t.x12") if k == "finding"]
+    return found(Engine(snip=snip).run_file(text.encode(), file="t.x12"))
 
 
 def one(text: str, rule: str, element: str | None = "*", seg: str | None = None):
@@ -147,6 +148,6 @@ def test_segment_out_of_order_within_its_loop_is_reported():
     i = next(k for k, ln in enumerate(lines) if ln.startswith("NM1*85"))
     # 2010AA: NM1 N3 N4 REF -> NM1 N4 N3 REF
     lines[i + 1], lines[i + 2] = lines[i + 2], lines[i + 1]
-    fs = [o for k, o in Engine(snip="2").run_file("\n".join(lines).encode(), file="x.x12") if k == "finding"]
+    fs = found(Engine(snip="2").run_file("\n".join(lines).encode(), file="x.x12"))
     hits = [f for f in fs if f.rule == "S2-SEG-002" and "out of order" in f.message]
     assert len(hits) == 1 and hits[0].segment_id == "N3" and hits[0].loop == "2010AA"

@@ -5,13 +5,14 @@ from pathlib import Path
 import pytest
 
 from edi837.checks import Engine
+from evs import found, verdicts  # noqa: E402
 
 FX = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def run(text, snip="1-5"):
     ev = list(Engine(snip=snip).run_file(text.encode() if isinstance(text, str) else text))
-    return [o for k, o in ev if k == "finding"], [o for k, o in ev if k == "claim"]
+    return found(ev), verdicts(ev)
 
 
 def ids(text, prefix="S3-"):

@@ -5,12 +5,13 @@ from pathlib import Path
 import pytest
 
 from edi837.checks import Engine
+from evs import found  # noqa: E402
 
 FX = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def ids(text, prefix="S4-"):
-    return {o.rule for k, o in Engine().run_file(text.encode()) if k == "finding" and o.rule.startswith(prefix)}
+    return {o.rule for o in found(Engine().run_file(text.encode())) if o.rule.startswith(prefix)}
 
 
 def fx(name):

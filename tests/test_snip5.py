@@ -6,13 +6,14 @@ import pytest
 
 from edi837 import codesets as cs
 from edi837.checks import Engine
+from evs import found, verdicts  # noqa: E402
 
 FX = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def findings(text):
     data = text.encode() if isinstance(text, str) else text
-    return [o for k, o in Engine().run_file(data) if k == "finding"]
+    return found(Engine().run_file(data))
 
 
 def ids(text, prefix="S5-"):
@@ -45,7 +46,7 @@ def test_invalid_fixtures():
 
 
 def test_bad_billing_npi_rejects_every_claim():
-    claims = [o for k, o in Engine().run_file(FX / "invalid" / "bad_npi_check_digit.x12") if k == "claim"]
+    claims = verdicts(Engine().run_file(FX / "invalid" / "bad_npi_check_digit.x12"))
     assert claims and all(c.verdict == "rejected" for c in claims)
 
 

@@ -28,6 +28,7 @@ from edi837.checks.engine import Engine, RunOptions  # noqa: E402
 from edi837.checks.registry import RULES  # noqa: E402
 from edi837.cli import main  # noqa: E402
 from edi837.outputs.tables import COLUMN_NAMES  # noqa: E402
+from evs import found  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 FILES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.x12")))
@@ -108,7 +109,7 @@ def test_verdicts_and_findings_equal_cli_on_all_fixtures(spark):
         es.verdicts(spark, files, snip="9")  # on the driver, at the call
     # the fixtures' TMS course goes on across files (the invalid/ copies are the same patient):
     # cross-claim findings there exist only because earlier files were read in the same run
-    alone = {es.finding_tuple(x.to_dict(), names) for k, x in Engine().run(INVALID[-1:]) if k == "finding"}
+    alone = {es.finding_tuple(x.to_dict(), names) for x in found(Engine().run(INVALID[-1:]))}
     cross = [r for r in want_f if RULES[r[0]].cross_claim]
     assert {"TMS-003", "TMS-005", "MUE-001"} <= {r[0] for r in cross}
     assert [r for r in cross if r[3] == INVALID[-1] and r not in alone]

@@ -64,16 +64,17 @@ def pyx12_class(v: str) -> str:
 
 def ours(path: Path) -> tuple[collections.Counter, collections.Counter]:
     """(errors by rule id, warnings by rule id) of SNIP 1-2 on one file."""
+    from ..events import Found
     from .engine import Engine
 
     errs: collections.Counter = collections.Counter()
     warns: collections.Counter = collections.Counter()
-    for k, o in Engine(snip="1-2").run_file(str(path)):
-        if k == "finding":
-            if o.severity.value == "error":
-                errs[o.rule] += 1
-            elif o.severity.value == "warning":
-                warns[o.rule] += 1
+    for ev in Engine(snip="1-2").run_file(str(path)):
+        if isinstance(ev, Found):
+            if ev.finding.severity.value == "error":
+                errs[ev.finding.rule] += 1
+            elif ev.finding.severity.value == "warning":
+                warns[ev.finding.rule] += 1
     return errs, warns
 
 

@@ -30,8 +30,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable, Iterator
 
-import attrs
 
+from ..events import (ClaimChecked, ClaimRead, ClaimVerdict, EngineEvent, FileDone, FileStart, Found, GroupEnd,
+                      GroupStart, HlRead, InterchangeEnd, InterchangeStart, TransactionEnd, TransactionStart)
 from ..findings import Finding, Severity
 from ..model.build import stream
 from ..model.claims import Claim
@@ -42,22 +43,12 @@ from .packs import PackRun, RulePack
 from .registry import CHECKERS, RULES, Rule
 from .verdicts import ClaimResult, FileResult, Pending, suppress_cascades
 
+HL_LEVEL = {"20": "billing", "22": "subscriber", "23": "patient"}  # HL03 -> level
+HL_CLEARS = {"billing": ("billing", "subscriber", "patient"), "subscriber": ("subscriber", "patient"),
+             "patient": ("patient",)}  # a new HL loop starts these levels afresh
+
 __all__ = ["Engine", "Context", "ClaimChecked", "ClaimResult", "FileResult", "RunOptions", "parse_snip",
            "ALL_SNIP"]
-
-@attrs.define(slots=True)
-class ClaimChecked:
-    """Payload of a skip-mode ``("claim_checked", ...)`` event.
-
-    ``keys`` are the order keys of the claim's findings just yielded (same
-    length and order); ``reasons`` the claim's rejection reasons before its own
-    findings (from the HL loops enclosing it); ``ctl`` (ISA13, GS06, ST02)."""
-
-    claim: Claim
-    keys: list[tuple]
-    reasons: list[str]
-    ctl: tuple[str, str, str]
-
 
 class Context:
     """What a rule function may look at besides its claim."""
@@ -124,7 +115,7 @@ class Engine:
         return st
 
     # -- one file ------------------------------------------------------------
-    def run_file(self, source: Any, file: str | None = None) -> Iterator[tuple[str, Any]]:
+    def run_file(self, source: Any, file: str | None = None) -> Iterator[EngineEvent]:
         name = file or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
         res = FileResult(file=name)
         ctx = Context(self, name)
@@ -134,8 +125,8 @@ class Engine:
             res.could_not_read = True
             f = Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message, file=name, snip=1)
             res.errors += 1
-            yield ("finding", f)
-            yield ("file", res)
+            yield Found(f)
+            yield FileDone(res)
             return
         checkers = [cls(ctx) for cls in self.checker_classes]
         skip = self.cross_claim == "skip"
@@ -145,9 +136,13 @@ class Engine:
                "billing": False, "subscriber": False, "patient": False}
         env_reasons: dict[str, list[str]] = {k: [] for k in env}
         ctl = ["", "", ""]
-        cur_claim: list[Any] = [None, None]  # Claim, ClaimResult
-        hl_level = {"20": "billing", "22": "subscriber", "23": "patient"}
-        cur_hl_kind = [None]
+        cur_claim: tuple[Claim, ClaimResult] | None = None
+        cur_hl_kind: str | None = None  # the HL level (billing, subscriber, patient) being read
+
+        def _clear(*levels: str) -> None:
+            for lvl in levels:
+                env[lvl] = False
+                env_reasons[lvl] = []
 
         def note(f: Finding) -> Finding:
             if f.file is None:
@@ -158,8 +153,8 @@ class Engine:
                 f.group = ctl[1]
             if f.transaction is None and ctl[2]:
                 f.transaction = ctl[2]
-            claim, cr = cur_claim
-            if claim is not None and f.claim_seq is None and f.segment_seq is not None and \
+            claim, cr = cur_claim if cur_claim is not None else (None, None)
+            if claim is not None and cr is not None and f.claim_seq is None and f.segment_seq is not None and \
                     cr.first_seq <= f.segment_seq <= cr.last_seq:
                 f.claim_seq = claim.seq
                 f.claim_id = claim.claim_id
@@ -172,38 +167,39 @@ class Engine:
             else:
                 res.infos += 1
             if f.severity is Severity.ERROR:
-                if claim is not None and f.claim_seq == claim.seq:
+                if claim is not None and cr is not None and f.claim_seq == claim.seq:
                     cr.errors += 1
                     if f.rule not in cr.reasons:
                         cr.reasons.append(f.rule)
                 elif f.claim_seq is not None:
                     pending.add_error(f.claim_seq, f.rule)
-                elif cur_hl_kind[0] is not None and f.segment_seq is not None:
-                    env[cur_hl_kind[0]] = True
-                    env_reasons[cur_hl_kind[0]].append(f.rule)
+                elif cur_hl_kind is not None and f.segment_seq is not None:
+                    env[cur_hl_kind] = True
+                    env_reasons[cur_hl_kind].append(f.rule)
                 else:
                     level = "transaction" if f.transaction else "group" if f.group else "interchange"
                     env[level] = True
                     env_reasons[level].append(f.rule)
-            elif f.severity is Severity.WARNING and claim is not None and f.claim_seq == claim.seq:
+            elif f.severity is Severity.WARNING and claim is not None and cr is not None and \
+                    f.claim_seq == claim.seq:
                 cr.warnings += 1
             return f
 
         counters = {"transaction": 0, "group": 0}
 
-        def settle(level: str) -> Iterator[tuple[str, Any]]:
+        def settle(level: str) -> Iterator[EngineEvent]:
             """Close ``level``: enclosed pending claims take its error flag."""
             if env[level]:
                 pending.flag(level, counters[level] if level != "interchange" else None, env_reasons[level])
             if level == "interchange":
                 for p in pending.drain():
-                    yield ("claim", self._verdict(p, res))
+                    yield ClaimVerdict(self._verdict(p, res))
 
         try:
-            for kind, obj in st:
+            for ev in st:
                 out: list[Finding] = []
-                if kind == "claim":
-                    claim: Claim = obj  # type: ignore[assignment]
+                if isinstance(ev, ClaimRead):
+                    claim = ev.claim
                     first_seq, last_seq = _seq_span(claim.loop)
                     cr = ClaimResult(file=name, claim_seq=claim.seq, claim_id=claim.claim_id,
                                      verdict="accepted", kind=claim.kind, interchange=ctl[0],
@@ -218,10 +214,10 @@ class Engine:
                             for r in env_reasons[lvl]:
                                 if r not in cr.reasons:
                                     cr.reasons.append(r)
-                    cur_claim[0], cur_claim[1] = claim, cr
-                    cur_hl_kind[0] = None
+                    cur_claim = (claim, cr)
+                    cur_hl_kind = None
                     for ch in checkers:
-                        out.extend(ch.on_event(kind, obj) or ())
+                        out.extend(ch.on_event(ev) or ())
                     if skip:
                         env_r = list(cr.reasons)
                         keyed = [((0, i), f) for i, f in enumerate(out)]
@@ -229,84 +225,75 @@ class Engine:
                         kept = suppress_cascades([f for _, f in keyed])
                         kof = {id(f): k for k, f in keyed}
                         for f in kept:
-                            yield ("finding", note(f))
-                        yield ("claim_checked", ClaimChecked(claim, [kof[id(f)] for f in kept], env_r,
-                                                             (ctl[0], ctl[1], ctl[2])))
+                            yield Found(note(f))
+                        yield ClaimChecked(claim, [kof[id(f)] for f in kept], env_r, (ctl[0], ctl[1], ctl[2]))
                         pending.append(cr)
                         continue
                     out.extend(self._claim_findings(claim, ctx))
                     for f in suppress_cascades(out):
-                        yield ("finding", note(f))
+                        yield Found(note(f))
                     pending.append(cr)
                     continue
-                cur_claim[0] = cur_claim[1] = None
-                if kind == "finding":
-                    out.append(obj)  # type: ignore[arg-type]
-                else:
-                    if kind == "interchange":
-                        ctl[0], ctl[1], ctl[2] = obj.control_number, "", ""  # type: ignore[attr-defined]
-                        env["interchange"] = False
-                        env_reasons["interchange"] = []
-                    elif kind == "group":
-                        ctl[1], ctl[2] = obj.control_number, ""  # type: ignore[attr-defined]
+                cur_claim = None
+                match ev:
+                    case Found(f):
+                        out.append(f)
+                    case InterchangeStart(ic):
+                        ctl[0], ctl[1], ctl[2] = ic.control_number, "", ""
+                        _clear("interchange")
+                    case GroupStart(grp):
+                        ctl[1], ctl[2] = grp.control_number, ""
                         counters["group"] += 1
-                        env["group"] = False
-                        env_reasons["group"] = []
-                    elif kind == "transaction":
-                        ctl[2] = obj.control_number  # type: ignore[attr-defined]
+                        _clear("group")
+                    case TransactionStart(tx):
+                        ctl[2] = tx.control_number
                         counters["transaction"] += 1
-                        env["transaction"] = False
-                        env_reasons["transaction"] = []
-                        for lvl in ("billing", "subscriber", "patient"):
-                            env[lvl] = False
-                            env_reasons[lvl] = []
-                    elif kind == "hl":
-                        lvl = hl_level.get(obj.segments[0][3]) if obj.segments else None  # type: ignore
-                        cur_hl_kind[0] = lvl
-                        if lvl == "billing":
-                            for x in ("billing", "subscriber", "patient"):
-                                env[x] = False
-                                env_reasons[x] = []
-                        elif lvl == "subscriber":
-                            for x in ("subscriber", "patient"):
-                                env[x] = False
-                                env_reasons[x] = []
-                        elif lvl == "patient":
-                            env["patient"] = False
-                            env_reasons["patient"] = []
+                        _clear("transaction", "billing", "subscriber", "patient")
+                    case HlRead(lp):
+                        lvl = HL_LEVEL.get(lp.segments[0][3]) if lp.segments else None
+                        cur_hl_kind = lvl
+                        if lvl is not None:
+                            _clear(*HL_CLEARS[lvl])
+                if not isinstance(ev, Found):
                     for ch in checkers:
-                        out.extend(ch.on_event(kind, obj) or ())
+                        out.extend(ch.on_event(ev) or ())
                 for f in suppress_cascades(out):
-                    yield ("finding", note(f))
-                if kind != "hl":
-                    cur_hl_kind[0] = None
-                if kind == "transaction_end":
-                    yield from settle("transaction")
-                    ctl[2] = ""
-                elif kind == "group_end":
-                    # transaction flags were folded into pending claims already
-                    yield from settle("group")
-                    ctl[1] = ""
-                elif kind == "interchange_end":
-                    yield from settle("interchange")
-                    ctl[0] = ""
+                    yield Found(note(f))
+                match ev:
+                    case HlRead():
+                        pass
+                    case TransactionEnd():
+                        cur_hl_kind = None
+                        yield from settle("transaction")
+                        ctl[2] = ""
+                    case GroupEnd():
+                        # transaction flags were folded into pending claims already
+                        cur_hl_kind = None
+                        yield from settle("group")
+                        ctl[1] = ""
+                    case InterchangeEnd():
+                        cur_hl_kind = None
+                        yield from settle("interchange")
+                        ctl[0] = ""
+                    case _:
+                        cur_hl_kind = None
             out = []
             for ch in checkers:
                 fin = getattr(ch, "finish", None)
                 if fin is not None:
                     out.extend(fin() or ())
             for f in suppress_cascades(out):
-                yield ("finding", note(f))
+                yield Found(note(f))
         except ReadError as e:
             res.could_not_read = True
-            yield ("finding", note(Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message,
+            yield Found(note(Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message,
                                            file=name, snip=1)))
         # end of file: whatever is still open settles now
         for lvl in ("transaction", "group"):
             if env[lvl]:
                 pending.flag(lvl, counters[lvl], env_reasons[lvl])
         yield from settle("interchange")
-        yield ("file", res)
+        yield FileDone(res)
 
     def _verdict(self, p: ClaimResult, res: FileResult) -> ClaimResult:
         p.verdict = "rejected" if p.errors else "accepted"
@@ -415,9 +402,9 @@ class Engine:
         return [f for _, f in merged], [f for _, f in added]
 
     # -- many files --------------------------------------------------------
-    def run(self, sources: Iterable[Any]) -> Iterator[tuple[str, Any]]:
+    def run(self, sources: Iterable[Any]) -> Iterator[EngineEvent]:
         for src in sources:
-            yield ("file_start", src)
+            yield FileStart(src)
             yield from self.run_file(src)
         fin = self.options.on_finish
         if fin is not None:

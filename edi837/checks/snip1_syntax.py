@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from ..events import (GroupEnd, GroupStart, InterchangeEnd, InterchangeStart, ModelEvent, OtherSegment,
+                      TransactionEnd, TransactionStart)
 from ..findings import Finding
 from .registry import RULES, checker, declare
 
@@ -142,64 +144,76 @@ class EnvelopeChecker:
                           f"{at.fields[0] if at is not None else 'end of file'} found first", self.isa, "IEA"))
         self.isa = None
 
-    def on_event(self, kind: str, obj: Any) -> list[Finding]:
+    def on_event(self, ev: ModelEvent) -> list[Finding]:
         out: list[Finding] = []
-        if kind == "segment":
-            self._segment(obj, out)
-        elif kind == "interchange":
-            isa = obj.isa
-            self._close_interchange(isa, out)
-            self.isa = isa
-            self.gs06s = set()
-            if isa is not None:
-                self._isa(isa, out)
-        elif kind == "group":
-            gs = obj.gs
-            self._close_group(gs, out)
-            self.gs = gs
-            self.st02s = set()
-            if gs is not None:
-                cn = gs[6]
-                if cn in self.gs06s:
-                    out.append(_f("S1-ENV-009", f"group control number GS06 {cn!r} is used twice in this "
-                                  "interchange", gs, "GS06", cn))
-                self.gs06s.add(cn)
-                if gs[4] and not (len(gs[4]) == 8 and valid_date(gs[4])):
-                    out.append(_f("S1-ENV-010", f"GS04 group date {gs[4]!r} is not a valid CCYYMMDD date",
-                                  gs, "GS04", gs[4]))
-                if gs[5] and not valid_time(gs[5]):
-                    out.append(_f("S1-ENV-010", f"GS05 group time {gs[5]!r} is not a valid HHMM time",
-                                  gs, "GS05", gs[5]))
-        elif kind == "transaction":
-            self._st(obj.st, out)
-        elif kind == "transaction_end":
-            se = obj.se
-            if se is not None:
-                self._se(obj.st, se, obj.segment_count, out)
-        elif kind == "group_end":
-            ge = obj.ge
-            gs = obj.gs
-            if ge is not None:
-                if gs is not None and ge[2] != gs[6]:
-                    out.append(_f("S1-ENV-004", f"GE02 {ge[2]!r} does not match the group control number "
-                                  f"GS06 {gs[6]!r}", ge, "GE02", ge[2]))
-                if ge[1] != str(obj.transaction_count):
-                    out.append(_f("S1-ENV-005", f"GE01 says {ge[1]!r} transaction sets but the group "
-                                  f"holds {obj.transaction_count}", ge, "GE01", ge[1]))
-            self.gs = None
-        elif kind == "interchange_end":
-            iea = obj.iea
-            isa = obj.isa
-            self._close_group(iea, out)
-            if iea is not None:
-                if isa is not None and iea[2] != isa[13]:
-                    out.append(_f("S1-ENV-001", f"IEA02 {iea[2]!r} does not match the interchange control "
-                                  f"number ISA13 {isa[13]!r}", iea, "IEA02", iea[2]))
-                if iea[1] != str(obj.group_count):
-                    out.append(_f("S1-ENV-002", f"IEA01 says {iea[1]!r} functional groups but the "
-                                  f"interchange holds {obj.group_count}", iea, "IEA01", iea[1]))
-            self.isa = None
+        match ev:
+            case OtherSegment(seg):
+                self._segment(seg, out)
+            case InterchangeStart(ic):
+                self._interchange(ic, out)
+            case GroupStart(grp):
+                self._group(grp, out)
+            case TransactionStart(tx):
+                self._st(tx.st, out)
+            case TransactionEnd(tx):
+                if tx.se is not None:
+                    self._se(tx.st, tx.se, tx.segment_count, out)
+            case GroupEnd(grp):
+                self._group_end(grp, out)
+            case InterchangeEnd(ic):
+                self._interchange_end(ic, out)
         return out
+
+    def _interchange(self, obj: Any, out: list[Finding]) -> None:
+        isa = obj.isa
+        self._close_interchange(isa, out)
+        self.isa = isa
+        self.gs06s = set()
+        if isa is not None:
+            self._isa(isa, out)
+
+    def _group(self, obj: Any, out: list[Finding]) -> None:
+        gs = obj.gs
+        self._close_group(gs, out)
+        self.gs = gs
+        self.st02s = set()
+        if gs is not None:
+            cn = gs[6]
+            if cn in self.gs06s:
+                out.append(_f("S1-ENV-009", f"group control number GS06 {cn!r} is used twice in this "
+                              "interchange", gs, "GS06", cn))
+            self.gs06s.add(cn)
+            if gs[4] and not (len(gs[4]) == 8 and valid_date(gs[4])):
+                out.append(_f("S1-ENV-010", f"GS04 group date {gs[4]!r} is not a valid CCYYMMDD date",
+                              gs, "GS04", gs[4]))
+            if gs[5] and not valid_time(gs[5]):
+                out.append(_f("S1-ENV-010", f"GS05 group time {gs[5]!r} is not a valid HHMM time",
+                              gs, "GS05", gs[5]))
+
+    def _group_end(self, obj: Any, out: list[Finding]) -> None:
+        ge = obj.ge
+        gs = obj.gs
+        if ge is not None:
+            if gs is not None and ge[2] != gs[6]:
+                out.append(_f("S1-ENV-004", f"GE02 {ge[2]!r} does not match the group control number "
+                              f"GS06 {gs[6]!r}", ge, "GE02", ge[2]))
+            if ge[1] != str(obj.transaction_count):
+                out.append(_f("S1-ENV-005", f"GE01 says {ge[1]!r} transaction sets but the group "
+                              f"holds {obj.transaction_count}", ge, "GE01", ge[1]))
+        self.gs = None
+
+    def _interchange_end(self, obj: Any, out: list[Finding]) -> None:
+        iea = obj.iea
+        isa = obj.isa
+        self._close_group(iea, out)
+        if iea is not None:
+            if isa is not None and iea[2] != isa[13]:
+                out.append(_f("S1-ENV-001", f"IEA02 {iea[2]!r} does not match the interchange control "
+                              f"number ISA13 {isa[13]!r}", iea, "IEA02", iea[2]))
+            if iea[1] != str(obj.group_count):
+                out.append(_f("S1-ENV-002", f"IEA01 says {iea[1]!r} functional groups but the "
+                              f"interchange holds {obj.group_count}", iea, "IEA01", iea[1]))
+        self.isa = None
 
     def finish(self) -> list[Finding]:
         out: list[Finding] = []

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, ModelEvent, TransactionEnd,
+                      TransactionStart)
 from ..findings import Finding
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
@@ -257,30 +259,31 @@ class GuideChecker:
         self.out.append(r.finding(msg, seg, element=element, value=value, severity=severity))
 
     # -- events ----------------------------------------------------------------
-    def on_event(self, kind: str, obj: Any) -> list[Finding]:
+    def on_event(self, ev: ModelEvent) -> list[Finding]:
         self.out = []
-        if kind == "claim":
-            if self.gi is not None:
-                lp = obj.loop
-                ld = self.gi.loop(lp.path)
-                if ld is not None:
-                    self._unit(lp, ld)
-                self._count_claim(lp)
-        elif kind == "hl":
-            self._hl(obj)
-        elif kind == "transaction":
-            self._transaction(obj)
-        elif kind == "transaction_end":
-            self._transaction_end(obj)
-        elif kind == "group":
-            if obj.gs is not None:
-                self._envelope(obj.gs)
-        elif kind == "group_end":
-            if obj.ge is not None:
-                self._envelope(obj.ge)
-        elif kind == "interchange_end":
-            if obj.iea is not None:
-                self._envelope(obj.iea)
+        match ev:
+            case ClaimRead(claim):
+                if self.gi is not None:
+                    lp = claim.loop
+                    ld = self.gi.loop(lp.path)
+                    if ld is not None:
+                        self._unit(lp, ld)
+                    self._count_claim(lp)
+            case HlRead(lp):
+                self._hl(lp)
+            case TransactionStart(tx):
+                self._transaction(tx)
+            case TransactionEnd(tx):
+                self._transaction_end(tx)
+            case GroupStart(grp):
+                if grp.gs is not None:
+                    self._envelope(grp.gs)
+            case GroupEnd(grp):
+                if grp.ge is not None:
+                    self._envelope(grp.ge)
+            case InterchangeEnd(ic):
+                if ic.iea is not None:
+                    self._envelope(ic.iea)
         return self.out
 
     def _envelope(self, seg: Any) -> None:

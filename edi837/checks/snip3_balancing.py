@@ -19,6 +19,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
+from ..events import HlRead, ModelEvent, TransactionEnd, TransactionStart
+from ..findings import Finding
 from ..model.claims import Claim
 from .registry import Hit, checker, declare, get, rule
 
@@ -122,12 +124,12 @@ class HLChecker:
             self._f("S3-HL-004", f"HL*{p[1]} ({_LEVEL_NAME.get(p[3], 'level ' + p[3])}) has HL04=0 but the next "
                     f"HL is its child; set HL04 to 1", p, "HL04", flag)
 
-    def on_event(self, kind: str, obj: Any) -> Iterable:
-        if kind == "transaction":
+    def on_event(self, ev: ModelEvent) -> Iterable[Finding]:
+        if isinstance(ev, TransactionStart):
             self._reset()
             return ()
-        if kind == "hl":
-            segs = getattr(obj, "segments", None)
+        if isinstance(ev, HlRead):
+            segs = ev.loop.segments
             if not segs or segs[0].fields[0] != "HL":
                 return ()
             hl = segs[0]
@@ -156,7 +158,7 @@ class HLChecker:
                 self.levels[hid] = level
             self.prev = hl
             return ()
-        if kind == "transaction_end":
+        if isinstance(ev, TransactionEnd):
             self._judge_prev(None)
             out, self.held = self.held, []
             self.levels = {}

@@ -28,6 +28,8 @@ import datetime as _dt
 from typing import Any, Iterable, Iterator
 
 from .. import codesets as cs
+from ..events import HlRead, ModelEvent, TransactionStart
+from ..findings import Finding
 from ..model.claims import Claim
 from .registry import Hit, checker, get, rule
 
@@ -196,14 +198,14 @@ class HLCodeSetChecker:
         self.ctx = ctx
         self.kind: str | None = None
 
-    def on_event(self, kind: str, obj: Any) -> Iterable:
-        if kind == "transaction":
-            self.kind = getattr(obj, "kind", None)
+    def on_event(self, ev: ModelEvent) -> Iterable[Finding]:
+        if isinstance(ev, TransactionStart):
+            self.kind = ev.transaction.kind
             return ()
-        if kind != "hl" or 5 not in self.ctx.snip:
+        if not isinstance(ev, HlRead) or 5 not in self.ctx.snip:
             return ()
         out = []
-        for rid, h in _segment_hits(obj.iter_segments(), self.kind):
+        for rid, h in _segment_hits(ev.loop.iter_segments(), self.kind):
             out.append(get(rid).from_hit(h, file=self.ctx.file))
         return out
 

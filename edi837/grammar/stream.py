@@ -2,20 +2,20 @@
 
 Envelope segments (ISA, GS, ST, SE, GE, IEA) are passed on as they come;
 between ST and SE the segments are cut into chunks (header, each HL, each
-claim) and each chunk is parsed into loops by :mod:`.parser`.  Events:
-
-``("isa", seg)``, ``("gs", seg)``, ``("st", header_loop, kind, n)``,
-``("hl", loop, level, n)``, ``("claim", loop, n)`` (``n``: the chunk's segment
-count), ``("se", seg)``,
-``("ge", seg)``, ``("iea", seg)``, ``("seg", seg)`` for a segment outside
-any 837 transaction (for example the body of an 835 in the same file), and
-``("finding", Finding)``.
+claim) and each chunk is parsed into loops by :mod:`.parser`.  Events (see
+:mod:`edi837.events`): :class:`IsaSeen`, :class:`GsSeen`, :class:`HeaderChunk`,
+:class:`HlChunk`, :class:`ClaimChunk` (each with the chunk's segment count),
+:class:`SeSeen`, :class:`GeSeen`, :class:`IeaSeen`, :class:`OtherSegment` for a
+segment outside any 837 transaction (for example the body of an 835 in the
+same file), and :class:`Found`.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Any, Iterator
 
+from ..events import (ClaimChunk, Found, GeSeen, GsSeen, HeaderChunk, HlChunk, IeaSeen, IsaSeen,
+                      OtherSegment, SeSeen, StructureEvent)
 from ..findings import Finding, Severity
 from ..reader import SegmentReader
 from ..reader.segment import Segment
@@ -71,7 +71,7 @@ class Structurer:
         tmpl, misplaced = self._parser(kind).shape(start, toks)
         return build_loop(tmpl, segs, misplaced)
 
-    def __iter__(self) -> Iterator[tuple]:
+    def __iter__(self) -> Iterator[StructureEvent]:
         reader = self.reader
         findings = reader.findings
         kind: str | None = None  # guide of the open transaction
@@ -83,7 +83,7 @@ class Structurer:
         hl_level = ""
         gs08 = ""
 
-        def flush() -> Iterator[tuple]:
+        def flush() -> Iterator[StructureEvent]:
             nonlocal chunk, toks
             if not chunk:
                 return
@@ -92,29 +92,29 @@ class Structurer:
             lp = self._chunk(kind, chunk_start, segs, tt)  # type: ignore[arg-type]
             first = segs[0].fields[0]
             if first == "ST":
-                yield ("st", lp, kind, len(segs))
+                yield HeaderChunk(lp, kind, len(segs))
             elif first == "HL":
-                yield ("hl", lp, hl_level, len(segs))
+                yield HlChunk(lp, hl_level, len(segs))
             elif first == "CLM":
-                yield ("claim", lp, len(segs))
+                yield ClaimChunk(lp, len(segs))
 
-        def close_missing_se(seg: Segment) -> Iterator[tuple]:
+        def close_missing_se(seg: Segment) -> Iterator[StructureEvent]:
             nonlocal in_st, skipping
             if in_st or skipping:
                 yield from flush()
-                yield ("finding", Finding(
+                yield Found(Finding(
                     rule="GRM-004", severity=Severity.ERROR, snip=1, ik3=None,
                     message=f"the transaction has no SE trailer: {seg.id} found before it",
                     file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
                     segment_id=seg.id))
-                yield ("se", None)
+                yield SeSeen(None)
             in_st = False
             skipping = False
 
         for seg in reader:
             if findings:
                 for f in findings:
-                    yield ("finding", f)
+                    yield Found(f)
                 findings.clear()
             sid = seg.fields[0]
             if in_st:
@@ -125,7 +125,7 @@ class Structurer:
                         toks.append("HL_" + hl_level)
                         chunk_start = HL_START.get(hl_level)
                         if chunk_start is None:
-                            yield ("finding", Finding(
+                            yield Found(Finding(
                                 rule="GRM-002", severity=Severity.ERROR, snip=2, ik3="2",
                                 message=f"HL03 level code {hl_level!r} is not a level of this guide "
                                         "(20 billing provider, 22 subscriber, 23 patient)",
@@ -140,7 +140,7 @@ class Structurer:
                     yield from flush()
                     seg.loop = None
                     in_st = False
-                    yield ("se", seg)
+                    yield SeSeen(seg)
                     continue
                 if sid in ("ST", "GE", "IEA", "GS", "ISA"):
                     yield from close_missing_se(seg)
@@ -151,12 +151,12 @@ class Structurer:
             elif skipping:
                 if sid == "SE":
                     skipping = False
-                    yield ("seg", seg)
+                    yield OtherSegment(seg)
                     continue
                 if sid in ("ST", "GE", "IEA", "GS", "ISA"):
                     yield from close_missing_se(seg)
                 else:
-                    yield ("seg", seg)
+                    yield OtherSegment(seg)
                     continue
             # outside a transaction
             if sid == "ST":
@@ -165,7 +165,7 @@ class Structurer:
                 if kind is None:
                     what = (f"an 837 of guide {version or '(none given)'}" if seg[1] == "837"
                             else f"a {seg[1] or '(blank)'} transaction")
-                    yield ("finding", Finding(
+                    yield Found(Finding(
                         rule="GRM-003", severity=Severity.WARNING, snip=1,
                         message=f"transaction {seg[2]!r} is {what}, not an 837P (005010X222A1) or "
                                 "837I (005010X223A2): skipped",
@@ -173,10 +173,10 @@ class Structurer:
                         segment_id="ST", element="ST01" if seg[1] != "837" else "ST03",
                         transaction=seg[2]))
                     skipping = True
-                    yield ("seg", seg)
+                    yield OtherSegment(seg)
                     continue
                 if note:
-                    yield ("finding", Finding(
+                    yield Found(Finding(
                         rule="GRM-001", severity=Severity.INFO, snip=1, message=note, file=self.file,
                         segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset, segment_id="ST",
                         element="ST03", transaction=seg[2]))
@@ -187,27 +187,27 @@ class Structurer:
                 continue
             seg.loop = None
             if sid == "ISA":
-                yield ("isa", seg)
+                yield IsaSeen(seg)
             elif sid == "GS":
                 gs08 = seg[8]
-                yield ("gs", seg)
+                yield GsSeen(seg)
             elif sid == "GE":
-                yield ("ge", seg)
+                yield GeSeen(seg)
             elif sid == "IEA":
-                yield ("iea", seg)
+                yield IeaSeen(seg)
             else:
-                yield ("seg", seg)
+                yield OtherSegment(seg)
         if in_st or skipping:
             last = chunk[-1] if chunk else None
             yield from flush()
-            yield ("finding", Finding(
+            yield Found(Finding(
                 rule="GRM-004", severity=Severity.ERROR, snip=1,
                 message="the file ends inside a transaction: no SE trailer after its last segment",
                 file=self.file, segment_seq=last.seq if last else None, line=last.line if last else None,
                 byte_offset=last.offset if last else None, segment_id=last.id if last else None))
-            yield ("se", None)
+            yield SeSeen(None)
         for f in findings:
-            yield ("finding", f)
+            yield Found(f)
         findings.clear()
 
 
@@ -222,6 +222,6 @@ def _shared_parser(kind: str) -> ChunkParser:
     return p
 
 
-def events(source, file: str | None = None) -> Iterable[tuple]:
+def events(source: Any, file: str | None = None) -> "Structurer":
     """Loop events of one file (path, bytes or binary stream)."""
     return Structurer(SegmentReader(source, file))

@@ -26,6 +26,7 @@ import datetime as _dt
 from decimal import Decimal
 from typing import Any
 
+from ..events import ClaimRead, GroupStart, HlRead, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
 from ..reader.segment import Delimiters
 from .atomic import atomic_write
 from .split import ControlCounter, SegmentWriter, isa_fields
@@ -206,26 +207,27 @@ class Ack277Writer:
         self.claims += 1
 
     # -- listener ----------------------------------------------------------
-    def __call__(self, kind: str, obj: Any) -> None:
-        if kind == "claim":
-            self._claim(obj)
-        elif kind == "hl":
-            if obj.segments and obj.segments[0][3] == "20":
-                self.billing = obj
-                self.billing_hl = None
-        elif kind == "transaction":
-            self._close_tx()
-            self.tx = obj
-            self.tx_no += 1
-            self.billing = None
-        elif kind == "transaction_end":
-            self._close_tx()
-        elif kind == "interchange":
-            if self.isa is None:
-                self.isa = obj.isa
-        elif kind == "group":
-            if self.gs is None:
-                self.gs = obj.gs
+    def __call__(self, ev: ModelEvent) -> None:
+        match ev:
+            case ClaimRead(claim):
+                self._claim(claim)
+            case HlRead(lp):
+                if lp.segments and lp.segments[0][3] == "20":
+                    self.billing = lp
+                    self.billing_hl = None
+            case TransactionStart(tx):
+                self._close_tx()
+                self.tx = tx
+                self.tx_no += 1
+                self.billing = None
+            case TransactionEnd():
+                self._close_tx()
+            case InterchangeStart(ic):
+                if self.isa is None:
+                    self.isa = ic.isa
+            case GroupStart(grp):
+                if self.gs is None:
+                    self.gs = grp.gs
 
     def _close_tx(self) -> None:
         if self.tx_open:

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from ..events import GroupEnd, GroupStart, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
 from ..findings import Finding, Severity
 from ..reader.segment import Delimiters, Segment
 from .split import ControlCounter, SegmentWriter, isa_fields
@@ -62,31 +63,34 @@ class EnvelopeCollector:
         self._tx_no = 0
         self._last_seq = 0
 
-    def __call__(self, kind: str, obj: Any) -> None:
-        if kind == "interchange":
-            self._isa = obj.isa
-            if obj.isa is not None:
-                self.interchanges.append(obj.isa)
-            self._grp = None
-        elif kind == "group":
-            self._grp = GroupInfo(gs=list(obj.gs.fields) if obj.gs is not None else [],
-                                  isa=self._isa, gs_seq=obj.gs.seq if obj.gs is not None else 0)
-            self.groups.append(self._grp)
-        elif kind == "group_end":
-            if self._grp is not None:
-                self._grp.ge = list(obj.ge.fields) if obj.ge is not None else None
-                self._grp.end_seq = obj.ge.seq if obj.ge is not None else None
-            self._grp = None
-        elif kind == "transaction":
-            self._tx_no += 1
-            if self._grp is None:  # ST without GS: a stand-in group
-                self._grp = GroupInfo(gs=[], isa=self._isa, gs_seq=0)
+    def __call__(self, ev: ModelEvent) -> None:
+        match ev:
+            case InterchangeStart(ic):
+                self._isa = ic.isa
+                if ic.isa is not None:
+                    self.interchanges.append(ic.isa)
+                self._grp = None
+            case GroupStart(grp):
+                gs = grp.gs
+                self._grp = GroupInfo(gs=list(gs.fields) if gs is not None else [],
+                                      isa=self._isa, gs_seq=gs.seq if gs is not None else 0)
                 self.groups.append(self._grp)
-            st = obj.st
-            self._grp.txs.append(TxInfo(st=list(st.fields), st_seq=st.seq, tx_no=self._tx_no))
-        elif kind == "transaction_end":
-            if self._grp is not None and self._grp.txs:
-                self._grp.txs[-1].end_seq = obj.se.seq if obj.se is not None else None
+            case GroupEnd(grp):
+                if self._grp is not None:
+                    ge = grp.ge
+                    self._grp.ge = list(ge.fields) if ge is not None else None
+                    self._grp.end_seq = ge.seq if ge is not None else None
+                self._grp = None
+            case TransactionStart(tx):
+                self._tx_no += 1
+                if self._grp is None:  # ST without GS: a stand-in group
+                    self._grp = GroupInfo(gs=[], isa=self._isa, gs_seq=0)
+                    self.groups.append(self._grp)
+                st = tx.st
+                self._grp.txs.append(TxInfo(st=list(st.fields), st_seq=st.seq, tx_no=self._tx_no))
+            case TransactionEnd(tx):
+                if self._grp is not None and self._grp.txs:
+                    self._grp.txs[-1].end_seq = tx.se.seq if tx.se is not None else None
 
 
 def element_position(element: str | None, comp: str = ":") -> str | None:

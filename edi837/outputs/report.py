@@ -16,8 +16,9 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Protocol
 
+from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found
 from ..checks.verdicts import ClaimResult, FileResult
 from ..findings import Finding, Severity
 
@@ -169,17 +170,38 @@ class TextReport:
                        f"{t['infos']} infos\n")
 
 
-def write_events(events: Iterable[tuple[str, Any]], report: Any) -> dict[str, int]:
+class Report(Protocol):
+    """What :func:`write_events` feeds: :class:`JsonReport`, :class:`TextReport`."""
+
+    totals: defaultdict[str, int]
+
+    def file_start(self, name: str) -> None: ...
+
+    def finding(self, f: Finding) -> None: ...
+
+    def claim(self, c: ClaimResult) -> None: ...
+
+    def file_end(self, r: FileResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def feed(report: Report, ev: EngineEvent) -> None:
+    """Hand one engine event to a report (events it does not show are ignored)."""
+    match ev:
+        case Found(f):
+            report.finding(f)
+        case ClaimVerdict(c):
+            report.claim(c)
+        case FileDone(r):
+            report.file_end(r)
+        case FileStart(src):
+            report.file_start(os.fspath(src) if isinstance(src, (str, os.PathLike)) else "<bytes>")
+
+
+def write_events(events: Iterable[EngineEvent], report: Report) -> dict[str, int]:
     """Feed engine events into a report; returns the totals."""
-    for kind, obj in events:
-        if kind == "finding":
-            report.finding(obj)
-        elif kind == "claim":
-            report.claim(obj)
-        elif kind == "file":
-            report.file_end(obj)
-        elif kind == "file_start":
-            name = os.fspath(obj) if isinstance(obj, (str, os.PathLike)) else "<bytes>"
-            report.file_start(name)
+    for ev in events:
+        feed(report, ev)
     report.close()
     return dict(report.totals)

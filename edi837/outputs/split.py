@@ -20,6 +20,8 @@ import contextlib
 import os
 from typing import IO, Any, Callable, Iterable
 
+from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent,
+                      TransactionEnd, TransactionStart)
 from ..reader.segment import Delimiters, Segment
 from .atomic import atomic_write
 
@@ -143,8 +145,7 @@ class Splitter:
         self.written: dict[str, list[str]] = {v: [] for v in paths}  # claim ids per output
         self.missing: list[int] = []  # claim_seqs without a pass-1 verdict
 
-    def run(self, events: Iterable[tuple[str, Any]],
-            listeners: Iterable[Callable[[str, Any], None]] = ()) -> None:
+    def run(self, events: Iterable[ModelEvent], listeners: Iterable[Callable[[ModelEvent], None]] = ()) -> None:
         listeners = list(listeners)
         isa: Segment | None = None
         gs: Segment | None = None
@@ -152,58 +153,59 @@ class Splitter:
         chain: list[tuple[str, list[Segment]]] = []  # open HL loops: (HL01, segments)
         tx_no = 0
         outs = self.outputs.values()
-        for kind, obj in events:
+        for ev in events:
             for ls in listeners:
-                ls(kind, obj)
-            if kind == "claim":
-                self._claim(obj, isa, gs, header, chain, tx_no)
-            elif kind == "hl":
-                segs = list(obj.iter_segments())
-                if not segs:
-                    continue
-                hl = segs[0]
-                parent = hl[2]
-                if not parent:
+                ls(ev)
+            match ev:
+                case ClaimRead(claim):
+                    self._claim(claim, isa, gs, header, chain, tx_no)
+                case HlRead(lp):
+                    segs = list(lp.iter_segments())
+                    if not segs:
+                        continue
+                    hl = segs[0]
+                    parent = hl[2]
+                    if not parent:
+                        chain = []
+                    else:
+                        while chain and chain[-1][0] != parent:
+                            chain.pop()
+                    chain.append((hl[1], segs))
+                case TransactionStart(tx):
+                    for o in outs:
+                        if o.w is not None:
+                            o.close_st()
+                    tx_no += 1
+                    header = list(tx.header.iter_segments())
                     chain = []
-                else:
-                    while chain and chain[-1][0] != parent:
-                        chain.pop()
-                chain.append((hl[1], segs))
-            elif kind == "transaction":
-                for o in outs:
-                    if o.w is not None:
-                        o.close_st()
-                tx_no += 1
-                header = list(obj.header.iter_segments())
-                chain = []
-                for o in outs:
-                    o.hl_map = {}
-                    o.hl_next = 1
-            elif kind == "transaction_end":
-                for o in outs:
-                    if o.w is not None:
-                        o.close_st()
-                header, chain = [], []
-            elif kind == "group":
-                for o in outs:
-                    if o.w is not None:
-                        o.close_gs()
-                gs = obj.gs
-            elif kind == "group_end":
-                for o in outs:
-                    if o.w is not None:
-                        o.close_gs()
-                gs = None
-            elif kind == "interchange":
-                for o in outs:
-                    if o.w is not None:
-                        o.close_isa()
-                isa, gs = obj.isa, None
-            elif kind == "interchange_end":
-                for o in outs:
-                    if o.w is not None:
-                        o.close_isa()
-                isa = gs = None
+                    for o in outs:
+                        o.hl_map = {}
+                        o.hl_next = 1
+                case TransactionEnd():
+                    for o in outs:
+                        if o.w is not None:
+                            o.close_st()
+                    header, chain = [], []
+                case GroupStart(grp):
+                    for o in outs:
+                        if o.w is not None:
+                            o.close_gs()
+                    gs = grp.gs
+                case GroupEnd():
+                    for o in outs:
+                        if o.w is not None:
+                            o.close_gs()
+                    gs = None
+                case InterchangeStart(ic):
+                    for o in outs:
+                        if o.w is not None:
+                            o.close_isa()
+                    isa, gs = ic.isa, None
+                case InterchangeEnd():
+                    for o in outs:
+                        if o.w is not None:
+                            o.close_isa()
+                    isa = gs = None
         for o in outs:
             if o.w is not None:
                 o.close_isa()

@@ -5,8 +5,10 @@ The columns are documented in docs/lines.md (kept in sync by a test).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
+from ..events import ClaimRead, Found, ModelEvent
+from ..findings import Finding
 from ..model.claims import Claim, ServiceLine
 
 # (column, description) -- the order is the CSV column order
@@ -121,6 +123,13 @@ def claim_rows(claim: Claim) -> Iterator[dict[str, Any]]:
         yield _row(part, ln)
 
 
-def rows(claims: Iterable[Claim]) -> Iterator[dict[str, Any]]:
-    for c in claims:
-        yield from claim_rows(c)
+def rows(events: Iterable[ModelEvent], on_finding: Callable[[Finding], None] | None = None
+         ) -> Iterator[dict[str, Any]]:
+    """The rows of every claim in a model event stream (:func:`edi837.model.stream`);
+    reader and grammar findings go to ``on_finding``.  The one loop behind
+    ``edi837 lines``, :func:`edi837.api.lines` and its parallel twin."""
+    for ev in events:
+        if isinstance(ev, ClaimRead):
+            yield from claim_rows(ev.claim)
+        elif on_finding is not None and isinstance(ev, Found):
+            on_finding(ev.finding)
