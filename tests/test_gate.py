@@ -74,8 +74,8 @@ def _conserved(tmp_path: Path, path: Path) -> None:
     assert fg.result.claims == len(ids_in) == fg.result.accepted + fg.result.rejected
     assert len(fg.accepted_ids) == fg.result.accepted and len(fg.rejected_ids) == fg.result.rejected
     for kind in ("accepted", "rejected"):  # a split file with no claim is not written
-        assert (kind in fg.paths) == bool(getattr(fg, kind))
-        assert (out / f"{Path(path).stem}.{kind}.x12").exists() == bool(getattr(fg, kind))
+        assert (kind in fg.paths) == bool(getattr(fg.result, kind))
+        assert (out / f"{Path(path).stem}.{kind}.x12").exists() == bool(getattr(fg.result, kind))
 
 
 @pytest.mark.parametrize("path", VALID + INVALID, ids=lambda p: p.name)

@@ -148,9 +148,9 @@ def test_claim_pickle_is_small():
     from edi837.model.build import stream
 
     path = os.path.join(FIXTURES, "multi_envelope.x12")
-    claims = claims(stream(path))
-    assert claims
-    for c in claims:
+    read = claims(stream(path))
+    assert read
+    for c in read:
         back = parallel.load_claim(parallel.dump_claim(c))
         assert (back.claim_id, back.seq, back.control, back.patient_key, len(back.lines)) == \
             (c.claim_id, c.seq, c.control, c.patient_key, len(c.lines))

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from edi837.checks import Engine
-from evs import verdicts  # noqa: E402
+from evs import verdicts as verdicts_of  # noqa: E402
 
 FX = Path(__file__).resolve().parent.parent / "fixtures"
 VALID = sorted(p.name for p in FX.glob("*.x12"))
@@ -22,7 +22,7 @@ def run_all(data: bytes):
 
 
 def verdicts(events):
-    return {(c.interchange, c.group, c.transaction, c.claim_id): c.verdict for c in verdicts(events)}
+    return {(c.interchange, c.group, c.transaction, c.claim_id): c.verdict for c in verdicts_of(events)}
 
 
 def _segments(data: bytes) -> list[bytes]:
