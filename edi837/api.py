@@ -27,16 +27,26 @@ def read(source: Source, file: str | None = None) -> Iterator[Transaction]:
             yield ev.transaction
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
-    """Files as given; folders expanded to the files below them, sorted."""
+X12_SUFFIXES = (".x12", ".edi", ".837", ".txt", ".dat")
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]], x12_only: bool = False) -> Iterator[str]:
+    """Files as given; folders expanded to the files below them, sorted, hidden
+    files and folders left out.  ``x12_only`` (the gate): in folders, only
+    names ending in :data:`X12_SUFFIXES` and not the gate's own split outputs
+    (``.accepted.`` / ``.rejected.``)."""
     for p in paths:
         p = os.fspath(p)
         if os.path.isdir(p):
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for f in sorted(files):
-                    if not f.startswith("."):
-                        yield os.path.join(root, f)
+                    if f.startswith("."):
+                        continue
+                    if x12_only and (not f.lower().endswith(X12_SUFFIXES) or ".accepted." in f
+                                     or ".rejected." in f):
+                        continue
+                    yield os.path.join(root, f)
         else:
             yield p
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import attrs
 import click
 
+from .api import X12_SUFFIXES, expand_paths
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
 from .events import ClaimVerdict, EngineEvent, FileDone, Found
 from .findings import Finding
@@ -39,7 +40,6 @@ from .outputs.ta1 import is_interchange_finding, write_ta1
 from .parallel import file_events
 from .reader.segment import Delimiters
 
-INPUT_SUFFIXES = (".x12", ".edi", ".837", ".txt", ".dat")
 COUNTER_FILE = ".edi837-gate-control"
 
 
@@ -85,19 +85,15 @@ class GateResult:
 # -- SNIP 1 envelope counts, until the validator's own SNIP 1 rules land ------------
 # -- the gate ---------------------------------------------------------------------------
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """The gate's input files (:func:`edi837.api.expand_paths` with ``x12_only``);
+    a folder without X12 files, a missing or unreadable file is a GateError."""
     files: list[str] = []
     for x in inputs:
         x = os.fspath(x)
         if os.path.isdir(x):
-            found = []
-            for root, dirs, names in os.walk(x):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for n in sorted(names):
-                    if not n.startswith(".") and n.lower().endswith(INPUT_SUFFIXES) and \
-                            ".accepted." not in n and ".rejected." not in n:
-                        found.append(os.path.join(root, n))
+            found = list(expand_paths([x], x12_only=True))
             if not found:
-                raise GateError(f"{x}: folder holds no X12 files ({', '.join(INPUT_SUFFIXES)})")
+                raise GateError(f"{x}: folder holds no X12 files ({', '.join(X12_SUFFIXES)})")
             files.extend(found)
         elif not os.path.exists(x):
             raise GateError(f"{x}: no such file or folder")
