@@ -71,10 +71,6 @@ class Segment:
         return f"<Segment #{self.seq} line {self.line}: {self.text}>"
 
     @property
-    def pos(self) -> "Segment":  # Location.of() reads seq/line/offset from here
-        return self
-
-    @property
     def text(self) -> str:
         return self.delims.element.join(self.fields)
 
