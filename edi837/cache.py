@@ -11,7 +11,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -27,9 +27,9 @@ def cached(path: Path | None, build: Callable[[], T], valid: Callable[[Any], boo
     if path is not None:
         try:
             with open(path, "rb") as f:
-                obj = pickle.load(f)
-            if valid(obj):
-                return obj
+                loaded: Any = pickle.load(f)
+            if valid(loaded):
+                return cast(T, loaded)
         except Exception:  # noqa: BLE001 - a bad cache entry is rebuilt
             pass
     obj = build()

@@ -30,34 +30,6 @@ SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 @attrs.define(slots=True, kw_only=True)
-class Location:
-    """Where a finding points: a segment (and element) of a file."""
-
-    file: str | None = None
-    segment_seq: int | None = None  # 1-based ordinal of the segment in the file
-    line: int | None = None  # 1-based line of the segment's first byte
-    byte_offset: int | None = None  # 0-based offset of the segment's first byte
-    loop: str | None = None  # loop path, e.g. "2000A/2000B/2300/2400"
-    segment_id: str | None = None
-    element: str | None = None  # e.g. "SV101-2" or "CLM02"
-
-    @classmethod
-    def of(cls, seg: Any, file: str | None = None, loop: str | None = None,
-           element: str | None = None) -> "Location":
-        """Location of a segment object (anything with ``id`` and ``pos``)."""
-        pos = getattr(seg, "pos", None)
-        return cls(
-            file=file if file is not None else getattr(pos, "file", None),
-            segment_seq=getattr(pos, "seq", None),
-            line=getattr(pos, "line", None),
-            byte_offset=getattr(pos, "offset", None),
-            loop=loop if loop is not None else getattr(seg, "loop", None),
-            segment_id=getattr(seg, "id", None),
-            element=element,
-        )
-
-
-@attrs.define(slots=True, kw_only=True)
 class Finding:
     """One problem found in an 837 file."""
 
@@ -90,14 +62,6 @@ class Finding:
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
-
-    def at(self, loc: Location) -> "Finding":
-        """Fill empty location fields from ``loc`` (returns self)."""
-        for name in ("file", "segment_seq", "line", "byte_offset", "loop",
-                     "segment_id", "element"):
-            if getattr(self, name) is None:
-                setattr(self, name, getattr(loc, name))
-        return self
 
     def place(self, *, line: bool = True, byte: bool = False) -> list[str]:
         """The parts of the finding's place: line, segment, byte, element (or
@@ -134,15 +98,3 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.where()}: {self.severity.value} {self.rule}: {self.message}"
-
-
-def finding(rule: str, severity: Severity | str, message: str, seg: Any = None, *,
-            file: str | None = None, element: str | None = None, **kw: Any) -> Finding:
-    """Build a finding located at segment ``seg`` (which may be None)."""
-    sev = Severity(severity)
-    f = Finding(rule=rule, severity=sev, message=message, element=element, file=file, **kw)
-    if seg is not None:
-        f.at(Location.of(seg, file=file, element=element))
-        if f.segment_text is None and hasattr(seg, "text"):
-            f.segment_text = seg.text
-    return f

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .registry import all_rules
+from .registry import Rule, all_rules
 
 SNIP_NAMES = {
     1: "SNIP 1: X12 syntax and envelope",
@@ -37,7 +37,7 @@ def render() -> str:
            "IK3 segment syntax error code (IK304) and IK4 element syntax error code (IK403) a "
            "finding maps to, where it goes into a 999.", "",
            f"{len(rules)} rules.", ""]
-    by_snip: dict[int, list] = {}
+    by_snip: dict[int, list[Rule]] = {}
     for r in rules:
         by_snip.setdefault(r.snip, []).append(r)
     for snip in sorted(by_snip):

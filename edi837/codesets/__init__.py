@@ -19,7 +19,9 @@ import warnings
 from datetime import date
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from pathlib import Path
+from types import ModuleType
+from typing import Literal, cast
 
 from ..cache import cache_dir, cached
 
@@ -126,13 +128,14 @@ ICD10_EFFECTIVE: date = date(2015, 10, 1)
 """Dates of service/discharge on or after this use ICD-10 qualifiers; before, ICD-9."""
 
 IcdStatus = Literal["billable", "header", "unknown"]
+PosStatus = Literal["assigned", "unassigned", "unknown"]
 
 
-def _icd():
+def _icd() -> ModuleType:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # simple_icd_10_cm uses deprecated importlib.resources APIs
         import simple_icd_10_cm
-    return simple_icd_10_cm
+    return cast(ModuleType, simple_icd_10_cm)  # (untyped: mypy sees Any)
 
 
 # The ICD-10-CM table, compiled once from simple_icd_10_cm (the source of truth)
@@ -141,13 +144,12 @@ def _icd():
 # not parse the library's XML (about 2 s) after the first one.  Cache problems
 # are ignored: the table is then compiled from the library in-process.
 _ICD_SCHEMA = 1
-_ICD_TABLE: dict[str, str] | None = None
+_ICD_TABLE: dict[str, IcdStatus] | None = None
 
 
-def _icd_cache_file():
+def _icd_cache_file() -> Path | None:
     import importlib.metadata
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.find_spec("simple_icd_10_cm")  # locates it without importing (import loads the XML)
     if spec is None or not spec.submodule_search_locations:
@@ -164,10 +166,10 @@ def _icd_cache_file():
     return cache_dir() / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
 
 
-def _compile_icd_table() -> dict[str, str]:
+def _compile_icd_table() -> dict[str, IcdStatus]:
     """Every item of the library (chapters, blocks, categories, codes) with its status."""
     icd = _icd()
-    out: dict[str, str] = {}
+    out: dict[str, IcdStatus] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for code in icd.get_all_codes(True):
@@ -180,7 +182,7 @@ def _compile_icd_table() -> dict[str, str]:
     return out
 
 
-def _icd_table() -> dict[str, str]:
+def _icd_table() -> dict[str, IcdStatus]:
     global _ICD_TABLE
     if _ICD_TABLE is None:
         try:
@@ -212,8 +214,8 @@ def icd10cm_status(code: str) -> IcdStatus:
     if len(code) >= 4 and code[3] != ".":
         st = table.get(code[:3] + "." + code[3:])
         if st is not None:
-            return st  # type: ignore[return-value]
-    return table.get(code, "unknown")  # type: ignore[return-value]
+            return st
+    return table.get(code, "unknown")
 
 
 _PCS_RE = re.compile(r"[0-9A-HJ-NP-Z]{7}")
@@ -240,10 +242,10 @@ def icd9_proc_format_ok(code: str) -> bool:
 # Place of service
 
 
-def pos_status(code: str) -> Literal["assigned", "unassigned", "unknown"]:
+def pos_status(code: str) -> PosStatus:
     """CMS POS status of a 2-digit code: ``assigned``, ``unassigned`` (in 01-99 but unused) or ``unknown``."""
     row = _table("pos.csv").get(code)
-    return row["status"] if row else "unknown"  # type: ignore[return-value]
+    return cast(PosStatus, row["status"]) if row else "unknown"  # pos.csv holds only these
 
 
 def pos_name(code: str) -> str | None:

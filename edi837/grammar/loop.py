@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import attrs
 
@@ -90,7 +90,7 @@ class Loop:
             lp = lp.parent
         return None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "loop": self.id,
             "segments": [{"seq": s.seq, "line": s.line, "id": s.id, "elements": s.fields[1:],

@@ -18,9 +18,10 @@ import functools
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence, TypeAlias
 
 from lark import Lark, Token, Tree
+from lark.common import LexerConf
 from lark.exceptions import UnexpectedInput
 from lark.lexer import Lexer
 
@@ -58,16 +59,18 @@ def grammar_dir() -> Path:
 class _TokenFeed(Lexer):
     """A 'lexer' that hands Lark the tokens we made from segments."""
 
-    def __init__(self, lexer_conf):  # noqa: D401 - Lark API
+    def __init__(self, lexer_conf: LexerConf) -> None:  # noqa: D401 - Lark API
         pass
 
-    def lex(self, data, parser_state=None):  # type: ignore[override]
+    # Lark's simple custom-lexer interface: ``data`` is what was passed to
+    # Lark.parse(), here the list of tokens
+    def lex(self, data: Any, parser_state: Any = None) -> Iterator[Token]:
         return iter(data)
 
 
 # A template is (loop_id, own segment indices, child templates): a loop's own
 # segments and its child loops, each in file order.
-Template = tuple
+Template: TypeAlias = tuple[str | None, tuple[int, ...], tuple["Template", ...]]
 
 
 @functools.cache
@@ -92,7 +95,7 @@ class ChunkParser:
     def __init__(self, kind: str):
         self.kind = kind
         self.lark = _lark(kind)
-        self.cache: dict[tuple, tuple[Template, tuple[int, ...]]] = {}
+        self.cache: dict[tuple[str, tuple[str, ...]], tuple[Template, tuple[int, ...]]] = {}
         self.lark_calls = 0
 
     def shape(self, start: str, types: Sequence[str]) -> tuple[Template, tuple[int, ...]]:
@@ -131,7 +134,7 @@ class ChunkParser:
         return (None, (), ()), tuple(range(len(types)))  # pragma: no cover
 
 
-def _template(tree: Tree) -> Template:
+def _template(tree: Tree[Token]) -> Template:
     name = tree.data if isinstance(tree.data, str) else tree.data.value
     if name in _NODE_LOOP:
         loop_id = _NODE_LOOP[name]

@@ -10,10 +10,10 @@ Public API::
     Guide.parent(loop), Guide.iter_loops(), Guide.tr3_loops(), Guide.all_segment_defs()
 """
 
+from ..cache import cache_dir
 from .loader import (
     SCHEMA_VERSION,
     Guide,
-    cache_dir,
     is_tr3_loop_id,
     load_code_lists,
     load_control,

@@ -225,6 +225,8 @@ class _Gen:
         st, se = st_loop.segments[0], st_loop.segments[-1]
         assert (st.id, se.id) == ("ST", "SE"), (st.id, se.id)
         assert [s.id for s in header.segments] == ["BHT"], "HEADER holds more than BHT"
+        bht = header.first_segment
+        assert bht is not None
         assert [c.id for c in header.loops] == ["1000A", "1000B"]
         a = g.loop("2000A")
         b = g.loop("2000B")
@@ -241,8 +243,8 @@ class _Gen:
         self.emit("// Structure")
         self.emit(f"transaction: header {_star(a)} {_alts(self.tok(se))}")
         self.emit()
-        self.emit(f"// {st.id}/{header.first_segment.id}: Transaction Set Header, {header.name} (outside TR3 loops)")
-        self.emit(f"header: {_alts(self.tok(st))} {_alts(self.tok(header.first_segment))}? "
+        self.emit(f"// {st.id}/{bht.id}: Transaction Set Header, {header.name} (outside TR3 loops)")
+        self.emit(f"header: {_alts(self.tok(st))} {_alts(self.tok(bht))}? "
                   + " ".join(_star(x) for x in header.loops))
         self.emit()
         for x in header.loops:

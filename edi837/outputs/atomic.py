@@ -6,7 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 
 def _mode_for(path: str) -> int:
@@ -20,7 +20,7 @@ def _mode_for(path: str) -> int:
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8",
-                 newline: str | None = None) -> Iterator[IO]:
+                 newline: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it to ``path`` only on success.
 
     If the block raises (or the process is killed), no file appears at
@@ -34,7 +34,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
         # would: the replaced file's, else 0666 less the umask
         with contextlib.suppress(OSError):
             os.fchmod(fd, _mode_for(path))
-        kw = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        kw: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kw) as f:
             yield f
             f.flush()

@@ -6,15 +6,19 @@ pyarrow is an optional dependency: ``pip install "edi837[parquet]"``.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .atomic import atomic_write
 from .tables import COLUMN_NAMES
 
+if TYPE_CHECKING:
+    import pyarrow
+
 INT_COLUMNS = ("claim_seq", "line_number")
 
 
-def _pyarrow():
+def _pyarrow() -> tuple[ModuleType, ModuleType]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -25,7 +29,7 @@ def _pyarrow():
     return pa, pq
 
 
-def lines_schema():
+def lines_schema() -> pyarrow.Schema:
     """The Arrow schema of the lines table: strings, except claim_seq and line_number (int64)."""
     pa, _ = _pyarrow()
     fields = []
@@ -54,7 +58,7 @@ def _str_or_none(v: Any) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
-def _batch(pa, schema, rows: list[dict[str, Any]]):
+def _batch(pa: ModuleType, schema: pyarrow.Schema, rows: list[dict[str, Any]]) -> pyarrow.RecordBatch:
     arrays = []
     for name in COLUMN_NAMES:
         if name == "claim_seq":

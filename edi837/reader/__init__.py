@@ -60,7 +60,9 @@ def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str |
         except OSError as e:
             raise ReadError(name, e.strerror or str(e)) from None
     if hasattr(source, "read"):
-        return source, file or getattr(source, "name", "<stream>")  # type: ignore[return-value]
+        if file:
+            return source, file
+        return source, getattr(source, "name", "<stream>")
     raise TypeError(f"cannot read {type(source).__name__}")
 
 
@@ -250,6 +252,7 @@ class SegmentReader:
                 self.interchanges += 1
 
             # split segments in the current delimiter regime
+            cur = delims  # (a name that stays a Delimiters until the next ISA)
             restart = False
             while not restart:
                 j = buf.find(term, pos)
@@ -277,7 +280,7 @@ class SegmentReader:
                         lead = len(rest) - len(rest.lstrip(_WS))
                         text = rest.strip(_WS)
                         seq += 1
-                        fields = _fix_text(text).split(delims.element)
+                        fields = _fix_text(text).split(cur.element)
                         seg_line = line + rest.count("\n", 0, lead)
                         self.findings.append(Finding(
                             rule="RDR-006", severity=Severity.ERROR, snip=1,
@@ -285,7 +288,7 @@ class SegmentReader:
                             file=file, segment_seq=seq, line=seg_line, byte_offset=base + pos + lead,
                             segment_id=fields[0][:3], segment_text=text[:80]))
                         self.seq = seq
-                        yield Segment(fields, seq, seg_line, base + pos + lead, delims, file)
+                        yield Segment(fields, seq, seg_line, base + pos + lead, cur, file)
                     self.seq = seq
                     return
                 # process every complete segment currently in the buffer
@@ -293,7 +296,7 @@ class SegmentReader:
                 parts = block.split(term)
                 parts.pop()  # incomplete (or empty) tail
                 nl_term = 1 if term == "\n" else 0
-                ele = delims.element
+                ele = cur.element
                 ascii_block = block.isascii()
                 for raw in parts:
                     n = len(raw)
@@ -316,7 +319,7 @@ class SegmentReader:
                             isa_open = False
                             restart = True
                             break
-                        yield Segment(fields, seq, seg_line, base + pos + lead, delims, file)
+                        yield Segment(fields, seq, seg_line, base + pos + lead, cur, file)
                         if sid == "ISA":
                             isa_open = True
                         elif sid == "IEA":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
 
@@ -49,7 +50,7 @@ class Segment:
     def id(self) -> str:
         return self.fields[0]
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Segment], tuple[Any, ...]]:
         # a plain constructor call: pickling millions of segments (--jobs, Spark)
         # is several times faster than attrs' slot-by-slot state
         return (Segment, (self.fields, self.seq, self.line, self.offset, self.delims, self.file,
@@ -68,10 +69,6 @@ class Segment:
 
     def __repr__(self) -> str:
         return f"<Segment #{self.seq} line {self.line}: {self.text}>"
-
-    @property
-    def pos(self) -> "Segment":  # Location.of() reads seq/line/offset from here
-        return self
 
     @property
     def text(self) -> str:

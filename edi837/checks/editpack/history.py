@@ -17,9 +17,11 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple, TypeVar
 
 import attrs
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -47,13 +49,13 @@ class Event(NamedTuple):
     """One service line as the cross-claim edits see it (a named tuple: the run
     makes one per line and keeps many, so it is cheap to build and small)."""
 
-    key: tuple  # (sender, isa13, gs06, st02, clm01)
+    key: tuple[str, ...]  # (sender, isa13, gs06, st02, clm01)
     claim_id: str
     kind: str
     bill_type: str
     code: str
     revenue: str
-    modifiers: tuple
+    modifiers: tuple[str, ...]
     date: _dt.date | None
     date_end: _dt.date | None
     units: float
@@ -62,7 +64,7 @@ class Event(NamedTuple):
     seq: int = 0  # line ordinal in its claim
 
     @property
-    def source(self) -> tuple:
+    def source(self) -> tuple[str, ...]:
         return self.key[:2]
 
 
@@ -70,14 +72,14 @@ class Event(NamedTuple):
 class Stay:
     """An inpatient (IPF) claim's admission-to-discharge span."""
 
-    key: tuple
+    key: tuple[str, ...]
     claim_id: str
     bill_type: str
     start: _dt.date | None
     end: _dt.date | None
 
     @property
-    def source(self) -> tuple:
+    def source(self) -> tuple[str, ...]:
         return self.key[:2]
 
 
@@ -99,7 +101,7 @@ class HistoryStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
 
-    def _retry(self, fn, tries: int = 50):
+    def _retry(self, fn: Callable[[], T], tries: int = 50) -> T:
         for i in range(tries):
             try:
                 return fn()
@@ -107,6 +109,7 @@ class HistoryStore:
                 if "locked" not in str(e) and "busy" not in str(e) or i == tries - 1:
                     raise
                 time.sleep(0.05 * (i + 1))
+        raise ValueError(f"tries must be at least 1, not {tries}")
 
     def _migrate(self) -> None:
         def run() -> None:
@@ -128,7 +131,8 @@ class HistoryStore:
 
     @property
     def version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        v: int = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return v
 
     # -- reading ---------------------------------------------------------
     def events_for(self, patient: str) -> list[Event]:
@@ -150,10 +154,11 @@ class HistoryStore:
                      end=_pd(r[7])) for r in rows]
 
     def count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+        n: int = self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+        return n
 
     # -- writing ---------------------------------------------------------
-    def record(self, patient: str, key: tuple, *, kind: str, bill_type: str, stay: Stay | None,
+    def record(self, patient: str, key: tuple[str, ...], *, kind: str, bill_type: str, stay: Stay | None,
                php: bool, verdict: str, file: str | None, events: Iterable[Event]) -> bool:
         """Record one claim and its lines in one transaction; False if already there."""
         evs = list(events)

@@ -36,7 +36,7 @@ def shipped_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
 
 
-def _merge(base: dict, over: dict) -> dict:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
@@ -75,7 +75,7 @@ def load_profile(name_or_path: str) -> "Profile":
         seen.add(str(ppath))
         with open(ppath, "rb") as fh:
             chain.append(tomllib.load(fh))
-    merged: dict = {}
+    merged: dict[str, Any] = {}
     for d in reversed(chain):
         merged = _merge(merged, d)
     merged.setdefault("name", path.stem)
@@ -103,10 +103,10 @@ class Profile:
         units = dict(tables().get("units_per_day", {}))
         units.update(data.get("units_per_day", {}))
         self.units_per_day = {k: int(v) for k, v in units.items() if k not in ("source", "date")}
-        self.prior_auth = list(data.get("prior_auth", []))
+        self.prior_auth: list[dict[str, Any]] = list(data.get("prior_auth", []))
         self.coverage_start = data.get("coverage_start") or None
 
-    def pa_requirement(self, code: str, dos: _dt.date | None) -> dict | None:
+    def pa_requirement(self, code: str, dos: _dt.date | None) -> dict[str, Any] | None:
         for req in self.prior_auth:
             if code not in req.get("codes", ()):
                 continue
