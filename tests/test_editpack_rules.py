@@ -262,3 +262,25 @@ def test_tms_course_bounds():
     assert course_bounds(ds, ds[1], 90) == (ds[0], ds[2])
     assert course_bounds(ds, ds[4], 90) == (ds[3], ds[4])
     assert course_bounds(ds, ds[3], 9) == (ds[3], ds[3])
+
+
+def test_profile_read_once_per_process_and_again_when_changed(tmp_path, monkeypatch):
+    import os
+
+    from edi837.checks.editpack import profiles
+    from edi837.checks.options import RunOptions
+
+    reads = []
+    load = profiles.tomllib.load
+    monkeypatch.setattr(profiles.tomllib, "load", lambda fh: reads.append(fh.name) or load(fh))
+    p = tmp_path / "mine.toml"
+    p.write_text('name = "mine"\n[tms]\nmin_age = 15\n')
+    opts = RunOptions.build(snip="7", profile=str(p))
+    opts.check()
+    claims = [{"id": "A", "lines": [P("90867")]}]
+    assert "TMS-009" not in rules_of(run("837P", claims, dob="2008-01-01", profile=str(p)))
+    assert reads.count(str(p)) == 1  # the options' check and the run share one read
+    p.write_text('name = "mine"\n[tms]\nmin_age = 21\n')
+    os.utime(p, ns=(1, 1))  # a changed file is read again, whatever its clock
+    assert "TMS-009" in rules_of(run("837P", claims, dob="2008-01-01", profile=str(p)))
+    assert reads.count(str(p)) == 2
