@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from edi837.checks import Engine
-from edi837.checks.editpack._common import state
+from edi837.checks.editpack.run_state import state
 from edi837.checks.engine import Context
 from edi837.checks.editpack.history import HistoryStore
 from edi837.checks.editpack.synth import build

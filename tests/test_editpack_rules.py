@@ -237,3 +237,51 @@ def test_many_rules_at_once_each_reported_once_with_claim_and_line():
                  ("DX-002", 1), ("TMS-007", 1), ("TMS-008", 1)]:
         assert want in got, (want, sorted(got))
     assert all(f.claim_seq == 2 for f in fs)
+
+
+def test_line_sources_follow_the_claim_kind():
+    from edi837.model.claims import Claim, ServiceLine
+
+    def line(kind, service=None):
+        return ServiceLine(claim=Claim(loop=None, kind=kind), loop=None, service=service)  # type: ignore[arg-type]
+
+    p, i = line("837P"), line("837I")
+    assert [p.source(f) for f in ("procedure_code", "modifiers", "unit_basis", "units", "diagnoses")] == \
+        ["SV101-2", "SV101-3", "SV103", "SV104", "SV107-1"]
+    assert [i.source(f) for f in ("revenue_code", "procedure_code", "modifiers", "charge", "units")] == \
+        ["SV201", "SV202-2", "SV202-3", "SV203", "SV205"]
+    assert line(None).source("procedure_code") == "SV101-2"
+    assert p.source("place_of_service") == "CLM05-1"  # no SV105: the claim's
+
+
+def test_tms_course_bounds():
+    import datetime as dt
+
+    from edi837.checks.editpack.tms_course import course_bounds
+
+    ds = [dt.date(2025, 1, 1) + dt.timedelta(days=n) for n in (0, 10, 100, 250, 260)]
+    assert course_bounds(ds, ds[1], 90) == (ds[0], ds[2])
+    assert course_bounds(ds, ds[4], 90) == (ds[3], ds[4])
+    assert course_bounds(ds, ds[3], 9) == (ds[3], ds[3])
+
+
+def test_profile_read_once_per_process_and_again_when_changed(tmp_path, monkeypatch):
+    import os
+
+    from edi837.checks.editpack import profiles
+    from edi837.checks.options import RunOptions
+
+    reads = []
+    load = profiles.tomllib.load
+    monkeypatch.setattr(profiles.tomllib, "load", lambda fh: reads.append(fh.name) or load(fh))
+    p = tmp_path / "mine.toml"
+    p.write_text('name = "mine"\n[tms]\nmin_age = 15\n')
+    opts = RunOptions.build(snip="7", profile=str(p))
+    opts.check()
+    claims = [{"id": "A", "lines": [P("90867")]}]
+    assert "TMS-009" not in rules_of(run("837P", claims, dob="2008-01-01", profile=str(p)))
+    assert reads.count(str(p)) == 1  # the options' check and the run share one read
+    p.write_text('name = "mine"\n[tms]\nmin_age = 21\n')
+    os.utime(p, ns=(1, 1))  # a changed file is read again, whatever its clock
+    assert "TMS-009" in rules_of(run("837P", claims, dob="2008-01-01", profile=str(p)))
+    assert reads.count(str(p)) == 2

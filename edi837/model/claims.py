@@ -112,6 +112,16 @@ class CodeEntry:
     element: str = ""
 
 
+# Where each service-line field is read from, by claim kind (837I, else 837P):
+# the element a finding about the field names (ServiceLine.source).
+LINE_SOURCES: dict[str, dict[str, str]] = {
+    "837P": {"procedure_code": "SV101-2", "modifiers": "SV101-3", "charge": "SV102", "unit_basis": "SV103",
+             "units": "SV104", "place_of_service": "SV105", "diagnoses": "SV107-1"},
+    "837I": {"revenue_code": "SV201", "procedure_code": "SV202-2", "modifiers": "SV202-3", "charge": "SV203",
+             "unit_basis": "SV204", "units": "SV205", "diagnoses": "HI01-2"},
+}
+
+
 @attrs.define(slots=True, eq=False)
 class ServiceLine:
     claim: "Claim"
@@ -162,6 +172,16 @@ class ServiceLine:
     def date_or_claim(self) -> _dt.date | None:
         """Service date, else the claim's statement from-date (837I)."""
         return self.service_date or self.claim.statement_from
+
+    def source(self, field: str) -> str:
+        """The element ``field`` of this line is read from (``LINE_SOURCES``):
+        ``source("procedure_code")`` is SV101-2 on an 837P line, SV202-2 on an
+        837I line.  ``place_of_service`` (837P) is SV105, or CLM05-1 when the
+        line has no SV105."""
+        el = LINE_SOURCES["837I" if self.claim.kind == "837I" else "837P"][field]
+        if field == "place_of_service" and not (self.service is not None and self.service[5]):
+            return "CLM05-1"
+        return el
 
 
 @attrs.define(slots=True, eq=False)

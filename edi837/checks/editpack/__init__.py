@@ -9,7 +9,7 @@ from typing import Any
 
 from ..registry import pack
 from . import anesthesia, dx, ect, modifiers, payer, tms  # noqa: F401
-from ._common import RunState
+from .run_state import RunState
 from .options import check_options
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from ...codesets import is_anesthesia_code
 from ..registry import Hit
-from ._common import CODES, ECT, erule, fmt, line_date, line_seg, say, view
+from .claim_facts import fmt, line_seg
+from .codes import CODES, ECT
+from .declare import erule, say
+from .run_state import view
 
 BURN, BURN_BASE = CODES["burn_addon"], CODES["burn_base"]
 OB_BASE, OB_ADD = CODES["ob_base"], frozenset(CODES["ob_addons"])
@@ -22,7 +25,7 @@ def ane_001(ln, ctx):
         return
     yield Hit(say("ANE-001", f"anesthesia code {code} reports {ln.unit_basis or '?'} {ln.units}; anesthesia "
                   f"lines use SV103=MJ with the time in minutes in SV104"),
-              seg=line_seg(ln), element="SV103", line=ln, value=ln.unit_basis)
+              seg=line_seg(ln), element=ln.source("unit_basis"), line=ln, value=ln.unit_basis)
 
 
 @erule("ANE-002", "error", "burn add-on 01953 pairs with 01952 and is reported in units",
@@ -31,15 +34,15 @@ def ane_001(ln, ctx):
        short="CMS PM B-03-017; Pub. 100-04 Ch. 12 §50", reads=("SV101-2", "SV103", "SV104", "DTP*472"),
        scope="line", applies_to=("837P",), group="anesthesia", codes=(BURN,))
 def ane_002(ln, ctx):
-    d = line_date(ln)
-    if not any(o.procedure_code == BURN_BASE and line_date(o) == d for o in ln.claim.lines):
+    d = ln.date_or_claim()
+    if not any(o.procedure_code == BURN_BASE and o.date_or_claim() == d for o in ln.claim.lines):
         yield Hit(say("ANE-002", f"01953 on {fmt(d)} without 01952 on the same claim and date; the burn "
                       f"add-on requires 01952, which carries all the anesthesia time"),
-                  seg=line_seg(ln), element="SV101-2", line=ln, value=BURN)
+                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=BURN)
     if ln.unit_basis != "UN":
         yield Hit(say("ANE-002", f"01953 reports {ln.unit_basis} {ln.units}; it carries one unit (UN) per "
                       f"additional 9% of body surface, never time (time goes on 01952)"),
-                  seg=line_seg(ln), element="SV103", line=ln, value=ln.unit_basis)
+                  seg=line_seg(ln), element=ln.source("unit_basis"), line=ln, value=ln.unit_basis)
 
 
 @erule("ANE-003", "error", "obstetric add-ons 01968/01969 pair with 01967, with time on each",
@@ -48,15 +51,16 @@ def ane_002(ln, ctx):
        cross_claim=True, group="anesthesia", codes=OB_ADD)
 def ane_003(ln, ctx):
     code = ln.procedure_code
-    d = line_date(ln)
+    d = ln.date_or_claim()
     npi = ln.rendering_npi
     if not any(e.code == OB_BASE and e.npi == npi for e in view(ctx, ln.claim).on_date(ln, d, "all")):
         yield Hit(say("ANE-003", f"{code} on {fmt(d)} without 01967 by the same provider ({npi or 'no NPI'}) "
-                      f"on that date"), seg=line_seg(ln), element="SV101-2", line=ln, value=code)
+                      f"on that date"), seg=line_seg(ln), element=ln.source("procedure_code"), line=ln,
+                  value=code)
     if ln.unit_basis != "MJ":
         yield Hit(say("ANE-003", f"{code} reports {ln.unit_basis} {ln.units}; each obstetric add-on reports "
                       f"its own anesthesia time in minutes (MJ)"),
-                  seg=line_seg(ln), element="SV103", line=ln, value=ln.unit_basis)
+                  seg=line_seg(ln), element=ln.source("unit_basis"), line=ln, value=ln.unit_basis)
 
 
 @erule("ANE-004", "error", "psychiatrist-administered ECT anesthesia is not separately payable",
@@ -65,7 +69,7 @@ def ane_003(ln, ctx):
        reads=("SV101-2", "2420A NM109", "2310B NM109", "2010AA NM109", "DTP*472"), scope="line",
        applies_to=("837P",), cross_claim=True, group="anesthesia", codes=(ANES,))
 def ane_004(ln, ctx):
-    d = line_date(ln)
+    d = ln.date_or_claim()
     npi = ln.rendering_npi
     if not npi or d is None or d.year < 1994:
         return
@@ -74,5 +78,5 @@ def ane_004(ln, ctx):
             yield Hit(say("ANE-004", f"00104 on {fmt(d)} is billed by NPI {npi}, the same provider who "
                           f"rendered 90870 that day ({'this claim' if e.claim_id == ln.claim.claim_id else 'claim ' + e.claim_id}); "
                           f"anesthesia by the treating psychiatrist is included in 90870"),
-                      seg=line_seg(ln), element="SV101-2", line=ln, value=npi)
+                      seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=npi)
             return

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ..registry import Hit
-from ._common import NEURO, TMS, T, erule, fmt, line_seg, norm_dx, profile, say
+from .claim_facts import facility_is, fmt, line_seg, norm_dx
+from .codes import NEURO, TMS, T
+from .declare import erule, say
+from .run_state import profile
 
 
 _LAST: tuple = (None, None)  # (line, its pointed diagnoses): DX-001..003 ask in turn for one line
@@ -23,10 +26,6 @@ def _dx_seg(ln, dxs):
     return dxs[0][0].segment if dxs else line_seg(ln)
 
 
-def _ptr_el(ln):
-    return "SV107-1" if ln.claim.kind != "837I" else "HI01-2"
-
-
 @erule("DX-001", "error", "TMS needs a supporting MDD diagnosis pointed to by the line",
        citation="S1 (cites A57072, not found); NY Medicaid notices (2025-11-01); LCD L34522/L37086 "
                 "(\"severe MDD\").",
@@ -43,12 +42,12 @@ def dx_001(ln, ctx):
     if codes and prof.ocd_warning and all(c.startswith(ocd) for c in codes):
         yield Hit(say("DX-001", f"{ln.procedure_code} points only to OCD ({', '.join(codes)}); TMS coverage "
                       f"for OCD depends on the payer (covered list for {prof.name}: {covered})"),
-                  seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln, severity="warning")
+                  seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln, severity="warning")
         return
     what = f"points to {', '.join(codes)}" if codes else "points to no diagnosis"
     yield Hit(say("DX-001", f"{ln.procedure_code} {what}, none of which supports TMS; the {prof.name} payer "
                   f"covers {covered} ({prof.covered_dx_source})"),
-              seg=line_seg(ln), element=_ptr_el(ln), line=ln)
+              seg=line_seg(ln), element=ln.source("diagnoses"), line=ln)
 
 
 def _class(code: str) -> str | None:
@@ -77,12 +76,12 @@ def dx_002(ln, ctx):
     if all(k == "ocd" for k in kinds):
         yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by OCD ({codes}); OCD coverage is "
                       f"payer-dependent and excluded by some LCDs"),
-                  seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln, severity="warning")
+                  seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln, severity="warning")
         return
     names = sorted({k for k in kinds if k != "ocd"})
     yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by {', '.join(names)} diagnoses "
                   f"({codes}), which do not support TMS; point to a specified major depressive disorder code"),
-              seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln)
+              seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)
 
 
 @erule("DX-003", "warning", "screening-only diagnosis on neuromodulation lines",
@@ -94,17 +93,16 @@ def dx_003(ln, ctx):
     if dxs and all(c.startswith(pre) for _, c in dxs):
         yield Hit(say("DX-003", f"{ln.procedure_code} points only to screening code(s) "
                       f"{', '.join(c for _, c in dxs)}; expect a screening denial"),
-                  seg=_dx_seg(ln, dxs), element=_ptr_el(ln), line=ln)
+                  seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)
 
 
-_INPATIENT = T()["facility"]["inpatient_facility_type"]
 _ICD = T()["icd"]
 _ICD10_FROM = _ICD["icd10_from"]
 
 
 def _ref_date(claim):
     """The date that decides the ICD version: inpatient through date, else the earliest DOS."""
-    if claim.kind == "837I" and claim.facility_code == _INPATIENT:
+    if facility_is(claim, "inpatient_facility_type"):
         return claim.statement_to or claim.statement_from, "discharge/through date"
     ds = [d for d in _line_dates(claim) if d]
     if ds:
@@ -113,7 +111,7 @@ def _ref_date(claim):
 
 
 def _line_dates(claim):
-    return [ln.service_date or claim.statement_from for ln in claim.lines]
+    return [ln.date_or_claim() for ln in claim.lines]
 
 
 _LAST_ENTRIES: tuple = (None, None)  # (claim, its entries): DX-004 and DX-005 ask in turn
@@ -184,7 +182,7 @@ def dx_005(claim, ctx):
                       f"HI qualifier on a claim must come from one code-set family"), seg=seg, element=el,
                   value=q)
         return
-    inpatient = claim.kind == "837I" and claim.facility_code == _INPATIENT
+    inpatient = facility_is(claim, "inpatient_facility_type")
     if not inpatient:
         cut = _ICD10_FROM
         ds = [d for d in _line_dates(claim) if d]

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ..registry import Hit
-from ._common import (CODES, ECT, T, claim_is_ipf, claim_is_php, erule, fmt, line_date, line_seg,
-                      proc_element, say, state, units, units_element)
+from .claim_facts import claim_is_ipf, claim_is_php, facility_is, fmt, line_seg, units
+from .codes import CODES, ECT, ECT_REV, T
+from .declare import erule, say
+from .run_state import state
 
-REV = CODES["ect_revenue"]
 ANES = CODES["ect_anesthesia"]
-
-
-def _fac(claim, which):
-    return claim.kind == "837I" and claim.facility_code == T()["facility"][which]
 
 
 @erule("ECT-001", "error", "90871 is not a valid code",
@@ -24,7 +21,7 @@ def _fac(claim, which):
 def ect_001(ln, ctx):
     yield Hit(say("ECT-001", f"{ln.procedure_code} is not a valid code: ECT is 90870, one unit per "
                   f"session, and re-stimulation for an adequate seizure is still one 90870"),
-              seg=line_seg(ln), element=proc_element(ln), line=ln, value=ln.procedure_code)
+              seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)
 
 
 @erule("ECT-002", "error", "90870 is physician-only (MD/DO)",
@@ -53,15 +50,15 @@ def ect_002(ln, ctx):
        scope="line", applies_to=("837I",), group="ect", codes=(ANES,))
 def ect_003(ln, ctx):
     c = ln.claim
-    if not _fac(c, "outpatient_facility_type"):
+    if not facility_is(c, "outpatient_facility_type"):
         return
-    d = line_date(ln)
-    if not any(o.procedure_code == ECT and line_date(o) == d for o in c.lines):
+    d = ln.date_or_claim()
+    if not any(o.procedure_code == ECT and o.date_or_claim() == d for o in c.lines):
         return
     if not ln.charge:
         yield Hit(say("ECT-003", f"00104 on {fmt(d)} with 90870 is packaged under OPPS but must still be "
                       f"reported with its charges; this line reports none"),
-                  seg=line_seg(ln), element="SV203", line=ln)
+                  seg=line_seg(ln), element=ln.source("charge"), line=ln)
 
 
 def _gzb(claim):
@@ -78,7 +75,7 @@ def ect_004(claim, ctx):
     if not claim_is_ipf(claim):
         return
     gzb = _gzb(claim)
-    rev = [ln for ln in claim.lines if ln.revenue_code == REV]
+    rev = [ln for ln in claim.lines if ln.revenue_code == ECT_REV]
     n = len({(p.code, p.date) for p in gzb})
     if gzb and not rev:
         yield Hit(say("ECT-004", f"the IPF claim reports ECT ({gzb[0].code}) but has no revenue code 0901 "
@@ -87,13 +84,14 @@ def ect_004(claim, ctx):
         return
     if rev and not gzb:
         yield Hit(say("ECT-004", "revenue code 0901 (ECT) on an IPF claim with no ICD-10-PCS ECT code "
-                      "(GZB0ZZZ-GZB4ZZZ) in HI BBR/BBQ"), seg=line_seg(rev[0]), element="SV201", line=rev[0])
+                      "(GZB0ZZZ-GZB4ZZZ) in HI BBR/BBQ"), seg=line_seg(rev[0]),
+                  element=rev[0].source("revenue_code"), line=rev[0])
         return
     total = sum(units(ln) for ln in rev)
     if rev and (total <= 0 or total != n):
         yield Hit(say("ECT-004", f"0901 reports {int(total)} ECT treatment unit(s) but the claim lists {n} "
                       f"ECT procedure date(s) (GZB codes); SV205 must equal the treatments in the stay"),
-                  seg=line_seg(rev[0]), element="SV205", line=rev[0], value=str(int(total)))
+                  seg=line_seg(rev[0]), element=rev[0].source("units"), line=rev[0], value=str(int(total)))
 
 
 @erule("ECT-005", "error", "the ECT procedure date is the last treatment, inside the stay",
@@ -144,7 +142,7 @@ def ect_006(claim, ctx):
 
 
 def _is_ect_line(ln) -> bool:
-    return ln.procedure_code == ECT or ln.revenue_code == REV
+    return ln.procedure_code == ECT or ln.revenue_code == ECT_REV
 
 
 @erule("ECT-007", "error", "ECT during an IPF stay belongs on the IPF claim (under arrangements)",
@@ -157,7 +155,7 @@ def ect_007(ln, ctx):
     c = ln.claim
     if claim_is_ipf(c) or not _is_ect_line(ln):
         return
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if d is None:
         return
     for s in state(ctx).earlier_stays(c):
@@ -165,7 +163,7 @@ def ect_007(ln, ctx):
             yield Hit(say("ECT-007", f"ECT on {fmt(d)} falls inside the patient's IPF stay {fmt(s.start)} to "
                           f"{fmt(s.end)} (claim {s.claim_id}); the psychiatric facility bills it under "
                           f"arrangements on its inpatient claim"),
-                      seg=line_seg(ln), element="SV202-2", line=ln)
+                      seg=line_seg(ln), element=ln.source("procedure_code"), line=ln)
             return
 
 
@@ -175,7 +173,7 @@ def ect_007(ln, ctx):
        short="S2; Pub. 100-04 Ch. 4 §170", reads=("CLM05-1", "HI*BG", "SV202-2", "DTP*472"),
        applies_to=("837I",), cross_claim=True, group="ect")
 def ect_008(claim, ctx):
-    if not _fac(claim, "outpatient_facility_type"):
+    if not facility_is(claim, "outpatient_facility_type"):
         return
     ect_lines = [ln for ln in claim.lines if ln.procedure_code == ECT]
     if not ect_lines:
@@ -187,12 +185,13 @@ def ect_008(claim, ctx):
                       f"(revenue {php_lines[0].revenue_code}) and ECT 90870 without condition code 41"),
                   seg=claim.clm, element="HI*BG")
     for ln in ect_lines:
-        d = line_date(ln)
+        d = ln.date_or_claim()
         for e in state(ctx).earlier(claim):
             if e.php and e.date and e.date <= d <= (e.date_end or e.date):
                 yield Hit(say("ECT-008", f"90870 on {fmt(d)} is a partial-hospitalization day already billed "
                               f"on claim {e.claim_id}; ECT and PHP services of one day go on one 13x claim "
-                              f"with condition code 41"), seg=line_seg(ln), element="SV202-2", line=ln)
+                              f"with condition code 41"), seg=line_seg(ln),
+                          element=ln.source("procedure_code"), line=ln)
                 break
 
 
@@ -200,7 +199,7 @@ def ect_008(claim, ctx):
        citation="S2 (limitation \"applies to this ECT policy\"). The phase-out is unverified.",
        short="S2; 42 CFR 410.155", reads=("DTP*472",), scope="line", group="ect", codes=(ECT,))
 def ect_009(ln, ctx):
-    d = line_date(ln)
+    d = ln.date_or_claim()
     end = T()["mental_health_limitation"]["ends"]
     if d is not None and d < end:
         yield Hit(say("ECT-009", f"90870 on {fmt(d)} predates {fmt(end)}: the 42 CFR 410.155 outpatient "
@@ -213,12 +212,12 @@ def ect_009(ln, ctx):
        short="S2; medpayiq", reads=("SV201", "SV202-2", "SV204", "SV205", "DTP*472"), scope="line",
        applies_to=("837I",), group="ect", codes=(ECT,))
 def ect_010(ln, ctx):
-    if not (_fac(ln.claim, "outpatient_facility_type") and ln.revenue_code == REV):
+    if not (facility_is(ln.claim, "outpatient_facility_type") and ln.revenue_code == ECT_REV):
         return
     if ln.unit_basis != "UN" or units(ln) != 1:
         yield Hit(say("ECT-010", f"0901/90870 reports {ln.unit_basis or '?'} {int(units(ln))}; bill one line "
                       f"per ECT date with SV204=UN and SV205=1"),
-                  seg=line_seg(ln), element=units_element(ln), line=ln)
+                  seg=line_seg(ln), element=ln.source("units"), line=ln)
     elif ln.service_date_end and ln.service_date_end != ln.service_date:
         yield Hit(say("ECT-010", f"0901/90870 covers {fmt(ln.service_date)} to {fmt(ln.service_date_end)}; "
                       f"bill one line per ECT date with its own DTP*472"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ..registry import Hit
-from ._common import NEURO, T, attach, erule, line_seg, mod_element, profile, say
+from .claim_facts import line_seg
+from .codes import NEURO, T
+from .declare import erule, say
+from .run_state import attach, profile
 
 
 @erule("MOD-001", "error", "GA, GZ and GY are mutually exclusive on a line",
@@ -17,7 +20,7 @@ def mod_001(ln, ctx):
     if len(both) > 1:
         yield Hit(say("MOD-001", f"{ln.procedure_code or ln.revenue_code} carries {' and '.join(both)}; GA, GZ "
                       f"and GY are mutually exclusive and together make the line unprocessable"),
-                  seg=line_seg(ln), element=mod_element(ln), line=ln, value="-".join(both))
+                  seg=line_seg(ln), element=ln.source("modifiers"), line=ln, value="-".join(both))
 
 
 @erule("MOD-002", "error", "GX combinations",
@@ -30,7 +33,7 @@ def mod_002(ln, ctx):
     if bad:
         yield Hit(say("MOD-002", f"GX (voluntary ABN) appears with {', '.join(bad)}; GX is allowed only with "
                       f"GY and TS and is returned with GA, GZ, GL or EY"),
-                  seg=line_seg(ln), element=mod_element(ln), line=ln)
+                  seg=line_seg(ln), element=ln.source("modifiers"), line=ln)
         return
     if ln.claim.kind == "837I" and ln.service is not None:
         from ...model.claims import parse_decimal
@@ -56,18 +59,18 @@ def mod_003(ln, ctx):
     if ("GA" in mods or "GZ" in mods) and prof.medicare_advantage:
         yield Hit(say("MOD-003", f"ABN modifier {'GA' if 'GA' in mods else 'GZ'} on a claim to a Medicare "
                       f"Advantage payer ({prof.name}); ABN modifiers are not for MA enrollees"),
-                  seg=line_seg(ln), element=mod_element(ln), line=ln)
+                  seg=line_seg(ln), element=ln.source("modifiers"), line=ln)
         return
     if "GA" in mods and c.kind == "837I":
         code = T()["modifiers"]["abn_occurrence_code"]
         if not any(o.code == code for o in c.occurrence_codes):
             yield Hit(say("MOD-003", f"GA (ABN on file) on revenue {ln.revenue_code} but the claim has no "
                           f"occurrence code {code} (ABN date) in HI*BH"),
-                      seg=line_seg(ln), element=mod_element(ln), line=ln)
+                      seg=line_seg(ln), element=ln.source("modifiers"), line=ln)
     if "GZ" in mods:
         yield Hit(say("MOD-003", f"GZ on {ln.procedure_code or ln.revenue_code}: no ABN was obtained, so the "
                       f"line is denied automatically with provider liability (since 2011-07-01)"),
-                  seg=line_seg(ln), element=mod_element(ln), line=ln)
+                  seg=line_seg(ln), element=ln.source("modifiers"), line=ln)
 
 
 @erule("MOD-004", "warning", "GY on a covered neuromodulation service to Medicare",
@@ -81,4 +84,4 @@ def mod_004(ln, ctx):
     if prof.medicare:
         yield Hit(say("MOD-004", f"{ln.procedure_code}-GY to {prof.name}: TMS and ECT are Medicare benefits, so "
                       f"non-coverage for an indication calls for GA or GZ (not reasonable and necessary), not GY"),
-                  seg=line_seg(ln), element=mod_element(ln), line=ln)
+                  seg=line_seg(ln), element=ln.source("modifiers"), line=ln)

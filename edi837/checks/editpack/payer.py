@@ -4,15 +4,16 @@ TEL-001, POS-001, PA-001, PA-002."""
 from __future__ import annotations
 
 from ..registry import Hit
-from ._common import (CODES, ECT, NEURO, TMS, T, erule, fmt, line_date, line_seg, mod_element, profile, say,
-                      state, units, units_element, view)
+from .claim_facts import facility_is, fmt, line_seg, units
+from .codes import CODES, ECT, NEURO, TMS, T
+from .declare import erule, say
+from .run_state import profile, state, view
 
 EM = frozenset(CODES["em_office"])
 EVAL = frozenset(CODES["psych_eval"])
 ANES = CODES["ect_anesthesia"]
 MUE_CODES = NEURO | {ANES}
 EM_ANY = EM | EVAL | NEURO
-INPATIENT = T()["facility"]["inpatient_facility_type"]
 
 
 @erule("EM-001", "error", "same-day E/M with TMS or ECT needs modifier 25",
@@ -22,7 +23,7 @@ INPATIENT = T()["facility"]["inpatient_facility_type"]
        applies_to=("837P",), cross_claim=True, group="em", codes=EM_ANY)
 def em_001(ln, ctx):
     code = ln.procedure_code
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if d is None:
         return
     npi = ln.rendering_npi
@@ -33,14 +34,15 @@ def em_001(ln, ctx):
             if e.code in NEURO and e.npi == npi:
                 yield Hit(say("EM-001", f"E/M {code} on {fmt(d)} by NPI {npi} has no modifier 25 although the "
                               f"same provider bills {e.code} that day; a separately identifiable E/M needs -25"),
-                          seg=line_seg(ln), element=mod_element(ln), line=ln, value=code)
+                          seg=line_seg(ln), element=ln.source("modifiers"), line=ln, value=code)
                 return
     if code in EVAL:
         for e in pool:
             if e.code in TMS:
                 yield Hit(say("EM-001", f"psychiatric evaluation {code} on {fmt(d)}, a TMS day ({e.code}); "
                               f"check that it is separately identifiable"),
-                          seg=line_seg(ln), element="SV101-2", line=ln, severity="warning", value=code)
+                          seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, severity="warning",
+                          value=code)
                 return
     if code in NEURO:
         # an E/M without -25 arrived on an earlier claim: its verdict is final, so say it here
@@ -49,7 +51,7 @@ def em_001(ln, ctx):
             if id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
                 yield Hit(say("EM-001", f"{code} on {fmt(d)} by NPI {npi}: the same provider's E/M {e.code} "
                               f"that day (claim {e.claim_id}) has no modifier 25"),
-                          seg=line_seg(ln), element="SV101-2", line=ln, value=code)
+                          seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
                 return
 
 
@@ -87,9 +89,9 @@ def _limit_of(st, prof, kind, code):
 def mue_001(ln, ctx):
     code = ln.procedure_code
     c = ln.claim
-    if c.kind == "837I" and c.facility_code == INPATIENT:
+    if facility_is(c, "inpatient_facility_type"):
         return
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if d is None or (ln.service_date_end and ln.service_date_end != ln.service_date):
         return
     lim = _limit(ln, ctx)
@@ -104,7 +106,7 @@ def mue_001(ln, ctx):
     if n > value:
         scope = "on this line" if mai == 1 else "for this patient, provider and date across lines and claims"
         yield Hit(say("MUE-001", f"{code} on {fmt(d)} totals {n:g} units {scope}, more than the limit of "
-                      f"{value} ({src})"), seg=line_seg(ln), element=units_element(ln), line=ln,
+                      f"{value} ({src})"), seg=line_seg(ln), element=ln.source("units"), line=ln,
                   value=f"{n:g}")
 
 
@@ -126,7 +128,7 @@ def tel_001(ln, ctx):
             what.append(f"telehealth modifier {', '.join(mods)}")
         yield Hit(say("TEL-001", f"{ln.procedure_code} is billed with {' and '.join(what)}; TMS, ECT and its "
                       f"anesthesia cannot be delivered by telehealth"),
-                  seg=line_seg(ln), element=mod_element(ln) if mods else "SV105", line=ln)
+                  seg=line_seg(ln), element=ln.source("modifiers") if mods else "SV105", line=ln)
 
 
 @erule("POS-001", "warning", "line POS versus claim POS consistency for neuromodulation",
@@ -138,7 +140,7 @@ def pos_001(ln, ctx):
     ok = T()["pos"]["ect_ok"]
     if pos in ok:
         return
-    src = "SV105" if ln.service is not None and ln.service[5] else "CLM05-1"
+    src = ln.source("place_of_service")
     note = " (Office); ECT is a hospital-based procedure" if pos == "11" else ""
     yield Hit(say("POS-001", f"90870 with place of service {pos or '(none)'} from {src}{note}; ECT professional "
                   f"POS should be one of {', '.join(ok)}"),
@@ -154,10 +156,10 @@ def pa_001(ln, ctx):
     prof = profile(c, ctx)
     if not prof.prior_auth:
         return
-    req = prof.pa_requirement(ln.procedure_code, line_date(ln))
+    req = prof.pa_requirement(ln.procedure_code, ln.date_or_claim())
     if req is None or c.prior_auth or ln.prior_auth:
         return
-    yield Hit(say("PA-001", f"{ln.procedure_code} on {fmt(line_date(ln))} to {profile(c, ctx).name} requires a "
+    yield Hit(say("PA-001", f"{ln.procedure_code} on {fmt(ln.date_or_claim())} to {profile(c, ctx).name} requires a "
                   f"prior authorization number (2300 or 2400 REF*G1) from {fmt(req.get('from'))}; none is "
                   f"given ({req.get('source', '')})"),
               seg=line_seg(ln), element="REF*G1", line=ln)
@@ -169,7 +171,7 @@ def pa_001(ln, ctx):
        group="payer")
 def pa_002(ln, ctx):
     cs = profile(ln.claim, ctx).coverage_start
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if not cs or d is None or ln.procedure_code not in cs.get("codes", TMS):
         return
     if d < cs["date"]:

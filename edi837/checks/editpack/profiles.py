@@ -53,13 +53,41 @@ def _path_for(name_or_path: str) -> Path:
     return PROFILE_DIR / f"{name_or_path}.toml"
 
 
-@lru_cache(maxsize=64)
+# resolved path -> ((path, stamp) of each file read, the profile): a profile is
+# read once per process and read again only when one of its files changed
+_LOADED: dict[str, tuple[tuple[tuple[str, tuple[int, int]], ...], "Profile"]] = {}
+_LOADED_MAX = 64
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int]:
+    return st.st_mtime_ns, st.st_size
+
+
+def _unchanged(files: tuple[tuple[str, tuple[int, int]], ...]) -> bool:
+    try:
+        return all(_stamp(os.stat(f)) == stamp for f, stamp in files)
+    except OSError:
+        return False
+
+
+def _read(path: Path, files: list) -> dict:
+    with open(path, "rb") as fh:
+        files.append((os.path.abspath(path), _stamp(os.fstat(fh.fileno()))))
+        return tomllib.load(fh)
+
+
 def load_profile(name_or_path: str) -> "Profile":
+    """The profile of a shipped name or a TOML path, merged with what it extends
+    (kept: the checks of the options and every run of the process share it)."""
     path = _path_for(name_or_path)
     if not path.exists():
         raise ValueError(f"unknown payer profile {name_or_path!r} (shipped: {', '.join(shipped_profiles())})")
-    with open(path, "rb") as fh:
-        data = tomllib.load(fh)
+    key = str(path.resolve())
+    got = _LOADED.get(key)
+    if got is not None and _unchanged(got[0]):
+        return got[1]
+    files: list = []
+    data = _read(path, files)
     chain = [data]
     seen = {str(path)}
     while True:
@@ -73,13 +101,16 @@ def load_profile(name_or_path: str) -> "Profile":
         if str(ppath) in seen:
             break
         seen.add(str(ppath))
-        with open(ppath, "rb") as fh:
-            chain.append(tomllib.load(fh))
+        chain.append(_read(ppath, files))
     merged: dict[str, Any] = {}
     for d in reversed(chain):
         merged = _merge(merged, d)
     merged.setdefault("name", path.stem)
-    return Profile(merged)
+    prof = Profile(merged)
+    if len(_LOADED) >= _LOADED_MAX:
+        _LOADED.clear()
+    _LOADED[key] = (tuple(files), prof)
+    return prof
 
 
 class Profile:

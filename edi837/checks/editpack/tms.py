@@ -7,8 +7,10 @@ from typing import Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ..registry import Hit
-from ._common import (CODES, TMS, T, erule, fmt, line_date, line_seg, proc_element, profile, say, units,
-                      units_element, view)
+from .claim_facts import fmt, line_seg, units
+from .codes import CODES, TMS, T
+from .declare import erule, say
+from .run_state import profile, view
 from .history import Event
 
 INITIAL = CODES["tms_initial"]
@@ -38,7 +40,7 @@ def _same_day(ln, ctx, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]
     code = ln.procedure_code
     if code not in pairs:
         return
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if d is None:
         return
     cv = view(ctx, ln.claim)
@@ -65,11 +67,11 @@ def _where(e: Event, ln, cv) -> str:
        scope="line", cross_claim=True, group="tms", codes=REDET_PAIRS)
 def tms_001(ln, ctx):
     for e, code in _same_day(ln, ctx, REDET_PAIRS):
-        yield Hit(say("TMS-001", f"{code} is billed on {fmt(line_date(ln))} although {e.code} is already "
+        yield Hit(say("TMS-001", f"{code} is billed on {fmt(ln.date_or_claim())} although {e.code} is already "
                       f"billed for this patient that day ({_where(e, ln, view(ctx, ln.claim))}); a "
                       f"motor-threshold "
                       f"re-determination is billed as 90869 alone, never with 90868 on the same date"),
-                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=code)
+                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
         return
 
 
@@ -79,11 +81,11 @@ def tms_001(ln, ctx):
        scope="line", cross_claim=True, group="tms", codes=INITIAL_PAIRS)
 def tms_002(ln, ctx):
     for e, code in _same_day(ln, ctx, INITIAL_PAIRS):
-        yield Hit(say("TMS-002", f"{code} is billed on {fmt(line_date(ln))} together with {e.code} for the "
+        yield Hit(say("TMS-002", f"{code} is billed on {fmt(ln.date_or_claim())} together with {e.code} for the "
                       f"same patient and date ({_where(e, ln, view(ctx, ln.claim))}); 90867 already "
                       f"includes mapping, motor "
                       f"threshold, delivery and management, so no subsequent-session code that day"),
-                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=code)
+                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
         return
 
 
@@ -96,7 +98,7 @@ def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
     mk = ("course", ln)
     if mk in memo:
         return memo[mk]
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if d is None:
         out = None
     else:
@@ -109,7 +111,7 @@ def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
 
 def _before(ln, cv, course: list[Event]) -> list[Event]:
     """Course events that precede this line in arrival order and are dated on or before it."""
-    d = line_date(ln)
+    d = ln.date_or_claim()
     idx = cv.idx(ln)
     mine = cv.mine
     return [e for e in course if e.date <= d and (id(e) not in mine or e.seq < idx)]
@@ -132,10 +134,10 @@ def tms_003(ln, ctx):
     if prior:
         e = prior[0]
         gap = cv.profile.course_gap_days
-        yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(line_date(ln))} inside the "
+        yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(ln.date_or_claim())} inside the "
                       f"open course that already has 90867 on {fmt(e.date)} ({_where(e, ln, cv)}); 90867 is "
                       f"billable once per course (a new course needs a gap of more than {gap} days)"),
-                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=INITIAL)
+                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=INITIAL)
 
 
 @erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
@@ -146,13 +148,13 @@ def tms_004(ln, ctx):
     if c is None:
         return
     course, start, _ = c
-    d = line_date(ln)
+    d = ln.date_or_claim()
     if not any(e.code == INITIAL and e.date <= d for e in course):
         yield Hit(say("TMS-004", f"{ln.procedure_code} on {fmt(d)} but no initial session 90867 is on file "
                       f"for this patient's current course (course starts {fmt(start)}); a subsequent "
                       f"session should not be billed without a prior initial session unless the patient "
                       f"transferred mid-series"),
-                  seg=line_seg(ln), element=proc_element(ln), line=ln, value=ln.procedure_code)
+                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)
 
 
 @erule("TMS-005", "warning", "course length cap",
@@ -172,7 +174,7 @@ def tms_005(ln, ctx):
         yield Hit(say("TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
                       f"{prof.name} payer cap of {prof.course_cap} sessions per course "
                       f"({prof.tms.get('course_cap_source', '')})"),
-                  seg=line_seg(ln), element=units_element(ln), line=ln, value=str(int(n)))
+                  seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
 
 
 @erule("TMS-006", "warning", "90869 frequency per course",
@@ -190,7 +192,7 @@ def tms_006(ln, ctx):
     if n > prof.max_redetermination:
         yield Hit(say("TMS-006", f"90869 (motor-threshold re-determination) unit {int(n)} in the course that "
                       f"began {fmt(start)}: more than {prof.max_redetermination} per course is unusual"),
-                  seg=line_seg(ln), element=units_element(ln), line=ln, value=str(int(n)))
+                  seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
 
 
 @erule("TMS-007", "warning", "TMS place of service",
@@ -201,7 +203,7 @@ def tms_006(ln, ctx):
 def tms_007(ln, ctx):
     pos = ln.place_of_service
     tab = T()["pos"]
-    el = "SV105" if ln.service is not None and ln.service[5] else "CLM05-1"
+    el = ln.source("place_of_service")
     seg = line_seg(ln) if el == "SV105" else ln.claim.clm
     if pos in tab["tms_ok"]:
         return
@@ -246,7 +248,7 @@ def tms_009(claim, ctx):
         return
     prof = profile(claim, ctx)
     for ln in claim.lines:
-        d = line_date(ln)
+        d = ln.date_or_claim()
         if ln.procedure_code in TMS and d is not None and age_on(b, d) < prof.min_age:
             loop = claim.patient.loop
             dmg = loop.seg("DMG") if loop is not None else None

@@ -1,0 +1,64 @@
+"""A claim as the run state keeps it: one :class:`Event` per service line and,
+for an IPF claim, its :class:`Stay`.  Equal values in events share one object
+(interned), since the run keeps every line's event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...model.claims import Claim
+from .claim_facts import claim_is_ipf, claim_is_php, claim_key, units
+from .codes import ECT_REV, NEURO, PHP_REV
+from .history import Event, Stay
+
+# one shared object per value, by type; bounded (it only saves memory)
+_I_STR: dict[str, str] = {}
+_I_DATE: dict[Any, Any] = {}
+_I_FLOAT: dict[float, float] = {}
+_I_TUPLE: dict[tuple, tuple] = {}
+_INTERN_MAX = 200_000
+
+
+def _interned_size() -> int:
+    return len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE)
+
+
+def _intern_clear() -> None:
+    for m in (_I_STR, _I_DATE, _I_FLOAT, _I_TUPLE):
+        m.clear()
+
+
+def claim_events(claim: Claim, key: tuple | None = None) -> list[Event]:
+    """The claim's events, one per line (``events[i]`` is line ``i``)."""
+    if key is None:
+        key = claim_key(claim)
+    php_claim = claim_is_php(claim)
+    out = []
+    # equal values share one object: the run keeps every line's event, so this
+    # is most of the edit pack's memory (codes, NPIs, dates, units repeat)
+    if _interned_size() >= _INTERN_MAX:
+        _intern_clear()
+    s, d, f, t = _I_STR.setdefault, _I_DATE.setdefault, _I_FLOAT.setdefault, _I_TUPLE.setdefault
+    kind, bill_type = s(claim.kind or "", claim.kind or ""), claim.bill_type
+    bill_type = s(bill_type, bill_type)
+    cid = claim.claim_id
+    for i, ln in enumerate(claim.lines):
+        code, rev = ln.procedure_code, ln.revenue_code
+        php = rev in PHP_REV or (php_claim and code not in NEURO and rev != ECT_REV)
+        dt = ln.date_or_claim()
+        de = ln.service_date_end
+        u = units(ln)
+        mods = tuple(ln.modifiers)
+        npi = ln.rendering_npi
+        out.append(Event(key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
+                         None if dt is None else d(dt, dt), None if de is None else d(de, de),
+                         f(u, u), s(npi, npi), php, i))
+    return out
+
+
+def claim_stay(claim: Claim, key: tuple | None = None) -> Stay | None:
+    """The claim's inpatient psychiatric stay, or None if it is not an IPF claim."""
+    if not claim_is_ipf(claim):
+        return None
+    return Stay(key=key if key is not None else claim_key(claim), claim_id=claim.claim_id, bill_type=claim.bill_type,
+                start=claim.admission_date or claim.statement_from, end=claim.statement_to)
