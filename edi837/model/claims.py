@@ -239,7 +239,7 @@ class Claim:
     def patient_key(self) -> tuple[str, ...]:
         """Identifies the patient across claims and files: payer, member id, and
         the 2010CA name and birth date when the patient is a dependent."""
-        key = (self.payer_id, self.subscriber.member_id)
+        key: tuple[str, ...] = (self.payer_id, self.subscriber.member_id)
         if self.patient_loop is not None:
             p = self.patient
             key += (p.last_name.upper(), p.first_name.upper(), _fmt_date(p.birth_date) or "")
@@ -307,6 +307,10 @@ PROVIDER_LOOPS = {
 LINE_RENDERING = {"837P": "2420A", "837I": "2420C"}
 
 
+# (subscriber, patient, payer id, payer name, billing provider)
+_EnclosingValues = tuple[Person, Person, str, str, Provider | None]
+
+
 class Enclosing:
     """What a claim takes from the HL loops enclosing it (subscriber, patient,
     payer, billing provider), read once per HL and shared by its claims."""
@@ -314,11 +318,14 @@ class Enclosing:
     __slots__ = ("billing", "subscriber", "patient", "kind", "values")
 
     def __init__(self) -> None:
-        self.billing = self.subscriber = self.patient = self.kind = None
-        self.values: tuple = ()
+        self.billing: Loop | None = None
+        self.subscriber: Loop | None = None
+        self.patient: Loop | None = None
+        self.kind: str | None = None
+        self.values: _EnclosingValues | tuple[()] = ()
 
     def get(self, kind: str | None, billing: Loop | None, subscriber: Loop | None,
-            patient: Loop | None) -> tuple:
+            patient: Loop | None) -> _EnclosingValues:
         # identity of the live loops (kept referenced here, so never a reused id)
         if (billing is self.billing and subscriber is self.subscriber and patient is self.patient
                 and kind == self.kind and self.values):
@@ -334,7 +341,7 @@ class Enclosing:
         return self.values
 
 
-def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transaction,
+def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transaction: Transaction | None,
                 billing: Loop | None, subscriber: Loop | None, patient: Loop | None,
                 enclosing: Enclosing | None = None) -> Claim:
     """The claim view of a 2300 loop.  ``enclosing`` (one per stream) reuses

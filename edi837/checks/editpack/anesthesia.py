@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterator
+
 from ...codesets import is_anesthesia_code
+from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import fmt, line_seg
 from .codes import CODES, ECT
 from .declare import erule, say
 from .run_state import view
+
+if TYPE_CHECKING:
+    from ..engine import Context
 
 BURN, BURN_BASE = CODES["burn_addon"], CODES["burn_base"]
 OB_BASE, OB_ADD = CODES["ob_base"], frozenset(CODES["ob_addons"])
@@ -19,7 +25,7 @@ ANES = CODES["ect_anesthesia"]
                 "#1110; Stedi's published MJ edit.",
        short="005010X222A1 SV103 note; X12 RFI #1571/#1110", reads=("SV101-2", "SV103", "SV104"),
        scope="line", applies_to=("837P",), group="anesthesia")
-def ane_001(ln, ctx):
+def ane_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
     if code[:1] != "0" or not is_anesthesia_code(code) or code == BURN or ln.unit_basis == "MJ":
         return
@@ -33,7 +39,7 @@ def ane_001(ln, ctx):
                 "X12 RFI #2363 (follow the code-set maintainer for 01953).",
        short="CMS PM B-03-017; Pub. 100-04 Ch. 12 §50", reads=("SV101-2", "SV103", "SV104", "DTP*472"),
        scope="line", applies_to=("837P",), group="anesthesia", codes=(BURN,))
-def ane_002(ln, ctx):
+def ane_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     d = ln.date_or_claim()
     if not any(o.procedure_code == BURN_BASE and o.date_or_claim() == d for o in ln.claim.lines):
         yield Hit(say("ANE-002", f"01953 on {fmt(d)} without 01952 on the same claim and date; the burn "
@@ -49,7 +55,7 @@ def ane_002(ln, ctx):
        citation="CMS PM B-03-017; S2.", short="CMS PM B-03-017; S2",
        reads=("SV101-2", "SV103", "SV104", "DTP*472"), scope="line", applies_to=("837P",),
        cross_claim=True, group="anesthesia", codes=OB_ADD)
-def ane_003(ln, ctx):
+def ane_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
     d = ln.date_or_claim()
     npi = ln.rendering_npi
@@ -68,7 +74,7 @@ def ane_003(ln, ctx):
                 "indicator 0).", short="S2; NCCI 90870/00104 indicator 0",
        reads=("SV101-2", "2420A NM109", "2310B NM109", "2010AA NM109", "DTP*472"), scope="line",
        applies_to=("837P",), cross_claim=True, group="anesthesia", codes=(ANES,))
-def ane_004(ln, ctx):
+def ane_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     d = ln.date_or_claim()
     npi = ln.rendering_npi
     if not npi or d is None or d.year < 1994:
@@ -76,7 +82,8 @@ def ane_004(ln, ctx):
     for e in view(ctx, ln.claim).on_date(ln, d, "all"):
         if e.code == ECT and e.npi == npi:
             yield Hit(say("ANE-004", f"00104 on {fmt(d)} is billed by NPI {npi}, the same provider who "
-                          f"rendered 90870 that day ({'this claim' if e.claim_id == ln.claim.claim_id else 'claim ' + e.claim_id}); "
+                          f"rendered 90870 that day "
+                          f"({'this claim' if e.claim_id == ln.claim.claim_id else 'claim ' + e.claim_id}); "
                           f"anesthesia by the treating psychiatrist is included in 90870"),
                       seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=npi)
             return

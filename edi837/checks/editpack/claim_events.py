@@ -15,7 +15,7 @@ from .history import Event, Stay
 _I_STR: dict[str, str] = {}
 _I_DATE: dict[Any, Any] = {}
 _I_FLOAT: dict[float, float] = {}
-_I_TUPLE: dict[tuple, tuple] = {}
+_I_TUPLE: dict[tuple[str, ...], tuple[str, ...]] = {}
 _INTERN_MAX = 200_000
 
 
@@ -28,12 +28,12 @@ def _intern_clear() -> None:
         m.clear()
 
 
-def claim_events(claim: Claim, key: tuple | None = None) -> list[Event]:
+def claim_events(claim: Claim, key: tuple[str, ...] | None = None) -> list[Event]:
     """The claim's events, one per line (``events[i]`` is line ``i``)."""
     if key is None:
         key = claim_key(claim)
     php_claim = claim_is_php(claim)
-    out = []
+    out: list[Event] = []
     # equal values share one object: the run keeps every line's event, so this
     # is most of the edit pack's memory (codes, NPIs, dates, units repeat)
     if _interned_size() >= _INTERN_MAX:
@@ -56,7 +56,7 @@ def claim_events(claim: Claim, key: tuple | None = None) -> list[Event]:
     return out
 
 
-def claim_stay(claim: Claim, key: tuple | None = None) -> Stay | None:
+def claim_stay(claim: Claim, key: tuple[str, ...] | None = None) -> Stay | None:
     """The claim's inpatient psychiatric stay, or None if it is not an IPF claim."""
     if not claim_is_ipf(claim):
         return None

@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 
 from ...model.claims import Claim, ServiceLine
+from ...reader.segment import Segment
 from .profiles import tables
 
 
@@ -14,7 +15,7 @@ def fmt(d: _dt.date | None) -> str:
     return d.isoformat() if d else "no date"
 
 
-def line_seg(ln: ServiceLine):
+def line_seg(ln: ServiceLine) -> Segment | None:
     """The segment a finding about the line points at: SV1/SV2, else the LX."""
     return ln.service or (ln.loop.segments[0] if ln.loop.segments else None)
 
@@ -51,7 +52,7 @@ def claim_is_ipf(claim: Claim) -> bool:
     return pd is not None and pd.code.upper().startswith("F")
 
 
-def claim_key(claim: Claim) -> tuple:
+def claim_key(claim: Claim) -> tuple[str, ...]:
     """(ISA06 sender, ISA13, GS06, ST02, CLM01): the claim across runs."""
     t = claim.transaction
     i = t.group.interchange if t is not None and t.group is not None else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .profiles import tables
 
 T = tables  # T()["facility"], T()["pos"], ...: every table with its source and date
-CODES = tables()["codes"]
+CODES: dict[str, Any] = tables()["codes"]
 TMS = frozenset(CODES["tms"])
 NEURO = frozenset(CODES["neuromodulation"])
-ECT = CODES["ect"]
-ECT_REV = CODES["ect_revenue"]
+ECT: str = CODES["ect"]
+ECT_REV: str = CODES["ect_revenue"]
 PHP_REV = frozenset(tables()["facility"]["php_revenue_codes"])

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from ..registry import rule
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SHORT: dict[str, str] = {}  # rule id -> short source, quoted in messages
 
 
 def erule(id: str, severity: str, title: str, *, citation: str, short: str, reads: Iterable[str],
           scope: str = "claim", applies_to: Iterable[str] = ("837P", "837I"),
-          cross_claim: bool = False, group: str = "", codes: Iterable[str] | None = None) -> Callable:
+          cross_claim: bool = False, group: str = "",
+          codes: Iterable[str] | None = None) -> Callable[[F], F]:
     """Register an edit-pack rule (SNIP type 7).
 
     ``codes`` (line rules): the procedure codes the rule is about; the engine

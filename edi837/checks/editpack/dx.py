@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+from typing import TYPE_CHECKING, Iterator
+
+from ...model.claims import Claim, Diagnosis, ServiceLine
+from ...reader.segment import Segment
 from ..registry import Hit
 from .claim_facts import facility_is, fmt, line_seg, norm_dx
 from .codes import NEURO, TMS, T
 from .declare import erule, say
 from .run_state import profile
 
+if TYPE_CHECKING:
+    from ..engine import Context
 
-_LAST: tuple = (None, None)  # (line, its pointed diagnoses): DX-001..003 ask in turn for one line
+
+# (line, its pointed diagnoses): DX-001..003 ask in turn for one line
+_LAST: tuple[ServiceLine | None, list[tuple[Diagnosis, str]]] = (None, [])
 
 
-def _pointed(ln):
+def _pointed(ln: ServiceLine) -> list[tuple[Diagnosis, str]]:
     global _LAST
     last = _LAST
     if last[0] is ln:
@@ -22,7 +31,7 @@ def _pointed(ln):
     return out
 
 
-def _dx_seg(ln, dxs):
+def _dx_seg(ln: ServiceLine, dxs: list[tuple[Diagnosis, str]]) -> Segment | None:
     return dxs[0][0].segment if dxs else line_seg(ln)
 
 
@@ -31,7 +40,7 @@ def _dx_seg(ln, dxs):
                 "(\"severe MDD\").",
        short="S1; NY Medicaid notices; LCD L34522/L37086",
        reads=("HI ABK/ABF", "SV107-1..4"), scope="line", group="dx", codes=TMS)
-def dx_001(ln, ctx):
+def dx_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     prof = profile(ln.claim, ctx)
     dxs = _pointed(ln)
     codes = [c for _, c in dxs]
@@ -65,7 +74,7 @@ def _class(code: str) -> str | None:
 @erule("DX-002", "error", "non-supporting or unspecified diagnoses on TMS",
        citation="S1; L34522 and L34998 exclude OCD.", short="S1; LCD L34522/L34998",
        reads=("HI", "SV107"), scope="line", group="dx", codes=TMS)
-def dx_002(ln, ctx):
+def dx_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     dxs = _pointed(ln)
     if not dxs:
         return
@@ -78,7 +87,7 @@ def dx_002(ln, ctx):
                       f"payer-dependent and excluded by some LCDs"),
                   seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln, severity="warning")
         return
-    names = sorted({k for k in kinds if k != "ocd"})
+    names = sorted({k for k in kinds if k is not None and k != "ocd"})  # none is None here
     yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by {', '.join(names)} diagnoses "
                   f"({codes}), which do not support TMS; point to a specified major depressive disorder code"),
               seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)
@@ -87,7 +96,7 @@ def dx_002(ln, ctx):
 @erule("DX-003", "warning", "screening-only diagnosis on neuromodulation lines",
        citation="S2 (\"screening ... V codes for a screening denial\"). The Z-code mapping is our own inference.",
        short="S2 (Z13.3x mapping inferred)", reads=("HI", "SV107"), scope="line", group="dx", codes=NEURO)
-def dx_003(ln, ctx):
+def dx_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     dxs = _pointed(ln)
     pre = T()["diagnoses"]["screening_prefix"]
     if dxs and all(c.startswith(pre) for _, c in dxs):
@@ -100,7 +109,7 @@ _ICD = T()["icd"]
 _ICD10_FROM = _ICD["icd10_from"]
 
 
-def _ref_date(claim):
+def _ref_date(claim: Claim) -> tuple[_dt.date | None, str]:
     """The date that decides the ICD version: inpatient through date, else the earliest DOS."""
     if facility_is(claim, "inpatient_facility_type"):
         return claim.statement_to or claim.statement_from, "discharge/through date"
@@ -110,14 +119,16 @@ def _ref_date(claim):
     return claim.statement_from, "statement date"
 
 
-def _line_dates(claim):
+def _line_dates(claim: Claim) -> list[_dt.date | None]:
     return [ln.date_or_claim() for ln in claim.lines]
 
 
-_LAST_ENTRIES: tuple = (None, None)  # (claim, its entries): DX-004 and DX-005 ask in turn
+# (qualifier, code, segment, element)
+_Entry = tuple[str, str, Segment | None, str]
+_LAST_ENTRIES: tuple[Claim | None, list[_Entry]] = (None, [])  # (claim, its entries): DX-004 and DX-005 ask in turn
 
 
-def _entries(claim):
+def _entries(claim: Claim) -> list[_Entry]:
     """(qualifier, code, segment, element) of each HI diagnosis and procedure but CAH."""
     global _LAST_ENTRIES
     last = _LAST_ENTRIES
@@ -152,7 +163,7 @@ def _family(q: str) -> str | None:
        citation="CMS ICD-10 transition guidance (SE1325, MM7492 as cited by payer EDI guides); Security "
                 "Health EDI notice (BK vs ABK); pyx12 map code lists.",
        short="CMS SE1325, MM7492", reads=("HI01-1..HI12-1", "DTP*472", "DTP*434", "CLM05-1"), group="dx")
-def dx_004(claim, ctx):
+def dx_004(claim: Claim, ctx: Context) -> Iterator[Hit]:
     d, what = _ref_date(claim)
     if d is None:
         return
@@ -169,8 +180,8 @@ def dx_004(claim, ctx):
 @erule("DX-005", "error", "no mixing of ICD-9 and ICD-10 on one claim",
        citation="CMS MM7492 and SE1325 (via the IVHP 837 ICD-10 guide); Security Health.",
        short="CMS MM7492, SE1325", reads=("HI qualifiers", "DTP*472", "DTP*434"), group="dx")
-def dx_005(claim, ctx):
-    fams: dict[str, tuple] = {}
+def dx_005(claim: Claim, ctx: Context) -> Iterator[Hit]:
+    fams: dict[str, _Entry] = {}
     for q, code, seg, el in _entries(claim):
         f = _FAMILY.get(q)
         if f is not None and f not in fams:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterator
+
+from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import line_seg
 from .codes import NEURO, T
 from .declare import erule, say
 from .run_state import attach, profile
 
+if TYPE_CHECKING:
+    from ..engine import Context
+
 
 @erule("MOD-001", "error", "GA, GZ and GY are mutually exclusive on a line",
        citation="CMS carrier instructions as republished (\"If the GZ and GA modifiers are submitted for the "
                 "same item or service ... unprocessable\"); S2.", short="CMS carrier instructions; S2",
        reads=("SV101-3..6", "SV202-3..6"), scope="line", group="modifiers")
-def mod_001(ln, ctx):
+def mod_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if len(ln.modifiers) < 2:
         return
     both = [m for m in T()["modifiers"]["exclusive"] if m in ln.modifiers]
@@ -26,7 +32,7 @@ def mod_001(ln, ctx):
 @erule("MOD-002", "error", "GX combinations",
        citation="CR 6563 (effective 2010-04-01), as summarized by XIFIN.", short="CMS CR 6563",
        reads=("SV101-3..6", "SV202-3..6", "SV203", "SV207"), scope="line", group="modifiers")
-def mod_002(ln, ctx):
+def mod_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if "GX" not in ln.modifiers:
         return
     bad = [m for m in T()["modifiers"]["gx_not_with"] if m in ln.modifiers]
@@ -49,7 +55,7 @@ def mod_002(ln, ctx):
        citation="S2; medicarepaymentandreimbursement.com (occurrence code 32 and GZ auto-deny); rcmguide (MA).",
        short="S2; CMS ABN instructions", reads=("SV101-3..6", "SV202-3..6", "HI*BH", "2010BB NM109"),
        scope="line", group="modifiers")
-def mod_003(ln, ctx):
+def mod_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = ln.claim
     mods = ln.modifiers
     if "GA" not in mods and "GZ" not in mods:
@@ -77,7 +83,7 @@ def mod_003(ln, ctx):
        citation="S2 (GY = statutorily excluded or not a benefit); CMS GA/GY/GZ definitions (as above).",
        short="S2; CMS GA/GY/GZ definitions", reads=("SV101-2", "SV101-3..6", "2010BB NM109"),
        scope="line", group="modifiers")
-def mod_004(ln, ctx):
+def mod_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if "GY" not in ln.modifiers or ln.procedure_code not in NEURO:
         return
     prof = profile(ln.claim, ctx)

@@ -3,11 +3,19 @@ TEL-001, POS-001, PA-001, PA-002."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterator
+
+from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import facility_is, fmt, line_seg, units
 from .codes import CODES, ECT, NEURO, TMS, T
 from .declare import erule, say
 from .run_state import profile, state, view
+
+if TYPE_CHECKING:
+    from ..engine import Context
+    from .profiles import Profile
+    from .run_state import RunState
 
 EM = frozenset(CODES["em_office"])
 EVAL = frozenset(CODES["psych_eval"])
@@ -21,7 +29,7 @@ EM_ANY = EM | EVAL | NEURO
                 "TMS-E/M PTP pair is unverified.", short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
        reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
        applies_to=("837P",), cross_claim=True, group="em", codes=EM_ANY)
-def em_001(ln, ctx):
+def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
     d = ln.date_or_claim()
     if d is None:
@@ -55,7 +63,7 @@ def em_001(ln, ctx):
                 return
 
 
-def _limit(ln, ctx):
+def _limit(ln: ServiceLine, ctx: Context) -> tuple[int, int, str] | None:
     """(limit, mai, source) for the line's code, or None (kept per profile, claim kind and code)."""
     st = state(ctx)
     code = ln.procedure_code
@@ -69,7 +77,7 @@ def _limit(ln, ctx):
     return out
 
 
-def _limit_of(st, prof, kind, code):
+def _limit_of(st: RunState, prof: Profile, kind: str | None, code: str) -> tuple[int, int, str] | None:
     if st.mue is not None:
         table = st.mue.get("practitioner" if kind != "837I" else "facility", {})
         e = table.get(code)
@@ -86,7 +94,7 @@ def _limit_of(st, prof, kind, code):
                 "are unverified; load the quarterly CMS files.", short="CMS MUE program",
        reads=("SV101-2", "SV202-2", "SV104", "SV205", "DTP*472"), scope="line", cross_claim=True,
        group="mue", codes=MUE_CODES)
-def mue_001(ln, ctx):
+def mue_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
     c = ln.claim
     if facility_is(c, "inpatient_facility_type"):
@@ -116,7 +124,7 @@ def mue_001(ln, ctx):
                 "FQ audio-only for RHC/FQHC; GT CAH Method II; GQ asynchronous AK/HI demo).",
        short="S1; CMS CR 12427", reads=("SV105", "CLM05-1", "SV101-3..6", "SV202-3..6"), scope="line",
        group="telehealth", codes=MUE_CODES)
-def tel_001(ln, ctx):
+def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     tab = T()["telehealth"]
     mods = [m for m in ln.modifiers if m in tab["modifiers"]]
     pos = ln.place_of_service if ln.claim.kind != "837I" else ""
@@ -135,7 +143,7 @@ def tel_001(ln, ctx):
        citation="the CMS POS code set (51 IPF, 52 PHP, 49 Independent Clinic definitions, as republished); "
                 "AAPC (use POS 52 for PHP patients).", short="CMS POS code set; AAPC",
        reads=("CLM05-1", "SV105"), scope="line", applies_to=("837P",), group="pos", codes=(ECT,))
-def pos_001(ln, ctx):
+def pos_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     pos = ln.place_of_service
     ok = T()["pos"]["ect_ok"]
     if pos in ok:
@@ -151,7 +159,7 @@ def pos_001(ln, ctx):
        citation="S1; NY Medicaid notices (Healthfirst/MetroPlus/Optum Provider Express).",
        short="S1; NY Medicaid notices", reads=("2010BB NM109", "SV101-2", "DTP*472", "2300 REF*G1", "2400 REF*G1"),
        scope="line", group="payer")
-def pa_001(ln, ctx):
+def pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = ln.claim
     prof = profile(c, ctx)
     if not prof.prior_auth:
@@ -169,7 +177,7 @@ def pa_001(ln, ctx):
        citation="NY Medicaid notices; S1 (DHCS July 2024); 247medicalbilling (August 1, 2024).",
        short="NY Medicaid notices; S1", reads=("2010BB NM109", "SV101-2", "DTP*472"), scope="line",
        group="payer")
-def pa_002(ln, ctx):
+def pa_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     cs = profile(ln.claim, ctx).coverage_start
     d = ln.date_or_claim()
     if not cs or d is None or ln.procedure_code not in cs.get("codes", TMS):

@@ -70,7 +70,7 @@ def _unchanged(files: tuple[tuple[str, tuple[int, int]], ...]) -> bool:
         return False
 
 
-def _read(path: Path, files: list) -> dict:
+def _read(path: Path, files: list[tuple[str, tuple[int, int]]]) -> dict[str, Any]:
     with open(path, "rb") as fh:
         files.append((os.path.abspath(path), _stamp(os.fstat(fh.fileno()))))
         return tomllib.load(fh)
@@ -86,7 +86,7 @@ def load_profile(name_or_path: str) -> "Profile":
     got = _LOADED.get(key)
     if got is not None and _unchanged(got[0]):
         return got[1]
-    files: list = []
+    files: list[tuple[str, tuple[int, int]]] = []
     data = _read(path, files)
     chain = [data]
     seen = {str(path)}

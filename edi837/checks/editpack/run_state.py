@@ -13,8 +13,9 @@ change after the fact.  Claims are written to the history store from
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from ...model.claims import Claim, ServiceLine
 from .claim_events import claim_events, claim_stay
@@ -25,20 +26,42 @@ from .profiles import Profile, profile_for
 from .spill import RunKeys, Spill
 from .tms_course import course_bounds
 
+if TYPE_CHECKING:
+    from ..engine import Context
 
-class _once:
+_T = TypeVar("_T")
+
+# a patient's cache entry: [events, stays, events saved in the spill, stays
+# saved, the store's (events, stays) or None]
+_Entry = list[Any]
+# a claim's events kept until its verdict: (pid, key, kind, bill type, stay, php, events)
+_Pending = tuple[str, tuple[str, ...], str, str, Stay | None, bool, list[Event]]
+# ClaimView's TMS course index: (gap, TMS codes, dated TMS events, their dates,
+# date -> (course events, start, end))
+_CourseIndex = tuple[int, frozenset[str], list[Event], set[_dt.date],
+                     dict[_dt.date, tuple[list[Event], _dt.date, _dt.date]]]
+
+
+class _once(Generic[_T]):
     """An attribute computed on first access and then stored on the instance
     (functools.cached_property without its lock)."""
 
-    def __init__(self, f: Callable):
+    def __init__(self, f: Callable[[Any], _T]):
         self.f = f
         self.name = f.__name__
         self.__doc__ = f.__doc__
 
-    def __get__(self, obj: Any, cls: Any = None) -> Any:
+    @overload
+    def __get__(self, obj: None, cls: Any = None) -> _once[_T]: ...
+
+    @overload
+    def __get__(self, obj: object, cls: Any = None) -> _T: ...
+
+    def __get__(self, obj: Any, cls: Any = None) -> _once[_T] | _T:
         if obj is None:
             return self
-        v = obj.__dict__[self.name] = self.f(obj)
+        v = self.f(obj)
+        obj.__dict__[self.name] = v
         return v
 
 
@@ -56,13 +79,14 @@ class RunState:
     def __init__(self, options: Any):
         self.options = opts = options
         self.profiles: dict[str, Profile] = {}
-        self.limits: dict[tuple, tuple | None] = {}  # MUE-001: (profile, professional, code) -> limit
+        # MUE-001: (profile, professional, code) -> (limit, MAI, source) or None
+        self.limits: dict[tuple[Profile, bool, str], tuple[int, int, str] | None] = {}
         # pid -> [events, stays, events saved in the spill, stays saved, store's (events, stays) or None]
-        self.cache: OrderedDict[str, list] = OrderedDict()
+        self.cache: OrderedDict[str, _Entry] = OrderedDict()
         self.cache_size = opts.editpack_cache or self.CACHE
         self.spill = Spill()
         self.keys = RunKeys(self.spill)
-        self.pending: dict[tuple, tuple] = {}
+        self.pending: dict[tuple[str | None, str, int], _Pending] = {}
         self.cur: ClaimView | None = None
         h = opts.history
         self.history: HistoryStore | None = None
@@ -81,7 +105,7 @@ class RunState:
             c = self.cur = ClaimView(self, claim)
         return c
 
-    def _entry(self, pid: str) -> list:
+    def _entry(self, pid: str) -> _Entry:
         """The patient's cache entry, read back from the spill (and the store) on a miss."""
         cache = self.cache
         ent = cache.get(pid)
@@ -89,7 +113,7 @@ class RunState:
             cache.move_to_end(pid)
             return ent
         evs, stays = self.spill.load(pid)
-        hist = None
+        hist: tuple[list[Event], list[Stay]] | None = None
         if self.history is not None:
             hist = (self.history.events_for(pid), self.history.stays_for(pid))
         ent = cache[pid] = [evs, stays, len(evs), len(stays), hist]
@@ -116,16 +140,17 @@ class RunState:
     def earlier_stays(self, claim: Claim) -> list[Stay]:
         return self.claim_view(claim).earlier_stays
 
-    def _earlier(self, cv: "ClaimView", which: int) -> list:
+    def _earlier(self, cv: "ClaimView", which: int) -> list[Any]:
         """The patient's earlier events (``which=0``) or stays (1): the store's of
         other interchanges not in this run, then this run's."""
         ent = self._entry(cv.pid)
-        own = ent[which]
+        own: list[Any] = ent[which]
         if self.history is None:
             return own
         src = cv.key[:2]
         keys = self.keys
-        return [x for x in ent[4][which] if x.source != src and x.key not in keys] + own
+        stored: list[Any] = ent[4][which]
+        return [x for x in stored if x.source != src and x.key not in keys] + own
 
     def on_claim(self, claim: Claim) -> None:
         """The claim's rules ran: it now counts among the patient's earlier claims."""
@@ -164,12 +189,12 @@ class ClaimView:
     def __init__(self, st: RunState, claim: Claim):
         self.st = st
         self.claim = claim
-        self._tms: tuple | None = None
-        self._last: tuple | None = None
-        self.memo: dict = {}
+        self._tms: _CourseIndex | None = None
+        self._last: tuple[ServiceLine, Any, str, list[Event]] | None = None
+        self.memo: dict[Any, Any] = {}
 
     @_once
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, ...]:
         return claim_key(self.claim)
 
     @_once
@@ -199,7 +224,7 @@ class ClaimView:
         return p
 
     @_once
-    def mine(self) -> frozenset:
+    def mine(self) -> frozenset[int]:
         """ids of this claim's events."""
         return frozenset(map(id, self.events))
 
@@ -207,9 +232,9 @@ class ClaimView:
         return self.claim.lines.index(ln)
 
     @_once
-    def by_date(self) -> dict:
+    def by_date(self) -> dict[_dt.date | None, list[Event]]:
         """date -> the patient's events of that date (earlier ones, then this claim's, in order)."""
-        b: dict = {}
+        b: dict[_dt.date | None, list[Event]] = {}
         for evs in (self.earlier, self.events):
             for e in evs:
                 lst = b.get(e.date)
@@ -247,9 +272,10 @@ class ClaimView:
 
     def others(self, ln: ServiceLine | None, same_claim: str = "before") -> list[Event]:
         memo = self.memo
-        mk = (ln, same_claim)
+        mk: tuple[ServiceLine | None, str] | None = (ln, same_claim)
         try:
-            return memo[mk]
+            got: list[Event] = memo[mk]
+            return got
         except KeyError:
             pass
         except TypeError:  # an unhashable line: no memo
@@ -265,39 +291,40 @@ class ClaimView:
             memo[mk] = out
         return out
 
-    def tms_course(self, d: Any, gap: int, tms: frozenset) -> tuple[list[Event], Any, Any]:
+    def tms_course(self, d: _dt.date, gap: int,
+                   tms: frozenset[str]) -> tuple[list[Event], _dt.date, _dt.date]:
         """(the patient's dated TMS events whose dates fall in the course holding ``d``,
         start, end): courses are runs of dates at most ``gap`` days apart, over the
         TMS dates of the patient (earlier and this claim) and ``d``."""
         t = self._tms
         if t is None or t[0] != gap or t[1] is not tms:
             evs = [e for evs in (self.earlier, self.events) for e in evs if e.code in tms and e.date]
-            t = self._tms = (gap, tms, evs, {e.date for e in evs}, {})
+            t = self._tms = (gap, tms, evs, {e.date for e in evs if e.date is not None}, {})
         _, _, evs, dset, memo = t
         got = memo.get(d)
         if got is None:
             start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
-            got = memo[d] = ([e for e in evs if start <= e.date <= end], start, end)
+            got = memo[d] = ([e for e in evs if e.date is not None and start <= e.date <= end], start, end)
         return got
 
 
-def state(ctx: Any) -> RunState:
+def state(ctx: Context) -> RunState:
     """The edit pack's run state (``ctx.pack_state``: started on first use)."""
     st: RunState = ctx.pack_state("editpack")
     return st
 
 
-def view(ctx: Any, claim: Claim) -> ClaimView:
+def view(ctx: Context, claim: Claim) -> ClaimView:
     """The current claim's :class:`ClaimView` (starts the run state if needed)."""
     return state(ctx).claim_view(claim)
 
 
-def profile(claim: Claim, ctx: Any) -> Profile:
+def profile(claim: Claim, ctx: Context) -> Profile:
     """The claim's payer profile (loaded once per payer and run)."""
     return view(ctx, claim).profile
 
 
-def attach(ctx: Any) -> None:
+def attach(ctx: Context) -> None:
     """Start the run state as :func:`profile` would: a rule that skips its
     profile look-up still starts the run state (which records the run's claims
     from then on) at the same claim as before."""

@@ -43,8 +43,9 @@ class Spill:
     def _wrote(self, n: int) -> None:
         self.n += n
         if self.n >= self.BATCH:
-            self.conn.execute("COMMIT")
-            self.conn.execute("BEGIN")
+            conn = self._db()  # open: every write opened it
+            conn.execute("COMMIT")
+            conn.execute("BEGIN")
             self.n = 0
 
     def save(self, pid: str, evs: list[Event], stays: list[Stay]) -> None:
@@ -66,14 +67,14 @@ class Spill:
         return evs, stays
 
     @staticmethod
-    def _k(key: tuple) -> str:
+    def _k(key: tuple[str, ...]) -> str:
         return json.dumps(list(key))
 
-    def add_key(self, key: tuple) -> None:
+    def add_key(self, key: tuple[str, ...]) -> None:
         self._db().execute("INSERT OR IGNORE INTO keys VALUES (?)", (self._k(key),))
         self._wrote(1)
 
-    def has_key(self, key: tuple) -> bool:
+    def has_key(self, key: tuple[str, ...]) -> bool:
         if self.conn is None:
             return False
         return self.conn.execute("SELECT 1 FROM keys WHERE k = ?", (self._k(key),)).fetchone() is not None
@@ -92,9 +93,9 @@ class RunKeys:
 
     def __init__(self, spill: Spill):
         self.spill = spill
-        self.recent: set[tuple] = set()
+        self.recent: set[tuple[str, ...]] = set()
 
-    def add(self, key: tuple) -> None:
+    def add(self, key: tuple[str, ...]) -> None:
         if key in self.recent:
             return
         if len(self.recent) >= self.RECENT:

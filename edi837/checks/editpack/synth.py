@@ -6,6 +6,8 @@ returns bytes for :meth:`Engine.run_file`.
 
 from __future__ import annotations
 
+from typing import Any
+
 PSYCH_NPI = "1324509870"
 BILLING_NPI = "1582739409"
 CRNA_NPI = "1043287659"
@@ -15,7 +17,7 @@ def _d(v: str) -> str:
     return v.replace("-", "")
 
 
-def build(kind: str, claims: list[dict], *, payer: str = "SYNHP1", member: str = "SYN0001",
+def build(kind: str, claims: list[dict[str, Any]], *, payer: str = "SYNHP1", member: str = "SYN0001",
           dob: str = "19800101", isa: str = "000000101", billing_tax: str = "2084P0800X",
           sender: str = "EDI837SYNTH") -> bytes:
     ver = "005010X222A1" if kind == "837P" else "005010X223A2"
@@ -35,7 +37,7 @@ def build(kind: str, claims: list[dict], *, payer: str = "SYNHP1", member: str =
     return ("~\n".join(head + body + tail) + "~\n").encode()
 
 
-def _claim(kind: str, c: dict) -> list[str]:
+def _claim(kind: str, c: dict[str, Any]) -> list[str]:
     lines = c.get("lines", [])
     total = sum(int(l.get("charge", 100)) for l in lines)
     out = []

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
+from ...model.claims import Claim, ServiceLine
 from ..registry import Hit
 from .claim_facts import fmt, line_seg, units
 from .codes import CODES, TMS, T
 from .declare import erule, say
 from .run_state import profile, view
 from .history import Event
+
+if TYPE_CHECKING:
+    from ..engine import Context
+    from .run_state import ClaimView
 
 INITIAL = CODES["tms_initial"]
 REDET = CODES["tms_redetermination"]
@@ -36,7 +41,7 @@ REDET_PAIRS = _pairs("redetermination_pairs")
 INITIAL_PAIRS = _pairs("initial_pairs")
 
 
-def _same_day(ln, ctx, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]]:
+def _same_day(ln: ServiceLine, ctx: Context, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]]:
     code = ln.procedure_code
     if code not in pairs:
         return
@@ -55,7 +60,7 @@ def _same_day(ln, ctx, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]
             yield e, code
 
 
-def _where(e: Event, ln, cv) -> str:
+def _where(e: Event, ln: ServiceLine, cv: ClaimView) -> str:
     return "earlier on this claim" if e.key == cv.key else f"on claim {e.claim_id}"
 
 
@@ -65,7 +70,7 @@ def _where(e: Event, ln, cv) -> str:
                 "service\". NCCI PTP pair unverified.",
        short="NYS Medicaid Update Jul 2025; S1", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=REDET_PAIRS)
-def tms_001(ln, ctx):
+def tms_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     for e, code in _same_day(ln, ctx, REDET_PAIRS):
         yield Hit(say("TMS-001", f"{code} is billed on {fmt(ln.date_or_claim())} although {e.code} is already "
                       f"billed for this patient that day ({_where(e, ln, view(ctx, ln.claim))}); a "
@@ -79,7 +84,7 @@ def tms_001(ln, ctx):
        citation="NYS Medicaid notice (Update Jul 2025, Vol 41 No 7); S0. The NCCI PTP pair is unverified.",
        short="NYS Medicaid Update Jul 2025; S0", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=INITIAL_PAIRS)
-def tms_002(ln, ctx):
+def tms_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     for e, code in _same_day(ln, ctx, INITIAL_PAIRS):
         yield Hit(say("TMS-002", f"{code} is billed on {fmt(ln.date_or_claim())} together with {e.code} for the "
                       f"same patient and date ({_where(e, ln, view(ctx, ln.claim))}); 90867 already "
@@ -89,7 +94,7 @@ def tms_002(ln, ctx):
         return
 
 
-def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
+def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt.date] | None:
     """The patient's TMS events (other than this line's) in the course that holds
     this line's date: courses are runs of TMS dates at most the profile's
     ``course_gap_days`` apart (memoised per line)."""
@@ -97,8 +102,10 @@ def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
     memo = cv.memo
     mk = ("course", ln)
     if mk in memo:
-        return memo[mk]
+        got: tuple[list[Event], _dt.date, _dt.date] | None = memo[mk]
+        return got
     d = ln.date_or_claim()
+    out: tuple[list[Event], _dt.date, _dt.date] | None
     if d is None:
         out = None
     else:
@@ -109,12 +116,14 @@ def course_of(ln, ctx) -> tuple[list[Event], _dt.date, _dt.date] | None:
     return out
 
 
-def _before(ln, cv, course: list[Event]) -> list[Event]:
+def _before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list[Event]:
     """Course events that precede this line in arrival order and are dated on or before it."""
     d = ln.date_or_claim()
+    if d is None:  # never: the line has a course, so it has a date
+        return []
     idx = cv.idx(ln)
     mine = cv.mine
-    return [e for e in course if e.date <= d and (id(e) not in mine or e.seq < idx)]
+    return [e for e in course if e.date is not None and e.date <= d and (id(e) not in mine or e.seq < idx)]
 
 
 @erule("TMS-003", "error", "90867 once per treatment course",
@@ -122,7 +131,7 @@ def _before(ln, cv, course: list[Event]) -> list[Event]:
                 "\"reported only once per course of treatment\" (quoted by Codoxo); S1.",
        short="MCD article A57528; CPT parenthetical", reads=("SV101-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=(INITIAL,))
-def tms_003(ln, ctx):
+def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -143,13 +152,13 @@ def tms_003(ln, ctx):
 @erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
        citation="S0 and S1 (\"should not be billed without a prior initial session\").",
        short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms", codes=SUBSEQ)
-def tms_004(ln, ctx):
+def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = course_of(ln, ctx)
-    if c is None:
+    d = ln.date_or_claim()
+    if c is None or d is None:  # a line with a course has a date
         return
     course, start, _ = c
-    d = ln.date_or_claim()
-    if not any(e.code == INITIAL and e.date <= d for e in course):
+    if not any(e.code == INITIAL and e.date is not None and e.date <= d for e in course):
         yield Hit(say("TMS-004", f"{ln.procedure_code} on {fmt(d)} but no initial session 90867 is on file "
                       f"for this patient's current course (course starts {fmt(start)}); a subsequent "
                       f"session should not be billed without a prior initial session unless the patient "
@@ -162,7 +171,7 @@ def tms_004(ln, ctx):
                 "notice (30 + 6 taper); S1.",
        short="LCD L37088/L37086/L34522; payer course cap", reads=("SV101-2", "SV104", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=TMS)
-def tms_005(ln, ctx):
+def tms_005(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -181,7 +190,7 @@ def tms_005(ln, ctx):
        citation="S1 (\"typically one or two times per series\"). This is unverified against any LCD.",
        short="S1 (unverified)", reads=("SV101-2", "SV104", "DTP*472"), scope="line",
        cross_claim=True, group="tms", codes=(REDET,))
-def tms_006(ln, ctx):
+def tms_006(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = course_of(ln, ctx)
     if c is None:
         return
@@ -200,7 +209,7 @@ def tms_006(ln, ctx):
                 "republished by NCTracks).",
        short="S1; CMS POS code set", reads=("SV105", "CLM05-1"), scope="line", applies_to=("837P",),
        group="tms", codes=TMS)
-def tms_007(ln, ctx):
+def tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     pos = ln.place_of_service
     tab = T()["pos"]
     el = ln.source("place_of_service")
@@ -221,7 +230,7 @@ def tms_007(ln, ctx):
                 "from the NUCC set as published in the HL7 FHIR value set.",
        short="LCD L34522/L37086; NUCC taxonomy", reads=("2420A PRV03", "2310B PRV03", "2000A PRV03"),
        scope="line", applies_to=("837P",), group="tms", codes=TMS)
-def tms_008(ln, ctx):
+def tms_008(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if not profile(ln.claim, ctx).physician_required:
         return
     tax = ln.rendering_taxonomy
@@ -242,7 +251,7 @@ def age_on(birth: _dt.date, d: _dt.date) -> int:
        citation="NY Medicaid (members aged 18+); LCDs L34522/L34998 (\"adults\"); 247medicalbilling "
                 "(Medi-Cal 15+, unverified).",
        short="NY Medicaid; LCD L34522/L34998", reads=("DMG02", "DTP*472"), group="tms")
-def tms_009(claim, ctx):
+def tms_009(claim: Claim, ctx: Context) -> Iterator[Hit]:
     b = claim.patient.birth_date
     if b is None:
         return
