@@ -285,3 +285,20 @@ def test_profile_read_once_per_process_and_again_when_changed(tmp_path, monkeypa
     os.utime(p, ns=(1, 1))  # a changed file is read again, whatever its clock
     assert "TMS-009" in rules_of(run("837P", claims, dob="2008-01-01", profile=str(p)))
     assert reads.count(str(p)) == 2
+
+
+def test_ect008_undated_90870_after_a_php_day_is_no_crash():
+    """A 90870 line with no line date on a claim without statement dates, after a
+    dated PHP line of the same patient: ECT-008 has no day to compare (the missing
+    statement dates are the SNIP 2 error S2-SEG-003); it used to raise TypeError."""
+    from edi837.checks.engine import Engine
+    from edi837.events import Found
+
+    data = build("837I", [
+        {"id": "C1", "fac": "13", "stmt": ("2025-01-01", "2025-01-05"), "bg": ["BG:41"],
+         "lines": [{"code": "", "rev": "0912", "date": "2025-01-02"}]},
+        {"id": "C2", "fac": "13", "lines": [{"code": "90870", "rev": "0901"}]},
+    ])
+    got = {(e.finding.rule, e.finding.claim_id) for e in Engine().run_file(data, "x.x12") if isinstance(e, Found)}
+    assert ("S2-SEG-003", "C2") in got
+    assert not any(r == "ECT-008" for r, _ in got)

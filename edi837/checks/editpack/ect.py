@@ -192,10 +192,10 @@ def ect_008(claim: Claim, ctx: Context) -> Iterator[Hit]:
                   seg=claim.clm, element="HI*BG")
     for ln in ect_lines:
         d = ln.date_or_claim()
+        if d is None:  # no line date and no statement dates (a SNIP 2 error): no day to compare
+            continue
         for e in state(ctx).earlier(claim):
-            # known bug, kept as it was by the typing pass: with no date on the line and the claim
-            # (no DTP*472, no DTP*434) d is None and this comparison raises TypeError
-            if e.php and e.date and e.date <= d <= (e.date_end or e.date):  # type: ignore[operator]
+            if e.php and e.date and e.date <= d <= (e.date_end or e.date):
                 yield Hit(say("ECT-008", f"90870 on {fmt(d)} is a partial-hospitalization day already billed "
                               f"on claim {e.claim_id}; ECT and PHP services of one day go on one 13x claim "
                               f"with condition code 41"), seg=line_seg(ln),
