@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Iterable, Iterator, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Union, cast
 
 from .events import TransactionEnd
 from .findings import Finding
-from .model.build import iter_claims, stream  # noqa: F401 - part of the API
+from .model.build import iter_claims as iter_claims  # part of the API
+from .model.build import stream
 from .model.envelope import Transaction
 from .outputs.tables import rows
 
@@ -58,8 +59,8 @@ def lines(paths: Source | Iterable[Source], findings: list[Finding] | None = Non
     Reader and grammar findings are appended to ``findings`` when given.
     """
     if isinstance(paths, (str, bytes, os.PathLike)) or hasattr(paths, "read"):
-        paths = [paths]  # type: ignore[list-item]
-    for p in paths:  # type: ignore[union-attr]
+        paths = [cast(Source, paths)]  # one source (a binary stream has .read)
+    for p in paths:
         srcs = expand_paths([p]) if isinstance(p, (str, os.PathLike)) else [p]
         for src in srcs:
             yield from rows(stream(src), findings.append if findings is not None else None)

@@ -361,7 +361,7 @@ def rules(snip: str | None, group: str | None, fmt: str, as_json: bool) -> None:
 def _attach_optional_commands() -> None:
     """The `gate` command lives beside its stage (edi837.gate)."""
     try:
-        from .gate import gate_command  # type: ignore[attr-defined]
+        from .gate import gate_command
     except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
         return
     if isinstance(gate_command, click.Command) and gate_command.name not in main.commands:

@@ -46,18 +46,15 @@ if TYPE_CHECKING:  # payload types, for the type checker only
     from .model.envelope import FunctionalGroup, Interchange, Transaction
     from .reader.segment import Segment
 
-_ev = attrs.frozen(slots=True, weakref_slot=False)
-
-
 # -- every stage ---------------------------------------------------------------
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class Found:
     """A finding, passed on as soon as it is known."""
 
     finding: Finding
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class OtherSegment:
     """A segment outside any 837 transaction (e.g. the body of an 835 in the same file)."""
 
@@ -65,17 +62,17 @@ class OtherSegment:
 
 
 # -- the structure stage (grammar) -------------------------------------------------
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class IsaSeen:
     seg: Segment
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class GsSeen:
     seg: Segment
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class HeaderChunk:
     """ST and the transaction's header loops; ``n`` segments read."""
 
@@ -84,7 +81,7 @@ class HeaderChunk:
     n: int
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class HlChunk:
     """One HL loop (2000A/B/C) with its 2010 loops; ``level`` is HL03."""
 
@@ -93,7 +90,7 @@ class HlChunk:
     n: int
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class ClaimChunk:
     """One 2300 claim loop with its service lines."""
 
@@ -101,19 +98,19 @@ class ClaimChunk:
     n: int
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class SeSeen:
     """The end of a transaction; ``seg`` is None when its SE is missing."""
 
     seg: Segment | None
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class GeSeen:
     seg: Segment
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class IeaSeen:
     seg: Segment
 
@@ -123,46 +120,46 @@ StructureEvent = Union[Found, OtherSegment, IsaSeen, GsSeen, HeaderChunk, HlChun
 
 
 # -- the model ------------------------------------------------------------------
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class InterchangeStart:
     interchange: Interchange
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class InterchangeEnd:
     interchange: Interchange
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class GroupStart:
     group: FunctionalGroup
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class GroupEnd:
     group: FunctionalGroup
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class TransactionStart:
     """At ST, with the header loops read."""
 
     transaction: Transaction
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class TransactionEnd:
     transaction: Transaction
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class HlRead:
     """A 2000A/B/C loop (or another HL level the guide does not define)."""
 
     loop: Loop
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class ClaimRead:
     """A claim, as soon as its 2300 loop is complete."""
 
@@ -174,14 +171,14 @@ ModelEvent = Union[Found, OtherSegment, InterchangeStart, InterchangeEnd, GroupS
 
 
 # -- the engine -----------------------------------------------------------------
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class FileStart:
     """A file (path, bytes or stream) is about to be checked."""
 
     source: Any
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class ClaimChecked:
     """A split run's first half is done with a claim (its findings just came).
 
@@ -195,7 +192,7 @@ class ClaimChecked:
     ctl: tuple[str, str, str]
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class ClaimCheckedAt:
     """:class:`ClaimChecked` as a worker process sends it: the claim by its
     ordinal in the file (the parent reads the claim itself)."""
@@ -206,7 +203,7 @@ class ClaimCheckedAt:
     ctl: tuple[str, str, str]
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class ClaimSent:
     """:class:`ClaimChecked` as a Spark executor sends it: the claim pickled
     with only what encloses it (``edi837.parallel.dump_claim``)."""
@@ -217,14 +214,14 @@ class ClaimSent:
     ctl: tuple[str, str, str]
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class ClaimVerdict:
     """A claim's final verdict (at the end of its interchange)."""
 
     result: ClaimResult
 
 
-@_ev
+@attrs.frozen(slots=True, weakref_slot=False)
 class FileDone:
     """The end of a file, with its counts."""
 

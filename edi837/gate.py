@@ -21,7 +21,7 @@ import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import attrs
 import click
@@ -39,6 +39,9 @@ from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
 from .parallel import file_events
 from .reader.segment import Delimiters
+
+if TYPE_CHECKING:
+    from .model.claims import Claim
 
 COUNTER_FILE = ".edi837-gate-control"
 
@@ -114,7 +117,7 @@ def _stem(path: str) -> str:
 
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
-         echo: Any = None, jobs: int = 1, **engine_options: Any) -> GateResult:
+         echo: Callable[[str], Any] | None = None, jobs: int = 1, **engine_options: Any) -> GateResult:
     """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc.
 
     ``jobs > 1``: pass 1 of several files runs on that many processes
@@ -132,7 +135,7 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         now = _dt.datetime.now().replace(second=0, microsecond=0)
     counter_path = os.path.join(out_dir, COUNTER_FILE)
     persist = control_number is None
-    if persist:
+    if control_number is None:  # persist
         try:
             with open(counter_path, encoding="ascii") as fh:
                 control_number = int(fh.read().strip() or 1)
@@ -174,7 +177,7 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
     # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
     hl_of: dict[int, tuple[str, str, str]] = {}
 
-    def hook(claim: Any) -> None:
+    def hook(claim: Claim) -> None:
         b, s, p = ((lp.segments[0][1] if lp is not None and lp.segments else "")
                    for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
         hl_of[claim.seq] = (b, s, p)
@@ -186,7 +189,8 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
 
 
 def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
-               now: _dt.datetime, fg: FileGate, base: str, hl_of: dict, hook: Any,
+               now: _dt.datetime, fg: FileGate, base: str, hl_of: dict[int, tuple[str, str, str]],
+               hook: Callable[[Claim], None],
                stack: contextlib.ExitStack, events: Iterable[EngineEvent] | None) -> FileGate:
     engine.claim_listeners.append(hook)
     results: dict[int, ClaimResult] = {}
@@ -203,17 +207,20 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
                         findings.append(f)
                     case ClaimVerdict(cr):
                         results[cr.claim_seq] = cr
-                    case FileDone(r):  # the engine's counts of the file
-                        fg.result = r
+                    case FileDone(fr):  # the engine's counts of the file
+                        fg.result = fr
             rep.close()
     finally:
         engine.claim_listeners.remove(hook)
     fg.paths["report"] = base + ".report.json"
     fg.results = list(results.values())
     verdicts = {s: r.verdict for s, r in results.items()}
-    hl_children: dict[str, set] = {"accepted": set(), "rejected": set()}
-    tx_totals: dict[int, list] = {}
-    prov_totals: dict[tuple, list] = {}
+    hl_children: dict[str, set[tuple[int, str]]] = {"accepted": set(), "rejected": set()}
+    # [accepted, rejected, accepted amount, rejected amount]
+    tx_totals: dict[int, list[int | Decimal]] = {}  # by tx_no
+    prov_totals: dict[tuple[int, str], list[int | Decimal]] = {}  # by (tx_no, billing HL01)
+    key: Any  # either table's key
+    table: dict[Any, list[int | Decimal]]
     for s, r in results.items():
         b, sub, pat = hl_of.get(s, ("", "", ""))
         if b and sub:

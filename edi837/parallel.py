@@ -29,7 +29,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, TypeVar
 
 import attrs
 
@@ -38,6 +38,10 @@ from .checks.options import RunOptions
 from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart,
                      Found)
 from .findings import Finding
+
+if TYPE_CHECKING:
+    from .checks.engine import Key
+    from .model.claims import Claim
 
 T = TypeVar("T")
 BATCH = 2000  # rows per pickled batch in a part file
@@ -63,7 +67,7 @@ def map_files(func: Callable[[str], T], paths: Iterable[str], jobs: int = 1,
 
 def submit_files(func: Callable[[str], T], paths: Iterable[str], jobs: int,
                  mp_context: str | None = "spawn", window: int | None = None
-                 ) -> Iterator[cf.Future]:
+                 ) -> Generator[cf.Future[T], None, None]:
     """The futures of ``func(path)`` on a pool of ``jobs`` processes, in input order.
 
     Lets the caller work on a file while its future is still running (see
@@ -77,7 +81,7 @@ def submit_files(func: Callable[[str], T], paths: Iterable[str], jobs: int,
     window = max(window or 2 * workers, workers)
     ctx = multiprocessing.get_context(mp_context) if mp_context else None
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-        pending: collections.deque[cf.Future] = collections.deque()
+        pending: collections.deque[cf.Future[T]] = collections.deque()
         it = iter(paths)
         try:
             for p in it:
@@ -124,7 +128,8 @@ class _PartWriter:
         return part, n, findings
 
 
-def _read_part(part: str) -> Iterator[dict[str, Any]]:
+def _read_part(part: str) -> Iterator[Any]:
+    """The items of a part file's pickled batches (rows or events), deleting it after."""
     try:
         with open(part, "rb") as f:
             while True:
@@ -182,7 +187,7 @@ class _ClaimPickler(pickle.Pickler):
     loops and claims, the group's transactions and the interchange's groups.
     """
 
-    def __init__(self, f: Any, claim: Any):
+    def __init__(self, f: IO[bytes], claim: Claim):
         super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
         from .grammar.loop import Loop
         from .model.envelope import FunctionalGroup, Interchange, Transaction
@@ -207,18 +212,20 @@ class _ClaimPickler(pickle.Pickler):
             state["transactions"] = []
         else:
             state["groups"] = []
-        return (copyreg.__newobj__, (type(obj),), state, None, None, _set_slots)
+        # typeshed does not declare copyreg.__newobj__ (pickle's NEWOBJ reducer)
+        return (copyreg.__newobj__, (type(obj),), state, None, None, _set_slots)  # type: ignore[attr-defined]
 
 
-def dump_claim(claim: Any) -> bytes:
+def dump_claim(claim: Claim) -> bytes:
     """A claim as bytes, with only what encloses it (see :class:`_ClaimPickler`)."""
     buf = io.BytesIO()
     _ClaimPickler(buf, claim).dump(claim)
     return buf.getvalue()
 
 
-def load_claim(data: bytes) -> Any:
-    return pickle.loads(data)
+def load_claim(data: bytes) -> Claim:
+    claim: Claim = pickle.loads(data)
+    return claim
 
 
 # -- validate -------------------------------------------------------------------
@@ -345,11 +352,11 @@ class _Ahead:
     :func:`split_events`.
     """
 
-    def __init__(self, engine: Any, path: str):
+    def __init__(self, engine: Engine, path: str):
         from .model.build import iter_claims
         from .reader import ReadError
 
-        self.found: dict[int, list] = {}
+        self.found: dict[int, list[tuple[Key, Finding]]] = {}
         self.last = 0  # claim seqs grow 1.. through a file
         try:
             for claim in iter_claims(path):
@@ -360,7 +367,7 @@ class _Ahead:
         except (ReadError, OSError):
             pass  # the worker meets the same problem and reports it
 
-    def take(self, seq: int, file: str | None) -> list:
+    def take(self, seq: int, file: str | None) -> list[tuple[Key, Finding]]:
         """The findings read ahead for claim ``seq`` (with their order keys)."""
         if seq > self.last:
             raise RuntimeError(f"{file or 'input'}: the file changed while it was read")
@@ -369,7 +376,7 @@ class _Ahead:
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
                 tmpdir: str | None = None, read_ahead: bool = False
-                ) -> tuple[Any, Iterator[tuple[Any, Iterator[EngineEvent]]]]:
+                ) -> tuple[Engine, Generator[tuple[Any, Iterator[EngineEvent]], None, None]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
     ``files`` yields ``(source, events)`` in input order, where ``events`` are
@@ -401,8 +408,8 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     return parent, _split_files(parent, files, jobs, tmpdir, options, ahead)
 
 
-def _split_files(parent: Any, files: list[Any], jobs: int, tmpdir: str | None, options: RunOptions,
-                 ahead: int = 0) -> Iterator[tuple[Any, Iterator[EngineEvent]]]:
+def _split_files(parent: Engine, files: list[Any], jobs: int, tmpdir: str | None, options: RunOptions,
+                 ahead: int = 0) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
         paths = [os.fspath(f) for f in files]
@@ -415,7 +422,7 @@ def _split_files(parent: Any, files: list[Any], jobs: int, tmpdir: str | None, o
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _merged(parent: Any, paths: list[str], k: int, fut: cf.Future,
+def _merged(parent: Engine, paths: list[str], k: int, fut: cf.Future[str],
             read: dict[int, "_Ahead"], ahead: int) -> Iterator[EngineEvent]:
     """File ``k``'s events: read and check it here while its worker runs (unless
     read ahead already), then merge; with ``ahead``, files after it are read

@@ -43,17 +43,24 @@ import itertools
 import json
 import os
 import zlib
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from .checks.options import RunOptions
 from .events import ClaimChecked, ClaimSent, ClaimVerdict, EngineEvent, Found
 from .findings import Finding
 from .outputs.tables import COLUMN_NAMES
 
+# pyspark has no usable type stubs here: its session, RDDs, DataFrames and types are Any
+Paths = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
+Row = tuple[Any, ...]  # a DataFrame row
+Key1 = tuple[str, int, int]  # a stage-1 record key: (patient, file index, position)
+# a stage-1 record: a claim with its findings so far, a verdict, or a finding outside claims
+Rec1 = tuple[Key1, Union[tuple[ClaimSent, list[Finding]], ClaimVerdict, Found]]
+
 INT_FINDING_FIELDS = ("segment_seq", "line", "byte_offset", "claim_seq", "line_number", "snip")
 
 
-def _pyspark_types():
+def _pyspark_types() -> Any:
     try:
         from pyspark.sql import types as T
     except ImportError as e:  # pragma: no cover - only without pyspark
@@ -61,7 +68,7 @@ def _pyspark_types():
     return T
 
 
-def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
+def _paths(paths: Paths) -> list[str]:
     """Paths as strings; folders the driver can see are expanded (sorted)."""
     from .api import expand_paths
 
@@ -70,7 +77,7 @@ def _paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> 
     return list(expand_paths(paths))
 
 
-def _plan(spark, paths, num_slices: int | None, partitions: int | None = None
+def _plan(spark: Any, paths: Paths, num_slices: int | None, partitions: int | None = None
           ) -> tuple[list[str], int, int]:
     """(files, partitions of the path list, partitions of the patient stage)."""
     files = _paths(paths)
@@ -79,13 +86,13 @@ def _plan(spark, paths, num_slices: int | None, partitions: int | None = None
     return files, slices, max(1, partitions or par)
 
 
-def _rdd(spark, paths, num_slices: int | None, func):
+def _rdd(spark: Any, paths: Paths, num_slices: int | None, func: Callable[[Iterator[str]], Iterator[Row]]) -> Any:
     files, slices, _ = _plan(spark, paths, num_slices)
     return spark.sparkContext.parallelize(files, slices).mapPartitions(func)
 
 
 # -- lines ----------------------------------------------------------------------
-def lines_schema():
+def lines_schema() -> Any:
     T = _pyspark_types()
     return T.StructType([
         T.StructField(c, T.IntegerType() if c == "claim_seq" else T.StringType(), c != "claim_seq")
@@ -98,12 +105,12 @@ def _str(v: Any) -> str | None:
     return v if isinstance(v, str) else str(v)
 
 
-def line_tuple(row: dict[str, Any]) -> tuple:
+def line_tuple(row: dict[str, Any]) -> Row:
     """A lines-table row as the tuple of the Spark schema."""
     return tuple(int(row[c]) if c == "claim_seq" else _str(row.get(c)) for c in COLUMN_NAMES)
 
 
-def _lines_partition(paths: Iterator[str]) -> Iterator[tuple]:
+def _lines_partition(paths: Iterator[str]) -> Iterator[Row]:
     from .api import lines
 
     for p in paths:
@@ -111,13 +118,13 @@ def _lines_partition(paths: Iterator[str]) -> Iterator[tuple]:
             yield line_tuple(r)
 
 
-def claim_lines(spark, paths, num_slices: int | None = None):
+def claim_lines(spark: Any, paths: Paths, num_slices: int | None = None) -> Any:
     """DataFrame of the lines table of ``paths`` (files or folders), read on the executors."""
     return spark.createDataFrame(_rdd(spark, paths, num_slices, _lines_partition), lines_schema())
 
 
 # -- validation -------------------------------------------------------------------
-def verdicts_schema():
+def verdicts_schema() -> Any:
     T = _pyspark_types()
     return T.StructType([
         T.StructField("file", T.StringType()),
@@ -135,15 +142,15 @@ def finding_fields() -> list[str]:
     return [f.name for f in attrs.fields(Finding)]
 
 
-def findings_schema():
+def findings_schema() -> Any:
     T = _pyspark_types()
     return T.StructType([
         T.StructField(n, T.LongType() if n in INT_FINDING_FIELDS else T.StringType())
         for n in finding_fields()])
 
 
-def finding_tuple(d: dict[str, Any], names: list[str]) -> tuple:
-    out = []
+def finding_tuple(d: dict[str, Any], names: list[str]) -> Row:
+    out: list[int | str | None] = []
     for n in names:
         v = d.get(n)
         if n in INT_FINDING_FIELDS:
@@ -153,12 +160,12 @@ def finding_tuple(d: dict[str, Any], names: list[str]) -> tuple:
     return tuple(out)
 
 
-def _pid(patient_key: tuple) -> str:
+def _pid(patient_key: tuple[str, ...]) -> str:
     """The patient's key as a string (what partitions, and sorts, claims by patient)."""
     return json.dumps(list(patient_key))
 
 
-def patient_partition(key: tuple) -> int:
+def patient_partition(key: Key1) -> int:
     """Partition number (before ``% n``) of a stage-1 record key ``(patient, file index, position)``:
     a stable hash of the patient (``zlib.crc32``, the same on every executor whatever
     ``PYTHONHASHSEED``); records of no patient (findings outside claims) go by file index."""
@@ -173,7 +180,7 @@ class _FileRange:
     def __init__(self, files: int, parts: int):
         self.files, self.parts = files, parts
 
-    def __call__(self, key: tuple) -> int:
+    def __call__(self, key: tuple[int, int, int]) -> int:
         return key[0] * self.parts // self.files
 
 
@@ -194,7 +201,7 @@ class _CheckFiles:
         self.options = options
         self.keep = keep
 
-    def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[tuple[tuple, tuple]]:
+    def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[Rec1]:
         from .checks.engine import Engine
         from .parallel import dump_claim
 
@@ -227,7 +234,7 @@ class _CheckFiles:
                     pos += 1
 
 
-def _as_events(records: Iterable[tuple[tuple, Any]], cur: list) -> Iterator[EngineEvent]:
+def _as_events(records: Iterable[Rec1], cur: list[Key1 | None]) -> Iterator[EngineEvent]:
     """Stage-1 records back into the skip-mode events ``parallel.split_events`` takes;
     ``cur[0]`` is the key of the record being read."""
     for key, v in records:
@@ -239,7 +246,7 @@ def _as_events(records: Iterable[tuple[tuple, Any]], cur: list) -> Iterator[Engi
             yield v
 
 
-def _row(ev: EngineEvent, want: type, names: list[str]) -> tuple | None:
+def _row(ev: object, want: type, names: list[str]) -> Row | None:
     """The DataFrame row of ``ev`` when it is a ``want`` event (ClaimVerdict or Found)."""
     if not isinstance(ev, want):
         return None
@@ -262,36 +269,39 @@ class _CrossClaim:
         self.options = options
         self.want = want
 
-    def __call__(self, records: Iterator[tuple[tuple, tuple]]) -> Iterator[tuple[tuple, tuple]]:
+    def __call__(self, records: Iterator[Rec1]) -> Iterator[tuple[tuple[int, int, int], Row]]:
         from .checks.engine import Engine
         from .parallel import split_events
 
         names = finding_fields()
         want = self.want
-        eng = None
+        eng: Engine | None = None
         for pid, group in itertools.groupby(records, key=lambda kv: kv[0][0]):
             if not pid:  # findings outside claims
-                for (_, i, pos), ev in group:
-                    row = _row(ev, Found, names)
+                for (_, i, pos), found in group:
+                    row = _row(found, Found, names)
                     if row is not None:
                         yield (i, pos, 0), row
                 continue
             if eng is None:
                 eng = Engine(self.options, cross_claim="only")
-            cur: list = [None]
-            last, n = None, 0
+            cur: list[Key1 | None] = [None]
+            last: Key1 | None = None
+            n = 0
             for ev in split_events(eng, _as_events(group, cur), None):
                 row = _row(ev, want, names)
                 if row is None:
                     continue
                 if cur[0] != last:
                     last, n = cur[0], 0
+                assert last is not None  # _as_events set it before yielding the event
                 _, i, pos = last
                 yield (i, pos, n), row
                 n += 1
 
 
-def by_patient(spark, files: list[str], slices: int, parts: int, args: RunOptions, keep: tuple[str, ...]):
+def by_patient(spark: Any, files: list[str], slices: int, parts: int, args: RunOptions, keep: tuple[str, ...]
+               ) -> Any:
     """Stage 1 on ``files`` (cut into ``slices`` partitions), its records shuffled into
     ``parts`` partitions by patient and sorted by (patient, file index, position)."""
     return (spark.sparkContext.parallelize(list(enumerate(files)), slices)
@@ -299,7 +309,8 @@ def by_patient(spark, files: list[str], slices: int, parts: int, args: RunOption
             .repartitionAndSortWithinPartitions(parts, patient_partition))
 
 
-def _distributed(spark, paths, num_slices, partitions, options: RunOptions, want: type):
+def _distributed(spark: Any, paths: Paths, num_slices: int | None, partitions: int | None, options: RunOptions,
+                 want: type) -> Any:
     """The rows of ``want`` ("claim" or "finding") as an RDD, cross-claim rules on the executors."""
     from .checks.engine import Engine
 
@@ -315,7 +326,7 @@ def _distributed(spark, paths, num_slices, partitions, options: RunOptions, want
             .values())
 
 
-def _serial(spark, paths, num_slices, options: RunOptions, want: type) -> list[tuple]:
+def _serial(spark: Any, paths: Paths, num_slices: int | None, options: RunOptions, want: type) -> list[Row]:
     """The rows of ``want``, cross-claim rules (history store, verdict callbacks)
     on the driver in file order: what ``history`` / ``on_verdict`` / ``on_finish`` need."""
     from .checks.engine import Engine
@@ -345,7 +356,8 @@ def _serial(spark, paths, num_slices, options: RunOptions, want: type) -> list[t
 _KEEP = {ClaimVerdict: "claim", Found: "finding"}  # what stage 1 keeps for each kind of row
 
 
-def _frame(spark, paths, num_slices, partitions, engine_args: dict[str, Any], want: type, schema):
+def _frame(spark: Any, paths: Paths, num_slices: int | None, partitions: int | None, engine_args: dict[str, Any],
+           want: type, schema: Any) -> Any:
     options = RunOptions.build(**engine_args)
     if options.serial != options:  # a history store or callbacks: on the driver
         return spark.createDataFrame(_serial(spark, paths, num_slices, options, want), schema)
@@ -353,8 +365,8 @@ def _frame(spark, paths, num_slices, partitions, engine_args: dict[str, Any], wa
                                  schema)
 
 
-def verdicts(spark, paths, num_slices: int | None = None, partitions: int | None = None,
-             **engine_args: Any):
+def verdicts(spark: Any, paths: Paths, num_slices: int | None = None, partitions: int | None = None,
+             **engine_args: Any) -> Any:
     """DataFrame (file, claim_seq, claim_id, verdict), one row per claim, in file order.
 
     ``engine_args`` (``snip``, ``rules``, options) go to ``Engine`` on the
@@ -368,8 +380,8 @@ def verdicts(spark, paths, num_slices: int | None = None, partitions: int | None
     return _frame(spark, paths, num_slices, partitions, engine_args, ClaimVerdict, verdicts_schema())
 
 
-def findings(spark, paths, num_slices: int | None = None, partitions: int | None = None,
-             **engine_args: Any):
+def findings(spark: Any, paths: Paths, num_slices: int | None = None, partitions: int | None = None,
+             **engine_args: Any) -> Any:
     """DataFrame of every finding (the fields of ``Finding.to_dict``), one row per finding,
     in the order of one ``Engine().run(files)`` (cross-claim rules included); run as
     :func:`verdicts`."""

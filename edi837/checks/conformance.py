@@ -14,7 +14,7 @@ import collections
 import csv
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
@@ -62,13 +62,13 @@ def pyx12_class(v: str) -> str:
     return "n/a"
 
 
-def ours(path: Path) -> tuple[collections.Counter, collections.Counter]:
+def ours(path: Path) -> tuple[collections.Counter[str], collections.Counter[str]]:
     """(errors by rule id, warnings by rule id) of SNIP 1-2 on one file."""
     from ..events import Found
     from .engine import Engine
 
-    errs: collections.Counter = collections.Counter()
-    warns: collections.Counter = collections.Counter()
+    errs: collections.Counter[str] = collections.Counter()
+    warns: collections.Counter[str] = collections.Counter()
     for ev in Engine(snip="1-2").run_file(str(path)):
         if isinstance(ev, Found):
             if ev.finding.severity.value == "error":
@@ -78,7 +78,7 @@ def ours(path: Path) -> tuple[collections.Counter, collections.Counter]:
     return errs, warns
 
 
-def verdict(pcls: str, errs: collections.Counter) -> str:
+def verdict(pcls: str, errs: collections.Counter[str]) -> str:
     if pcls == "ok":
         return "agree" if not errs else "disagree"
     if pcls == "guide":
@@ -86,7 +86,7 @@ def verdict(pcls: str, errs: collections.Counter) -> str:
     return "n/a"
 
 
-def run(corpus: Path) -> Iterator[dict]:
+def run(corpus: Path) -> Iterator[dict[str, Any]]:
     for r in rows(corpus):
         p = corpus / r["file"]
         errs, warns = ours(p)
@@ -96,7 +96,7 @@ def run(corpus: Path) -> Iterator[dict]:
                "verdict": verdict(pcls, errs)}
 
 
-def _fmt(c: collections.Counter) -> str:
+def _fmt(c: collections.Counter[str]) -> str:
     return ", ".join(f"{k}×{v}" for k, v in sorted(c.items())) or "—"
 
 
@@ -105,7 +105,7 @@ def _cell(s: str, n: int = 110) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def write(results: list[dict], out: Path) -> None:
+def write(results: list[dict[str, Any]], out: Path) -> None:
     tot = collections.Counter(r["verdict"] for r in results)
     by = collections.Counter((r["pyx12_class"], r["verdict"]) for r in results)
     lines = [

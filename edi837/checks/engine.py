@@ -28,8 +28,7 @@ line the line rules by id, then hooks.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Iterator
-
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..events import (ClaimChecked, ClaimRead, ClaimVerdict, EngineEvent, FileDone, FileStart, Found, GroupEnd,
                       GroupStart, HlRead, InterchangeEnd, InterchangeStart, TransactionEnd, TransactionStart)
@@ -40,8 +39,11 @@ from ..reader import ReadError
 from . import registry
 from .options import ALL_SNIP, RunOptions, parse_snip
 from .packs import PackRun, RulePack
-from .registry import CHECKERS, RULES, Rule
+from .registry import CHECKERS, RULES, Hit, Rule
 from .verdicts import ClaimResult, FileResult, Pending, suppress_cascades
+
+if TYPE_CHECKING:
+    from ..grammar.loop import Loop
 
 HL_LEVEL = {"20": "billing", "22": "subscriber", "23": "patient"}  # HL03 -> level
 HL_CLEARS = {"billing": ("billing", "subscriber", "patient"), "subscriber": ("subscriber", "patient"),
@@ -49,6 +51,11 @@ HL_CLEARS = {"billing": ("billing", "subscriber", "patient"), "subscriber": ("su
 
 __all__ = ["Engine", "Context", "ClaimChecked", "ClaimResult", "FileResult", "RunOptions", "parse_snip",
            "ALL_SNIP"]
+
+Key = tuple[Any, ...]  # a finding's order key within its claim (see Engine._claim_findings_keyed)
+RuleFunc = Callable[..., Iterable[Hit]]
+_Rules = list[tuple[Rule, RuleFunc]]
+
 
 class Context:
     """What a rule function may look at besides its claim."""
@@ -94,11 +101,11 @@ class Engine:
                                 ] if cross_claim != "only" else []
         # called with each claim once its rules ran (e.g. the gate notes its HL chain)
         self.claim_listeners: list[Callable[[Claim], None]] = []
-        self._by_kind: dict[Any, tuple[list, list]] = {}  # claim kind -> (claim rules, line rules)
-        self._by_code: dict[Any, dict[str, list]] = {}  # claim kind -> procedure code -> line rules
+        self._by_kind: dict[str | None, tuple[_Rules, _Rules]] = {}  # claim kind -> (claim rules, line rules)
+        self._by_code: dict[str | None, dict[str, _Rules]] = {}  # claim kind -> procedure code -> line rules
         self._ctx: dict[str | None, Context] = {}
         self._packs: dict[str, RulePack] = {p.name: p for p in registry.packs()}
-        self._runs: dict[str, PackRun] = {}  # started pack states, in start order
+        self._runs: dict[str, PackRun | None] = {}  # started pack states, in start order
         if cross_claim != "skip":
             # a pack with cross-claim rules records every claim from the first
             # one on, whichever rules a claim happens to call (same in run/only mode)
@@ -250,10 +257,10 @@ class Engine:
                         counters["transaction"] += 1
                         _clear("transaction", "billing", "subscriber", "patient")
                     case HlRead(lp):
-                        lvl = HL_LEVEL.get(lp.segments[0][3]) if lp.segments else None
-                        cur_hl_kind = lvl
-                        if lvl is not None:
-                            _clear(*HL_CLEARS[lvl])
+                        hl_lvl = HL_LEVEL.get(lp.segments[0][3]) if lp.segments else None
+                        cur_hl_kind = hl_lvl
+                        if hl_lvl is not None:
+                            _clear(*HL_CLEARS[hl_lvl])
                 if not isinstance(ev, Found):
                     for ch in checkers:
                         out.extend(ch.on_event(ev) or ())
@@ -317,20 +324,20 @@ class Engine:
     def _claim_findings(self, claim: Claim, ctx: Context) -> list[Finding]:
         return [f for _, f in self._claim_findings_keyed(claim, ctx)]
 
-    def _claim_findings_keyed(self, claim: Claim, ctx: Context) -> list[tuple[tuple, Finding]]:
+    def _claim_findings_keyed(self, claim: Claim, ctx: Context) -> list[tuple[Key, Finding]]:
         """The claim's rule and hook findings with their order keys, in key order:
         (1, 0, rule id, n) claim rules, (2, line index, rule id, n) line rules,
         (3, hook index, n) hooks (stream-checker findings are (0, n))."""
-        out: list[tuple[tuple, Finding]] = []
+        out: list[tuple[Key, Finding]] = []
         kind = claim.kind
         rules = self._by_kind.get(kind)
         if rules is None:
             rules = self._by_kind[kind] = (
-                [(r, r.func) for r in self.claim_rules if kind in r.applies_to],
-                [(r, r.func) for r in self.line_rules if kind in r.applies_to])
+                [(r, r.func) for r in self.claim_rules if kind in r.applies_to and r.func is not None],
+                [(r, r.func) for r in self.line_rules if kind in r.applies_to and r.func is not None])
         claim_rules, line_rules = rules
         for r, func in claim_rules:
-            for h in func(claim, ctx) or ():  # type: ignore[misc]
+            for h in func(claim, ctx) or ():
                 out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if line_rules:
             by_code = self._by_code.get(kind)
@@ -345,7 +352,7 @@ class Engine:
                     mine = by_code[code] = [(r, f) for r, f in line_rules
                                             if r.codes is None or code in r.codes]
                 for r, func in mine:
-                    for h in func(ln, ctx) or ():  # type: ignore[misc]
+                    for h in func(ln, ctx) or ():
                         if h.line is None:
                             h.line = ln
                         out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
@@ -366,7 +373,7 @@ class Engine:
         return [f for _, f in self.check_keyed(claim, file)]
 
     def check_keyed(self, claim: Claim, file: str | None = None, ctl: tuple[str, str, str] | None = None
-                    ) -> list[tuple[tuple, Finding]]:
+                    ) -> list[tuple[Key, Finding]]:
         """:meth:`check_claim` with each finding's order key (see :meth:`_claim_findings_keyed`)."""
         name = file if file is not None else claim.file
         if ctl is None:
@@ -384,7 +391,7 @@ class Engine:
         return out
 
     @staticmethod
-    def complete_claim(keys: list[tuple], found: list[Finding], mine: list[tuple[tuple, Finding]]
+    def complete_claim(keys: list[Key], found: list[Finding], mine: list[tuple[Key, Finding]]
                        ) -> tuple[list[Finding], list[Finding]]:
         """Merge the findings of a claim's first half (``found``, with their
         order ``keys``) with an only-mode engine's keyed findings on it
@@ -411,7 +418,7 @@ class Engine:
             fin()
 
 
-def _seq_span(loop: Any) -> tuple[int, int]:
+def _seq_span(loop: Loop) -> tuple[int, int]:
     """First and last segment ordinal of a loop tree (0, 0 when empty); each
     loop's own segments are in file order (see grammar.parser.build_loop)."""
     lo = hi = 0

@@ -62,7 +62,7 @@ def _record(v: str) -> str:
 
 
 def _cache(v: int | str | None) -> int | None:
-    return None if v in (None, "", 0) else max(1, int(v))  # type: ignore[arg-type]
+    return None if v is None or v in ("", 0) else max(1, int(v))
 
 
 Callback = Callable[..., Any]

@@ -15,7 +15,7 @@ docs/errors.md is generated from this registry (``python -m edi837.checks.docs``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import attrs
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .packs import RulePack
 
 SCOPES = ("claim", "line", "stream")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @attrs.define(slots=True)
@@ -122,7 +123,7 @@ def declare(id: str, severity: Severity | str, snip: int, title: str, *, reads: 
 def rule(id: str, severity: Severity | str, snip: int, title: str, *, reads: Iterable[str] = (),
          citation: str = "", ik3: str | None = None, ik4: str | None = None, scope: str = "claim",
          applies_to: Iterable[str] = ("837P", "837I"), cross_claim: bool = False,
-         group: str = "", codes: Iterable[str] | None = None) -> Callable:
+         group: str = "", codes: Iterable[str] | None = None) -> Callable[[_F], _F]:
     """Register a rule function.
 
     ``scope="claim"``: ``func(claim, ctx) -> Iterable[Hit]``;
@@ -134,7 +135,7 @@ def rule(id: str, severity: Severity | str, snip: int, title: str, *, reads: Ite
     if codes is not None and scope != "line":
         raise ValueError(f"{id}: codes= is for line rules")
 
-    def deco(func: Callable) -> Callable:
+    def deco(func: _F) -> _F:
         _add(Rule(id=id, severity=Severity(severity), snip=snip, title=title, reads=tuple(reads),
                   citation=citation, ik3=ik3, ik4=ik4, scope=scope, applies_to=tuple(applies_to),
                   cross_claim=cross_claim, func=func, group=group,

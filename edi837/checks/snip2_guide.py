@@ -17,7 +17,7 @@ and no element findings.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, ModelEvent, TransactionEnd,
                       TransactionStart)
@@ -25,6 +25,9 @@ from ..findings import Finding
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
 from .registry import RULES, checker, declare
+
+if TYPE_CHECKING:
+    from ..reader.segment import Segment
 
 TR3 = "ASC X12N TR3 005010X222A1 / 005010X223A2"
 
@@ -58,12 +61,13 @@ declare("S2-HL-001", "error", 2, "HL01 is not unique or HL02 does not point at a
 # characters allowed in ID/AN elements: the X12 005010 extended character set
 _BAD_CHAR = re.compile(r"""[^A-Z0-9!"&'()*+,\-./:;?= a-z%~@\[\]_{}\\|<>^`#$]""")
 _R = re.compile(r"-?[0-9]*(\.[0-9]+)?")
-_RX: dict[str, re.Pattern] = {}
+_RX: dict[str, re.Pattern[str]] = {}
 _EC_MAX = 20000  # element-check cache entries per file before it is emptied
 _EC_TRIAL = 200  # misses after which a definition must show repeats to stay cached
+_Cap = tuple[str, str, str | None, str | None]  # an element check's finding: (rule, message, element, value)
 
 
-def _rx(p: str | None) -> re.Pattern | None:
+def _rx(p: str | None) -> re.Pattern[str] | None:
     if not p:
         return None
     r = _RX.get(p)
@@ -137,7 +141,7 @@ class _GuideIndex:
             self.by_path[path] = ld
             return ld
 
-    def index(self, ld: Any) -> dict[str, list]:
+    def index(self, ld: Any) -> dict[str, list[Any]]:
         return self.info(ld).index
 
     def info(self, ld: Any) -> "_LoopInfo":
@@ -155,7 +159,7 @@ class _LoopInfo:
     def __init__(self, ld: Any):
         self.ld = ld
         segs = ld.segments
-        self.index: dict[str, list] = {}
+        self.index: dict[str, list[Any]] = {}
         for sd in segs:
             self.index.setdefault(sd.id, []).append(sd)
         # the qualifier places (element, composite?) that matching reads, per
@@ -200,7 +204,7 @@ def control_def(seg_id: str) -> Any:
     return _CONTROL.get(seg_id)
 
 
-def match(cands: list, seg: Any) -> Any:
+def match(cands: list[Any], seg: Any) -> Any:
     """The SegmentDef among same-id ``cands`` that ``seg`` matches (pyx12 ``is_match``)."""
     for sd in cands:
         q = sd.qual
@@ -238,14 +242,14 @@ class GuideChecker:
         self.claims_here = 0  # claims under the current subscriber/patient HL
         self.claims_hl: Any = None
         # element-check results per (segment definition, fields), see _elements
-        self._ec: dict[tuple, tuple] = {}
+        self._ec: dict[tuple[Any, ...], tuple[_Cap, ...]] = {}
         self._ec_stats: dict[Any, list[int]] = {}
         self._ec_delims: Any = None
-        self._cap: list[tuple] = []
+        self._cap: list[_Cap] = []
         # loop-unit results per structure key, see _unit
-        self._units: dict[tuple, list[tuple]] = {}
+        self._units: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         self._rec: dict[int, int] | None = None  # while recording: id(segment) -> index in the unit
-        self._script: list[tuple] = []
+        self._script: list[tuple[Any, ...]] = []  # (0, i, finding args) or (1, i, spec)
 
     # -- emit ----------------------------------------------------------------
     def _e(self, rule: str, msg: str, seg: Any, element: str | None = None, value: str | None = None,
@@ -397,7 +401,7 @@ class GuideChecker:
         segment, its id, its qualifier values and whether the grammar placed
         it, so their result is a script cached per structure key: the findings
         to emit and the element checks to run, by position in the unit."""
-        segs: list = []
+        segs: list[Segment] = []
         key = (hl_unit, self._key(lp, ld, segs))
         script = self._units.get(key)
         if script is None:
@@ -418,11 +422,12 @@ class GuideChecker:
                 _, i, rule, msg, element, value, severity = op
                 self._e(rule, msg, segs[i], element, value, severity)
 
-    def _key(self, lp: Any, ld: Any, segs: list) -> tuple:
+    def _key(self, lp: Any, ld: Any, segs: list[Segment]) -> tuple[Any, ...]:
         """Structure key of a loop (and its child loops); collects its segments in ``segs``."""
-        li = self.gi.info(ld)  # type: ignore[union-attr]
+        assert self.gi is not None  # structure checks run only with the transaction's guide
+        li = self.gi.info(ld)
         qpos = li.qpos
-        parts: list = [ld]
+        parts: list[Any] = [ld]
         for seg in lp.segments:
             segs.append(seg)
             f = seg.fields
@@ -443,7 +448,7 @@ class GuideChecker:
         return tuple(parts)
 
     @staticmethod
-    def _flat(lp: Any, segs: list) -> list[str]:
+    def _flat(lp: Any, segs: list[Segment]) -> list[str]:
         ids = []
         for seg in lp.segments:
             segs.append(seg)
@@ -454,7 +459,8 @@ class GuideChecker:
         return ids
 
     def _loop(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
-        li = self.gi.info(ld)  # type: ignore[union-attr]
+        assert self.gi is not None  # structure checks run only with the transaction's guide
+        li = self.gi.info(ld)
         ix = li.index
         where = f"loop {ld.id} {ld.name}"
         counts: dict[int, int] = {}
@@ -486,7 +492,8 @@ class GuideChecker:
         self._children(lp, ld, hl_unit)
 
     def _children(self, lp: Any, ld: Any, hl_unit: bool = False) -> None:
-        li = self.gi.info(ld)  # type: ignore[union-attr]
+        assert self.gi is not None  # structure checks run only with the transaction's guide
+        li = self.gi.info(ld)
         kids = li.kids
         n: dict[str, int] = {}
         for c in lp.children:
@@ -513,7 +520,7 @@ class GuideChecker:
             self._e("S2-SEG-004", f"segment {sd.id} {sd.name} appears {k} times in {where}; at most "
                     f"{sd.max_use} allowed", seg)
 
-    def _misplaced(self, seg: Any, where: str, cands: list | None = None) -> None:
+    def _misplaced(self, seg: Any, where: str, cands: list[Any] | None = None) -> None:
         sid = seg.fields[0]
         gi = self.gi
         if gi is not None and sid not in gi.ids:
@@ -603,6 +610,7 @@ class GuideChecker:
                 self._c("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
                         es.xid, v)
                 continue
+            reps: Sequence[str]
             if rep and rep in v and sid != "ISA":
                 reps = v.split(rep)
                 if es.repeat is not None and len(reps) > es.repeat:
@@ -640,8 +648,8 @@ class GuideChecker:
         L = len(v)
         xid = es.xid
         if dt == "AN" or dt == "ID":
-            if _BAD_CHAR.search(v):
-                bad = _BAD_CHAR.search(v).group(0)  # type: ignore[union-attr]
+            if m := _BAD_CHAR.search(v):
+                bad = m.group(0)
                 self._c("S1-ELE-001", f"{xid} {es.name} {v!r} holds a character X12 does not allow ({bad!r})",
                         xid, v)
                 return

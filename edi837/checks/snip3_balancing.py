@@ -17,12 +17,15 @@ be current when they are discovered.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..events import HlRead, ModelEvent, TransactionEnd, TransactionStart
 from ..findings import Finding
 from ..model.claims import Claim
 from .registry import Hit, checker, declare, get, rule
+
+if TYPE_CHECKING:
+    from ..reader.segment import Segment
 
 TR3_CLM02 = "TR3 005010X222A1 / X223A2 2300 CLM02 note: total claim charge must equal the sum of the service line charges"
 
@@ -99,12 +102,12 @@ class HLChecker:
 
     def _reset(self) -> None:
         self.levels: dict[str, str] = {}  # HL01 -> HL03 of this transaction
-        self.prev: Any = None  # previous HL segment (HL04 judged by the next HL)
+        self.prev: Segment | None = None  # previous HL segment (HL04 judged by the next HL)
         self.count = 0
-        self.held: list = []
+        self.held: list[Finding] = []
         self.seq_warned = False
 
-    def _f(self, rid: str, msg: str, seg: Any, el: str, value: str) -> None:
+    def _f(self, rid: str, msg: str, seg: Segment, el: str, value: str) -> None:
         if rid == "S3-HL-005" and self.seq_warned:
             return
         if rid == "S3-HL-005":
@@ -166,6 +169,6 @@ class HLChecker:
             return out
         return ()
 
-    def finish(self) -> Iterable:
+    def finish(self) -> Iterable[Finding]:
         out, self.held = self.held, []
         return out

@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TypedDict
 
 from .. import codesets as cs
 from ..events import HlRead, ModelEvent, TransactionStart
@@ -33,7 +33,15 @@ from ..findings import Finding
 from ..model.claims import Claim
 from .registry import Hit, checker, get, rule
 
-IK = {"ik3": "8", "ik4": "7"}
+if TYPE_CHECKING:
+    from ..reader.segment import Segment
+
+class _IK(TypedDict):
+    ik3: str
+    ik4: str
+
+
+IK: _IK = {"ik3": "8", "ik4": "7"}
 ICD_CITE = "ICD-10-CM (CDC/NCHS, April 2026 release via simple-icd-10-cm); TR3 2300 HI"
 
 
@@ -60,8 +68,7 @@ def icd_header(claim: Claim, ctx: Any) -> Iterator[Hit]:
 def _icd_date(claim: Claim) -> tuple[_dt.date | None, str]:
     if claim.kind == "837I":
         return claim.statement_to, "statement through-date (DTP*434)"
-    dates = [ln.service_date_end or ln.service_date for ln in claim.lines
-             if (ln.service_date_end or ln.service_date) is not None]
+    dates = [d for ln in claim.lines if (d := ln.service_date_end or ln.service_date) is not None]
     return (max(dates) if dates else None), "service date (DTP*472)"
 
 
@@ -115,7 +122,7 @@ def pcs_format(claim: Claim, ctx: Any) -> Iterator[Hit]:
 _NINE_DIGIT_ZIP = {"837P": {"2010AA", "2310C", "2420C"}, "837I": {"2010AA", "2310E"}}
 
 
-def _segment_hits(segs: Iterable[Any], kind: str | None) -> Iterator[tuple[str, Hit]]:
+def _segment_hits(segs: Iterable[Segment], kind: str | None) -> Iterator[tuple[str, Hit]]:
     """(rule id, hit) for NPI, taxonomy, state and ZIP of the given segments."""
     nine = _NINE_DIGIT_ZIP.get(kind or "837P", {"2010AA"})
     for s in segs:
@@ -147,12 +154,13 @@ def _segment_hits(segs: Iterable[Any], kind: str | None) -> Iterator[tuple[str, 
                                             f"ZIP+4 in this loop", s, element="N403", value=s[3])
 
 
-def _who(nm1: Any) -> str:
+def _who(nm1: Segment) -> str:
     name = nm1[3] if nm1[2] == "2" else " ".join(x for x in (nm1[4], nm1[3]) if x)
     return f"{name} (NM101 {nm1[1]})" if name else f"NM101 {nm1[1]}"
 
 
-_SEG_RULES = {
+# rule id -> (title, reads, citation, 999 codes)
+_SEG_RULES: dict[str, tuple[str, tuple[str, ...], str, _IK]] = {
     "S5-NPI-001": ("An NPI (NM109 with NM108 = XX) fails the check digit or is not 10 digits starting 1 or 2.",
                    ("NM108", "NM109"), "45 CFR 162.406; NPI check digit: ISO/IEC 7812 Luhn over 80840 + NPI", IK),
     "S5-TAX-001": ("A provider taxonomy code (PRV03) is not in the NUCC format.", ("PRV03",),

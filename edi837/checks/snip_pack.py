@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .registry import Rule, pack
+
+if TYPE_CHECKING:
+    from .options import RunOptions
 
 
 class SnipPack:
@@ -13,10 +16,10 @@ class SnipPack:
     def owns(self, rule: Rule) -> bool:
         return rule.snip != 7
 
-    def check_options(self, options: Any) -> None:
+    def check_options(self, options: RunOptions) -> None:
         return None
 
-    def start_run(self, options: Any) -> None:
+    def start_run(self, options: RunOptions) -> None:
         return None
 
 

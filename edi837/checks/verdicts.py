@@ -12,11 +12,20 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import attrs
 
 from ..findings import Finding
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # where a claim sits: (kind, interchange, group, transaction)
+    _Where: TypeAlias = tuple[str | None, str, str, str]
+    # Pending's columns: ints, claim_id, where, charge, patient key, reasons
+    _Cols: TypeAlias = tuple[list["array[int]"], list[str], list[_Where], list[str | None],
+                             list[tuple[str, ...]], dict[int, list[str]]]
 
 
 @attrs.define(slots=True)
@@ -32,7 +41,7 @@ class ClaimResult:
     group: str = ""
     transaction: str = ""
     charge: str | None = None
-    patient_key: tuple = ()
+    patient_key: tuple[str, ...] = ()
     first_seq: int = 0  # first and last segment ordinal of the claim loop
     last_seq: int = 0
     reasons: list[str] = attrs.field(factory=list)  # rule ids of the errors that reject it
@@ -77,17 +86,18 @@ class Pending:
         self.file = file
         self._spill: Any = None  # temporary file of pickled chunks
         self._chunks = 0
-        self._late: list[tuple] = []  # (chunks spilled then, kind, key, rules)
+        self._late: list[tuple[int, str, int | None, list[str]]] = []  # (chunks spilled then, kind, key, rules)
         self._reset()
 
     def _reset(self) -> None:
         self.ints = [array("q") for _ in self._INTS]
         self.claim_id: list[str] = []
-        self.where: list[tuple] = []  # (kind, interchange, group, transaction), interned
+        self.where: list[_Where] = []  # (kind, interchange, group, transaction), interned
         self.charge: list[str | None] = []  # interned
-        self.pkey: list[tuple] = []  # interned
+        self.pkey: list[tuple[str, ...]] = []  # interned
         self.reasons: dict[int, list[str]] = {}  # row -> rule ids, only for claims with errors
-        self._intern: tuple[dict, dict, dict] = ({}, {}, {})
+        self._intern: tuple[dict[_Where, _Where], dict[str | None, str | None],
+                            dict[tuple[str, ...], tuple[str, ...]]] = ({}, {}, {})
 
     def __len__(self) -> int:
         return len(self.claim_id)
@@ -107,7 +117,7 @@ class Pending:
         if cr.reasons:
             self.reasons[row] = list(cr.reasons)
 
-    def _columns(self) -> tuple:
+    def _columns(self) -> _Cols:
         return (self.ints, self.claim_id, self.where, self.charge, self.pkey, self.reasons)
 
     def _spill_chunk(self) -> None:
@@ -126,7 +136,7 @@ class Pending:
         return i if i < len(seqs) and seqs[i] == claim_seq else None
 
     @staticmethod
-    def _err(cols: tuple, row: int, rules: Iterable[str]) -> None:
+    def _err(cols: _Cols, row: int, rules: Iterable[str]) -> None:
         cols[0][1][row] += 1
         rs = cols[5].setdefault(row, [])
         for r in rules:
@@ -141,7 +151,7 @@ class Pending:
             self._late.append((self._chunks, "claim", claim_seq, [rule]))
 
     @staticmethod
-    def _flag_cols(cols: tuple, level: str, number: int | None, rules: list[str]) -> None:
+    def _flag_cols(cols: _Cols, level: str, number: int | None, rules: list[str]) -> None:
         ints = cols[0]
         col = ints[5] if level == "transaction" else ints[6] if level == "group" else None
         for row in range(len(cols[1])):
@@ -155,11 +165,12 @@ class Pending:
         if self._chunks:
             self._late.append((self._chunks, level, number, list(rules)))
 
-    def _apply_late(self, cols: tuple, chunk: int, late: list[tuple]) -> None:
+    def _apply_late(self, cols: _Cols, chunk: int, late: list[tuple[int, str, int | None, list[str]]]) -> None:
         for n, kind, key, rules in late:
             if n <= chunk:  # spilled after this record: it was applied in memory
                 continue
             if kind == "claim":
+                assert key is not None  # add_error records a claim_seq
                 seqs = cols[0][0]
                 i = bisect_left(seqs, key)
                 if i < len(seqs) and seqs[i] == key:
@@ -184,7 +195,7 @@ class Pending:
             spill.close()
         yield from self._results(last)
 
-    def _results(self, cols: tuple) -> Iterator[ClaimResult]:
+    def _results(self, cols: _Cols) -> Iterator[ClaimResult]:
         ints, ids, where, charges, pkeys, reasons = cols
         for row in range(len(ids)):
             kind, ic, grp, tx = where[row]
@@ -207,7 +218,7 @@ def suppress_cascades(findings: list[Finding], context: Iterable[Finding] = ()) 
         return findings
     seg_level = {f.segment_seq for f in (*findings, *context)
                  if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
-    seen: set = set()
+    seen: set[tuple[str, int | None, str | None, int | None, int | None, str]] = set()
     out = []
     for f in findings:
         if f.element is not None and f.segment_seq in seg_level:

@@ -89,7 +89,8 @@ class Structurer:
                 return
             segs, chunk = chunk, []
             tt, toks = toks, []
-            lp = self._chunk(kind, chunk_start, segs, tt)  # type: ignore[arg-type]
+            assert kind is not None  # chunks are gathered only inside an 837 transaction (kind set at its ST)
+            lp = self._chunk(kind, chunk_start, segs, tt)
             first = segs[0].fields[0]
             if first == "ST":
                 yield HeaderChunk(lp, kind, len(segs))

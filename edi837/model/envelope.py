@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import attrs
 
 from ..grammar.loop import Loop
 from ..reader.segment import Segment
+
+if TYPE_CHECKING:
+    from .claims import Claim
 
 
 @attrs.define(slots=True, eq=False)
@@ -60,7 +65,7 @@ class Transaction:
     group: FunctionalGroup | None = None
     se: Segment | None = None
     loops: list[Loop] = attrs.field(factory=list)
-    claims: list = attrs.field(factory=list)
+    claims: list[Claim] = attrs.field(factory=list)
     file: str | None = None
     segment_count: int = 0  # segments from ST to SE inclusive, as read
     claim_count: int = 0
@@ -89,7 +94,7 @@ class Transaction:
     def receiver(self) -> Loop | None:
         return self.header.child("1000B")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "transaction": self.control_number,
             "kind": self.kind,

@@ -24,12 +24,19 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import ClaimRead, GroupStart, HlRead, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
 from ..reader.segment import Delimiters
 from .atomic import atomic_write
 from .split import ControlCounter, SegmentWriter, isa_fields
+
+if TYPE_CHECKING:
+    from ..checks.verdicts import ClaimResult
+    from ..grammar.loop import Loop
+    from ..model.claims import Claim
+    from ..model.envelope import Transaction
+    from ..reader.segment import Segment
 
 D = Delimiters("*", ":", "^", "~")
 
@@ -60,26 +67,28 @@ class Ack277Writer:
     """
 
     def __init__(self, path: str, stack: contextlib.ExitStack, counter: ControlCounter,
-                 now: _dt.datetime, results: dict[int, Any], tx_totals: dict, prov_totals: dict):
+                 now: _dt.datetime, results: dict[int, ClaimResult], tx_totals: dict[int, list[int | Decimal]],
+                 prov_totals: dict[tuple[int, str], list[int | Decimal]]):
         self.path, self.stack, self.counter, self.now = path, stack, counter, now
         self.results, self.tx_totals, self.prov_totals = results, tx_totals, prov_totals
         self.w: SegmentWriter | None = None
-        self.isa = None
-        self.gs = None
+        self.isa: Segment | None = None
+        self.gs: Segment | None = None
         self.isa13 = self.gs06 = ""
-        self.tx = None
+        self.tx: Transaction | None = None
         self.tx_no = 0
         self.tx_open = False
         self.n_tx = 0
         self.segs = 0
         self.hl = 0
-        self.billing = None
+        self.billing: Loop | None = None
         self.billing_hl: str | None = None  # our HL01 of the open 2000C
         self.claims = 0
 
     # -- writing -----------------------------------------------------------
     def _seg(self, fields: list[str]) -> None:
-        self.w.write(fields)  # type: ignore[union-attr]
+        assert self.w is not None  # _open() comes first
+        self.w.write(fields)
         self.segs += 1
 
     def _open(self) -> None:
@@ -139,7 +148,7 @@ class Ack277Writer:
         self._seg(["STC", "A1:19:PR", now.strftime("%Y%m%d"), "WQ", _amt(tot[2] + tot[3])])
         self._totals(tot, "90", "AA")
 
-    def _totals(self, tot: list, qa: str, qr: str) -> None:
+    def _totals(self, tot: list[int | Decimal], qa: str, qr: str) -> None:
         if tot[0]:
             self._seg(["QTY", qa, str(tot[0])])
         if tot[1]:
@@ -175,9 +184,10 @@ class Ack277Writer:
         self._seg(["STC", "A1:19:PR", "", "WQ", _amt(tot[2] + tot[3])])
         self._totals(tot, "QA", "QC")
 
-    def _claim(self, claim: Any) -> None:
+    def _claim(self, claim: Claim) -> None:
         self._open_tx()
         self._open_billing()
+        assert self.billing_hl is not None  # _open_billing() set it
         r = self.results.get(claim.seq)
         self.hl += 1
         self._seg(["HL", str(self.hl), self.billing_hl, "PT"])
@@ -232,7 +242,8 @@ class Ack277Writer:
     def _close_tx(self) -> None:
         if self.tx_open:
             self.segs += 1
-            self.w.write(["SE", str(self.segs), self.st02])  # type: ignore[union-attr]
+            assert self.w is not None  # opened with the transaction
+            self.w.write(["SE", str(self.segs), self.st02])
             self.tx_open = False
 
     def finish(self) -> None:
@@ -242,7 +253,7 @@ class Ack277Writer:
             self.w.write(["IEA", "1", self.isa13])
 
 
-def _dates(claim: Any) -> tuple[_dt.date | None, _dt.date | None]:
+def _dates(claim: Claim) -> tuple[_dt.date | None, _dt.date | None]:
     ds: list[_dt.date] = []
     for ln in claim.lines:
         a, b = ln.service_date, ln.service_date_end

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -29,6 +29,9 @@ from ..events import GroupEnd, GroupStart, InterchangeStart, ModelEvent, Transac
 from ..findings import Finding, Severity
 from ..reader.segment import Delimiters, Segment
 from .split import ControlCounter, SegmentWriter, isa_fields
+
+if TYPE_CHECKING:
+    from ..checks.verdicts import ClaimResult
 
 _REF = re.compile(r"^([A-Z][A-Z0-9]{1,2}?)(\d{2})(?:-(\d+))?$")
 ACK_DELIMS = Delimiters("*", ":", "^", "~")
@@ -160,7 +163,7 @@ def _tx_of(f: Finding, groups: list[GroupInfo]) -> tuple[GroupInfo | None, TxInf
     return None, None
 
 
-def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Any],
+def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
               ) -> list[tuple[GroupInfo, list[list[str]], str]]:
     """The 999 transaction bodies (AK1..AK9), one per group: (group, segments, AK901)."""
     errs = [f for f in findings if f.severity is Severity.ERROR and f.snip in (1, 2)]
@@ -236,12 +239,12 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Any
     return out
 
 
-def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding], claims: list[Any],
+def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
               counter: ControlCounter, now: _dt.datetime) -> None:
     w.set_delims(ACK_DELIMS)
     date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
     bodies = build_999(groups, findings, claims)
-    cur_isa: Any = object()
+    cur_isa: object = object()  # no interchange yet
     isa_f: list[str] | None = None
     ngroups = 0
     for g, segs, _ in bodies:

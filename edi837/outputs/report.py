@@ -35,7 +35,7 @@ class JsonReport:
         self._nclaims = 0
         self._nfindings = 0
         self.files: list[dict[str, Any]] = []
-        self.totals = defaultdict(int)
+        self.totals: defaultdict[str, int] = defaultdict(int)
 
     def file_start(self, name: str) -> None:
         pass
@@ -96,10 +96,10 @@ class TextReport:
     def __init__(self, out: IO[str], show_info: bool = False):
         self.out = out
         self.show_info = show_info
-        self._buf: dict[Any, list[Finding]] = defaultdict(list)  # claim_seq -> findings
+        self._buf: dict[int, list[Finding]] = defaultdict(list)  # claim_seq -> findings
         self._file_level: list[Finding] = []
         self._claim_blocks: list[str] = []
-        self.totals = defaultdict(int)
+        self.totals: defaultdict[str, int] = defaultdict(int)
         self.nfiles = 0
         self._name = ""
 

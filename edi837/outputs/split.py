@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO, Any, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Callable, Iterable
 
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent,
                       TransactionEnd, TransactionStart)
 from ..reader.segment import Delimiters, Segment
 from .atomic import atomic_write
+
+if TYPE_CHECKING:
+    from ..model.claims import Claim
 
 
 class ControlCounter:
@@ -110,19 +113,22 @@ class _Output:
     def close_st(self) -> None:
         if self.st02 is not None:
             self.segs += 1
-            self.w.write(["SE", str(self.segs), self.st02])  # type: ignore[union-attr]
+            assert self.w is not None  # written to since the ST
+            self.w.write(["SE", str(self.segs), self.st02])
             self.st02 = None
 
     def close_gs(self) -> None:
         self.close_st()
         if self.gs06 is not None:
-            self.w.write(["GE", str(self.txs), self.gs06])  # type: ignore[union-attr]
+            assert self.w is not None  # written to since the GS
+            self.w.write(["GE", str(self.txs), self.gs06])
             self.gs06 = None
 
     def close_isa(self) -> None:
         self.close_gs()
         if self.isa13 is not None:
-            self.w.write(["IEA", str(self.groups), self.isa13])  # type: ignore[union-attr]
+            assert self.w is not None  # written to since the ISA
+            self.w.write(["IEA", str(self.groups), self.isa13])
             self.isa13 = None
 
 
@@ -136,7 +142,7 @@ class Splitter:
     """
 
     def __init__(self, paths: dict[str, str], verdicts: dict[int, str],
-                 hl_children: dict[str, set], counter: ControlCounter,
+                 hl_children: dict[str, set[tuple[int, str]]], counter: ControlCounter,
                  stack: contextlib.ExitStack):
         self.outputs = {v: _Output(p, stack, counter) for v, p in paths.items()}
         self.verdicts = verdicts
@@ -210,7 +216,7 @@ class Splitter:
             if o.w is not None:
                 o.close_isa()
 
-    def _claim(self, claim: Any, isa: Segment | None, gs: Segment | None, header: list[Segment],
+    def _claim(self, claim: Claim, isa: Segment | None, gs: Segment | None, header: list[Segment],
                chain: list[tuple[str, list[Segment]]], tx_no: int) -> None:
         verdict = self.verdicts.get(claim.seq)
         if verdict is None:  # pass 1 did not settle it (should not happen): never accept it

@@ -62,6 +62,10 @@ COLUMN_NAMES = [c for c, _ in COLUMNS]
 LIST_SEP = "|"
 
 
+# a claim's columns, in the four runs _claim_part returns
+_Part = tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]
+
+
 def _s(v: Any) -> Any:
     if v is None:
         return None
@@ -70,7 +74,7 @@ def _s(v: Any) -> Any:
     return str(v) if not isinstance(v, (int, str)) else v
 
 
-def _claim_part(c: Claim) -> tuple[tuple, tuple, tuple, tuple]:
+def _claim_part(c: Claim) -> _Part:
     """The claim's columns, in four runs that the line columns interleave."""
     ic, gc, tc = c.control
     prov = c.providers
@@ -89,7 +93,7 @@ def _claim_part(c: Claim) -> tuple[tuple, tuple, tuple, tuple]:
     )
 
 
-def _row(part: tuple[tuple, tuple, tuple, tuple], ln: ServiceLine) -> dict[str, Any]:
+def _row(part: _Part, ln: ServiceLine) -> dict[str, Any]:
     r = ln.rendering
     a, b, c, d = part
     sd, se = ln.service_date, ln.service_date_end
