@@ -54,7 +54,7 @@ def clm02_balances(claim: Claim, ctx: Any) -> Iterator[Hit]:
             return  # a line without a readable charge is reported by SNIP 2
         total += ln.charge
     if total != claim.charge:
-        el = "SV203" if claim.kind == "837I" else "SV102"
+        el = claim.lines[0].source("charge")
         nums = [ln.line_number for ln in claim.lines]
         yield Hit(f"CLM02 total charge {_money(claim.charge)} does not equal the sum of the service "
                   f"line charges {_money(total)} ({el}, {_line_span(nums)}); difference "

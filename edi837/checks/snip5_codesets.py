@@ -243,7 +243,7 @@ def line_pos(line: Any, ctx: Any) -> Iterator[Hit]:
       scope="line", **IK)
 def proc_format(line: Any, ctx: Any) -> Iterator[Hit]:
     if line.procedure_qualifier == "HC" and line.procedure_code and not cs.hcpcs_format_ok(line.procedure_code):
-        el = "SV202-2" if line.service is not None and line.service.fields[0] == "SV2" else "SV101-2"
+        el = line.source("procedure_code")
         yield Hit(f"line {line.line_number} procedure code {line.procedure_code!r} ({el}) is not a CPT/HCPCS code "
                   f"(5 digits, 4 digits + F/T/U, or a letter + 4 digits)", line.service, element=el,
                   value=line.procedure_code)
@@ -255,7 +255,7 @@ def proc_format(line: Any, ctx: Any) -> Iterator[Hit]:
 def rev_format(line: Any, ctx: Any) -> Iterator[Hit]:
     if line.revenue_code and cs.revenue_code_status(line.revenue_code) == "format":
         yield Hit(f"line {line.line_number} revenue code {line.revenue_code!r} (SV201) must be 4 digits, "
-                  f"e.g. 0901", line.service, element="SV201", value=line.revenue_code)
+                  f"e.g. 0901", line.service, element=line.source("revenue_code"), value=line.revenue_code)
 
 
 @rule("S5-REV-002", "warning", 5, "A revenue code (SV201) is not in edi837's NUBC revenue code table.",
@@ -264,7 +264,7 @@ def rev_format(line: Any, ctx: Any) -> Iterator[Hit]:
 def rev_known(line: Any, ctx: Any) -> Iterator[Hit]:
     if line.revenue_code and cs.revenue_code_status(line.revenue_code) == "unknown":
         yield Hit(f"line {line.line_number} revenue code {line.revenue_code} (SV201) is not a known NUBC revenue "
-                  f"code; check it", line.service, element="SV201", value=line.revenue_code)
+                  f"code; check it", line.service, element=line.source("revenue_code"), value=line.revenue_code)
 
 
 @rule("S5-CC-001", "warning", 5, "A condition code (HI BG) is not in edi837's NUBC condition code table.",
