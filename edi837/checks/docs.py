@@ -46,7 +46,9 @@ def render() -> str:
                 "|---|---|---|---|---|---|---|---|"]
         for r in by_snip[snip]:
             out.append("| " + " | ".join([
-                f"`{r.id}`", r.severity.value, _cell(r.title) + (" (cross-claim)" if r.cross_claim else ""),
+                f"`{r.id}`", r.severity.value, _cell(r.title) + (" (cross-claim)" if r.cross_claim else "")
+                + (f" Replaces {', '.join(f'`{x}`' for x in sorted(r.supersedes))} at the same element."
+                   if r.supersedes else ""),
                 _cell(", ".join(r.reads)),
                 ", ".join(r.applies_to) + (f"; lines with {', '.join(sorted(r.codes))}" if r.codes else ""),
                 r.ik3 or "", r.ik4 or "",

@@ -58,6 +58,9 @@ class Rule:
     # line rules: the procedure codes (SV101-2 / SV202-2) the rule is about; the
     # engine calls it only for lines with one of them (None: every line)
     codes: frozenset[str] | None = None
+    # rules this one replaces when both find something at the same segment and
+    # element: one cause, one finding -- the most specific one (see supersede)
+    supersedes: frozenset[str] = frozenset()
 
     def finding(self, message: str, seg: Any = None, *, element: str | None = None,
                 severity: Severity | str | None = None, file: str | None = None,
@@ -118,6 +121,21 @@ def declare(id: str, severity: Severity | str, snip: int, title: str, *, reads: 
     return _add(Rule(id=id, severity=Severity(severity), snip=snip, title=title, reads=tuple(reads),
                      citation=citation, ik3=ik3, ik4=ik4, scope=scope, applies_to=tuple(applies_to),
                      cross_claim=cross_claim, group=group))
+
+
+def supersede(winner: str, *losers: str) -> None:
+    """Declare that rule ``winner`` is the more specific finding of the same
+    cause as ``losers``: where both find something at the same segment and
+    element of a claim, only ``winner``'s finding is kept (in the report, the
+    999 and the 277CA alike).  ``winner`` must be registered already; the
+    losers may live in a module loaded later (tests check that they exist)."""
+    r = RULES[winner]
+    r.supersedes = r.supersedes | frozenset(losers)
+
+
+def superseded_by() -> dict[str, frozenset[str]]:
+    """rule id -> the rules it supersedes (only rules that supersede some)."""
+    return {r.id: r.supersedes for r in RULES.values() if r.supersedes}
 
 
 def rule(id: str, severity: Severity | str, snip: int, title: str, *, reads: Iterable[str] = (),

@@ -31,7 +31,7 @@ from .. import codesets as cs
 from ..events import HlRead, ModelEvent, TransactionStart
 from ..findings import Finding
 from ..model.claims import Claim
-from .registry import Hit, checker, get, rule
+from .registry import Hit, checker, get, rule, supersede
 
 if TYPE_CHECKING:
     from ..reader.segment import Segment
@@ -274,3 +274,11 @@ def condition_known(claim: Claim, ctx: Any) -> Iterator[Hit]:
         if c.code and not cs.condition_code_known(c.code):
             yield Hit(f"condition code {c.code!r} ({c.element}) is not a known NUBC condition code",
                       c.segment, element=c.element, value=c.code)
+
+
+# one cause, one finding: where both find something at the same element, the
+# code-set finding says more than the guide's pattern or the edit pack's date edit
+supersede("S5-ZIP-001", "S2-ELE-004")  # N403 not 5 or 9 digits: also fails the guide's pattern
+supersede("S5-ZIP-002", "S2-ELE-004")  # 2010AA / service facility N403 not 9 digits: the same
+supersede("S5-ICD-003", "DX-004")  # ICD-9 qualifier on or after 2015-10-01: DX-004 reads the same qualifier
+supersede("S5-ICD-004", "DX-004")  # ICD-10 qualifier before 2015-10-01

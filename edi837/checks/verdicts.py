@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import attrs
 
 from ..findings import Finding
+from .registry import RULES
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -209,19 +210,30 @@ class Pending:
 
 
 def suppress_cascades(findings: list[Finding], context: Iterable[Finding] = ()) -> list[Finding]:
-    """One finding per (rule, segment, element); element findings on a segment
-    that is itself unknown or misplaced are dropped (the segment finding says it).
-    ``context``: findings already reported for the same claim, whose segment-level
-    findings count too."""
+    """One finding per cause.  One finding per (rule, segment, element); element
+    findings on a segment that is itself unknown or misplaced are dropped (the
+    segment finding says it); where two rules find something at the same
+    segment and element and one supersedes the other (``registry.supersede``),
+    only the more specific finding stays.  ``context``: findings already
+    reported for the same claim, which count too."""
     context = list(context)
     if len(findings) + len(context) < 2:
         return findings
-    seg_level = {f.segment_seq for f in (*findings, *context)
+    everything = (*findings, *context)
+    seg_level = {f.segment_seq for f in everything
                  if f.element is None and f.ik3 in ("1", "2", "7") and f.segment_seq is not None}
+    beaten: set[tuple[str, int, str | None]] = set()  # (rule, segment, element) another finding supersedes
+    for g in everything:
+        if g.segment_seq is not None:
+            sup = RULES[g.rule].supersedes if g.rule in RULES else None
+            if sup:
+                beaten.update((r, g.segment_seq, g.element) for r in sup)
     seen: set[tuple[str, int | None, str | None, int | None, int | None, str]] = set()
     out = []
     for f in findings:
         if f.element is not None and f.segment_seq in seg_level:
+            continue
+        if beaten and f.segment_seq is not None and (f.rule, f.segment_seq, f.element) in beaten:
             continue
         key = (f.rule, f.segment_seq, f.element, f.claim_seq, f.line_number, f.message)
         if key in seen:
