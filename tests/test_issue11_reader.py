@@ -134,3 +134,15 @@ def test_cli_validate(tmp_path):
     res = runner.invoke(main, ["validate", str(good), "--format", "json"])
     assert res.exit_code == 0, res.output
     assert not [f for f in json.loads(res.output)["findings"] if f["rule"] == "RDR-008"]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64])
+def test_gaps_across_read_blocks(block):
+    # the reader reads in blocks; a gap cut by a block boundary is still found once
+    data = BODY.replace(b"~\nCLM*", b"~  \n  CLM*").replace(b"~\nSE*", b"~\t\r\nSE*").replace(b"\n", b"\r\n")
+    want = [(f.line, f.byte_offset, f.segment_id) for f in read(data)[1]]
+    assert len(want) == 5
+    r = SegmentReader(data, "x.x12", block=block)
+    segs = list(r)
+    assert [(f.line, f.byte_offset, f.segment_id) for f in r.findings] == want
+    assert [s.fields for s in segs] == [s.fields for s in read(BODY)[0]]
