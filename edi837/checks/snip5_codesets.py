@@ -20,6 +20,8 @@
 - S5-CC-001   condition code (HI BG) not in the NUBC table (warning: partial table).
 - S5-ST-001   N402 state code.
 - S5-ZIP-001 / 002  N403 ZIP format; 9 digits in 2010AA and the service facility loops.
+- S5-CTY-001 / 002  N404 country: an ISO 3166-1 alpha-2 code (pycountry), error as in pyx12;
+  US is a warning (N404 is sent only for addresses outside the United States).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .registry import Hit, checker, get, rule, supersede
 if TYPE_CHECKING:
     from ..reader.segment import Segment
 
-class _IK(TypedDict):
+class _IK(TypedDict, total=False):
     ik3: str
     ik4: str
 
@@ -137,6 +139,8 @@ def _segment_hits(segs: Iterable[Segment], kind: str | None) -> Iterator[tuple[s
                                     f"(10 characters: 3 digits, 6 letters/digits, then X, e.g. 2084P0800X)",
                                     s, element="PRV03", value=s[3])
         elif sid == "N4":
+            if s[4]:
+                yield from _country_hits(s)
             country = s[4] or "US"
             if country != "US":
                 continue
@@ -152,6 +156,21 @@ def _segment_hits(segs: Iterable[Segment], kind: str | None) -> Iterator[tuple[s
                 elif need9 and len(s[3]) != 9:
                     yield "S5-ZIP-002", Hit(f"ZIP code {s[3]} (N403, loop {s.loop}) must be the full 9-digit "
                                             f"ZIP+4 in this loop", s, element="N403", value=s[3])
+
+
+def _country_hits(n4: Segment) -> Iterator[tuple[str, Hit]]:
+    """N404: an ISO 3166-1 alpha-2 code, and only for an address outside the United States."""
+    code = n4[4]
+    where = f"N404, loop {n4.loop or '?'}"
+    if code == "US":
+        yield "S5-CTY-002", Hit(f"country code US ({where}) is sent: N404 is used only for addresses outside the "
+                                f"United States; leave it out for a US address", n4, element="N404", value=code)
+    elif not cs.country_is_valid(code):
+        alt = cs.country_alpha2_for(code)
+        hint = ("; for a US address leave N404 out" if alt == "US" else
+                f"; the alpha-2 code is {alt}" if alt else "")
+        yield "S5-CTY-001", Hit(f"country code {code!r} ({where}) is not an ISO 3166-1 alpha-2 code{hint}",
+                                n4, element="N404", value=code)
 
 
 def _who(nm1: Segment) -> str:
@@ -172,7 +191,13 @@ _SEG_RULES: dict[str, tuple[str, tuple[str, ...], str, _IK]] = {
     "S5-ZIP-002": ("A ZIP code (N403) in the billing provider or service facility loop is not the full 9 digits.",
                    ("N403",), "TR3 2010AA / service facility N403 note: the full nine-digit ZIP code is required",
                    {"ik3": "8", "ik4": "I12"}),
+    "S5-CTY-001": ("A country code (N404) is not an ISO 3166-1 alpha-2 code (USA, GBR and lower case are not).",
+                   ("N404",), "ISO 3166-1 alpha-2 via pycountry; TR3 N404 (data element 26, code source 5)", IK),
+    "S5-CTY-002": ("A country code (N404) is US: N404 is sent only for an address outside the United States.",
+                   ("N404",), "TR3 N404 situational rule: required when the address is outside the United States "
+                   "of America; if not required, do not send", {}),
 }
+_SEG_SEVERITY = {"S5-CTY-002": "warning"}  # (the rest are errors)
 
 
 def _seg_rule(rid: str) -> None:
@@ -180,7 +205,7 @@ def _seg_rule(rid: str) -> None:
 
     def f(claim: Claim, ctx: Any) -> Iterator[Hit]:
         # the claim's own loops (2300, 23xx, 2400, 24xx); 2000A/B/C go through the checker.
-        # One scan per claim, shared by the five rules (cached in the file's scratch state).
+        # One scan per claim, shared by the rules of _SEG_RULES (cached in the file's scratch state).
         memo = ctx.state.get("snip5_segments") if ctx is not None else None
         if memo is None or memo[0] is not claim:
             memo = (claim, list(_segment_hits(claim.loop.iter_segments(), claim.kind)))
@@ -191,7 +216,7 @@ def _seg_rule(rid: str) -> None:
                 yield h
 
     f.__name__ = "claim_" + rid.replace("-", "_")
-    rule(rid, "error", 5, title, reads=reads, citation=cite, **ik)(f)
+    rule(rid, _SEG_SEVERITY.get(rid, "error"), 5, title, reads=reads, citation=cite, **ik)(f)
 
 
 for _rid in _SEG_RULES:

@@ -1,7 +1,8 @@
 """External code sets for WEDI SNIP type 5 checks on 837P/837I claims.
 
-Pure and dependency-light: the only import outside the standard library is
-``simple_icd_10_cm`` (compiled once into a cached table, on the first ICD-10-CM lookup).  Tables
+Pure and dependency-light: the only imports outside the standard library are
+``simple_icd_10_cm`` (compiled once into a cached table, on the first ICD-10-CM lookup)
+and ``pycountry`` (ISO 3166-1 country codes, on the first country lookup).  Tables
 live as CSV data files in ``edi837/codesets/data/``; each file carries a
 header comment with its source, and ``data/sources.toml`` is the provenance
 sidecar (also exposed as :data:`SOURCES` / :func:`describe_sources`).
@@ -37,7 +38,7 @@ __all__ = [
     "occurrence_code_known", "occurrence_code_name",
     "taxonomy_format_ok", "taxonomy_is_physician", "taxonomy_kind",
     "hcpcs_format_ok", "is_anesthesia_code",
-    "state_is_valid", "zip_format_ok", "zip_problem",
+    "state_is_valid", "zip_format_ok", "zip_problem", "country_is_valid", "country_alpha2_for",
     "claim_frequency_name", "claim_frequency_is_valid", "PROFESSIONAL_FREQUENCY_CODES",
     "facility_type_name", "describe_sources",
 ]
@@ -400,3 +401,31 @@ def zip_problem(code: str, require_9: bool = False, country: str = "US") -> str 
 def zip_format_ok(code: str, country: str = "US") -> bool:
     """True if ``code`` is 5 or 9 digits (US); non-US postal codes are not checked."""
     return zip_problem(code, country=country) is None
+
+
+@lru_cache(maxsize=1)
+def _countries() -> tuple[frozenset[str], dict[str, str]]:
+    """(ISO 3166-1 alpha-2 codes, alpha-3 and numeric codes to alpha-2) from pycountry."""
+    import pycountry  # the maintained ISO 3166-1 list (Debian iso-codes)
+
+    alpha2 = frozenset(c.alpha_2 for c in pycountry.countries)
+    other = {}
+    for c in pycountry.countries:
+        other[c.alpha_3] = c.alpha_2
+        other[c.numeric] = c.alpha_2
+    return alpha2, other
+
+
+def country_is_valid(code: str) -> bool:
+    """True for an assigned ISO 3166-1 alpha-2 country code, as sent (upper case: ``GB``, not ``gb``)."""
+    return code in _countries()[0]
+
+
+def country_alpha2_for(code: str) -> str | None:
+    """The alpha-2 code an ISO 3166-1 alpha-3 or numeric code (or a lower-case alpha-2) stands for:
+    ``USA`` -> ``US``, ``826`` -> ``GB``; ``None`` when it is none of them."""
+    alpha2, other = _countries()
+    up = code.upper()
+    if up in alpha2:
+        return up
+    return other.get(up)

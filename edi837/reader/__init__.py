@@ -34,7 +34,24 @@ RULES = {
     "RDR-005": "No ISA: delimiters were guessed from the first GS/ST segment.",
     "RDR-006": "The last segment has no segment terminator (the file may be truncated).",
     "RDR-007": "The file cannot be read (missing, unreadable or a folder).",
+    "RDR-008": ("Characters other than line breaks (spaces, tabs, control characters) between a segment "
+                "terminator and the next segment, as in indented files; CR and LF there are tolerated."),
 }
+_BREAKS = "\r\n"
+_CONTROL_GAPS = ("\t", "\x00", "\x0b", "\x0c")
+
+
+def _space_after(term: str) -> "re.Pattern[str]":
+    """A space right after ``term`` or a line break: a literal-first pattern, so the
+    search jumps from space to space (about 1 ms a megabyte) instead of testing
+    every segment's leading white space."""
+    p = _SPACE_AFTER.get(term)
+    if p is None:
+        p = _SPACE_AFTER[term] = re.compile(" (?<=[" + re.escape(term) + "\r\n] )")
+    return p
+
+
+_SPACE_AFTER: dict[str, "re.Pattern[str]"] = {}
 
 
 class ReadError(Exception):
@@ -97,6 +114,16 @@ class SegmentReader:
         self.findings.append(Finding(rule=rule, severity=severity, message=message, file=self.file,
                                      line=line, byte_offset=offset, segment_id=segment_id, snip=1,
                                      segment_seq=self.seq + 1 if segment_id is not None else None))
+
+    def _between(self, gap: str, seq: int, line: int, offset: int, fields: list[str], text: str) -> None:
+        """RDR-008 for ``gap``, what stood between a terminator and the segment ``fields``."""
+        shown = "".join(c for c in gap if c not in _BREAKS)
+        self.findings.append(Finding(
+            rule="RDR-008", severity=Severity.ERROR, snip=1,
+            message=(f"{shown[:20]!r} between the segment terminator and {fields[0][:3]}: only line "
+                     f"breaks (CR, LF) may stand between segments"),
+            file=self.file, segment_seq=seq, line=line, byte_offset=offset,
+            segment_id=fields[0][:3], segment_text=text[:80]))
 
     def close(self) -> None:
         try:
@@ -211,6 +238,10 @@ class SegmentReader:
                                 "text between interchanges was skipped: ")
                                + repr(skipped.strip(_WS)[:40]),
                                line=line + skipped.count("\n", 0, lead), offset=base + pos + lead)
+                elif seen_isa and skipped.strip(_BREAKS):
+                    # white space between the previous interchange's IEA terminator and this ISA
+                    self._between(skipped, seq + 1, line + skipped.count("\n"), base + start, ["ISA"],
+                                  buf[start:start + 80])
                 line += skipped.count("\n")
                 pos = start
                 seen_isa = True
@@ -287,6 +318,8 @@ class SegmentReader:
                             message="the last segment has no segment terminator: the file may be truncated",
                             file=file, segment_seq=seq, line=seg_line, byte_offset=base + pos + lead,
                             segment_id=fields[0][:3], segment_text=text[:80]))
+                        if rest[:lead].strip(_BREAKS):
+                            self._between(rest[:lead], seq, seg_line, base + pos + lead, fields, text)
                         self.seq = seq
                         yield Segment(fields, seq, seg_line, base + pos + lead, cur, file)
                     self.seq = seq
@@ -298,6 +331,10 @@ class SegmentReader:
                 nl_term = 1 if term == "\n" else 0
                 ele = cur.element
                 ascii_block = block.isascii()
+                # RDR-008 costs a test per segment only in blocks that may hold a gap
+                brk = _BREAKS
+                gaps = (block[:1] == " " or any(c in block for c in _CONTROL_GAPS)
+                        or _space_after(term).search(block) is not None)
                 for raw in parts:
                     n = len(raw)
                     text = raw.lstrip(_WS)
@@ -310,6 +347,9 @@ class SegmentReader:
                         seq += 1
                         fields = (text if ascii_block or text.isascii() else _fix_text(text)).split(ele)
                         sid = fields[0]
+                        if gaps and lead and (lead > 2 or raw[0] not in brk or raw[lead - 1] not in brk) \
+                                and raw[:lead].strip(brk):
+                            self._between(raw[:lead], seq, seg_line, base + pos + lead, fields, text)
                         if sid == "ISA" and isa_open:
                             # a new ISA without IEA: re-detect delimiters from it
                             seq -= 1
