@@ -50,8 +50,6 @@ declare("S1-ENV-008", "error", 1, "SE01 does not equal the number of segments fr
         reads=("SE01",), citation=TR3 + ", SE", ik3="8", ik4="7")
 declare("S1-ENV-009", "error", 1, "A control number is used twice: ISA13 in the file, GS06 in the "
         "interchange or ST02 in the group.", reads=("ISA13", "GS06", "ST02"), citation=X12)
-declare("S1-ENV-010", "error", 1, "GS04 is not a valid CCYYMMDD date or GS05 not a valid time.",
-        reads=("GS04", "GS05"), citation=X12 + ", GS", ik4="8")
 declare("S1-ELE-001", "error", 1, "An element's value does not fit its X12 data type (N0 integer, R decimal, "
         "ID/AN printable text).", reads=("every element",), citation=TR3 + ", data element dictionary",
         ik3="8", ik4="6")
@@ -87,14 +85,23 @@ ISA_CODES = {1: frozenset({"00", "03"}), 3: frozenset({"00", "01"}), 5: ID_QUALS
              12: frozenset({"00501"}), 14: frozenset({"0", "1"}), 15: frozenset({"P", "T"})}
 
 
+def digits(v: str) -> bool:
+    """True if ``v`` is one or more ASCII digits (X12 numbers, dates and times are ASCII:
+    ``str.isdigit`` also takes Unicode digits such as ``'\u00b2'``)."""
+    return v.isascii() and v.isdigit()
+
+
 def valid_date(v: str) -> bool:
-    """CCYYMMDD or YYMMDD."""
-    if not v.isdigit() or len(v) not in (6, 8):
+    """CCYYMMDD or YYMMDD, a real calendar date (years before 1800 are not, as in pyx12)."""
+    if len(v) not in (6, 8) or not digits(v):
         return False
     if len(v) == 6:
         v = "20" + v
+    year = int(v[:4])
+    if year < 1800:
+        return False
     try:
-        _dt.date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+        _dt.date(year, int(v[4:6]), int(v[6:8]))
     except ValueError:
         return False
     return True
@@ -102,7 +109,7 @@ def valid_date(v: str) -> bool:
 
 def valid_time(v: str) -> bool:
     """HHMM, HHMMSS or HHMMSSd..d."""
-    if not v.isdigit() or len(v) < 4 or len(v) == 5 or len(v) > 8:
+    if len(v) < 4 or len(v) == 5 or len(v) > 8 or not digits(v):
         return False
     if int(v[:2]) > 23 or int(v[2:4]) > 59:
         return False
@@ -111,12 +118,41 @@ def valid_time(v: str) -> bool:
     return True
 
 
+#: the date/time formats a date time period format qualifier (X12 element 1250) names,
+#: as (what the value must be, whether it is a time); see :func:`format_problem`
+FORMATS = {"D8": ("a CCYYMMDD date", False), "D6": ("a YYMMDD date", False),
+           "RD8": ("a CCYYMMDD-CCYYMMDD date range", False), "DT": ("a CCYYMMDDHHMM date and time", False),
+           "TM": ("an HHMM time", True)}
+
+
+def format_problem(fmt: str, v: str) -> str | None:
+    """Why ``v`` is not a value of format ``fmt`` (a code of X12 element 1250), or None if it is
+    (or ``fmt`` names no date/time format this checks)."""
+    if fmt == "D8":
+        return None if len(v) == 8 and valid_date(v) else "is not a valid CCYYMMDD date"
+    if fmt == "D6":
+        return None if len(v) == 6 and valid_date(v) else "is not a valid YYMMDD date"
+    if fmt == "RD8":
+        a, sep, b = v.partition("-")
+        if not sep or not (len(a) == 8 and valid_date(a)) or not (len(b) == 8 and valid_date(b)):
+            return "is not a valid CCYYMMDD-CCYYMMDD date range"
+        if a > b:
+            return "is a date range whose start is after its end"
+        return None
+    if fmt == "DT":
+        ok = len(v) == 12 and valid_date(v[:8]) and valid_time(v[8:])
+        return None if ok else "is not a valid CCYYMMDDHHMM date and time"
+    if fmt == "TM":
+        return None if len(v) == 4 and valid_time(v) else "is not a valid HHMM time"
+    return None
+
+
 def _f(rule: str, message: str, seg: Any, element: str | None = None, value: str | None = None) -> Finding:
     return RULES[rule].finding(message, seg, element=element, value=value)
 
 
 @checker("S1-ISA-001", "S1-ISA-002", "S1-ISA-003", "S1-ISA-004", "S1-ENV-001", "S1-ENV-002", "S1-ENV-003",
-         "S1-ENV-004", "S1-ENV-005", "S1-ENV-006", "S1-ENV-007", "S1-ENV-008", "S1-ENV-009", "S1-ENV-010")
+         "S1-ENV-004", "S1-ENV-005", "S1-ENV-006", "S1-ENV-007", "S1-ENV-008", "S1-ENV-009")
 class EnvelopeChecker:
     """Envelope syntax and control-count integrity (ISA/IEA, GS/GE, ST/SE)."""
 
@@ -183,12 +219,8 @@ class EnvelopeChecker:
                 out.append(_f("S1-ENV-009", f"group control number GS06 {cn!r} is used twice in this "
                               "interchange", gs, "GS06", cn))
             self.gs06s.add(cn)
-            if gs[4] and not (len(gs[4]) == 8 and valid_date(gs[4])):
-                out.append(_f("S1-ENV-010", f"GS04 group date {gs[4]!r} is not a valid CCYYMMDD date",
-                              gs, "GS04", gs[4]))
-            if gs[5] and not valid_time(gs[5]):
-                out.append(_f("S1-ENV-010", f"GS05 group time {gs[5]!r} is not a valid HHMM time",
-                              gs, "GS05", gs[5]))
+            # GS04 (DT) and GS05 (TM) are checked with every element of the GS against the control map
+            # (S1-ELE-002/004/005 in snip2_guide), once
 
     def _group_end(self, obj: Any, out: list[Finding]) -> None:
         ge = obj.ge
@@ -275,7 +307,7 @@ class EnvelopeChecker:
                 out.append(_f("S1-ISA-002", f"ISA{i:02d} {ISA_NAMES[i - 1]} {isa[i]!r} is not one of "
                               f"{', '.join(sorted(codes))}", isa, f"ISA{i:02d}", isa[i]))
         cn = isa[13]
-        if not (len(cn) == 9 and cn.isdigit()):
+        if not (len(cn) == 9 and digits(cn)):
             out.append(_f("S1-ISA-002", f"ISA13 interchange control number {cn!r} must be 9 digits", isa,
                           "ISA13", cn))
         elif cn in self.isa13s:

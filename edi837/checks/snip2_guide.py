@@ -54,6 +54,13 @@ declare("S2-ELE-004", "error", 2, "An element does not match the pattern the gui
         ik3="8", ik4="I12")
 declare("S2-ELE-005", "warning", 2, "A text element has trailing spaces (they should be suppressed).",
         reads=("AN/ID elements",), citation="ASC X12.6 (trailing spaces should not be sent)", ik3="8", ik4="6")
+declare("S2-ELE-006", "error", 2, "A date element whose format a qualifier names (X12 element 1251 after its "
+        "1250 format qualifier: DTP03 by DTP02, DMG02 by DMG01, PAT06 by PAT05, HI0n-4 by HI0n-3) is not a "
+        "valid date, date and time, or date range of that format (D8 CCYYMMDD, RD8 CCYYMMDD-CCYYMMDD with the "
+        "start not after the end, DT CCYYMMDDHHMM).", reads=("DTP03", "DMG02", "PAT06", "HI01-4..HI12-4"),
+        citation=TR3 + "; X12 data elements 1250/1251", ik3="8", ik4="8")
+declare("S2-ELE-007", "error", 2, "A time element whose format qualifier says TM (HHMM) is not a valid HHMM "
+        "time.", reads=("DTP03",), citation=TR3 + "; X12 data elements 1250/1251", ik3="8", ik4="9")
 declare("S2-HL-001", "error", 2, "HL01 is not unique or HL02 does not point at an earlier HL of the "
         "right level (a subscriber under a billing provider, a patient under a subscriber).",
         reads=("HL01", "HL02", "HL03"), citation=TR3 + ", HL", ik3="8", ik4="7")
@@ -80,10 +87,11 @@ def _rx(p: str | None) -> re.Pattern[str] | None:
 
 
 class _ESpec:
-    __slots__ = ("i", "xid", "name", "usage", "dt", "minl", "maxl", "codes", "rx", "repeat", "comps")
+    __slots__ = ("i", "xid", "name", "usage", "dt", "minl", "maxl", "codes", "rx", "repeat", "comps", "fmt")
 
     def __init__(self, e: Any, i: int):
         self.i = i
+        self.fmt: _ESpec | None = None  # the format qualifier (element 1250) of a date time period (1251)
         self.xid = e.xid
         self.name = e.name
         self.usage = e.usage
@@ -94,6 +102,16 @@ class _ESpec:
         self.rx = _rx(e.regex)
         self.repeat = e.repeat
         self.comps = tuple(_ESpec(c, c.seq) for c in e.composite.elements) if e.composite is not None else None
+        if self.comps is not None:
+            _pair_formats(e.composite.elements, self.comps)
+
+
+def _pair_formats(defs: Sequence[Any], specs: Sequence[_ESpec]) -> None:
+    """Tie each date time period element (X12 1251) to the format qualifier (X12 1250) just before it
+    among its siblings: DTP02/DTP03, DMG01/DMG02, PAT05/PAT06, HI0n-3/HI0n-4 in both guides."""
+    for k in range(1, len(defs)):
+        if defs[k].data_ele == "1251" and defs[k - 1].data_ele == "1250":
+            specs[k].fmt = specs[k - 1]
 
 
 class _SSpec:
@@ -102,6 +120,7 @@ class _SSpec:
     def __init__(self, sd: Any):
         self.sd = sd
         self.elems = tuple(_ESpec(e, e.seq) for e in sd.elements)
+        _pair_formats(sd.elements, self.elems)
         self.nmax = max((e.seq for e in sd.elements), default=0)
         self.syntax = sd.syntax
 
@@ -637,13 +656,40 @@ class GuideChecker:
                             self._c("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
                                     f"{pv!r}", cs.xid, pv)
                             continue
-                        self._value(cs, pv)
+                        if self._value(cs, pv) and cs.fmt is not None:
+                            fi = cs.fmt.i
+                            self._format(cs, pv, parts[fi - 1] if fi <= np else "")
                 else:
-                    self._value(es, rv)
+                    if not rv:  # an empty repetition ('A^^B'): nothing to check
+                        continue
+                    if self._value(es, rv) and es.fmt is not None:
+                        fi = es.fmt.i
+                        self._format(es, rv, f[fi] if fi <= n else "")
         if sp.syntax:
             self._syntax(f, sp)
 
-    def _value(self, es: _ESpec, v: str) -> None:
+    def _format(self, es: _ESpec, v: str, fmt: str) -> None:
+        """``v`` against the date/time format its qualifier ``fmt`` names (an unknown or missing
+        qualifier is reported at the qualifier, so ``v`` is not judged against it)."""
+        q = es.fmt
+        if q is not None and q.codes is not None and fmt not in q.codes:
+            return  # the qualifier's code error says it all
+        why = s1.format_problem(fmt, v)
+        if why is not None:
+            rule = "S2-ELE-007" if s1.FORMATS[fmt][1] else "S2-ELE-006"
+            self._c(rule, f"{es.xid} {es.name} {v!r} {why} (format {es.fmt.xid if es.fmt else ''} {fmt})",
+                    es.xid, v)
+
+    def _value(self, es: _ESpec, v: str) -> bool:
+        """Data type, code, length and pattern checks of one non-empty value; True if none failed."""
+        cap = self._cap
+        n0 = len(cap)
+        self._value1(es, v)
+        return all(c[0] == "S2-ELE-005" for c in cap[n0:])  # a trailing-space warning is no verdict on the value
+
+    def _value1(self, es: _ESpec, v: str) -> None:
+        if not v:
+            return
         dt = es.dt
         L = len(v)
         xid = es.xid
