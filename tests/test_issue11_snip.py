@@ -162,3 +162,98 @@ def test_ascii_helpers():
     assert not s1.valid_time("1²00") and not s1.valid_date("２０２５0908") and not s1.digits("１")
     assert s1.valid_time("0930") and s1.valid_date("20250908") and s1.valid_date("250908")
     assert parse_date("２０２５0908") is None and parse_date("20250908") is not None
+
+
+# -- 2. the envelope tied to the 837 -------------------------------------------------------------------
+
+ENVELOPE_CASES = [
+    # (guide, old, new, rule, segment, element); pyx12 finds no map for the first two (it rejects the
+    # file), and reports ST03 as an invalid code (IK403 7) for 837I under its map
+    ("P", "GS*HC*", "GS*HP*", "S1-ENV-011", "GS", "GS01"),
+    ("I", "GS*HC*", "GS*HP*", "S1-ENV-011", "GS", "GS01"),
+    ("P", "*X*005010X222A1~", "*X*005010X221A1~", "S1-ENV-012", "GS", "GS08"),
+    ("I", "*X*005010X223A2~", "*X*005010~", "S1-ENV-012", "GS", "GS08"),
+    # ST03 that is not the guide's version: the same code error for 837P and 837I
+    ("P", "ST*837*0001*005010X222A1", "ST*837*0001*005010X222", "S2-ELE-003", "ST", "ST03"),
+    ("I", "ST*837*0001*005010X223A2", "ST*837*0001*005010X223", "S2-ELE-003", "ST", "ST03"),
+    # two adopted versions that differ: ST03 does not equal GS08
+    ("P", "*X*005010X222A1~", "*X*005010X223A2~", "S1-ENV-013", "ST", "ST03"),
+    ("I", "*X*005010X223A2~", "*X*005010X222A1~", "S1-ENV-013", "ST", "ST03"),
+    # a GS01 / GS08 the control map does not list at all: its code error only
+    ("P", "GS*HC*", "GS*XX*", "S2-ELE-003", "GS", "GS01"),
+    ("P", "*X*005010X222A1~", "*X*005010X222~", "S2-ELE-003", "GS", "GS08"),
+]
+
+
+@pytest.mark.parametrize("base,old,new,rule,seg,element", ENVELOPE_CASES)
+def test_envelope_versions(base, old, new, rule, seg, element):
+    t = sub(BASE[base], old, new)
+    f = only(t, rule, seg, element)
+    assert f.severity == Severity.ERROR and f.ik4 == "7"
+    fs, vs = run(t)
+    assert vs and {v.verdict for v in vs} == {"rejected"}
+
+
+def test_envelope_st03_alike_for_837p_and_837i():
+    p = only(sub(P, "ST*837*0001*005010X222A1", "ST*837*0001*005010X222"), "S2-ELE-003", "ST", "ST03")
+    i = only(sub(I, "ST*837*0001*005010X223A2", "ST*837*0001*005010X223"), "S2-ELE-003", "ST", "ST03")
+    assert (p.severity, p.ik3, p.ik4) == (i.severity, i.ik3, i.ik4) == (Severity.ERROR, "8", "7")
+
+
+def test_envelope_an_835_group_is_not_judged_as_an_837():
+    # a GS*HP 835 group beside the 837 group: GS01 HP and GS08 005010X221A1 are right for it
+    grp835 = "GS*HP*EDI837SYNTH*SYNTHPAYER*20251015*0930*1002*X*005010X221A1~\n" \
+             "ST*835*9001*005010X221A1~BPR*I*100*C*ACH~SE*3*9001~\nGE*1*1002~\n"
+    t = sub(sub(P, "IEA*1*", "IEA*2*"), "IEA*", grp835 + "IEA*")
+    fs, vs = run(t, snip="1")
+    assert not [f for f in fs if f.rule in ("S1-ENV-011", "S1-ENV-012", "S1-ENV-013", "S1-ENV-002")]
+    assert {v.verdict for v in vs} == {"accepted"}
+
+
+def test_envelope_cli(tmp_path):
+    code, rep = cli_json(tmp_path, sub(P, "GS*HC*", "GS*HP*"))
+    assert code == 1
+    f = [x for x in rep["findings"] if x["severity"] == "error"]
+    assert [(x["rule"], x["segment_id"], x["element"]) for x in f] == [("S1-ENV-011", "GS", "GS01")]
+    assert {c["verdict"] for c in rep["claims"]} == {"rejected"}
+
+
+# -- 3. a missing GS / GE --------------------------------------------------------------------------------
+
+GS_LINE = "GS*HC*EDI837SYNTH*SYNTHPAYER*20251015*0930*1001*X*005010X222A1~\n"
+GE_LINE = "GE*1*1001~\n"
+
+
+def test_missing_gs_and_ge_one_finding_at_st():
+    t = sub(sub(P, GS_LINE, ""), GE_LINE, "")
+    f = only(t, "S1-ENV-014", "ST", "GS")
+    assert "GS header and the GE trailer are missing" in f.message
+    assert {v.verdict for v in run(t)[1]} == {"rejected"}  # not only IEA01's count
+
+
+def test_missing_gs_one_finding_at_st():
+    t = sub(P, GS_LINE, "")
+    f = only(t, "S1-ENV-014", "ST", "GS")
+    assert "GS header is missing" in f.message  # and no "GE without GS", no IEA01 count finding
+    assert {v.verdict for v in run(t)[1]} == {"rejected"}
+
+
+def test_missing_gs_and_a_wrong_count_are_two_causes():
+    t = sub(sub(sub(P, GS_LINE, ""), GE_LINE, ""), "IEA*1*", "IEA*3*")
+    errs = errors(t)
+    assert sorted((f.rule, f.element) for f in errs) == [("S1-ENV-002", "IEA01"), ("S1-ENV-014", "GS")]
+
+
+def test_missing_ge_rejects():
+    t = sub(P, GE_LINE, "")
+    f = only(t, "S1-ENV-006", "GS", "GE")
+    assert {v.verdict for v in run(t)[1]} == {"rejected"}  # pyx12: "Unterminated Loop GS"
+    assert f.severity == Severity.ERROR
+
+
+def test_missing_gs_cli(tmp_path):
+    code, rep = cli_json(tmp_path, sub(sub(P, GS_LINE, ""), GE_LINE, ""))
+    assert code == 1
+    f = [x for x in rep["findings"] if x["severity"] == "error"]
+    assert [(x["rule"], x["segment_id"], x["element"]) for x in f] == [("S1-ENV-014", "ST", "GS")]
+    assert {c["verdict"] for c in rep["claims"]} == {"rejected"}

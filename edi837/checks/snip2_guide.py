@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, ModelEvent, TransactionEnd,
                       TransactionStart)
 from ..findings import Finding
+from ..grammar.stream import GUIDES
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
 from .registry import RULES, checker, declare
@@ -148,6 +149,11 @@ class _GuideIndex:
         self.header = guide.loop("HEADER")
         self.st_def = next(sd for sd in st_loop.segments if sd.id == "ST")
         self.se_def = next(sd for sd in st_loop.segments if sd.id == "SE")
+        # ST03 is the guide's version and nothing else, in both guides (X223A2's map lists it, X222A1's
+        # does not: without this, ST03 005010X222 passed an 837P but not 005010X223 an 837I)
+        for es in spec(self.st_def).elems:
+            if es.xid == "ST03":
+                es.codes = frozenset({GUIDES[guide.kind]})
 
     def loop(self, path: str) -> Any:
         try:
