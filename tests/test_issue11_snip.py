@@ -257,3 +257,11 @@ def test_missing_gs_cli(tmp_path):
     f = [x for x in rep["findings"] if x["severity"] == "error"]
     assert [(x["rule"], x["segment_id"], x["element"]) for x in f] == [("S1-ENV-014", "ST", "GS")]
     assert {c["verdict"] for c in rep["claims"]} == {"rejected"}
+
+
+def test_envelope_version_wrong_in_gs08_and_st03_alike_one_finding():
+    # GS08 and ST03 both 005010X222 (a common real-world form): one cause, reported at GS08 only
+    t = sub(sub(P, "*X*005010X222A1~", "*X*005010X222~"), "ST*837*0001*005010X222A1", "ST*837*0001*005010X222")
+    only(t, "S2-ELE-003", "GS", "GS08")
+    t = sub(sub(I, "*X*005010X223A2~", "*X*005010X223~"), "ST*837*0001*005010X223A2", "ST*837*0001*005010X223")
+    only(t, "S2-ELE-003", "GS", "GS08")

@@ -150,10 +150,14 @@ class _GuideIndex:
         self.st_def = next(sd for sd in st_loop.segments if sd.id == "ST")
         self.se_def = next(sd for sd in st_loop.segments if sd.id == "SE")
         # ST03 is the guide's version and nothing else, in both guides (X223A2's map lists it, X222A1's
-        # does not: without this, ST03 005010X222 passed an 837P but not 005010X223 an 837I)
-        for es in spec(self.st_def).elems:
-            if es.xid == "ST03":
-                es.codes = frozenset({GUIDES[guide.kind]})
+        # does not: without this, ST03 005010X222 passed an 837P but not 005010X223 an 837I) ...
+        self.st_spec = _SSpec(self.st_def)
+        # ... unless it equals GS08: then a wrong version is the group's error (at GS08), said once
+        self.st_spec_as_gs08 = _SSpec(self.st_def)
+        for sp, codes in ((self.st_spec, frozenset({GUIDES[guide.kind]})), (self.st_spec_as_gs08, None)):
+            for es in sp.elems:
+                if es.xid == "ST03":
+                    es.codes = codes
 
     def loop(self, path: str) -> Any:
         try:
@@ -350,7 +354,13 @@ class GuideChecker:
             if sid == "BHT":
                 seen_bht = True
             self._use(sd, counts, seg, "the transaction header")
-            self._elements(seg, spec(sd))
+            if sd is gi.st_def:
+                grp = tx.group
+                gs = grp.gs if grp is not None else None
+                as_gs08 = gs is not None and seg[3] == gs[8]
+                self._elements(seg, gi.st_spec_as_gs08 if as_gs08 else gi.st_spec)
+            else:
+                self._elements(seg, spec(sd))
         if not seen_bht:
             self._e("S2-SEG-003", "the BHT Beginning of Hierarchical Transaction segment is required after ST "
                     "but missing", tx.st, "BHT")
