@@ -265,3 +265,11 @@ def test_envelope_version_wrong_in_gs08_and_st03_alike_one_finding():
     only(t, "S2-ELE-003", "GS", "GS08")
     t = sub(sub(I, "*X*005010X223A2~", "*X*005010X223~"), "ST*837*0001*005010X223A2", "ST*837*0001*005010X223")
     only(t, "S2-ELE-003", "GS", "GS08")
+
+
+def test_bare_transaction_no_envelope_one_finding():
+    # a file that starts at ST (no ISA, no GS): the reader's RDR-005 says so; no second finding
+    t = P[P.index("ST*837"):P.index("GE*")]
+    errs = errors(t)
+    assert [(f.rule, f.segment_id) for f in errs] == [("RDR-005", "ST")]
+    assert {v.verdict for v in run(t)[1]} == {"rejected"}

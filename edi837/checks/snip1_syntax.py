@@ -217,8 +217,9 @@ class EnvelopeChecker:
         self.gs = None
 
     def _orphan(self, st: Any) -> None:
-        """A transaction set with no open group: the first of a run is remembered, to be reported once."""
-        if self.gs is None and self.orphan_st is None:
+        """A transaction set with no open group: the first of a run is remembered, to be reported once.
+        Outside any interchange the reader's RDR-005 (no ISA: the file starts at ST) says it already."""
+        if self.gs is None and self.orphan_st is None and self.isa is not None:
             self.orphan_st = st
 
     def _close_orphans(self, ge: Any, out: list[Finding]) -> None:
