@@ -88,7 +88,7 @@ EXPECTED: dict[str, set[str]] = {
     I + "x12_no_isa_line.txt": {"RDR-005"},  # no ISA
     I + "x12_segment_errors.txt": {MISSING_SEG},  # Mandatory segment "Billing Provider Address" missing
     I + "x12_segments_out_of_order.txt": {UNEXPECTED},  # N4 after REF in 2010AA
-    I + "x12_missing_first_gs.txt": {"S1-ENV-006"},  # GS missing: GE without GS
+    I + "x12_missing_first_gs.txt": {"S1-ENV-014"},  # GS missing (named at the ST, issue 11)
     I + "x12_missing_first_isa.txt": {"RDR-005"},
     I + "x12_missing_last_gs.txt": {"S1-ENV-006"},  # GE missing
     I + "x12_missing_last_isa.txt": {"S1-ENV-003"},  # IEA missing

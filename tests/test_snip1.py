@@ -114,7 +114,10 @@ def test_duplicate_control_number():
 
 
 def test_gs_date():
-    one(sub(P, "*20251015*0930*1001*", "*20251035*0930*1001*"), "S1-ENV-010", "GS04", "GS")
+    # one finding (the GS04 DT element check; S1-ENV-010 said the same and is retired, issue 11)
+    t = sub(P, "*20251015*0930*1001*", "*20251035*0930*1001*")
+    one(t, "S1-ELE-004", "GS04", "GS")
+    assert [f.rule for f in findings(t) if f.element == "GS04"] == ["S1-ELE-004"]
 
 
 def test_element_type_not_a_number():

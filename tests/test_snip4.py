@@ -61,8 +61,13 @@ def test_date_after_creation():
 
 
 def test_range_reversed():
+    # a reversed RD8 range is a format error of the value (S2-ELE-006, issue 11; it was S4-DTE-003):
+    # one finding, no SNIP 4 cascade (S4-DTE-001 "outside the statement period")
     t = fx("837i_ect_inpatient.x12")
-    assert "S4-DTE-003" in ids(t.replace("DTP*472*RD8*20260203-20260207", "DTP*472*RD8*20260207-20260203"))
+    bad = t.replace("DTP*472*RD8*20260203-20260207", "DTP*472*RD8*20260207-20260203")
+    assert ids(bad, "S") == {"S2-ELE-006"}
+    bad = t.replace("DTP*434*RD8*20260202-20260209", "DTP*434*RD8*20260209-20260202")
+    assert ids(bad, "S") == {"S2-ELE-006"}
 
 
 def test_inpatient_admission_date():

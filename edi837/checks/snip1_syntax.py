@@ -20,6 +20,8 @@ from typing import Any
 from ..events import (GroupEnd, GroupStart, InterchangeEnd, InterchangeStart, ModelEvent, OtherSegment,
                       TransactionEnd, TransactionStart)
 from ..findings import Finding
+from ..grammar.stream import GUIDES
+from ..guide import load_control
 from .registry import RULES, checker, declare
 
 X12 = "ASC X12.6 / X12 005010 control segments"
@@ -50,8 +52,16 @@ declare("S1-ENV-008", "error", 1, "SE01 does not equal the number of segments fr
         reads=("SE01",), citation=TR3 + ", SE", ik3="8", ik4="7")
 declare("S1-ENV-009", "error", 1, "A control number is used twice: ISA13 in the file, GS06 in the "
         "interchange or ST02 in the group.", reads=("ISA13", "GS06", "ST02"), citation=X12)
-declare("S1-ENV-010", "error", 1, "GS04 is not a valid CCYYMMDD date or GS05 not a valid time.",
-        reads=("GS04", "GS05"), citation=X12 + ", GS", ik4="8")
+declare("S1-ENV-011", "error", 1, "GS01 is not HC (Health Care Claim) in a functional group holding 837 "
+        "transaction sets.", reads=("GS01",), citation=X12 + ", GS01 functional identifier code (HC = 837)",
+        ik3="8", ik4="7")
+declare("S1-ENV-012", "error", 1, "GS08 is not an adopted 837 version (005010X222A1 or 005010X223A2) in a "
+        "functional group holding 837 transaction sets.", reads=("GS08",),
+        citation=TR3 + ", GS08: 005010X222A1 / 005010X223A2", ik3="8", ik4="7")
+declare("S1-ENV-013", "error", 1, "ST03 does not equal GS08 (both adopted 837 versions, but different).",
+        reads=("ST03", "GS08"), citation=TR3 + ", ST03 note: the value is the same as GS08", ik3="8", ik4="7")
+declare("S1-ENV-014", "error", 1, "A transaction set stands outside any functional group: the GS header (and "
+        "with it, usually, the GE trailer) is missing.", reads=("GS", "GE", "ST"), citation=X12 + ", GS/GE")
 declare("S1-ELE-001", "error", 1, "An element's value does not fit its X12 data type (N0 integer, R decimal, "
         "ID/AN printable text).", reads=("every element",), citation=TR3 + ", data element dictionary",
         ik3="8", ik4="6")
@@ -87,14 +97,23 @@ ISA_CODES = {1: frozenset({"00", "03"}), 3: frozenset({"00", "01"}), 5: ID_QUALS
              12: frozenset({"00501"}), 14: frozenset({"0", "1"}), 15: frozenset({"P", "T"})}
 
 
+def digits(v: str) -> bool:
+    """True if ``v`` is one or more ASCII digits (X12 numbers, dates and times are ASCII:
+    ``str.isdigit`` also takes Unicode digits such as ``'\u00b2'``)."""
+    return v.isascii() and v.isdigit()
+
+
 def valid_date(v: str) -> bool:
-    """CCYYMMDD or YYMMDD."""
-    if not v.isdigit() or len(v) not in (6, 8):
+    """CCYYMMDD or YYMMDD, a real calendar date (years before 1800 are not, as in pyx12)."""
+    if len(v) not in (6, 8) or not digits(v):
         return False
     if len(v) == 6:
         v = "20" + v
+    year = int(v[:4])
+    if year < 1800:
+        return False
     try:
-        _dt.date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+        _dt.date(year, int(v[4:6]), int(v[6:8]))
     except ValueError:
         return False
     return True
@@ -102,7 +121,7 @@ def valid_date(v: str) -> bool:
 
 def valid_time(v: str) -> bool:
     """HHMM, HHMMSS or HHMMSSd..d."""
-    if not v.isdigit() or len(v) < 4 or len(v) == 5 or len(v) > 8:
+    if len(v) < 4 or len(v) == 5 or len(v) > 8 or not digits(v):
         return False
     if int(v[:2]) > 23 or int(v[2:4]) > 59:
         return False
@@ -111,12 +130,66 @@ def valid_time(v: str) -> bool:
     return True
 
 
+#: the date/time formats a date time period format qualifier (X12 element 1250) names,
+#: as (what the value must be, whether it is a time); see :func:`format_problem`
+FORMATS = {"D8": ("a CCYYMMDD date", False), "D6": ("a YYMMDD date", False),
+           "RD8": ("a CCYYMMDD-CCYYMMDD date range", False), "DT": ("a CCYYMMDDHHMM date and time", False),
+           "TM": ("an HHMM time", True)}
+
+
+def format_problem(fmt: str, v: str) -> str | None:
+    """Why ``v`` is not a value of format ``fmt`` (a code of X12 element 1250), or None if it is
+    (or ``fmt`` names no date/time format this checks)."""
+    if fmt == "D8":
+        return None if len(v) == 8 and valid_date(v) else "is not a valid CCYYMMDD date"
+    if fmt == "D6":
+        return None if len(v) == 6 and valid_date(v) else "is not a valid YYMMDD date"
+    if fmt == "RD8":
+        a, sep, b = v.partition("-")
+        if not sep or not (len(a) == 8 and valid_date(a)) or not (len(b) == 8 and valid_date(b)):
+            return "is not a valid CCYYMMDD-CCYYMMDD date range"
+        if a > b:
+            return "is a date range whose start is after its end"
+        return None
+    if fmt == "DT":
+        ok = len(v) == 12 and valid_date(v[:8]) and valid_time(v[8:])
+        return None if ok else "is not a valid CCYYMMDDHHMM date and time"
+    if fmt == "TM":
+        return None if len(v) == 4 and valid_time(v) else "is not a valid HHMM time"
+    return None
+
+
+_CONTROL_CODES: dict[str, frozenset[str] | None] = {}
+
+
+def control_codes(xid: str) -> frozenset[str] | None:
+    """The codes the X12 control map lists for envelope element ``xid`` (``GS01``)."""
+    if xid not in _CONTROL_CODES:
+        codes = None
+        for sd in load_control().all_segment_defs():
+            if sd.id == xid[:2]:
+                e = sd.element(int(xid[2:]))
+                codes = e.valid_codes if e is not None else None
+                break
+        _CONTROL_CODES[xid] = codes
+    return _CONTROL_CODES[xid]
+
+
+def _interchange_level(f: Finding) -> Finding:
+    """Mark an envelope finding as the interchange's (no group or transaction of its own), so it
+    rejects what the interchange encloses."""
+    f.group = ""
+    f.transaction = ""
+    return f
+
+
 def _f(rule: str, message: str, seg: Any, element: str | None = None, value: str | None = None) -> Finding:
     return RULES[rule].finding(message, seg, element=element, value=value)
 
 
 @checker("S1-ISA-001", "S1-ISA-002", "S1-ISA-003", "S1-ISA-004", "S1-ENV-001", "S1-ENV-002", "S1-ENV-003",
-         "S1-ENV-004", "S1-ENV-005", "S1-ENV-006", "S1-ENV-007", "S1-ENV-008", "S1-ENV-009", "S1-ENV-010")
+         "S1-ENV-004", "S1-ENV-005", "S1-ENV-006", "S1-ENV-007", "S1-ENV-008", "S1-ENV-009", "S1-ENV-011",
+         "S1-ENV-012", "S1-ENV-013", "S1-ENV-014")
 class EnvelopeChecker:
     """Envelope syntax and control-count integrity (ISA/IEA, GS/GE, ST/SE)."""
 
@@ -129,15 +202,41 @@ class EnvelopeChecker:
         self.st02s: set[str] = set()
         self.skipped_st: Any = None  # ST of a transaction we do not read (an 835 in the file)
         self.skipped_count = 0
+        self.gs_judged = False  # GS01/GS08 judged for the open group (at its first 837)
+        self.orphan_st: Any = None  # first ST of a run of transaction sets outside any group
+        self.missing_groups = 0  # such runs in the open interchange (each one group IEA01 counts)
 
     # -- helpers -----------------------------------------------------------
     def _close_group(self, at: Any, out: list[Finding]) -> None:
         if self.gs is not None:
-            out.append(_f("S1-ENV-006", f"functional group {self.gs[6]!r} has no GE trailer: "
-                          f"{at.fields[0] if at is not None else 'end of file'} found first", self.gs, "GE"))
+            # the group never ended, so it is the interchange that is broken (pyx12: ISA "Unterminated
+            # Loop GS"): an interchange-level error, not one of a group that is never settled
+            out.append(_interchange_level(_f(
+                "S1-ENV-006", f"functional group {self.gs[6]!r} has no GE trailer: "
+                f"{at.fields[0] if at is not None else 'end of file'} found first", self.gs, "GE")))
         self.gs = None
 
+    def _orphan(self, st: Any) -> None:
+        """A transaction set with no open group: the first of a run is remembered, to be reported once.
+        Outside any interchange the reader's RDR-005 (no ISA: the file starts at ST) says it already."""
+        if self.gs is None and self.orphan_st is None and self.isa is not None:
+            self.orphan_st = st
+
+    def _close_orphans(self, ge: Any, out: list[Finding]) -> None:
+        """End a run of transaction sets outside any group (at a GE without GS, a GS, an IEA, the end):
+        one finding at its first ST naming what is missing."""
+        st = self.orphan_st
+        if st is None:
+            return
+        self.orphan_st = None
+        self.missing_groups += 1
+        what = "the GS header is missing (its GE trailer is there)" if ge is not None else \
+            "the GS header and the GE trailer are missing"
+        out.append(_interchange_level(_f(
+            "S1-ENV-014", f"transaction set {st[2]!r} is not inside a functional group: {what}", st, "GS")))
+
     def _close_interchange(self, at: Any, out: list[Finding]) -> None:
+        self._close_orphans(None, out)
         self._close_group(at, out)
         if self.isa is not None:
             out.append(_f("S1-ENV-003", f"interchange {self.isa[13]!r} has no IEA trailer: "
@@ -154,7 +253,9 @@ class EnvelopeChecker:
             case GroupStart(grp):
                 self._group(grp, out)
             case TransactionStart(tx):
+                self._orphan(tx.st)
                 self._st(tx.st, out)
+                self._versions(tx, out)
             case TransactionEnd(tx):
                 if tx.se is not None:
                     self._se(tx.st, tx.se, tx.segment_count, out)
@@ -168,27 +269,26 @@ class EnvelopeChecker:
         isa = obj.isa
         self._close_interchange(isa, out)
         self.isa = isa
+        self.missing_groups = 0
         self.gs06s = set()
         if isa is not None:
             self._isa(isa, out)
 
     def _group(self, obj: Any, out: list[Finding]) -> None:
         gs = obj.gs
+        self._close_orphans(None, out)
         self._close_group(gs, out)
         self.gs = gs
         self.st02s = set()
+        self.gs_judged = False
         if gs is not None:
             cn = gs[6]
             if cn in self.gs06s:
                 out.append(_f("S1-ENV-009", f"group control number GS06 {cn!r} is used twice in this "
                               "interchange", gs, "GS06", cn))
             self.gs06s.add(cn)
-            if gs[4] and not (len(gs[4]) == 8 and valid_date(gs[4])):
-                out.append(_f("S1-ENV-010", f"GS04 group date {gs[4]!r} is not a valid CCYYMMDD date",
-                              gs, "GS04", gs[4]))
-            if gs[5] and not valid_time(gs[5]):
-                out.append(_f("S1-ENV-010", f"GS05 group time {gs[5]!r} is not a valid HHMM time",
-                              gs, "GS05", gs[5]))
+            # GS04 (DT) and GS05 (TM) are checked with every element of the GS against the control map
+            # (S1-ELE-002/004/005 in snip2_guide), once
 
     def _group_end(self, obj: Any, out: list[Finding]) -> None:
         ge = obj.ge
@@ -205,12 +305,14 @@ class EnvelopeChecker:
     def _interchange_end(self, obj: Any, out: list[Finding]) -> None:
         iea = obj.iea
         isa = obj.isa
+        self._close_orphans(None, out)
         self._close_group(iea, out)
         if iea is not None:
             if isa is not None and iea[2] != isa[13]:
                 out.append(_f("S1-ENV-001", f"IEA02 {iea[2]!r} does not match the interchange control "
                               f"number ISA13 {isa[13]!r}", iea, "IEA02", iea[2]))
-            if iea[1] != str(obj.group_count):
+            # a group whose GS is missing (S1-ENV-014) is one the sender counted: not a second finding
+            if iea[1] != str(obj.group_count) and iea[1] != str(obj.group_count + self.missing_groups):
                 out.append(_f("S1-ENV-002", f"IEA01 says {iea[1]!r} functional groups but the "
                               f"interchange holds {obj.group_count}", iea, "IEA01", iea[1]))
         self.isa = None
@@ -230,11 +332,15 @@ class EnvelopeChecker:
                 self.skipped_st = None
             return
         if sid == "ST":
+            self._orphan(seg)
             self._st(seg, out)
             self.skipped_st = seg
             self.skipped_count = 1
         elif sid == "GE" and self.gs is None:
-            out.append(_f("S1-ENV-006", "GE trailer without a GS header", seg))
+            if self.orphan_st is not None:
+                self._close_orphans(seg, out)  # the missing GS says it (S1-ENV-014)
+            else:
+                out.append(_f("S1-ENV-006", "GE trailer without a GS header", seg))
         elif sid == "IEA" and self.isa is None:
             out.append(_f("S1-ENV-003", "IEA trailer without an ISA header", seg))
 
@@ -244,6 +350,30 @@ class EnvelopeChecker:
             out.append(_f("S1-ENV-009", f"transaction set control number ST02 {cn!r} is used twice in this "
                           "group", st, "ST02", cn))
         self.st02s.add(cn)
+
+    def _versions(self, tx: Any, out: list[Finding]) -> None:
+        """An 837 ties its group: GS01 HC, GS08 an adopted 837 version, ST03 equal to GS08.
+
+        A value the control map (GS01, GS08) or the guide (ST03) does not list at all is a code error
+        there (S2-ELE-003) and is not reported again here."""
+        gs = self.gs
+        if gs is None:
+            return
+        gs01, gs08, st03 = gs[1], gs[8], tx.st[3]
+        adopted = frozenset(GUIDES.values())
+        if not self.gs_judged:
+            self.gs_judged = True
+            codes = control_codes("GS01")
+            if gs01 and gs01 != "HC" and (codes is None or gs01 in codes):
+                out.append(_f("S1-ENV-011", f"GS01 functional identifier {gs01!r} is not HC (Health Care Claim): "
+                              f"the group holds an 837", gs, "GS01", gs01))
+            codes = control_codes("GS08")
+            if gs08 and gs08 not in adopted and (codes is None or gs08 in codes):
+                out.append(_f("S1-ENV-012", f"GS08 version {gs08!r} is not an 837 version (005010X222A1 837P or "
+                              f"005010X223A2 837I): the group holds an 837", gs, "GS08", gs08))
+        if st03 in adopted and gs08 in adopted and st03 != gs08:
+            out.append(_f("S1-ENV-013", f"ST03 version {st03!r} does not equal GS08 {gs08!r} of its group",
+                          tx.st, "ST03", st03))
 
     def _se(self, st: Any, se: Any, count: int, out: list[Finding]) -> None:
         if st is not None and se[2] != st[2]:
@@ -275,7 +405,7 @@ class EnvelopeChecker:
                 out.append(_f("S1-ISA-002", f"ISA{i:02d} {ISA_NAMES[i - 1]} {isa[i]!r} is not one of "
                               f"{', '.join(sorted(codes))}", isa, f"ISA{i:02d}", isa[i]))
         cn = isa[13]
-        if not (len(cn) == 9 and cn.isdigit()):
+        if not (len(cn) == 9 and digits(cn)):
             out.append(_f("S1-ISA-002", f"ISA13 interchange control number {cn!r} must be 9 digits", isa,
                           "ISA13", cn))
         elif cn in self.isa13s:

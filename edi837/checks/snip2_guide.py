@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, ModelEvent, TransactionEnd,
                       TransactionStart)
 from ..findings import Finding
+from ..grammar.stream import GUIDES
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
 from .registry import RULES, checker, declare
@@ -54,6 +55,13 @@ declare("S2-ELE-004", "error", 2, "An element does not match the pattern the gui
         ik3="8", ik4="I12")
 declare("S2-ELE-005", "warning", 2, "A text element has trailing spaces (they should be suppressed).",
         reads=("AN/ID elements",), citation="ASC X12.6 (trailing spaces should not be sent)", ik3="8", ik4="6")
+declare("S2-ELE-006", "error", 2, "A date element whose format a qualifier names (X12 element 1251 after its "
+        "1250 format qualifier: DTP03 by DTP02, DMG02 by DMG01, PAT06 by PAT05, HI0n-4 by HI0n-3) is not a "
+        "valid date, date and time, or date range of that format (D8 CCYYMMDD, RD8 CCYYMMDD-CCYYMMDD with the "
+        "start not after the end, DT CCYYMMDDHHMM).", reads=("DTP03", "DMG02", "PAT06", "HI01-4..HI12-4"),
+        citation=TR3 + "; X12 data elements 1250/1251", ik3="8", ik4="8")
+declare("S2-ELE-007", "error", 2, "A time element whose format qualifier says TM (HHMM) is not a valid HHMM "
+        "time.", reads=("DTP03",), citation=TR3 + "; X12 data elements 1250/1251", ik3="8", ik4="9")
 declare("S2-HL-001", "error", 2, "HL01 is not unique or HL02 does not point at an earlier HL of the "
         "right level (a subscriber under a billing provider, a patient under a subscriber).",
         reads=("HL01", "HL02", "HL03"), citation=TR3 + ", HL", ik3="8", ik4="7")
@@ -80,10 +88,11 @@ def _rx(p: str | None) -> re.Pattern[str] | None:
 
 
 class _ESpec:
-    __slots__ = ("i", "xid", "name", "usage", "dt", "minl", "maxl", "codes", "rx", "repeat", "comps")
+    __slots__ = ("i", "xid", "name", "usage", "dt", "minl", "maxl", "codes", "rx", "repeat", "comps", "fmt")
 
     def __init__(self, e: Any, i: int):
         self.i = i
+        self.fmt: _ESpec | None = None  # the format qualifier (element 1250) of a date time period (1251)
         self.xid = e.xid
         self.name = e.name
         self.usage = e.usage
@@ -94,6 +103,16 @@ class _ESpec:
         self.rx = _rx(e.regex)
         self.repeat = e.repeat
         self.comps = tuple(_ESpec(c, c.seq) for c in e.composite.elements) if e.composite is not None else None
+        if self.comps is not None:
+            _pair_formats(e.composite.elements, self.comps)
+
+
+def _pair_formats(defs: Sequence[Any], specs: Sequence[_ESpec]) -> None:
+    """Tie each date time period element (X12 1251) to the format qualifier (X12 1250) just before it
+    among its siblings: DTP02/DTP03, DMG01/DMG02, PAT05/PAT06, HI0n-3/HI0n-4 in both guides."""
+    for k in range(1, len(defs)):
+        if defs[k].data_ele == "1251" and defs[k - 1].data_ele == "1250":
+            specs[k].fmt = specs[k - 1]
 
 
 class _SSpec:
@@ -102,6 +121,7 @@ class _SSpec:
     def __init__(self, sd: Any):
         self.sd = sd
         self.elems = tuple(_ESpec(e, e.seq) for e in sd.elements)
+        _pair_formats(sd.elements, self.elems)
         self.nmax = max((e.seq for e in sd.elements), default=0)
         self.syntax = sd.syntax
 
@@ -129,6 +149,15 @@ class _GuideIndex:
         self.header = guide.loop("HEADER")
         self.st_def = next(sd for sd in st_loop.segments if sd.id == "ST")
         self.se_def = next(sd for sd in st_loop.segments if sd.id == "SE")
+        # ST03 is the guide's version and nothing else, in both guides (X223A2's map lists it, X222A1's
+        # does not: without this, ST03 005010X222 passed an 837P but not 005010X223 an 837I) ...
+        self.st_spec = _SSpec(self.st_def)
+        # ... unless it equals GS08: then a wrong version is the group's error (at GS08), said once
+        self.st_spec_as_gs08 = _SSpec(self.st_def)
+        for sp, codes in ((self.st_spec, frozenset({GUIDES[guide.kind]})), (self.st_spec_as_gs08, None)):
+            for es in sp.elems:
+                if es.xid == "ST03":
+                    es.codes = codes
 
     def loop(self, path: str) -> Any:
         try:
@@ -325,7 +354,13 @@ class GuideChecker:
             if sid == "BHT":
                 seen_bht = True
             self._use(sd, counts, seg, "the transaction header")
-            self._elements(seg, spec(sd))
+            if sd is gi.st_def:
+                grp = tx.group
+                gs = grp.gs if grp is not None else None
+                as_gs08 = gs is not None and seg[3] == gs[8]
+                self._elements(seg, gi.st_spec_as_gs08 if as_gs08 else gi.st_spec)
+            else:
+                self._elements(seg, spec(sd))
         if not seen_bht:
             self._e("S2-SEG-003", "the BHT Beginning of Hierarchical Transaction segment is required after ST "
                     "but missing", tx.st, "BHT")
@@ -637,13 +672,40 @@ class GuideChecker:
                             self._c("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
                                     f"{pv!r}", cs.xid, pv)
                             continue
-                        self._value(cs, pv)
+                        if self._value(cs, pv) and cs.fmt is not None:
+                            fi = cs.fmt.i
+                            self._format(cs, pv, parts[fi - 1] if fi <= np else "")
                 else:
-                    self._value(es, rv)
+                    if not rv:  # an empty repetition ('A^^B'): nothing to check
+                        continue
+                    if self._value(es, rv) and es.fmt is not None:
+                        fi = es.fmt.i
+                        self._format(es, rv, f[fi] if fi <= n else "")
         if sp.syntax:
             self._syntax(f, sp)
 
-    def _value(self, es: _ESpec, v: str) -> None:
+    def _format(self, es: _ESpec, v: str, fmt: str) -> None:
+        """``v`` against the date/time format its qualifier ``fmt`` names (an unknown or missing
+        qualifier is reported at the qualifier, so ``v`` is not judged against it)."""
+        q = es.fmt
+        if q is not None and q.codes is not None and fmt not in q.codes:
+            return  # the qualifier's code error says it all
+        why = s1.format_problem(fmt, v)
+        if why is not None:
+            rule = "S2-ELE-007" if s1.FORMATS[fmt][1] else "S2-ELE-006"
+            self._c(rule, f"{es.xid} {es.name} {v!r} {why} (format {es.fmt.xid if es.fmt else ''} {fmt})",
+                    es.xid, v)
+
+    def _value(self, es: _ESpec, v: str) -> bool:
+        """Data type, code, length and pattern checks of one non-empty value; True if none failed."""
+        cap = self._cap
+        n0 = len(cap)
+        self._value1(es, v)
+        return all(c[0] == "S2-ELE-005" for c in cap[n0:])  # a trailing-space warning is no verdict on the value
+
+    def _value1(self, es: _ESpec, v: str) -> None:
+        if not v:
+            return
         dt = es.dt
         L = len(v)
         xid = es.xid

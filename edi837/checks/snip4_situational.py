@@ -5,7 +5,8 @@
 - S4-DX-002   a principal diagnosis (ABK / BK) is present.
 - S4-DTE-001  837I line service dates lie inside the statement period (DTP*434).
 - S4-DTE-002  no claim date is after the file's creation date (BHT04).
-- S4-DTE-003  a date range (RD8) does not end before it starts.
+(A date range (RD8) that ends before it starts is an S2-ELE-006 format error: the S4
+rules skip such ranges so one cause gives one finding.)
 - S4-INP-001..003  an inpatient 837I claim has an admission date (DTP*435),
   a CL1 segment and an admitting diagnosis (ABJ / BJ).
 
@@ -66,7 +67,7 @@ def dx_pointer(line: Any, ctx: Any) -> Iterator[Hit]:
     for j, p in enumerate(sv.components(7), 1):
         if not p:
             continue
-        if not p.isdigit() or not (1 <= int(p) <= n):
+        if not (p.isascii() and p.isdigit()) or not (1 <= int(p) <= n):
             have = f"the claim has {n} diagnosis code{'s' if n != 1 else ''}" if n else "the claim has no diagnosis codes"
             yield Hit(f"line {line.line_number} diagnosis pointer SV107-{j} is {p!r} but {have}; "
                       f"point at 1-{max(n, 1)}", sv, element=f"SV107-{j}", value=p)
@@ -89,6 +90,8 @@ def line_in_statement(line: Any, ctx: Any) -> Iterator[Hit]:
     if line.service_date is None or c.statement_from is None or c.statement_to is None:
         return
     lo, hi = line.service_date, line.service_date_end or line.service_date
+    if hi < lo or c.statement_to < c.statement_from:
+        return  # a reversed range is malformed (S2-ELE-006), not a date outside the period
     if lo < c.statement_from or hi > c.statement_to:
         d = line.loop.seg("DTP", "472")
         yield Hit(f"line {line.line_number} service date {_span(lo, hi)} is outside the statement period "
@@ -142,20 +145,6 @@ def no_future_dates(claim: Claim, ctx: Any) -> Iterator[Hit]:
             yield Hit(f"{what()} {d.isoformat()} is after the file's creation date {created.isoformat()} (BHT04); "
                       f"correct the date or bill after the service", seg, element=el, line=ln,
                       value=seg[3] if seg is not None and seg.fields[0] == "DTP" else None)
-
-
-@rule("S4-DTE-003", "error", 4, "A date range (RD8) ends before it starts.",
-      reads=("DTP03",), citation="X12 RD8 format: CCYYMMDD-CCYYMMDD, a range from the first to the second date",
-      ik3="8", ik4="8")
-def ranges_ordered(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    segs = list(claim.loop.segs("DTP")) + [(d) for ln in claim.lines for d in ln.loop.segs("DTP")]
-    for d in segs:
-        if d[2] != "RD8":
-            continue
-        a, b = parse_period("RD8", d[3])
-        if a is not None and b is not None and b < a:
-            yield Hit(f"DTP*{d[1]} range {d[3]} ends ({b.isoformat()}) before it starts ({a.isoformat()}); "
-                      f"swap the dates", d, element="DTP03", value=d[3])
 
 
 def _inpatient(claim: Claim) -> bool:

@@ -33,7 +33,8 @@ OCCURRENCE = "BH"
 
 
 def parse_date(v: str) -> _dt.date | None:
-    if len(v) != 8 or not v.isdigit():
+    """A CCYYMMDD date of ASCII digits (``str.isdigit`` alone takes Unicode digits), else None."""
+    if len(v) != 8 or not v.isascii() or not v.isdigit():
         return None
     try:
         return _dt.date(int(v[:4]), int(v[4:6]), int(v[6:]))
