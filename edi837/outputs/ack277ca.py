@@ -27,9 +27,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..events import ClaimRead, GroupStart, HlRead, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
-from ..reader.segment import Delimiters
 from .atomic import atomic_write
-from .split import ControlCounter, SegmentWriter, isa_fields
+from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_app_code, ack_isa_fields, ack_text
 
 if TYPE_CHECKING:
     from ..checks.verdicts import ClaimResult
@@ -38,15 +37,11 @@ if TYPE_CHECKING:
     from ..model.envelope import Transaction
     from ..reader.segment import Segment
 
-D = Delimiters("*", ":", "^", "~")
+D = ACK_DELIMS
 
 
 def _clean(v: str | None, n: int = 60) -> str:
-    if not v:
-        return ""
-    for ch in "*:^~\r\n":
-        v = v.replace(ch, " ")
-    return v.strip()[:n]
+    return ack_text(v, n)
 
 
 def _amt(v: Any) -> str:
@@ -97,15 +92,13 @@ class Ack277Writer:
         fh = self.stack.enter_context(atomic_write(self.path, "w", newline=""))
         self.w = SegmentWriter(fh, D)
         now = self.now
-        f = isa_fields(self.isa, self.counter.next(), swap=True, date=now.strftime("%y%m%d"),
-                       time=now.strftime("%H%M"), ack="0", delims=D)
-        f[11], f[16] = "^", ":"
+        f = ack_isa_fields(self.isa, self.counter.next(), now)
         self.w.write(f)
         self.isa13 = f[13]
         gs = list(self.gs.fields) if self.gs is not None else ["GS", "HC", "EDI837", "EDI837"]
         gs += [""] * (9 - len(gs))
         self.gs06 = str(self.counter.next())
-        self.w.write(["GS", "HN", gs[3] or "EDI837", gs[2] or "EDI837", now.strftime("%Y%m%d"),
+        self.w.write(["GS", "HN", ack_app_code(gs[3]), ack_app_code(gs[2]), now.strftime("%Y%m%d"),
                       now.strftime("%H%M"), self.gs06, "X", "005010X214"])
 
     def _open_tx(self) -> None:

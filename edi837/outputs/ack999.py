@@ -27,14 +27,13 @@ import attrs
 
 from ..events import GroupEnd, GroupStart, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
 from ..findings import Finding, Severity
-from ..reader.segment import Delimiters, Segment
-from .split import ControlCounter, SegmentWriter, isa_fields
+from ..reader.segment import Segment
+from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_app_code, ack_isa_fields, ack_text
 
 if TYPE_CHECKING:
     from ..checks.verdicts import ClaimResult
 
 _REF = re.compile(r"^([A-Z][A-Z0-9]{1,2}?)(\d{2})(?:-(\d+))?$")
-ACK_DELIMS = Delimiters("*", ":", "^", "~")
 
 
 @attrs.define(slots=True)
@@ -107,12 +106,7 @@ def element_position(element: str | None, comp: str = ":") -> str | None:
     return pos + comp + m.group(3) if m.group(3) else pos
 
 
-def _clean(v: str | None, n: int = 99) -> str:
-    if not v:
-        return ""
-    for ch in "*:^~\r\n":
-        v = v.replace(ch, " ")
-    return v.strip()[:n]
+_clean = ack_text
 
 
 def ik5_code(f: Finding) -> str:
@@ -163,6 +157,22 @@ def _tx_of(f: Finding, groups: list[GroupInfo]) -> tuple[GroupInfo | None, TxInf
     return None, None
 
 
+def _control(v: str) -> str:
+    """AK102: the group's GS06 (N0 1-9); leading zeros dropped when too long, 0 when absent."""
+    v = v.strip()
+    if not v.isdigit():
+        return "0"
+    return v if len(v) <= 9 else str(int(v))[-9:]
+
+
+def _version(gs08: str, txs: list[TxInfo]) -> str:
+    """AK103 (required): the group's GS08, else its first ST03, else the 837P guide."""
+    for v in [gs08] + [t.st[3] for t in txs if len(t.st) > 3]:
+        if _clean(v, 12):
+            return _clean(v, 12)
+    return "005010X222A1"
+
+
 def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
               ) -> list[tuple[GroupInfo, list[list[str]], str]]:
     """The 999 transaction bodies (AK1..AK9), one per group: (group, segments, AK901)."""
@@ -182,12 +192,13 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
     out = []
     for g in groups:
         gs = g.gs + [""] * (9 - len(g.gs))
-        segs: list[list[str]] = [["AK1", gs[1] or "HC", gs[6] or "0", gs[8]]]
+        segs: list[list[str]] = [["AK1", "HC", _control(gs[6]), _version(gs[8], g.txs)]]
         n_acc = 0
         statuses = []
         for t in g.txs:
             st = t.st + [""] * (4 - len(t.st))
-            segs.append(["AK2", st[1], st[2]] + ([st[3]] if st[3] else []))
+            segs.append(["AK2", "837", _clean(st[2], 9) or "0001"]
+                        + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
             fs = by_tx.get(id(t), [])
             seen: dict[int, int] = {}  # segment ordinal -> index of its IK3 in segs
             for f in sorted(fs, key=lambda f: (f.segment_seq or 0)):
@@ -242,7 +253,7 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
 def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
               counter: ControlCounter, now: _dt.datetime) -> None:
     w.set_delims(ACK_DELIMS)
-    date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
+    date8, time4 = now.strftime("%Y%m%d"), now.strftime("%H%M")
     bodies = build_999(groups, findings, claims)
     cur_isa: object = object()  # no interchange yet
     isa_f: list[str] | None = None
@@ -252,14 +263,12 @@ def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding]
             if isa_f is not None:
                 w.write(["IEA", str(ngroups), isa_f[13]])
             cur_isa = g.isa
-            isa_f = isa_fields(g.isa, counter.next(), swap=True, date=date6, time=time4, ack="0",
-                               delims=ACK_DELIMS)
-            isa_f[11], isa_f[16] = "^", ":"
+            isa_f = ack_isa_fields(g.isa, counter.next(), now)
             w.write(isa_f)
             ngroups = 0
         gs = g.gs + [""] * (9 - len(g.gs))
         gctl = str(counter.next())
-        w.write(["GS", "FA", gs[3] or "EDI837", gs[2] or "EDI837", date8, time4, gctl, "X",
+        w.write(["GS", "FA", ack_app_code(gs[3]), ack_app_code(gs[2]), date8, time4, gctl, "X",
                  "005010X231A1"])
         ngroups += 1
         body = [["ST", "999", "0001", "005010X231A1"]] + segs
