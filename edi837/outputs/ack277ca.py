@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -201,8 +202,9 @@ class Ack277Writer:
         d9 = claim.loop.seg("REF", "D9")
         self._seg(["REF", "D9", _clean(d9[2], 50) if d9 is not None and d9[2]
                    else f"{self.isa13}{claim.seq:06d}"])
-        if claim.kind == "837I" and claim.bill_type:
-            self._seg(["REF", "BLT", claim.bill_type])
+        blt = bill_type(claim)
+        if blt:
+            self._seg(["REF", "BLT", blt])
         frm, to = _dates(claim)
         if frm is None:
             frm = to = self.now.date()
@@ -244,6 +246,22 @@ class Ack277Writer:
         if self.w is not None:
             self.w.write(["GE", str(self.n_tx), self.gs06])
             self.w.write(["IEA", "1", self.isa13])
+
+
+def bill_type(claim: Claim) -> str:
+    """REF*BLT of an 837I claim: facility type code (CLM05-1) and claim frequency
+    (CLM05-3), a plain value.  A CLM05 written with another component separator
+    than its ISA16 (``13>A>1`` under ISA16 ``:``) reads as one component; it is
+    split on that separator here, so the 277CA gets ``131``, never the input's
+    separator."""
+    if claim.kind != "837I" or not claim.facility_code:
+        return ""
+    fac, freq = claim.facility_code, claim.frequency
+    parts = re.split(r"[^A-Za-z0-9]", fac)
+    if len(parts) > 1:
+        fac = parts[0]
+        freq = parts[2] if len(parts) > 2 else freq
+    return re.sub(r"[^A-Za-z0-9]", "", fac + freq)[:50]
 
 
 def _dates(claim: Claim) -> tuple[_dt.date | None, _dt.date | None]:
