@@ -5,7 +5,7 @@ envelope structure seen by the gate's second pass.  One 999 interchange per
 input interchange, one functional group (GS*FA) and one 999 transaction per
 input functional group:
 
-- ``AK1`` GS01 (HC), GS06, GS08 of the group;
+- ``AK1`` HC, GS06 and GS08 of the group (AK103 from the first ST03 when GS08 is empty);
 - per 837 transaction ``AK2`` ST01/ST02/ST03, then for each segment in error
   ``IK3`` (segment id, position counted from ST = 1, loop id, IK304), ``CTX``
   with the claim id (``CTX*CLM01:<id>``) when the error is inside a claim, and
@@ -13,6 +13,11 @@ input functional group:
   ``IK5`` A / E (errors only inside claims, some claims accepted) / R
   (envelope-level errors, or no claim of it accepted);
 - ``AK9`` A / E / P (some transactions rejected, some accepted) / R.
+
+A missing required segment or loop (IK304 3) is named in IK301 at the position
+of the segment standing in its place (:func:`missing_segment`).  Groups of an
+interchange the TA1 rejects are rejected (IK5 R, AK9 R).  The envelope is
+:func:`edi837.outputs.split.ack_isa_fields` (00501, no security information).
 
 Findings of other SNIP levels do not go in the 999.
 """
