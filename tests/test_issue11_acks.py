@@ -103,6 +103,17 @@ def ack_problems(fg) -> list[str]:
             out += [f"{kind}: {m}" for m in isa_problems(data.decode().split("~")[0])]
     if "ta1" in fg.paths:
         out += [f"ta1: {m}" for m in ta1_problems(read(fg, "ta1"))]
+        # agreement: no claim of an interchange the TA1 rejects is accepted; when every
+        # claim is in such an interchange and the 999 answers one interchange, it rejects
+        rejected = {s[1] for s in segments(fg.paths["ta1"]) if s[0] == "TA1" and s[4] == "R"}
+        ics = {r.interchange.strip().rjust(9, "0") for r in fg.results}
+        if any(r.verdict == "accepted" and r.interchange.strip().rjust(9, "0") in rejected
+               for r in fg.results):
+            out.append("a claim of an interchange the TA1 rejects is accepted")
+        s999 = segments(fg.paths["999"]) if "999" in fg.paths else []
+        if ics and ics <= rejected and sum(s[0] == "ISA" for s in s999) == 1 and any(
+                s[0] in ("IK5", "AK9") and s[1] != "R" for s in s999):
+            out.append("the TA1 rejects the interchange, the 999 accepts")
     return out
 
 
