@@ -237,7 +237,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
         return fg  # nothing readable to split or acknowledge
     # pass 2: split, 277CA; collect the envelope for the 999 / TA1
     paths = output_paths(out_dir, stem)
-    env = EnvelopeCollector()
+    env = EnvelopeCollector({f.segment_seq for f in findings if f.ik3 == "3" and f.segment_seq is not None})
     ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
                           prov_totals)
     sp = Splitter(paths, verdicts, hl_children, counter, stack)
@@ -251,12 +251,6 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     fg.accepted_ids, fg.rejected_ids = sp.written["accepted"], sp.written["rejected"]
     if ack277.claims:
         fg.paths["277ca"] = base + ".277ca.x12"
-    if env.groups:
-        with contextlib.nullcontext(stack.enter_context(
-                atomic_write(base + ".999.x12", "w", newline=""))) as fh:
-            write_999(SegmentWriter(fh, Delimiters()), env.groups, findings,
-                      list(results.values()), counter, now)
-        fg.paths["999"] = base + ".999.x12"
     # TA1: interchanges in error or asking for one (ISA14=1)
     ta1s = []
     for isa in env.interchanges:
@@ -264,6 +258,15 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
         errs = [f for f in findings if is_interchange_finding(f) and f.interchange == ctl]
         if errs or isa[14] == "1":
             ta1s.append((isa, errs))
+    # an interchange the TA1 rejects: its groups are rejected in the 999 too
+    ta1_rejected = [isa for isa, errs in ta1s if errs]
+    if env.groups:
+        with contextlib.nullcontext(stack.enter_context(
+                atomic_write(base + ".999.x12", "w", newline=""))) as fh:
+            write_999(SegmentWriter(fh, Delimiters()), env.groups, findings,
+                      list(results.values()), counter, now, rejected_interchanges=ta1_rejected,
+                      loops=env.loops)
+        fg.paths["999"] = base + ".999.x12"
     if ta1s:
         with contextlib.nullcontext(stack.enter_context(
                 atomic_write(base + ".ta1.x12", "w", newline=""))) as fh:

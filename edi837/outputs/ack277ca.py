@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..events import ClaimRead, GroupStart, HlRead, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
-from ..reader.segment import Delimiters
 from .atomic import atomic_write
-from .split import ControlCounter, SegmentWriter, isa_fields
+from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_app_code, ack_isa_fields, ack_text
 
 if TYPE_CHECKING:
     from ..checks.verdicts import ClaimResult
@@ -38,15 +38,11 @@ if TYPE_CHECKING:
     from ..model.envelope import Transaction
     from ..reader.segment import Segment
 
-D = Delimiters("*", ":", "^", "~")
+D = ACK_DELIMS
 
 
 def _clean(v: str | None, n: int = 60) -> str:
-    if not v:
-        return ""
-    for ch in "*:^~\r\n":
-        v = v.replace(ch, " ")
-    return v.strip()[:n]
+    return ack_text(v, n)
 
 
 def _amt(v: Any) -> str:
@@ -97,15 +93,13 @@ class Ack277Writer:
         fh = self.stack.enter_context(atomic_write(self.path, "w", newline=""))
         self.w = SegmentWriter(fh, D)
         now = self.now
-        f = isa_fields(self.isa, self.counter.next(), swap=True, date=now.strftime("%y%m%d"),
-                       time=now.strftime("%H%M"), ack="0", delims=D)
-        f[11], f[16] = "^", ":"
+        f = ack_isa_fields(self.isa, self.counter.next(), now)
         self.w.write(f)
         self.isa13 = f[13]
         gs = list(self.gs.fields) if self.gs is not None else ["GS", "HC", "EDI837", "EDI837"]
         gs += [""] * (9 - len(gs))
         self.gs06 = str(self.counter.next())
-        self.w.write(["GS", "HN", gs[3] or "EDI837", gs[2] or "EDI837", now.strftime("%Y%m%d"),
+        self.w.write(["GS", "HN", ack_app_code(gs[3]), ack_app_code(gs[2]), now.strftime("%Y%m%d"),
                       now.strftime("%H%M"), self.gs06, "X", "005010X214"])
 
     def _open_tx(self) -> None:
@@ -208,8 +202,9 @@ class Ack277Writer:
         d9 = claim.loop.seg("REF", "D9")
         self._seg(["REF", "D9", _clean(d9[2], 50) if d9 is not None and d9[2]
                    else f"{self.isa13}{claim.seq:06d}"])
-        if claim.kind == "837I" and claim.bill_type:
-            self._seg(["REF", "BLT", claim.bill_type])
+        blt = bill_type(claim)
+        if blt:
+            self._seg(["REF", "BLT", blt])
         frm, to = _dates(claim)
         if frm is None:
             frm = to = self.now.date()
@@ -251,6 +246,22 @@ class Ack277Writer:
         if self.w is not None:
             self.w.write(["GE", str(self.n_tx), self.gs06])
             self.w.write(["IEA", "1", self.isa13])
+
+
+def bill_type(claim: Claim) -> str:
+    """REF*BLT of an 837I claim: facility type code (CLM05-1) and claim frequency
+    (CLM05-3), a plain value.  A CLM05 written with another component separator
+    than its ISA16 (``13>A>1`` under ISA16 ``:``) reads as one component; it is
+    split on that separator here, so the 277CA gets ``131``, never the input's
+    separator."""
+    if claim.kind != "837I" or not claim.facility_code:
+        return ""
+    fac, freq = claim.facility_code, claim.frequency
+    parts = re.split(r"[^A-Za-z0-9]", fac)
+    if len(parts) > 1:
+        fac = parts[0]
+        freq = parts[2] if len(parts) > 2 else freq
+    return re.sub(r"[^A-Za-z0-9]", "", fac + freq)[:50]
 
 
 def _dates(claim: Claim) -> tuple[_dt.date | None, _dt.date | None]:

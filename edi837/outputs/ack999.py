@@ -5,7 +5,7 @@ envelope structure seen by the gate's second pass.  One 999 interchange per
 input interchange, one functional group (GS*FA) and one 999 transaction per
 input functional group:
 
-- ``AK1`` GS01 (HC), GS06, GS08 of the group;
+- ``AK1`` HC, GS06 and GS08 of the group (AK103 from the first ST03 when GS08 is empty);
 - per 837 transaction ``AK2`` ST01/ST02/ST03, then for each segment in error
   ``IK3`` (segment id, position counted from ST = 1, loop id, IK304), ``CTX``
   with the claim id (``CTX*CLM01:<id>``) when the error is inside a claim, and
@@ -14,6 +14,11 @@ input functional group:
   (envelope-level errors, or no claim of it accepted);
 - ``AK9`` A / E / P (some transactions rejected, some accepted) / R.
 
+A missing required segment or loop (IK304 3) is named in IK301 at the position
+of the segment standing in its place (:func:`missing_segment`).  Groups of an
+interchange the TA1 rejects are rejected (IK5 R, AK9 R).  The envelope is
+:func:`edi837.outputs.split.ack_isa_fields` (00501, no security information).
+
 Findings of other SNIP levels do not go in the 999.
 """
 
@@ -21,20 +26,23 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import attrs
 
-from ..events import GroupEnd, GroupStart, InterchangeStart, ModelEvent, TransactionEnd, TransactionStart
+from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeStart, ModelEvent, TransactionEnd,
+                      TransactionStart)
+from ..guide.loader import load_guide
+from ..guide.model import LoopDef
 from ..findings import Finding, Severity
-from ..reader.segment import Delimiters, Segment
-from .split import ControlCounter, SegmentWriter, isa_fields
+from ..reader.segment import Segment
+from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_app_code, ack_isa_fields, ack_text
 
 if TYPE_CHECKING:
     from ..checks.verdicts import ClaimResult
+    from ..grammar.loop import Loop
 
 _REF = re.compile(r"^([A-Z][A-Z0-9]{1,2}?)(\d{2})(?:-(\d+))?$")
-ACK_DELIMS = Delimiters("*", ":", "^", "~")
 
 
 @attrs.define(slots=True)
@@ -58,7 +66,11 @@ class GroupInfo:
 class EnvelopeCollector:
     """Listener on the gate's second pass: interchanges, groups, transactions."""
 
-    def __init__(self) -> None:
+    def __init__(self, loops_of: set[int] | None = None) -> None:
+        # first-segment ordinals of the loops whose segment list the 999 needs
+        # (loops with a required segment missing): -> [(segment id, ordinal)]
+        self.loops_of = loops_of or set()
+        self.loops: dict[int, list[tuple[str, int]]] = {}
         self.groups: list[GroupInfo] = []
         self.interchanges: list[Segment] = []
         self._isa: Segment | None = None
@@ -66,8 +78,25 @@ class EnvelopeCollector:
         self._tx_no = 0
         self._last_seq = 0
 
+    def _record(self, lp: Loop | None) -> None:
+        if lp is None or not self.loops_of:
+            return
+        if lp.segments and lp.segments[0].seq in self.loops_of:
+            span = [(sg[0], sg.seq) for sg in lp.segments]
+            # child loops as (loop id, first ordinal), then the subtree's end
+            span += [("/" + (c.id or ""), c.segments[0].seq) for c in lp.children if c.segments]
+            last = max((sg.seq for sg in lp.iter_segments()), default=lp.segments[-1].seq)
+            span.append(("/", last + 1))
+            self.loops[lp.segments[0].seq] = span
+        for c in lp.children:
+            self._record(c)
+
     def __call__(self, ev: ModelEvent) -> None:
         match ev:
+            case HlRead(lp):
+                self._record(lp)
+            case ClaimRead(claim):
+                self._record(claim.loop)
             case InterchangeStart(ic):
                 self._isa = ic.isa
                 if ic.isa is not None:
@@ -89,6 +118,7 @@ class EnvelopeCollector:
                 if self._grp is None:  # ST without GS: a stand-in group
                     self._grp = GroupInfo(gs=[], isa=self._isa, gs_seq=0)
                     self.groups.append(self._grp)
+                self._record(tx.header)
                 st = tx.st
                 self._grp.txs.append(TxInfo(st=list(st.fields), st_seq=st.seq, tx_no=self._tx_no))
             case TransactionEnd(tx):
@@ -107,12 +137,7 @@ def element_position(element: str | None, comp: str = ":") -> str | None:
     return pos + comp + m.group(3) if m.group(3) else pos
 
 
-def _clean(v: str | None, n: int = 99) -> str:
-    if not v:
-        return ""
-    for ch in "*:^~\r\n":
-        v = v.replace(ch, " ")
-    return v.strip()[:n]
+_clean = ack_text
 
 
 def ik5_code(f: Finding) -> str:
@@ -163,9 +188,68 @@ def _tx_of(f: Finding, groups: list[GroupInfo]) -> tuple[GroupInfo | None, TxInf
     return None, None
 
 
+def _control(v: str) -> str:
+    """AK102: the group's GS06 (N0 1-9); leading zeros dropped when too long, 0 when absent."""
+    v = v.strip()
+    if not v.isdigit():
+        return "0"
+    return v if len(v) <= 9 else str(int(v))[-9:]
+
+
+def _version(gs08: str, txs: list[TxInfo]) -> str:
+    """AK103 (required): the group's GS08, else its first ST03, else the 837P guide."""
+    for v in [gs08] + [t.st[3] for t in txs if len(t.st) > 3]:
+        if _clean(v, 12):
+            return _clean(v, 12)
+    return "005010X222A1"
+
+
+_SEG_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+_MISSING_LOOP = re.compile(r"^Loop (\w+) .* is required")
+
+
+def missing_segment(f: Finding, st03: str, loops: dict[int, list[tuple[str, int]]]) -> tuple[str, int] | None:
+    """IK301 and the segment ordinal of IK302 for a required segment or loop
+    the transaction lacks (a finding with IK304 3 that names the missing
+    segment, or the missing loop's first segment, in ``element``): that id,
+    at the position of the segment that stands where it should have been (the
+    next segment or child loop in guide order, else the one after the loop),
+    as pyx12 reports it.  None when the finding is not about a missing segment."""
+    if f.ik3 != "3" or not f.element or not _SEG_ID.match(f.element) or f.segment_seq is None:
+        return None
+    sid = f.element
+    if f.segment_id == "ST":  # a header segment right after ST (BHT)
+        return sid, f.segment_seq + 1
+    span = loops.get(f.segment_seq)
+    m = _MISSING_LOOP.match(f.message or "")
+    if not span or not f.loop:
+        return sid, f.segment_seq
+    try:
+        ld = load_guide(st03).loop(f.loop.split("/")[-1])
+    except (KeyError, ValueError):
+        return sid, f.segment_seq
+    order = [("/" + c.id) if isinstance(c, LoopDef) else c.id for c in ld.children]
+    key = "/" + m.group(1) if m else sid
+    if key not in order:
+        return sid, f.segment_seq
+    later = order[order.index(key) + 1:]
+    for k, seq in span[1:]:
+        if k in later or k == "/":
+            return sid, seq
+    return sid, span[-1][1]
+
+
 def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
+              rejected_interchanges: Sequence[Segment] = (),
+              loops: dict[int, list[tuple[str, int]]] | None = None,
               ) -> list[tuple[GroupInfo, list[list[str]], str]]:
-    """The 999 transaction bodies (AK1..AK9), one per group: (group, segments, AK901)."""
+    """The 999 transaction bodies (AK1..AK9), one per group: (group, segments, AK901).
+
+    A group of an interchange in ``rejected_interchanges`` (the ISAs a TA1
+    rejects) is rejected whatever its own findings: every IK5 and the AK9 are
+    R (with the codes of its own errors, if any), AK904 0."""
+    rejected_isas = {id(isa) for isa in rejected_interchanges}
+    loops = loops or {}
     errs = [f for f in findings if f.severity is Severity.ERROR and f.snip in (1, 2)]
     by_tx: dict[int, list[Finding]] = {}
     by_grp: dict[int, list[Finding]] = {}
@@ -182,30 +266,35 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
     out = []
     for g in groups:
         gs = g.gs + [""] * (9 - len(g.gs))
-        segs: list[list[str]] = [["AK1", gs[1] or "HC", gs[6] or "0", gs[8]]]
+        segs: list[list[str]] = [["AK1", "HC", _control(gs[6]), _version(gs[8], g.txs)]]
         n_acc = 0
         statuses = []
+        isa_rejected = g.isa is not None and id(g.isa) in rejected_isas
         for t in g.txs:
             st = t.st + [""] * (4 - len(t.st))
-            segs.append(["AK2", st[1], st[2]] + ([st[3]] if st[3] else []))
+            segs.append(["AK2", "837", _clean(st[2], 9) or "0001"]
+                        + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
             fs = by_tx.get(id(t), [])
-            seen: dict[int, int] = {}  # segment ordinal -> index of its IK3 in segs
-            for f in sorted(fs, key=lambda f: (f.segment_seq or 0)):
+            seen: dict[tuple[int, str], int] = {}  # (ordinal, segment id) -> index of its IK3
+            placed: list[tuple[int, str, Finding]] = []
+            for f in fs:
                 if f.segment_seq is None or not (f.ik3 or f.ik4) or not f.segment_id:
                     continue
-                pos = f.segment_seq - t.st_seq + 1
+                miss = missing_segment(f, st[3], loops)
+                placed.append((miss[1], miss[0], f) if miss else (f.segment_seq, f.segment_id, f))
+            for seq, sid, f in sorted(placed, key=lambda x: x[0]):
+                pos = seq - t.st_seq + 1
                 if pos < 1:
                     continue
-                if f.segment_seq not in seen:
+                if (seq, sid) not in seen:
                     loop = (f.loop or "").split("/")[-1]
-                    ik3 = ["IK3", f.segment_id[:3], str(pos), loop if 0 < len(loop) <= 4 else "",
-                           f.ik3 or "8"]
-                    seen[f.segment_seq] = len(segs)
+                    ik3 = ["IK3", sid[:3], str(pos), loop if 0 < len(loop) <= 4 else "", f.ik3 or "8"]
+                    seen[(seq, sid)] = len(segs)
                     segs.append(ik3)
                     if f.claim_id:
                         segs.append(["CTX", "CLM01:" + _clean(f.claim_id, 35)])
-                elif f.ik3 and segs[seen[f.segment_seq]][4] == "8":
-                    segs[seen[f.segment_seq]][4] = f.ik3
+                elif f.ik3 and segs[seen[(seq, sid)]][4] == "8":
+                    segs[seen[(seq, sid)]][4] = f.ik3
                 if f.ik4:
                     p = element_position(f.element)
                     if p:
@@ -216,12 +305,14 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
                 codes = sorted({ik5_code(f) for f in fs}, key=lambda c: (len(c), c))[:5]
                 env = any(f.claim_seq is None for f in fs)
                 status = "R" if env or not accepted_by_tx.get(t.tx_no) else "E"
+            if isa_rejected:
+                status = "R"
             segs.append(["IK5", status] + codes)
             statuses.append(status)
             if status != "R":
                 n_acc += 1
         gerrs = by_grp.get(id(g), [])
-        if gerrs:
+        if gerrs or isa_rejected:
             ak9 = "R"
             n_acc = 0
         elif not statuses or all(s == "A" for s in statuses):
@@ -240,10 +331,12 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
 
 
 def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
-              counter: ControlCounter, now: _dt.datetime) -> None:
+              counter: ControlCounter, now: _dt.datetime, *,
+              rejected_interchanges: Sequence[Segment] = (),
+              loops: dict[int, list[tuple[str, int]]] | None = None) -> None:
     w.set_delims(ACK_DELIMS)
-    date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
-    bodies = build_999(groups, findings, claims)
+    date8, time4 = now.strftime("%Y%m%d"), now.strftime("%H%M")
+    bodies = build_999(groups, findings, claims, rejected_interchanges, loops)
     cur_isa: object = object()  # no interchange yet
     isa_f: list[str] | None = None
     ngroups = 0
@@ -252,14 +345,12 @@ def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding]
             if isa_f is not None:
                 w.write(["IEA", str(ngroups), isa_f[13]])
             cur_isa = g.isa
-            isa_f = isa_fields(g.isa, counter.next(), swap=True, date=date6, time=time4, ack="0",
-                               delims=ACK_DELIMS)
-            isa_f[11], isa_f[16] = "^", ":"
+            isa_f = ack_isa_fields(g.isa, counter.next(), now)
             w.write(isa_f)
             ngroups = 0
         gs = g.gs + [""] * (9 - len(g.gs))
         gctl = str(counter.next())
-        w.write(["GS", "FA", gs[3] or "EDI837", gs[2] or "EDI837", date8, time4, gctl, "X",
+        w.write(["GS", "FA", ack_app_code(gs[3]), ack_app_code(gs[2]), date8, time4, gctl, "X",
                  "005010X231A1"])
         ngroups += 1
         body = [["ST", "999", "0001", "005010X231A1"]] + segs

@@ -17,7 +17,10 @@ written through :func:`edi837.outputs.atomic.atomic_write`.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
+import re
+import unicodedata
 from typing import IO, TYPE_CHECKING, Callable, Iterable
 
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent,
@@ -83,6 +86,59 @@ def isa_fields(isa: Segment | None, control: int, *, swap: bool = False,
     if ack is not None:
         f[14] = ack
     return f
+
+
+# -- acknowledgment envelopes (999, TA1, 277CA) ---------------------------------------
+ACK_DELIMS = Delimiters("*", ":", "^", "~")
+# ISA05/ISA07 interchange id qualifiers of the 00501 ISA
+_ISA_QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
+# what the 5010 extended character set allows (less our own delimiters * : ^ ~)
+_NOT_EXTENDED = re.compile(r"[^A-Za-z0-9!\"&'()+,\-./;?= %@\[\]_{}\\|<>`#$]")
+_TRANSLIT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                           "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+
+
+def ack_text(v: str | None, n: int = 99) -> str:
+    """A value copied from the input into an acknowledgment: in the 5010 extended
+    character set (accents dropped, curly quotes and dashes made plain, anything
+    else and our delimiters ``* : ^ ~`` become spaces), stripped, at most ``n`` long."""
+    if not v:
+        return ""
+    v = unicodedata.normalize("NFKD", v.translate(_TRANSLIT))
+    v = "".join(ch for ch in v if not unicodedata.combining(ch))
+    return _NOT_EXTENDED.sub(" ", v).strip()[:n]
+
+
+def ack_app_code(v: str | None) -> str:
+    """GS02/GS03 of an acknowledgment from the input's GS03/GS02 (AN 2-15)."""
+    c = ack_text(v, 15)
+    return c if len(c) >= 2 else "EDI837"
+
+
+def ack_isa_fields(isa: Segment | None, control: int, now: _dt.datetime) -> list[str]:
+    """The ISA of an acknowledgment (999, TA1, 277CA) answering ``isa``.
+
+    Always a 00501 interchange with our delimiters (ISA11 ``^``, ISA16 ``:``),
+    whatever version the input was in: the acknowledgments are 5010
+    transactions.  ISA01-ISA04 are ``00`` and spaces: the submitter's
+    authorization and security information is never echoed back.  Sender and
+    receiver are the input's receiver and sender, fixed-width (15) and in the
+    character set; an unknown qualifier becomes ZZ.  ISA14 0; ISA15 the input's
+    P/T (P when it is neither)."""
+    f = list(isa.fields[:17]) if isa is not None else []
+    f += [""] * (17 - len(f))
+
+    def party(q: str, ident: str) -> tuple[str, str]:
+        q = q.strip()
+        ident = ack_text(ident, 15)
+        return (q if q in _ISA_QUALIFIERS else "ZZ"), (ident or "EDI837").ljust(15)
+
+    sq, sid = party(f[7], f[8])  # we send: the input's receiver
+    rq, rid = party(f[5], f[6])
+    usage = f[15].strip() if f[15].strip() in ("P", "T") else "P"
+    return ["ISA", "00", " " * 10, "00", " " * 10, sq, sid, rq, rid, now.strftime("%y%m%d"),
+            now.strftime("%H%M"), ACK_DELIMS.repetition or "^", "00501", f"{control:09d}", "0",
+            usage, ACK_DELIMS.component]
 
 
 class _Output:

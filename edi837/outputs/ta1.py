@@ -12,8 +12,8 @@ import datetime as _dt
 from typing import Iterable
 
 from ..findings import Finding, Severity
-from ..reader.segment import Delimiters, Segment
-from .split import ControlCounter, SegmentWriter, isa_fields
+from ..reader.segment import Segment
+from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_isa_fields
 
 # TA105 interchange note codes by (segment, element) of the finding
 NOTE_CODES = {
@@ -49,11 +49,8 @@ def write_ta1(w: SegmentWriter, isa: Segment, findings: list[Finding], counter: 
     """One TA1 interchange (ISA TA1 IEA) answering ``isa``."""
     errs = [f for f in findings if f.severity is Severity.ERROR]
     ctl = counter.next()
-    d = Delimiters("*", ":", "^", "~")
-    w.set_delims(d)
-    f = isa_fields(isa, ctl, swap=True, date=now.strftime("%y%m%d"), time=now.strftime("%H%M"),
-                   ack="0", delims=d)
-    f[11], f[16] = "^", ":"
+    w.set_delims(ACK_DELIMS)
+    f = ack_isa_fields(isa, ctl, now)
     w.write(f)
     ack = "R" if errs else "A"
     w.write(["TA1", isa[13].strip().rjust(9, "0")[:9], isa[9], isa[10], ack,
