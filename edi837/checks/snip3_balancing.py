@@ -16,7 +16,6 @@ be current when they are discovered.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
@@ -29,20 +28,6 @@ if TYPE_CHECKING:
     from ..reader.segment import Segment
 
 TR3_CLM02 = "TR3 005010X222A1 / X223A2 2300 CLM02 note: total claim charge must equal the sum of the service line charges"
-
-
-_R = re.compile(r"-?[0-9]*(\.[0-9]+)?", re.ASCII)
-_R_DIGITS = 18  # the most digits an X12 R (decimal) element may hold
-
-
-def _amount(raw: str) -> Decimal | None:
-    """An X12 R amount as a Decimal: ASCII digits, an optional sign and decimal point, at most 18
-    digits (no exponent, no Unicode digits); None for anything else, which SNIP 1 reports."""
-    if not raw or raw in ("-", "-.") or not raw.isascii() or not _R.fullmatch(raw):
-        return None
-    if sum(1 for c in raw if c != "-" and c != ".") > _R_DIGITS:
-        return None
-    return Decimal(raw)
 
 
 def _money(d: Decimal) -> str:
@@ -61,19 +46,16 @@ def _line_span(nums: list[str]) -> str:
 @rule("S3-CLM-001", "error", 3, "CLM02 does not equal the sum of the service line charges.",
       reads=("CLM02", "SV102", "SV203"), citation=TR3_CLM02)
 def clm02_balances(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    # the amounts are read again from their elements as X12 R values (ASCII, at most 18 digits), so a
-    # value SNIP 1 rejects (an exponent, Unicode digits, too many digits) is never summed here
-    charge = _amount(claim.clm[2]) if claim.charge is not None else None
+    # the model reads amounts as X12 R values (ASCII, at most 18 digits: model.claims.parse_decimal),
+    # so a value SNIP 1 rejects (an exponent, Unicode digits, too many digits) is None, never summed here
+    charge = claim.charge
     if charge is None or not claim.lines:
         return  # missing/invalid CLM02 is a SNIP 1/2 finding
     total = Decimal(0)
     for ln in claim.lines:
-        sv = ln.service
-        raw = "" if sv is None or ln.charge is None else sv[3] if sv.fields[0] == "SV2" else sv[2]
-        amt = _amount(raw)
-        if amt is None:
+        if ln.charge is None:
             return  # a line without a readable charge is reported by SNIP 1/2
-        total += amt  # exact: at most 18 digits each, well inside the context's 28
+        total += ln.charge  # exact: at most 18 digits each, well inside the context's 28
     if total != charge:
         el = claim.lines[0].source("charge")
         nums = [ln.line_number for ln in claim.lines]

@@ -8,6 +8,7 @@ transaction; every value keeps a way back to its segment for findings.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
@@ -51,14 +52,23 @@ def parse_period(fmt: str, v: str) -> tuple[_dt.date | None, _dt.date | None]:
     return d, d
 
 
+_R = re.compile(r"-?[0-9]*(\.[0-9]+)?", re.ASCII)
+R_DIGITS = 18  # the most digits an X12 R (decimal) element may hold
+
+
 def parse_decimal(v: str) -> Decimal | None:
-    if not v:
+    """An X12 R value (amounts, units) as a Decimal: ASCII digits, an optional
+    sign and decimal point, at most 18 digits -- no exponent, no Unicode
+    digits, so arithmetic on it is exact and bounded.  None for anything else
+    (SNIP 1 reports the element)."""
+    if not v or v in ("-", "-.") or not v.isascii() or not _R.fullmatch(v):
+        return None
+    if sum(1 for c in v if c != "-" and c != ".") > R_DIGITS:
         return None
     try:
-        d = Decimal(v)
+        return Decimal(v)
     except InvalidOperation:
         return None
-    return d if d.is_finite() else None
 
 
 def _fmt_date(d: _dt.date | None) -> str | None:
@@ -458,7 +468,7 @@ def _line(c: Claim, lp: Loop, rend_id: str, claim_rendering: Provider | None) ->
             ln.units = parse_decimal(f[4])
             ln.place_of_service = f[5] or c.facility_code
             if f[7]:
-                ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isdigit()]
+                ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isascii() and p.isdigit()]
         else:
             ln.revenue_code = f[1]
             ln.charge = parse_decimal(f[3])

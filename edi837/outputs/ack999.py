@@ -191,7 +191,7 @@ def _tx_of(f: Finding, groups: list[GroupInfo]) -> tuple[GroupInfo | None, TxInf
 def _control(v: str) -> str:
     """AK102: the group's GS06 (N0 1-9); leading zeros dropped when too long, 0 when absent."""
     v = v.strip()
-    if not v.isdigit():
+    if not (v.isascii() and v.isdigit()):
         return "0"
     return v if len(v) <= 9 else str(int(v))[-9:]
 
@@ -323,7 +323,7 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
             ak9 = "P"
         else:
             ak9 = "E"
-        ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isdigit() else str(len(g.txs))
+        ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isascii() and g.ge[1].isdigit() else str(len(g.txs))
         codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
         segs.append(["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9)
         out.append((g, segs, ak9))

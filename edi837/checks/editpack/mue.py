@@ -68,7 +68,7 @@ def read_mue(path: str | Path) -> dict[str, MueEntry]:
         mai = 1
         if ai is not None and ai < len(row):
             m = row[ai].strip()[:1]
-            mai = int(m) if m.isdigit() else 1
+            mai = int(m) if m.isascii() and m.isdigit() else 1
         rat = row[ri].strip() if ri is not None and ri < len(row) else ""
         out[code] = MueEntry(code, value, mai, rat, kind)
     return out
