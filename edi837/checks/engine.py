@@ -28,7 +28,7 @@ line the line rules by id, then hooks.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from ..events import (ClaimChecked, ClaimRead, ClaimVerdict, EngineEvent, FileDone, FileStart, Found, GroupEnd,
                       GroupStart, HlRead, InterchangeEnd, InterchangeStart, TransactionEnd, TransactionStart)
@@ -66,6 +66,9 @@ class Context:
         self.options: RunOptions = engine.options
         self.snip = engine.snip
         self.state: dict[str, Any] = {}  # per-file scratch space for checkers
+        # the packs' started run states by name (the engine's own dict, read-only here):
+        # a rule on a hot path may look its pack's state up here before calling pack_state
+        self.pack_states: Mapping[str, Any] = engine._runs
 
     def pack_state(self, name: str) -> Any:
         """The run state of rule pack ``name`` (started on first use)."""

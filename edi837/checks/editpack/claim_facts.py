@@ -29,20 +29,23 @@ def norm_dx(code: str) -> str:
     return code.replace(".", "").upper()
 
 
+_FAC = tables()["facility"]  # tables.toml [facility], read once
+
+
 def facility_is(claim: Claim, which: str) -> bool:
     """Whether an 837I claim's facility type is ``tables.toml [facility] which``
     (``"inpatient_facility_type"``, ``"outpatient_facility_type"``)."""
-    return claim.kind == "837I" and claim.facility_code == tables()["facility"][which]
+    return claim.kind == "837I" and claim.facility_code == _FAC[which]
 
 
 def claim_is_php(claim: Claim) -> bool:
-    fac = tables()["facility"]
+    fac = _FAC
     return claim.kind == "837I" and claim.facility_code == fac["outpatient_facility_type"] and \
         any(c.code == fac["php_condition_code"] for c in claim.condition_codes)
 
 
 def claim_is_ipf(claim: Claim) -> bool:
-    fac = tables()["facility"]
+    fac = _FAC
     if claim.kind != "837I" or claim.facility_code != fac["inpatient_facility_type"]:
         return False
     b = claim.billing

@@ -308,15 +308,28 @@ class ClaimView:
         return got
 
 
+# The accessors below are on every edit-pack rule's path (several calls per
+# service line): they read the started state from ``ctx.pack_states`` first and
+# call ``ctx.pack_state`` (which starts it) only the first time.
+
 def state(ctx: Context) -> RunState:
     """The edit pack's run state (``ctx.pack_state``: started on first use)."""
-    st: RunState = ctx.pack_state("editpack")
+    st: RunState | None = ctx.pack_states.get("editpack")
+    if st is None:
+        st = ctx.pack_state("editpack")
     return st
 
 
 def view(ctx: Context, claim: Claim) -> ClaimView:
     """The current claim's :class:`ClaimView` (starts the run state if needed)."""
-    return state(ctx).claim_view(claim)
+    st: RunState | None = ctx.pack_states.get("editpack")
+    if st is not None:
+        c = st.cur
+        if c is not None and c.claim is claim:
+            return c
+    else:
+        st = ctx.pack_state("editpack")
+    return st.claim_view(claim)
 
 
 def profile(claim: Claim, ctx: Context) -> Profile:
@@ -328,4 +341,5 @@ def attach(ctx: Context) -> None:
     """Start the run state as :func:`profile` would: a rule that skips its
     profile look-up still starts the run state (which records the run's claims
     from then on) at the same claim as before."""
-    state(ctx)
+    if "editpack" not in ctx.pack_states:
+        ctx.pack_state("editpack")
