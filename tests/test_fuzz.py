@@ -16,13 +16,9 @@ import fuzz
 
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
 
-#: regression inputs that still crash, fixed by someone else (issue 11 item 9): strict xfail
-#: until the fix lands, then the XPASS says to remove the entry
-STILL_CRASHING = {
-    "empty_first_repetition.x12": "IndexError in checks/snip2_guide.py _value (v[-1] on an empty value)",
-    "clm02_huge_exponent.x12": "decimal.Overflow in the CLM02 balance (1E+999999999)",
-    "unicode_digit_time.x12": "ValueError in snip1 valid_time on Unicode digits ('09²0')",
-}
+#: regression inputs that still crash (strict xfail with the cause until the fix lands; the three
+#: first found, an empty repetition, CLM02 1E+999999999 and Unicode digits in a time, are fixed)
+STILL_CRASHING: dict[str, str] = {}
 
 
 def _regressions():

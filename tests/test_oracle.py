@@ -45,19 +45,9 @@ def case_id(name: str, m: oracle.Mutation) -> str:
     return f"{name.split('.')[0]}:{m.kind}:{m.element or m.seg_id}@{m.seq}:{m.value!r}"
 
 
-#: sample cases where edi837 misses an error pyx12 reports today, by cause (issue 11)
-_AN_DATE = "DTP03 (AN) is not checked as the date DTP02 says (D8 / RD8 / DT)"
-GAPS: dict[str, str] = {
-    "837p_tms_course:date:DTP03@28:'20250230'": _AN_DATE,
-    "837p_tms_course:date:DTP03@28:'20251301'": _AN_DATE,
-    "837p_tms_course:date:DTP03@28:'2025010'": _AN_DATE,
-    "837i_ect_inpatient:date:DTP03@23:'20250230-20260209'": _AN_DATE,
-    "837i_ect_inpatient:date:DTP03@24:'202502301200'": _AN_DATE,
-    "837i_ect_inpatient:date:DTP03@37:'20250230-20260207'": _AN_DATE,
-    "837p_2000c_patient:date:DTP03@32:'20250230'": _AN_DATE,
-    "837p_2000c_patient:date:DTP03@32:'20251301'": _AN_DATE,
-    "837p_2000c_patient:date:DTP03@32:'2025010'": _AN_DATE,
-}
+#: sample cases where edi837 misses an error pyx12 reports (strict xfail with the cause; the
+#: dates named by a qualifier, the first list, were closed by S2-ELE-006/007 in issue 11)
+GAPS: dict[str, str] = {}
 
 
 def _params():
