@@ -334,6 +334,11 @@ def view(ctx: Context, claim: Claim) -> ClaimView:
 
 def profile(claim: Claim, ctx: Context) -> Profile:
     """The claim's payer profile (loaded once per payer and run)."""
+    st: RunState | None = ctx.pack_states.get("editpack")
+    if st is not None:
+        c = st.cur
+        if c is not None and c.claim is claim:  # the usual case: asked again for the current claim
+            return c.profile
     return view(ctx, claim).profile
 
 
