@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, ModelEvent, TransactionEnd,
                       TransactionStart)
 from ..findings import Finding
+from ..grammar.parser import HL_NAME, HL_PARENT
 from ..grammar.stream import GUIDES
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
@@ -402,7 +403,7 @@ class GuideChecker:
         hid, parent = hl[1], hl[2]
         if hid in self.hl_levels:
             self._e("S2-HL-001", f"HL01 id {hid!r} is used twice in this transaction", hl, "HL01", hid)
-        want = {"20": None, "22": "20", "23": "22"}.get(level, "?")
+        want = HL_PARENT.get(level, "?")
         if want is None:
             if parent:
                 self._e("S2-HL-001", f"HL02 of a billing provider level must be empty, not {parent!r}", hl,
@@ -410,7 +411,7 @@ class GuideChecker:
         elif want != "?":
             plevel = self.hl_levels.get(parent)
             if plevel != want:
-                what = {"20": "billing provider (HL03 20)", "22": "subscriber (HL03 22)"}[want]
+                what = f"{HL_NAME[want]} (HL03 {want})"
                 self._e("S2-HL-001", f"HL02 parent {parent!r} is not an earlier {what} HL", hl, "HL02", parent)
         self.hl_levels[hid] = level
         ld = gi.loop(lp.path)

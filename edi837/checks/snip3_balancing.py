@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..events import HlRead, ModelEvent, TransactionEnd, TransactionStart
 from ..findings import Finding
+from ..grammar.parser import HL_NAME, HL_PARENT
 from ..model.claims import Claim
 from .registry import Hit, checker, declare, get, rule
 
@@ -93,8 +94,6 @@ declare("S3-HL-005", "warning", 3, "HL01 ids are not numbered 1, 2, 3 ... in ord
         reads=("HL01",), citation="TR3 HL01 note: begins with 1 and is incremented by one for each HL in the transaction",
         scope="stream")
 
-_PARENT_LEVEL = {"20": None, "22": "20", "23": "22"}
-_LEVEL_NAME = {"20": "billing provider", "22": "subscriber", "23": "patient"}
 
 
 @checker("S3-HL-001", "S3-HL-002", "S3-HL-003", "S3-HL-004", "S3-HL-005")
@@ -124,10 +123,10 @@ class HLChecker:
         has_child = next_parent is not None and next_parent == p[1] and p[1] != ""
         flag = p[4]
         if flag == "1" and not has_child:
-            self._f("S3-HL-004", f"HL*{p[1]} ({_LEVEL_NAME.get(p[3], 'level ' + p[3])}) has HL04=1 but no "
+            self._f("S3-HL-004", f"HL*{p[1]} ({HL_NAME.get(p[3], 'level ' + p[3])}) has HL04=1 but no "
                     f"HL follows with HL02={p[1]}; set HL04 to 0", p, "HL04", flag)
         elif flag == "0" and has_child:
-            self._f("S3-HL-004", f"HL*{p[1]} ({_LEVEL_NAME.get(p[3], 'level ' + p[3])}) has HL04=0 but the next "
+            self._f("S3-HL-004", f"HL*{p[1]} ({HL_NAME.get(p[3], 'level ' + p[3])}) has HL04=0 but the next "
                     f"HL is its child; set HL04 to 1", p, "HL04", flag)
 
     def on_event(self, ev: ModelEvent) -> Iterable[Finding]:
@@ -148,17 +147,17 @@ class HLChecker:
             elif hid != str(self.count):
                 self._f("S3-HL-005", f"HL01 id {hid!r} should be {self.count} (HL ids run 1, 2, 3 ... in order)",
                         hl, "HL01", hid)
-            want = _PARENT_LEVEL.get(level, "?")
+            want = HL_PARENT.get(level, "?")
             if parent:
                 if parent not in self.levels:
                     self._f("S3-HL-002", f"HL*{hid} names parent HL02={parent}, but no HL with id {parent} comes "
                             f"before it in the transaction", hl, "HL02", parent)
                 elif want != "?" and self.levels[parent] != want:
-                    self._f("S3-HL-003", f"HL*{hid} is level {level} ({_LEVEL_NAME.get(level)}) but its parent "
+                    self._f("S3-HL-003", f"HL*{hid} is level {level} ({HL_NAME.get(level)}) but its parent "
                             f"HL*{parent} is level {self.levels[parent]}; a level {level} HL belongs under a "
                             f"level {want} HL", hl, "HL03", level)
             elif want not in (None, "?"):
-                self._f("S3-HL-003", f"HL*{hid} is level {level} ({_LEVEL_NAME.get(level)}) but has no parent "
+                self._f("S3-HL-003", f"HL*{hid} is level {level} ({HL_NAME.get(level)}) but has no parent "
                         f"(HL02 blank); it belongs under a level {want} HL", hl, "HL02", parent)
             if hid not in self.levels:
                 self.levels[hid] = level
@@ -175,3 +174,4 @@ class HLChecker:
     def finish(self) -> Iterable[Finding]:
         out, self.held = self.held, []
         return out
+

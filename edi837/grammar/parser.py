@@ -40,6 +40,10 @@ START_SYMBOLS = ("header", "hl_billing", "hl_subscriber", "hl_patient", "loop_23
 _NODE_LOOP = {"header": None, "hl_billing": "2000A", "hl_subscriber": "2000B", "hl_patient": "2000C",
               "transaction": None}
 
+# The 837's HL levels (HL03), in one table every stage uses: its name, the
+# level its parent HL must have (None: no parent) and the grammar start symbol.
+HL_NAME = {"20": "billing provider", "22": "subscriber", "23": "patient"}
+HL_PARENT: dict[str, str | None] = {"20": None, "22": "20", "23": "22"}
 HL_START = {"20": "hl_billing", "22": "hl_subscriber", "23": "hl_patient"}
 
 MAX_CACHE = 20000
