@@ -29,6 +29,7 @@ RULES = {
     "GRM-002": "An HL level code (HL03) that the guide does not define.",
     "GRM-003": "A transaction that is not an 837P or 837I was skipped.",
     "GRM-004": "A transaction ended without its SE trailer.",
+    "GRM-005": "ST01 (transaction set identifier code) is empty: the transaction cannot be read as an 837.",
 }
 
 
@@ -163,6 +164,16 @@ class Structurer:
             if sid == "ST":
                 version = seg[3] or gs08
                 kind, note = guide_kind(version) if seg[1] == "837" else (None, None)
+                if kind is None and not seg[1]:
+                    yield Found(Finding(
+                        rule="GRM-005", severity=Severity.ERROR, snip=1, ik3="8", ik4="1",
+                        message=f"transaction {seg[2]!r} has no ST01 transaction set identifier code "
+                                "(837 is required): it was not read",
+                        file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
+                        segment_id="ST", element="ST01", transaction=seg[2]))
+                    skipping = True
+                    yield OtherSegment(seg)
+                    continue
                 if kind is None:
                     what = (f"an 837 of guide {version or '(none given)'}" if seg[1] == "837"
                             else f"a {seg[1] or '(blank)'} transaction")

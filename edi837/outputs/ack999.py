@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import attrs
 
-from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeStart, ModelEvent, TransactionEnd,
-                      TransactionStart)
+from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeStart, ModelEvent, OtherSegment,
+                      TransactionEnd, TransactionStart)
 from ..guide.loader import load_guide
 from ..guide.model import LoopDef
 from ..findings import Finding, Severity
@@ -77,6 +77,7 @@ class EnvelopeCollector:
         self._grp: GroupInfo | None = None
         self._tx_no = 0
         self._last_seq = 0
+        self._unread = False  # inside a transaction the grammar skipped for a blank ST01
 
     def _record(self, lp: Loop | None) -> None:
         if lp is None or not self.loops_of:
@@ -124,6 +125,15 @@ class EnvelopeCollector:
             case TransactionEnd(tx):
                 if self._grp is not None and self._grp.txs:
                     self._grp.txs[-1].end_seq = tx.se.seq if tx.se is not None else None
+            case OtherSegment(seg) if self._grp is not None and seg.id in ("ST", "SE"):
+                # a transaction the grammar could not read because ST01 is blank (GRM-005) is still
+                # one of the group's transactions: acknowledged (and rejected), never left out
+                if seg.id == "ST" and not seg[1]:
+                    self._grp.txs.append(TxInfo(st=list(seg.fields), st_seq=seg.seq, tx_no=0))
+                    self._unread = True
+                elif seg.id == "SE" and self._unread and self._grp.txs:
+                    self._grp.txs[-1].end_seq = seg.seq
+                    self._unread = False
 
 
 def element_position(element: str | None, comp: str = ":") -> str | None:
