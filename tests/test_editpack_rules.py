@@ -101,8 +101,8 @@ CASES = {
                  [{"id": "A", "lines": [P("90870", pos="22", npi=PSYCH_NPI, tax="363LP0808X")]}], {})],
     "ECT-003": [("837I", [{"id": "A", "lines": [I("90870"), I("00104", rev="0370", charge=300)]}],
                  [{"id": "A", "lines": [I("90870"), I("00104", rev="0370", charge=0)]}], {})],
-    "ECT-004": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250310"],
-                           "lines": [{"code": "", "rev": "0901", "units": 1}]}],
+    "ECT-004": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250310"],  # the catalog's: UN 8
+                           "lines": [{"code": "", "rev": "0901", "units": 8}]}],
                  [{"id": "A", **IPF, "procs": ["BBQ:GZB2ZZZ:D8:20250310"],
                    "lines": [{"code": "", "rev": "0124", "basis": "DA", "units": 19}]}], {})],
     "ECT-005": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250318"],
