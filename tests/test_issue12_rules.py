@@ -60,3 +60,52 @@ def test_ipf_stay_with_ect_is_clean():
                        "lines": [{"code": "", "rev": "0124", "basis": "DA", "units": 19},
                                  {**ECT_DAY, "units": 8}]}], billing_tax="283Q00000X")
     assert not [f for f in fs if f.rule.startswith("ECT")], [f.message for f in fs]
+
+
+# item 4: ANE-001 -----------------------------------------------------------------
+
+def test_ane001_catalog_pass_and_fail():
+    ok = run("837P", [{"id": "A", "pos": "22", "lines": [P("00104", basis="MJ", units=23, npi=CRNA_NPI,
+                                                           tax="367500000X")]}])
+    assert not hits(ok, "ANE-001")
+    ko = run("837P", [{"id": "A", "pos": "22", "lines": [P("00104", basis="UN", units=2, npi=CRNA_NPI,
+                                                           tax="367500000X")]}])
+    assert [f.severity.value for f in hits(ko, "ANE-001")] == ["error"]
+    assert "MJ" in hits(ko, "ANE-001")[0].message
+
+
+def test_ane001_01996_in_units_is_not_time_based():
+    fs = run("837P", [{"id": "A", "pos": "21", "lines": [P("01996", basis="UN", units=1, npi=CRNA_NPI,
+                                                           tax="367500000X")]}])
+    assert not hits(fs, "ANE-001"), [f.message for f in fs]
+
+
+# item 5: EM-001 ------------------------------------------------------------------
+
+def test_em001_catalog_pass_and_fail():
+    ok = run("837P", [{"id": "A", "lines": [P("99213", mods=["25"]), P("90868")]}])
+    assert not hits(ok, "EM-001")
+    ko = run("837P", [{"id": "A", "lines": [P("99214"), P("90870", pos="22")]}])
+    assert [f.severity.value for f in hits(ko, "EM-001")] == ["error"]
+    assert "add modifier 25 to the 99214 line" in hits(ko, "EM-001")[0].message
+
+
+def test_em001_every_em_family_on_an_ect_day():
+    """An ECT day in the hospital: 90870 by the psychiatrist, 00104-QZ by the CRNA and an
+    E/M by the psychiatrist; an inpatient visit or a new-patient office visit without -25
+    is caught, with -25 it passes."""
+    for em in ("99232", "99204", "99223", "99285", "99310", "99345", "99253"):
+        day = [P("90870", pos="21"), P("00104", mods=["QZ"], basis="MJ", units=20, npi=CRNA_NPI,
+                                        tax="367500000X", pos="21")]
+        ko = run("837P", [{"id": "A", "pos": "21", "lines": day + [P(em, pos="21")]}])
+        assert [(f.severity.value, f.line_number) for f in hits(ko, "EM-001")] == [("error", 3)], em
+        ok = run("837P", [{"id": "A", "pos": "21", "lines": day + [P(em, pos="21", mods=["25"])]}])
+        assert not hits(ok, "EM-001"), em
+    # the E/M on an earlier claim of the same provider and day: said on the 90870
+    ko = run("837P", [{"id": "E", "pos": "21", "lines": [P("99232", pos="21")]},
+                      {"id": "T", "pos": "21", "lines": [P("90870", pos="21")]}])
+    assert [(f.claim_id, f.severity.value) for f in hits(ko, "EM-001")] == [("T", "error")]
+    # another provider's E/M is not this rule's business
+    other = run("837P", [{"id": "A", "pos": "21", "lines": [P("90870", pos="21"),
+                                                              P("99232", pos="21", npi=CRNA_NPI)]}])
+    assert not hits(other, "EM-001")

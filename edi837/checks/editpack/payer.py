@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import facility_is, fmt, line_seg, units
-from .codes import CODES, ECT, NEURO, TMS, T
+from .codes import CODES, ECT, EM, NEURO, TMS, T
 from .declare import erule, say
 from .run_state import profile, state, view
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from .profiles import Profile
     from .run_state import RunState
 
-EM = frozenset(CODES["em_office"])
 EVAL = frozenset(CODES["psych_eval"])
 ANES = CODES["ect_anesthesia"]
 MUE_CODES = NEURO | {ANES}
@@ -26,7 +25,9 @@ EM_ANY = EM | EVAL | NEURO
 
 @erule("EM-001", "error", "same-day E/M with TMS or ECT needs modifier 25",
        citation="AAPC Psychiatry Coding Alert (\"90870 along with E/M codes\", CCI); S1 and S0 for TMS. The "
-                "TMS-E/M PTP pair is unverified.", short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
+                "TMS-E/M PTP pair is unverified. E/M families: tables.toml [em] (99202-99215, 99221-99239, "
+                "99242-99255, 99281-99285, 99304-99316, 99341-99350).",
+       short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
        reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
        applies_to=("837P",), cross_claim=True, group="em", codes=EM_ANY)
 def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
@@ -41,7 +42,8 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         for e in pool:
             if e.code in NEURO and e.npi == npi:
                 yield Hit(say("EM-001", f"E/M {code} on {fmt(d)} by NPI {npi} has no modifier 25 although the "
-                              f"same provider bills {e.code} that day; a separately identifiable E/M needs -25"),
+                              f"same provider bills {e.code} that day; if the E/M is separately identifiable, add "
+                              f"modifier 25 to the {code} line, else remove the line"),
                           seg=line_seg(ln), element=ln.source("modifiers"), line=ln, value=code)
                 return
     if code in EVAL:
@@ -58,7 +60,8 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         for e in pool:
             if id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
                 yield Hit(say("EM-001", f"{code} on {fmt(d)} by NPI {npi}: the same provider's E/M {e.code} "
-                              f"that day (claim {e.claim_id}) has no modifier 25"),
+                              f"that day (claim {e.claim_id}) has no modifier 25; correct claim {e.claim_id}: add modifier "
+                              f"25 to its {e.code} line if the E/M is separately identifiable, else remove it"),
                           seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
                 return
 
