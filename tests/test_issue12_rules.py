@@ -109,3 +109,93 @@ def test_em001_every_em_family_on_an_ect_day():
     other = run("837P", [{"id": "A", "pos": "21", "lines": [P("90870", pos="21"),
                                                               P("99232", pos="21", npi=CRNA_NPI)]}])
     assert not hits(other, "EM-001")
+
+
+# item 2: GA/GZ/GY lines ------------------------------------------------------------
+
+MEDICARE_GA = {"id": "M1", "dx": ["ABK:F422"], "lines": [P("90868", "2025-03-04", mods=["GA"])]}
+
+
+def test_ga_line_with_a_noncovered_diagnosis_warns_as_intended():
+    """A Medicare TMS line for OCD with GA (ABN on file): the payer will deny it as intended."""
+    fs = run("837P", [{"id": "M0", "lines": [P("90867", "2025-03-03")]}, MEDICARE_GA], profile="medicare")
+    cov = [f for f in fs if f.rule in ("DX-001", "DX-002") and f.claim_id == "M1"]
+    assert cov and all(f.severity.value == "warning" for f in cov), [(f.rule, f.severity) for f in cov]
+    assert all("deny it as intended" in f.message for f in cov)
+    assert not [f for f in fs if f.claim_id == "M1" and f.severity.value == "error"], \
+        [(f.rule, f.message) for f in fs if f.claim_id == "M1"]
+
+
+def test_gz_gy_lines_turn_every_coverage_edit_into_a_warning():
+    for mod in ("GA", "GZ", "GY"):
+        # DX-002 (unspecified depression), TMS-009 (age), PA-001, PA-002 to NY Medicaid
+        fs = run("837P", [{"id": "N", "dx": ["ABK:F329"], "lines": [P("90868", "2025-10-15", mods=[mod])]}],
+                 profile="ny-medicaid", dob="2012-05-05")
+        got = {f.rule: f.severity.value for f in fs if f.rule in ("DX-001", "DX-002", "TMS-009", "PA-001",
+                                                                   "PA-002")}
+        assert set(got) >= {"DX-002", "TMS-009", "PA-002"}, (mod, got)
+        assert set(got.values()) == {"warning"}, (mod, got)
+        # DX-001 (anxiety only) and PA-001 after NY Medicaid's start
+        fs = run("837P", [{"id": "N", "dx": ["ABK:F419"], "lines": [P("90868", "2025-12-01", mods=[mod])]}],
+                 profile="ny-medicaid")
+        got = {f.rule: f.severity.value for f in fs if f.rule in ("DX-001", "PA-001")}
+        assert got == {"DX-001": "warning", "PA-001": "warning"}, (mod, got)
+        # TMS-005: the 37th session of a course
+        lines = [P("90867", "2025-01-01")] + [P("90868", f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}", mods=[mod])
+                                              for d in range(1, 37)]
+        fs = run("837P", [{"id": "A", "lines": lines}])
+        assert {f.severity.value for f in hits(fs, "TMS-005")} == {"warning"}
+
+
+def test_structural_edits_still_apply_on_ga_lines():
+    fs = run("837P", [{"id": "A", "dx": ["ABK:F419"], "lines": [P("90868", mods=["GA", "GZ"], units=2)]}])
+    sev = {f.rule: f.severity.value for f in fs}
+    assert sev["MOD-001"] == "error" and sev["MUE-001"] == "error"
+    fs = run("837P", [{"id": "A", "dx": ["ABK:F419"], "lines": [P("90868", mods=["GA"])]}])
+    assert {f.rule: f.severity.value for f in fs}["DX-001"] == "warning"
+    fs = run("837P", [{"id": "A", "dx": ["ABK:F419"], "lines": [P("90868")]}])
+    assert {f.rule: f.severity.value for f in fs}["DX-001"] == "error"
+
+
+# item 10: one cause, one finding ---------------------------------------------------
+
+def test_dx_catalog_examples():
+    ok = run("837P", [{"id": "A", "dx": ["ABK:F332"], "lines": [P("90867")]}])
+    assert not hits(ok, "DX-001")
+    ko = run("837P", [{"id": "A", "dx": ["ABK:F419"], "lines": [P("90867")]}])
+    assert [f.severity.value for f in hits(ko, "DX-001")] == ["error"]
+    ok = run("837P", [{"id": "A", "dx": ["ABK:F332", "ABF:F411"], "lines": [P("90867", ptr=[1, 2])]}])
+    assert not hits(ok, "DX-002") and not hits(ok, "DX-001")
+    ko = run("837P", [{"id": "A", "dx": ["ABK:F329"], "lines": [P("90867")]}])
+    assert [f.severity.value for f in hits(ko, "DX-002")] == ["error"]
+
+
+def test_f339_gives_one_finding_per_line():
+    """A weekly TMS claim pointing every line to F33.9: DX-002 once per line, no DX-001;
+    the message says what to change (point SV107 to the specified code on the claim)."""
+    lines = [P("90867", "2025-03-03")] + [P("90868", f"2025-03-{d:02d}") for d in (4, 5, 6, 7)]
+    fs = run("837P", [{"id": "W1", "dx": ["ABK:F339", "ABF:F332"], "lines": lines}])
+    assert [(f.rule, f.line_number) for f in fs if f.rule.startswith("DX-")] == \
+        [("DX-002", n) for n in range(1, 6)], [(f.rule, f.line_number) for f in fs]
+    assert "point SV107 to F33.2 (HI position 2)" in hits(fs, "DX-002")[0].message
+
+
+def test_pos02_gives_tel001_only():
+    for claim in ({"id": "A", "pos": "02", "lines": [P("90868")]}, {"id": "A", "lines": [P("90868", pos="02")]}):
+        fs = run("837P", [{"id": "Z", "lines": [P("90867", "2025-03-02")]}, claim])
+        assert sorted(f.rule for f in fs if f.claim_id == "A") == ["TEL-001"], [f.message for f in fs]
+
+
+def test_tel001_catalog_examples():
+    assert not hits(run("837P", [{"id": "A", "lines": [P("90868", pos="11")]}]), "TEL-001")
+    ko = run("837P", [{"id": "A", "lines": [P("90868", pos="10", mods=["95"])]}])
+    assert [f.severity.value for f in hits(ko, "TEL-001")] == ["error"]
+
+
+def test_icd9_9427_on_a_2026_ipf_claim_gives_one_finding():
+    data = build("837I", [{"id": "A", "fac": "11", "stmt": ("2026-03-01", "2026-03-20"), "adm": "2026-03-01",
+                           "dx": ["ABK:F332"], "procs": ["ABJ:F332", "BR:9427:D8:20260310"],
+                           "lines": [{**ECT_DAY, "units": 3}]}], billing_tax="283Q00000X")
+    fs = found(Engine().run_file(data.replace(b"*20250101*0930*CH", b"*20261201*0930*CH"), file="t.x12"))
+    errors = [(f.rule, f.element) for f in fs if f.severity.value == "error"]
+    assert errors == [("ECT-006", "HI01-1")], [(f.rule, f.message) for f in fs]

@@ -16,7 +16,7 @@ PHP_REV = frozenset(tables()["facility"]["php_revenue_codes"])
 
 
 def _em_codes() -> frozenset[str]:
-    out = set()
+    out: set[str] = set()
     for fam in tables()["em"]["families"]:
         a, b = fam["from"], fam["to"]
         out.update(f"{n:05d}" for n in range(int(a), int(b) + 1))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ...model.claims import Claim, CodeEntry, ServiceLine
-from ..registry import Hit
+from ..registry import Hit, supersede
 from .claim_facts import claim_is_ipf, claim_is_php, facility_is, fmt, line_seg, units
 from .codes import CODES, ECT, ECT_REV, T
 from .declare import erule, say
@@ -153,12 +153,19 @@ def ect_006(claim: Claim, ctx: Context) -> Iterator[Hit]:
         code = p.code.replace(".", "")
         if after and (code in icd["ect_icd9"] or p.qualifier in ("BR", "BQ") and code in icd["ect_icd9"]):
             yield Hit(say("ECT-006", f"ECT reported as ICD-9 {p.qualifier}:{code} for a discharge on "
-                          f"{fmt(d)}; from 2015-10-01 use ICD-10-PCS GZB0ZZZ-GZB4ZZZ with BBR/BBQ"),
-                      seg=p.segment, element=p.element, value=code)
+                          f"{fmt(d)}; from 2015-10-01 send the ICD-10-PCS code (GZB0ZZZ-GZB4ZZZ) with "
+                          f"qualifier BBR/BBQ instead"),
+                      seg=p.segment, element=p.element.replace("-2", "-1"), value=code)
         elif not after and code.startswith(icd["ect_pcs_prefix"]):
             yield Hit(say("ECT-006", f"ECT reported as ICD-10-PCS {code} for a discharge on {fmt(d)}, before "
-                          f"2015-10-01; use ICD-9 94.27 (BR/BQ)"), seg=p.segment, element=p.element,
+                          f"2015-10-01; send ICD-9 94.27 with qualifier BR/BQ instead"), seg=p.segment,
+                      element=p.element.replace("-2", "-1"),
                       value=code)
+
+
+# One cause, one finding: ECT reported in the wrong ICD version is ECT-006's, at the HI
+# qualifier that DX-004, DX-005 and SNIP 5's S5-ICD-003/004 also read
+supersede("ECT-006", "DX-004", "DX-005", "S5-ICD-003", "S5-ICD-004")
 
 
 def _is_ect_line(ln: ServiceLine) -> bool:

@@ -9,7 +9,7 @@ from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import facility_is, fmt, line_seg, units
 from .codes import CODES, ECT, EM, NEURO, TMS, T
-from .declare import erule, say
+from .declare import coverage, erule, say
 from .run_state import profile, state, view
 
 if TYPE_CHECKING:
@@ -137,9 +137,15 @@ def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
             what.append(f"telehealth place of service {pos}")
         if mods:
             what.append(f"telehealth modifier {', '.join(mods)}")
+        src = ln.source("modifiers") if mods else ln.source("place_of_service")
+        fix = []
+        if pos in tab["pos"]:
+            fix.append(f"set {ln.source('place_of_service')} to the place where the patient was treated")
+        if mods:
+            fix.append(f"remove modifier {', '.join(mods)}")
         yield Hit(say("TEL-001", f"{ln.procedure_code} is billed with {' and '.join(what)}; TMS, ECT and its "
-                      f"anesthesia cannot be delivered by telehealth"),
-                  seg=line_seg(ln), element=ln.source("modifiers") if mods else "SV105", line=ln)
+                      f"anesthesia cannot be delivered by telehealth: {' and '.join(fix)}"),
+                  seg=line_seg(ln) if src != "CLM05-1" else ln.claim.clm, element=src, line=ln)
 
 
 @erule("POS-001", "warning", "line POS versus claim POS consistency for neuromodulation",
@@ -170,10 +176,10 @@ def pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     req = prof.pa_requirement(ln.procedure_code, ln.date_or_claim())
     if req is None or c.prior_auth or ln.prior_auth:
         return
-    yield Hit(say("PA-001", f"{ln.procedure_code} on {fmt(ln.date_or_claim())} to {profile(c, ctx).name} requires a "
-                  f"prior authorization number (2300 or 2400 REF*G1) from {fmt(req.get('from'))}; none is "
-                  f"given ({req.get('source', '')})"),
-              seg=line_seg(ln), element="REF*G1", line=ln)
+    yield coverage(ln, "PA-001", f"{ln.procedure_code} on {fmt(ln.date_or_claim())} to {prof.name} requires a "
+                   f"prior authorization number from {fmt(req.get('from'))} ({req.get('source', '')}); add the "
+                   f"authorization number as REF*G1 (2300, or 2400 on this line)",
+                   seg=line_seg(ln), element="REF*G1", line=ln)
 
 
 @erule("PA-002", "warning", "payer coverage start dates",
@@ -186,6 +192,7 @@ def pa_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if not cs or d is None or ln.procedure_code not in cs.get("codes", TMS):
         return
     if d < cs["date"]:
-        yield Hit(say("PA-002", f"{ln.procedure_code} on {fmt(d)} precedes {profile(ln.claim, ctx).name}'s TMS "
-                      f"coverage start {fmt(cs['date'])} ({cs.get('source', '')})"),
-                  seg=line_seg(ln), element="DTP03", line=ln)
+        yield coverage(ln, "PA-002", f"{ln.procedure_code} on {fmt(d)} precedes {profile(ln.claim, ctx).name}'s "
+                       f"TMS coverage start {fmt(cs['date'])} ({cs.get('source', '')}); check the date of "
+                       f"service, or bill the patient or another payer for sessions before that date",
+                       seg=line_seg(ln), element="DTP03", line=ln)

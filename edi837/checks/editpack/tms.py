@@ -10,7 +10,7 @@ from ...model.claims import Claim, ServiceLine
 from ..registry import Hit
 from .claim_facts import fmt, line_seg, units
 from .codes import CODES, TMS, T
-from .declare import erule, say
+from .declare import coverage, erule, say
 from .run_state import profile, view
 from .history import Event
 
@@ -180,10 +180,11 @@ def tms_005(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     n = sum(e.units for e in _before(ln, cv, course)) + units(ln)
     prof = cv.profile
     if n > prof.course_cap:
-        yield Hit(say("TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
-                      f"{prof.name} payer cap of {prof.course_cap} sessions per course "
-                      f"({prof.tms.get('course_cap_source', '')})"),
-                  seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
+        yield coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
+                       f"{prof.name} payer cap of {prof.course_cap} sessions per course "
+                       f"({prof.tms.get('course_cap_source', '')}); get a new authorization for sessions past "
+                       f"{prof.course_cap} (Medicare: document at least 25% improvement)",
+                       seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
 
 
 @erule("TMS-006", "warning", "90869 frequency per course",
@@ -214,7 +215,7 @@ def tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     tab = T()["pos"]
     el = ln.source("place_of_service")
     seg = line_seg(ln) if el == "SV105" else ln.claim.clm
-    if pos in tab["tms_ok"]:
+    if pos in tab["tms_ok"] or pos in T()["telehealth"]["pos"]:  # telehealth POS: TEL-001's error says it
         return
     if pos in tab["tms_facility"]:
         yield Hit(say("TMS-007", f"{ln.procedure_code} at POS {pos} (outpatient hospital) is paid at the "
@@ -261,7 +262,8 @@ def tms_009(claim: Claim, ctx: Context) -> Iterator[Hit]:
         if ln.procedure_code in TMS and d is not None and age_on(b, d) < prof.min_age:
             loop = claim.patient.loop
             dmg = loop.seg("DMG") if loop is not None else None
-            yield Hit(say("TMS-009", f"the patient (born {fmt(b)}) is {age_on(b, d)} on {fmt(d)}, under the "
-                          f"{prof.name} payer's minimum age of {prof.min_age} for TMS"),
-                      seg=dmg, element="DMG02", line=ln, value=fmt(b))
+            yield coverage(ln, "TMS-009", f"the patient (born {fmt(b)}) is {age_on(b, d)} on {fmt(d)}, under the "
+                           f"{prof.name} payer's minimum age of {prof.min_age} for TMS; check the birth date "
+                           f"(DMG02) or the payer's coverage for minors",
+                           seg=dmg, element="DMG02", line=ln, value=fmt(b))
             return
