@@ -199,3 +199,85 @@ def test_icd9_9427_on_a_2026_ipf_claim_gives_one_finding():
     fs = found(Engine().run_file(data.replace(b"*20250101*0930*CH", b"*20261201*0930*CH"), file="t.x12"))
     errors = [(f.rule, f.element) for f in fs if f.severity.value == "error"]
     assert errors == [("ECT-006", "HI01-1")], [(f.rule, f.message) for f in fs]
+
+
+# item 3: TMS-003 / TMS-010 (retreatment) --------------------------------------------
+
+def test_tms003_catalog_pass_and_fail():
+    ok = run("837P", [{"id": "A", "lines": [P("90867", "2025-01-02")] +
+                       [P("90868", f"2025-01-{d:02d}") for d in range(3, 20)]}])
+    assert not hits(ok, "TMS-003")
+    ko = run("837P", [{"id": "A", "lines": [P("90867", "2025-01-02")] +
+                       [P("90868", f"2025-01-{d:02d}") for d in range(3, 20)] + [P("90867", "2025-01-20")]}])
+    assert [f.severity.value for f in hits(ko, "TMS-003")] == ["error"]
+    assert not hits(ko, "TMS-010")
+
+
+def _course(first, last_day, month="01"):
+    return [P("90867", f"2025-{month}-{first:02d}")] + [P("90868", f"2025-{month}-{d:02d}")
+                                                      for d in range(first + 1, last_day + 1)]
+
+
+def test_tms010_catalog_pass_last_session_jan10_new_90867_jun1():
+    fs = run("837P", [{"id": "A", "lines": _course(2, 10)}, {"id": "B", "lines": [P("90867", "2025-06-01")]}])
+    assert not hits(fs, "TMS-010") and not hits(fs, "TMS-003")
+
+
+def test_tms010_catalog_warn_last_session_jan10_new_90867_mar24():
+    """The audit's retreatment 73 days after the last session: a new course (TMS-003 passes),
+    an early retreatment warning (never an error)."""
+    fs = run("837P", [{"id": "A", "lines": _course(2, 10)}, {"id": "B", "lines": [P("90867", "2025-03-24")]}])
+    assert not hits(fs, "TMS-003")
+    w = hits(fs, "TMS-010")
+    assert [(f.severity.value, f.claim_id) for f in w] == [("warning", "B")]
+    assert "73 days" in w[0].message and "L37086" in w[0].message
+    assert not [f for f in fs if f.severity.value == "error"]
+
+
+def test_course_ends_after_30_days_without_a_session():
+    # 29 days after the last session the course is still open; 30 days ends it
+    open_ = run("837P", [{"id": "A", "lines": _course(2, 10)}, {"id": "B", "lines": [P("90867", "2025-02-08")]}])
+    assert hits(open_, "TMS-003") and not hits(open_, "TMS-010")
+    new = run("837P", [{"id": "A", "lines": _course(2, 10)}, {"id": "B", "lines": [P("90867", "2025-02-09")]}])
+    assert not hits(new, "TMS-003") and hits(new, "TMS-010")
+    # the retreatment course has its own session count and needs its own 90867
+    retreat = run("837P", [{"id": "A", "lines": _course(2, 10)},
+                           {"id": "B", "lines": [P("90868", "2025-03-24")]}])
+    assert hits(retreat, "TMS-004")
+
+
+def test_tms010_profile_window(tmp_path):
+    p = tmp_path / "short.toml"
+    p.write_text('name = "short"\n[tms]\nretreatment_warn_days = 60\n')
+    fs = run("837P", [{"id": "A", "lines": _course(2, 10)}, {"id": "B", "lines": [P("90867", "2025-03-24")]}],
+             profile=str(p))
+    assert not hits(fs, "TMS-010")
+
+
+# item 11: TMS-004 once per claim ---------------------------------------------------
+
+def test_tms004_catalog_pass_and_fail():
+    ok = run("837P", [{"id": "A", "lines": [P("90867", "2025-02-01"), P("90868", "2025-02-02")]}])
+    assert not hits(ok, "TMS-004")
+    ko = run("837P", [{"id": "A", "lines": [P("90868", "2025-02-02")]}])
+    assert [f.severity.value for f in hits(ko, "TMS-004")] == ["warning"]
+
+
+def test_tms004_weekly_claim_of_a_course_begun_before_the_batch_warns_once():
+    """Week 3 of a TMS course (Mon-Fri 90868) whose 90867 was billed in an earlier batch:
+    without --history, one warning for the claim that says how to supply the start."""
+    week = [P("90868", f"2025-03-{d:02d}") for d in (17, 18, 19, 20, 21)]
+    fs = run("837P", [{"id": "WK3", "lines": week}, {"id": "WK4", "lines": [
+        P("90868", f"2025-03-{d:02d}") for d in (24, 25, 26, 27, 28)]}])
+    w = hits(fs, "TMS-004")
+    assert [(f.claim_id, f.line_number) for f in w] == [("WK3", 1), ("WK4", 1)]
+    assert "--history" in w[0].message and "4 more TMS line(s)" in w[0].message
+
+
+def test_tms004_with_history_finds_the_start(tmp_path):
+    h = str(tmp_path / "h.sqlite")
+    run("837P", [{"id": "WK1", "lines": [P("90867", "2025-03-03")] +
+                  [P("90868", f"2025-03-{d:02d}") for d in (4, 5, 6, 7)]}], history=h, isa="000000201")
+    fs = run("837P", [{"id": "WK2", "lines": [P("90868", f"2025-03-{d:02d}") for d in (10, 11, 12, 13, 14)]}],
+             history=h, isa="000000202")
+    assert not hits(fs, "TMS-004"), [f.message for f in fs]
