@@ -4,7 +4,7 @@ examples of the rules it revised, verbatim, and realistic claims for each item."
 from __future__ import annotations
 
 from edi837.checks import Engine
-from edi837.checks.editpack.synth import CRNA_NPI, PSYCH_NPI, build
+from edi837.checks.editpack.synth import CRNA_NPI, build
 from evs import found  # noqa: E402
 
 
@@ -281,3 +281,62 @@ def test_tms004_with_history_finds_the_start(tmp_path):
     fs = run("837P", [{"id": "WK2", "lines": [P("90868", f"2025-03-{d:02d}") for d in (10, 11, 12, 13, 14)]}],
              history=h, isa="000000202")
     assert not hits(fs, "TMS-004"), [f.message for f in fs]
+
+
+# the other catalog examples of the rules this issue touched, as written ------------
+
+def test_ect006_catalog_2024_discharge():
+    stay = {"fac": "11", "stmt": ("2024-03-01", "2024-03-20"), "adm": "2024-03-01"}
+    ok = run("837I", [{"id": "A", **stay, "procs": ["BBR:GZB0ZZZ:D8:20240310"], "lines": [{**ECT_DAY, "units": 1}]}])
+    assert not hits(ok, "ECT-006")
+    ko = run("837I", [{"id": "A", **stay, "procs": ["BR:9427:D8:20240310"], "lines": [{**ECT_DAY, "units": 1}]}])
+    assert [f.severity.value for f in hits(ko, "ECT-006")] == ["error"]
+
+
+def test_tms007_catalog_90868():
+    base = [P("90867", "2025-03-02")]
+    ok = run("837P", [{"id": "A", "pos": "11", "lines": base + [P("90868")]}])
+    assert not hits(ok, "TMS-007")
+    ko = run("837P", [{"id": "A", "pos": "31", "lines": base + [P("90868")]}])
+    assert {f.severity.value for f in hits(ko, "TMS-007")} == {"warning"}
+
+
+def test_tms005_catalog_session_30_and_41():
+    days = [f"2025-{1 + d // 28:02d}-{1 + d % 28:02d}" for d in range(41)]
+    ok = run("837P", [{"id": "A", "lines": [P("90867", days[0])] + [P("90868", x) for x in days[1:30]]}])
+    assert not hits(ok, "TMS-005")
+    ko = run("837P", [{"id": "A", "lines": [P("90867", days[0])] + [P("90868", x) for x in days[1:41]]}])
+    assert hits(ko, "TMS-005") and hits(ko, "TMS-005")[-1].value == "41"
+    assert "new authorization" in hits(ko, "TMS-005")[0].message
+
+
+def test_tms009_catalog_dob():
+    assert not hits(run("837P", [{"id": "A", "lines": [P("90867")]}], dob="1980-01-01"), "TMS-009")
+    assert hits(run("837P", [{"id": "A", "lines": [P("90867")]}], dob="2012-05-05"), "TMS-009")
+
+
+def test_pa_catalog_examples():
+    ok = run("837P", [{"id": "A", "g1": "A12345", "lines": [P("90868", "2025-12-01")]}], profile="ny-medicaid")
+    assert not hits(ok, "PA-001")
+    ko = run("837P", [{"id": "A", "lines": [P("90868", "2025-12-01")]}], profile="ny-medicaid")
+    assert [f.severity.value for f in hits(ko, "PA-001")] == ["error"]
+    assert not hits(run("837P", [{"id": "A", "lines": [P("90868", "2025-12-01")]}], profile="nm-medicaid"),
+                    "PA-001")
+    assert not hits(run("837P", [{"id": "A", "g1": "X", "lines": [P("90868", "2025-11-03")]}],
+                        profile="ny-medicaid"), "PA-002")
+    ko = run("837P", [{"id": "A", "g1": "X", "lines": [P("90868", "2025-10-15")]}], profile="ny-medicaid")
+    assert [f.severity.value for f in hits(ko, "PA-002")] == ["warning"]
+
+
+def test_messages_name_articles_not_shorthand():
+    """Messages of the touched rules name sources by title (issue 12 item 9)."""
+    import re
+
+    fs = run("837P", [{"id": "A", "dx": ["ABK:F339"], "pos": "31",
+                       "lines": [P("90868", "2025-02-02"), P("00104", basis="UN", units=2, npi=CRNA_NPI,
+                                                             tax="367500000X"),
+                                 P("99214"), P("90870", pos="22")]}], dob="2012-05-05")
+    assert {"DX-002", "TMS-004", "TMS-007", "TMS-009", "ANE-001", "EM-001"} <= {f.rule for f in fs}
+    for f in fs:
+        assert not re.search(r"\bS[012]\b(?!-)|unverified|catalog", f.message), f.message
+        assert not re.search(r"\bS[012]\b(?!-)|unverified|catalog", f.citation or ""), f.citation
