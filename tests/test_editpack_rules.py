@@ -9,7 +9,7 @@ from edi837.checks.editpack.synth import CRNA_NPI, PSYCH_NPI, build
 from evs import found  # noqa: E402
 
 CATALOG_IDS = (
-    [f"TMS-00{i}" for i in range(1, 10)] + [f"DX-00{i}" for i in range(1, 6)]
+    [f"TMS-00{i}" for i in range(1, 10)] + ["TMS-010"] + [f"DX-00{i}" for i in range(1, 6)]
     + [f"ECT-{i:03d}" for i in range(1, 11)] + ["EM-001", "MUE-001", "TEL-001", "POS-001"]
     + [f"ANE-00{i}" for i in range(1, 5)] + [f"MOD-00{i}" for i in range(1, 5)] + ["PA-001", "PA-002"])
 
@@ -55,6 +55,14 @@ CASES = {
                 ("837I", [{"id": "A", "lines": [I("90867", date="2025-01-02"), I("90868", date="2025-01-03")]}],
                  [{"id": "A", "lines": [I("90867", date="2025-01-02"), I("90868", date="2025-01-03"),
                                         I("90867", date="2025-01-20")]}], {})],
+    "TMS-010": [("837P", [{"id": "A", "lines": [P("90867", "2025-01-02"), P("90868", "2025-01-10")]},
+                          {"id": "B", "lines": [P("90867", "2025-06-01")]}],
+                 [{"id": "A", "lines": [P("90867", "2025-01-02"), P("90868", "2025-01-10")]},
+                  {"id": "B", "lines": [P("90867", "2025-03-24")]}], {}),
+                ("837I", [{"id": "A", "lines": [I("90867", date="2025-01-02"), I("90868", date="2025-01-10")]},
+                          {"id": "B", "lines": [I("90867", date="2025-06-01")]}],
+                 [{"id": "A", "lines": [I("90867", date="2025-01-02"), I("90868", date="2025-01-10")]},
+                  {"id": "B", "lines": [I("90867", date="2025-03-24")]}], {})],
     "TMS-004": [("837P", [{"id": "A", "lines": [P("90867", "2025-02-01"), P("90868", "2025-02-02")]}],
                  [{"id": "A", "lines": [P("90868", "2025-02-02")]}], {}),
                 ("837I", [{"id": "A", "lines": [I("90867", date="2025-02-01"), I("90868", date="2025-02-02")]}],
@@ -101,8 +109,8 @@ CASES = {
                  [{"id": "A", "lines": [P("90870", pos="22", npi=PSYCH_NPI, tax="363LP0808X")]}], {})],
     "ECT-003": [("837I", [{"id": "A", "lines": [I("90870"), I("00104", rev="0370", charge=300)]}],
                  [{"id": "A", "lines": [I("90870"), I("00104", rev="0370", charge=0)]}], {})],
-    "ECT-004": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250310"],
-                           "lines": [{"code": "", "rev": "0901", "units": 1}]}],
+    "ECT-004": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250310"],  # the catalog's: UN 8
+                           "lines": [{"code": "", "rev": "0901", "units": 8}]}],
                  [{"id": "A", **IPF, "procs": ["BBQ:GZB2ZZZ:D8:20250310"],
                    "lines": [{"code": "", "rev": "0124", "basis": "DA", "units": 19}]}], {})],
     "ECT-005": [("837I", [{"id": "A", **IPF, "procs": ["BBR:GZB2ZZZ:D8:20250318"],
@@ -233,9 +241,10 @@ def test_many_rules_at_once_each_reported_once_with_claim_and_line():
     keys = [(f.rule, f.line_number) for f in fs]
     assert len(keys) == len(set(keys))
     got = set(keys)
-    for want in [("TMS-001", 2), ("TEL-001", 2), ("MOD-001", 2), ("MUE-001", 2), ("DX-001", 1), ("DX-001", 2),
-                 ("DX-002", 1), ("TMS-007", 1), ("TMS-008", 1)]:
+    for want in [("TMS-001", 2), ("TEL-001", 2), ("MOD-001", 2), ("MUE-001", 2), ("DX-002", 1), ("DX-002", 2),
+                 ("TMS-007", 1), ("TMS-008", 1)]:
         assert want in got, (want, sorted(got))
+    assert not any(r == "DX-001" for r, _ in got)  # F32.9: one cause, one finding (DX-002, issue 12 item 10)
     assert all(f.claim_seq == 2 for f in fs)
 
 

@@ -8,7 +8,7 @@ from ...codesets import is_anesthesia_code
 from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import fmt, line_seg
-from .codes import CODES, ECT
+from .codes import CODES, ECT, NOT_TIMED_ANESTHESIA
 from .declare import erule, say
 from .run_state import view
 
@@ -22,15 +22,17 @@ ANES = CODES["ect_anesthesia"]
 
 @erule("ANE-001", "error", "anesthesia time reported in minutes",
        citation="005010X222A1 SV103 note \"MJ ... Required for Anesthesia claims\", per X12 RFI #1571 and "
-                "#1110; Stedi's published MJ edit.",
+                "#1110; Stedi's published MJ edit. Codes that are not time-based are exempt (tables.toml "
+                "[anesthesia]: 01953, 01996).",
        short="005010X222A1 SV103 note; X12 RFI #1571/#1110", reads=("SV101-2", "SV103", "SV104"),
        scope="line", applies_to=("837P",), group="anesthesia")
 def ane_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
-    if code[:1] != "0" or not is_anesthesia_code(code) or code == BURN or ln.unit_basis == "MJ":
+    if code[:1] != "0" or not is_anesthesia_code(code) or code in NOT_TIMED_ANESTHESIA \
+            or ln.unit_basis == "MJ":
         return
-    yield Hit(say("ANE-001", f"anesthesia code {code} reports {ln.unit_basis or '?'} {ln.units}; anesthesia "
-                  f"lines use SV103=MJ with the time in minutes in SV104"),
+    yield Hit(say("ANE-001", f"anesthesia code {code} reports {ln.unit_basis or '?'} {ln.units}; time-based "
+                  f"anesthesia lines report the time: set SV103 to MJ and SV104 to the anesthesia minutes"),
               seg=line_seg(ln), element=ln.source("unit_basis"), line=ln, value=ln.unit_basis)
 
 

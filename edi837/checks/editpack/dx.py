@@ -10,7 +10,7 @@ from ...reader.segment import Segment
 from ..registry import Hit
 from .claim_facts import facility_is, fmt, line_seg, norm_dx
 from .codes import NEURO, TMS, T
-from .declare import erule, say
+from .declare import coverage, erule, say
 from .run_state import profile
 
 if TYPE_CHECKING:
@@ -46,17 +46,43 @@ def dx_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     codes = [c for _, c in dxs]
     if any(c in prof.covered_dx for c in codes):
         return
-    covered = ", ".join(f"{c[:3]}.{c[3:]}" for c in prof.covered_dx)
+    kinds = [_class(c) for c in codes]
+    if _dx002_owns(kinds):  # one cause, one finding: DX-002 names the unspecified depression
+        return
+    covered = _dotted(prof.covered_dx)
     ocd = T()["diagnoses"]["ocd_prefix"]
     if codes and prof.ocd_warning and all(c.startswith(ocd) for c in codes):
-        yield Hit(say("DX-001", f"{ln.procedure_code} points only to OCD ({', '.join(codes)}); TMS coverage "
-                      f"for OCD depends on the payer (covered list for {prof.name}: {covered})"),
-                  seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln, severity="warning")
+        yield coverage(ln, "DX-001", f"{ln.procedure_code} points only to OCD ({_dotted(codes)}); TMS coverage "
+                       f"for OCD depends on the payer (covered list for {prof.name}: {covered}): check the "
+                       f"payer's policy, or point SV107 to a covered diagnosis",
+                       seg=line_seg(ln), element=ln.source("diagnoses"), line=ln, severity="warning")
         return
-    what = f"points to {', '.join(codes)}" if codes else "points to no diagnosis"
-    yield Hit(say("DX-001", f"{ln.procedure_code} {what}, none of which supports TMS; the {prof.name} payer "
-                  f"covers {covered} ({prof.covered_dx_source})"),
-              seg=line_seg(ln), element=ln.source("diagnoses"), line=ln)
+    named = sorted({k for k in kinds if k is not None and k != "ocd"})
+    what = (f"points to {_dotted(codes)}{' (' + ', '.join(named) + ')' if named else ''}" if codes
+            else "points to no diagnosis")
+    yield coverage(ln, "DX-001", f"{ln.procedure_code} {what}, none of which supports TMS under the {prof.name} "
+                   f"payer ({prof.covered_dx_source}); {_fix(ln, prof.covered_dx)}",
+                   seg=line_seg(ln), element=ln.source("diagnoses"), line=ln)
+
+
+def _dotted(codes: list[str]) -> str:
+    return ", ".join(f"{c[:3]}.{c[3:]}" if len(c) > 3 else c for c in codes)
+
+
+def _fix(ln: ServiceLine, covered: list[str]) -> str:
+    """What to change: point SV107 to a covered diagnosis on the claim, or add one."""
+    for d in ln.claim.diagnoses:
+        c = norm_dx(d.code)
+        if c in covered:
+            return f"point SV107 to {_dotted([c])} (HI position {d.position})"
+    return f"add the covered diagnosis the record supports ({_dotted(covered)}) to HI and point SV107 to it"
+
+
+def _dx002_owns(kinds: list[str | None]) -> bool:
+    """Whether DX-002 reports the line rather than DX-001: every pointed diagnosis is
+    non-supporting and one is an unspecified depression (F32.9, F32.A, F33.9), whose
+    fix is to code the depression specifically."""
+    return bool(kinds) and None not in kinds and "unspecified depression" in kinds
 
 
 def _class(code: str) -> str | None:
@@ -81,16 +107,14 @@ def dx_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     kinds = [_class(c) for _, c in dxs]
     if any(k is None for k in kinds):
         return
-    codes = ", ".join(c for _, c in dxs)
-    if all(k == "ocd" for k in kinds):
-        yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by OCD ({codes}); OCD coverage is "
-                      f"payer-dependent and excluded by some LCDs"),
-                  seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln, severity="warning")
+    if not _dx002_owns(kinds):  # anxiety, PTSD, ADHD or OCD alone: DX-001 says it (one cause, one finding)
         return
+    codes = _dotted([c for _, c in dxs])
+    prof = profile(ln.claim, ctx)
     names = sorted({k for k in kinds if k is not None and k != "ocd"})  # none is None here
-    yield Hit(say("DX-002", f"{ln.procedure_code} is supported only by {', '.join(names)} diagnoses "
-                  f"({codes}), which do not support TMS; point to a specified major depressive disorder code"),
-              seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)
+    yield coverage(ln, "DX-002", f"{ln.procedure_code} is supported only by {', '.join(names)} diagnoses "
+                   f"({codes}), which do not support TMS; {_fix(ln, prof.covered_dx)}",
+                   seg=line_seg(ln), element=ln.source("diagnoses"), line=ln)
 
 
 @erule("DX-003", "warning", "screening-only diagnosis on neuromodulation lines",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ...model.claims import Claim, CodeEntry, ServiceLine
-from ..registry import Hit
+from ..registry import Hit, supersede
 from .claim_facts import claim_is_ipf, claim_is_php, facility_is, fmt, line_seg, units
 from .codes import CODES, ECT, ECT_REV, T
 from .declare import erule, say
@@ -72,6 +72,11 @@ def _gzb(claim: Claim) -> list[CodeEntry]:
     return [p for p in claim.procedures if p.qualifier in ("BBR", "BBQ") and p.code.startswith(pre)]
 
 
+def _icd9_ect(claim: Claim) -> bool:
+    icd9 = T()["icd"]["ect_icd9"]
+    return any(p.code.replace(".", "") in icd9 for p in claim.procedures)
+
+
 @erule("ECT-004", "error", "IPF ECT adjustment needs revenue code 0901 units",
        citation="S2 quoting Pub. 100-04 Ch. 3 §190.7.3 and CR 6077; the ICD-10-PCS GZB table (copies of "
                 "CMS code files); Noridian IPF billing guide (TOB 111-118, CCN ranges).",
@@ -82,21 +87,30 @@ def ect_004(claim: Claim, ctx: Context) -> Iterator[Hit]:
         return
     gzb = _gzb(claim)
     rev = [ln for ln in claim.lines if ln.revenue_code == ECT_REV]
-    n = len({(p.code, p.date) for p in gzb})
+    n = len({p.date for p in gzb})
     if gzb and not rev:
         yield Hit(say("ECT-004", f"the IPF claim reports ECT ({gzb[0].code}) but has no revenue code 0901 "
-                      f"line; the IPF ECT adjustment needs 0901 with the number of treatments"),
+                      f"line; add a revenue code 0901 line with SV205 = the number of ECT treatments in the stay "
+                      f"(no HCPCS needed on an IPF claim)"),
                   seg=gzb[0].segment, element=gzb[0].element)
         return
     if rev and not gzb:
+        if _icd9_ect(claim):  # ECT reported as ICD-9 94.27: ECT-006 says to send the GZB code instead
+            return
         yield Hit(say("ECT-004", "revenue code 0901 (ECT) on an IPF claim with no ICD-10-PCS ECT code "
-                      "(GZB0ZZZ-GZB4ZZZ) in HI BBR/BBQ"), seg=line_seg(rev[0]),
+                      "(GZB0ZZZ-GZB4ZZZ) in HI BBR/BBQ; add the GZB code of the last treatment, dated that day, as "
+                      "HI*BBR (or BBQ)"), seg=line_seg(rev[0]),
                   element=rev[0].source("revenue_code"), line=rev[0])
         return
     total = sum(units(ln) for ln in rev)
-    if rev and (total <= 0 or total != n):
+    if rev and total <= 0:
+        yield Hit(say("ECT-004", f"0901 reports {int(total)} ECT treatment units; set SV205 on the 0901 line to "
+                      f"the number of ECT treatments in the stay (at least 1)"),
+                  seg=line_seg(rev[0]), element=rev[0].source("units"), line=rev[0], value=str(int(total)))
+    elif rev and total < n:
         yield Hit(say("ECT-004", f"0901 reports {int(total)} ECT treatment unit(s) but the claim lists {n} "
-                      f"ECT procedure date(s) (GZB codes); SV205 must equal the treatments in the stay"),
+                      f"distinct ECT procedure dates (GZB codes); set SV205 on the 0901 line to the number "
+                      f"of ECT treatments in the stay, at least {n}"),
                   seg=line_seg(rev[0]), element=rev[0].source("units"), line=rev[0], value=str(int(total)))
 
 
@@ -139,12 +153,19 @@ def ect_006(claim: Claim, ctx: Context) -> Iterator[Hit]:
         code = p.code.replace(".", "")
         if after and (code in icd["ect_icd9"] or p.qualifier in ("BR", "BQ") and code in icd["ect_icd9"]):
             yield Hit(say("ECT-006", f"ECT reported as ICD-9 {p.qualifier}:{code} for a discharge on "
-                          f"{fmt(d)}; from 2015-10-01 use ICD-10-PCS GZB0ZZZ-GZB4ZZZ with BBR/BBQ"),
-                      seg=p.segment, element=p.element, value=code)
+                          f"{fmt(d)}; from 2015-10-01 send the ICD-10-PCS code (GZB0ZZZ-GZB4ZZZ) with "
+                          f"qualifier BBR/BBQ instead"),
+                      seg=p.segment, element=p.element.replace("-2", "-1"), value=code)
         elif not after and code.startswith(icd["ect_pcs_prefix"]):
             yield Hit(say("ECT-006", f"ECT reported as ICD-10-PCS {code} for a discharge on {fmt(d)}, before "
-                          f"2015-10-01; use ICD-9 94.27 (BR/BQ)"), seg=p.segment, element=p.element,
+                          f"2015-10-01; send ICD-9 94.27 with qualifier BR/BQ instead"), seg=p.segment,
+                      element=p.element.replace("-2", "-1"),
                       value=code)
+
+
+# One cause, one finding: ECT reported in the wrong ICD version is ECT-006's, at the HI
+# qualifier that DX-004, DX-005 and SNIP 5's S5-ICD-003/004 also read
+supersede("ECT-006", "DX-004", "DX-005", "S5-ICD-003", "S5-ICD-004")
 
 
 def _is_ect_line(ln: ServiceLine) -> bool:

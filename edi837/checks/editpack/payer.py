@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Iterator
 from ...model.claims import ServiceLine
 from ..registry import Hit
 from .claim_facts import facility_is, fmt, line_seg, units
-from .codes import CODES, ECT, NEURO, TMS, T
-from .declare import erule, say
+from .codes import CODES, ECT, EM, NEURO, TMS, T
+from .declare import coverage, erule, say
 from .run_state import profile, state, view
 
 if TYPE_CHECKING:
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from .profiles import Profile
     from .run_state import RunState
 
-EM = frozenset(CODES["em_office"])
 EVAL = frozenset(CODES["psych_eval"])
 ANES = CODES["ect_anesthesia"]
 MUE_CODES = NEURO | {ANES}
@@ -26,7 +25,9 @@ EM_ANY = EM | EVAL | NEURO
 
 @erule("EM-001", "error", "same-day E/M with TMS or ECT needs modifier 25",
        citation="AAPC Psychiatry Coding Alert (\"90870 along with E/M codes\", CCI); S1 and S0 for TMS. The "
-                "TMS-E/M PTP pair is unverified.", short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
+                "TMS-E/M PTP pair is unverified. E/M families: tables.toml [em] (99202-99215, 99221-99239, "
+                "99242-99255, 99281-99285, 99304-99316, 99341-99350).",
+       short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
        reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
        applies_to=("837P",), cross_claim=True, group="em", codes=EM_ANY)
 def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
@@ -41,7 +42,8 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         for e in pool:
             if e.code in NEURO and e.npi == npi:
                 yield Hit(say("EM-001", f"E/M {code} on {fmt(d)} by NPI {npi} has no modifier 25 although the "
-                              f"same provider bills {e.code} that day; a separately identifiable E/M needs -25"),
+                              f"same provider bills {e.code} that day; if the E/M is separately identifiable, add "
+                              f"modifier 25 to the {code} line, else remove the line"),
                           seg=line_seg(ln), element=ln.source("modifiers"), line=ln, value=code)
                 return
     if code in EVAL:
@@ -58,7 +60,8 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         for e in pool:
             if id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
                 yield Hit(say("EM-001", f"{code} on {fmt(d)} by NPI {npi}: the same provider's E/M {e.code} "
-                              f"that day (claim {e.claim_id}) has no modifier 25"),
+                              f"that day (claim {e.claim_id}) has no modifier 25; correct claim {e.claim_id}: add modifier "
+                              f"25 to its {e.code} line if the E/M is separately identifiable, else remove it"),
                           seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
                 return
 
@@ -134,9 +137,15 @@ def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
             what.append(f"telehealth place of service {pos}")
         if mods:
             what.append(f"telehealth modifier {', '.join(mods)}")
+        src = ln.source("modifiers") if mods else ln.source("place_of_service")
+        fix = []
+        if pos in tab["pos"]:
+            fix.append(f"set {ln.source('place_of_service')} to the place where the patient was treated")
+        if mods:
+            fix.append(f"remove modifier {', '.join(mods)}")
         yield Hit(say("TEL-001", f"{ln.procedure_code} is billed with {' and '.join(what)}; TMS, ECT and its "
-                      f"anesthesia cannot be delivered by telehealth"),
-                  seg=line_seg(ln), element=ln.source("modifiers") if mods else "SV105", line=ln)
+                      f"anesthesia cannot be delivered by telehealth: {' and '.join(fix)}"),
+                  seg=line_seg(ln) if src != "CLM05-1" else ln.claim.clm, element=src, line=ln)
 
 
 @erule("POS-001", "warning", "line POS versus claim POS consistency for neuromodulation",
@@ -167,10 +176,10 @@ def pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     req = prof.pa_requirement(ln.procedure_code, ln.date_or_claim())
     if req is None or c.prior_auth or ln.prior_auth:
         return
-    yield Hit(say("PA-001", f"{ln.procedure_code} on {fmt(ln.date_or_claim())} to {profile(c, ctx).name} requires a "
-                  f"prior authorization number (2300 or 2400 REF*G1) from {fmt(req.get('from'))}; none is "
-                  f"given ({req.get('source', '')})"),
-              seg=line_seg(ln), element="REF*G1", line=ln)
+    yield coverage(ln, "PA-001", f"{ln.procedure_code} on {fmt(ln.date_or_claim())} to {prof.name} requires a "
+                   f"prior authorization number from {fmt(req.get('from'))} ({req.get('source', '')}); add the "
+                   f"authorization number as REF*G1 (2300, or 2400 on this line)",
+                   seg=line_seg(ln), element="REF*G1", line=ln)
 
 
 @erule("PA-002", "warning", "payer coverage start dates",
@@ -183,6 +192,7 @@ def pa_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if not cs or d is None or ln.procedure_code not in cs.get("codes", TMS):
         return
     if d < cs["date"]:
-        yield Hit(say("PA-002", f"{ln.procedure_code} on {fmt(d)} precedes {profile(ln.claim, ctx).name}'s TMS "
-                      f"coverage start {fmt(cs['date'])} ({cs.get('source', '')})"),
-                  seg=line_seg(ln), element="DTP03", line=ln)
+        yield coverage(ln, "PA-002", f"{ln.procedure_code} on {fmt(d)} precedes {profile(ln.claim, ctx).name}'s "
+                       f"TMS coverage start {fmt(cs['date'])} ({cs.get('source', '')}); check the date of "
+                       f"service, or bill the patient or another payer for sessions before that date",
+                       seg=line_seg(ln), element="DTP03", line=ln)

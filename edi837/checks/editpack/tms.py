@@ -10,17 +10,25 @@ from ...model.claims import Claim, ServiceLine
 from ..registry import Hit
 from .claim_facts import fmt, line_seg, units
 from .codes import CODES, TMS, T
-from .declare import erule, say
-from .run_state import profile, view
+from .declare import coverage, erule, say
+from .run_state import profile, state, view
 from .history import Event
 
 if TYPE_CHECKING:
     from ..engine import Context
+    from .profiles import Profile
     from .run_state import ClaimView
 
 INITIAL = CODES["tms_initial"]
 REDET = CODES["tms_redetermination"]
 SUBSEQ = frozenset(CODES["tms_subsequent"])
+_COURSE = T()["tms_course"]
+COURSE_GAP: int = int(_COURSE["course_gap_days"])  # days without TMS that end a course
+
+
+def retreatment_days(prof: Profile) -> int:
+    """TMS-010's window: the profile's ``[tms] retreatment_warn_days``, else tables.toml [tms_course]."""
+    return int(prof.tms.get("retreatment_warn_days", _COURSE["retreatment_warn_days"]))
 
 
 def _on(e: Event, d: _dt.date) -> bool:
@@ -96,8 +104,9 @@ def tms_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 
 def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt.date] | None:
     """The patient's TMS events (other than this line's) in the course that holds
-    this line's date: courses are runs of TMS dates at most the profile's
-    ``course_gap_days`` apart (memoised per line)."""
+    this line's date: a course ends when the patient has no TMS session for
+    ``course_gap_days`` (tables.toml [tms_course], 30), so courses are runs of TMS
+    dates less than that apart (memoised per line)."""
     cv = view(ctx, ln.claim)
     memo = cv.memo
     mk = ("course", ln)
@@ -109,7 +118,7 @@ def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt
     if d is None:
         out = None
     else:
-        evs, start, end = cv.tms_course(d, cv.profile.course_gap_days, TMS)
+        evs, start, end = cv.tms_course(d, COURSE_GAP - 1, TMS)  # runs of dates at most gap - 1 apart
         own = cv.events[cv.idx(ln)]
         out = [e for e in evs if e is not own], start, end
     memo[mk] = out
@@ -142,11 +151,43 @@ def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     prior = [e for e in course if e.code == INITIAL and (id(e) not in mine or e.seq < idx)]
     if prior:
         e = prior[0]
-        gap = cv.profile.course_gap_days
         yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(ln.date_or_claim())} inside the "
                       f"open course that already has 90867 on {fmt(e.date)} ({_where(e, ln, cv)}); 90867 is "
-                      f"billable once per course (a new course needs a gap of more than {gap} days)"),
+                      f"billable once per course, and a course ends only after {COURSE_GAP} days without a "
+                      f"TMS session: bill this session as 90868 (or 90869 for a motor-threshold "
+                      f"re-determination)"),
                   seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=INITIAL)
+
+
+@erule("TMS-010", "warning", "early retreatment",
+       citation="LCD L37086 / A57692 (retreatment of prior responders); commercial criteria (\"improvement "
+                "maintained at least two months\").",
+       short="LCD L37086 / A57692", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True,
+       group="tms", codes=(INITIAL,))
+def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+    c = course_of(ln, ctx)
+    d = ln.date_or_claim()
+    if c is None or d is None:
+        return
+    course, start, _ = c
+    cv = view(ctx, ln.claim)
+    mine = cv.mine
+    idx = cv.idx(ln)
+    if any(e.code == INITIAL and (id(e) not in mine or e.seq < idx) for e in course):
+        return  # not the course's first 90867: TMS-003's
+    last = max((e.date for evs in (cv.earlier, cv.events) for e in evs
+                if e.code in TMS and e.date is not None and e.date < start), default=None)
+    if last is None:
+        return
+    days = (d - last).days
+    limit = retreatment_days(cv.profile)
+    if days < limit:
+        yield Hit(say("TMS-010", f"90867 on {fmt(d)} opens a retreatment course {days} days after the previous "
+                      f"course's last TMS session ({fmt(last)}), less than {limit} days; most payers require a "
+                      f"new prior authorization and documented relapse after a response to the previous "
+                      f"course (Medicare LCD L37086: retreatment of prior responders only): get the new "
+                      f"authorization and document the response and the relapse"),
+                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=str(days))
 
 
 @erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
@@ -158,12 +199,24 @@ def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if c is None or d is None:  # a line with a course has a date
         return
     course, start, _ = c
-    if not any(e.code == INITIAL and e.date is not None and e.date <= d for e in course):
-        yield Hit(say("TMS-004", f"{ln.procedure_code} on {fmt(d)} but no initial session 90867 is on file "
-                      f"for this patient's current course (course starts {fmt(start)}); a subsequent "
-                      f"session should not be billed without a prior initial session unless the patient "
-                      f"transferred mid-series"),
-                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)
+    if any(e.code == INITIAL and e.date is not None and e.date <= d for e in course):
+        return
+    cv = view(ctx, ln.claim)
+    if cv.memo.get("TMS-004"):  # one warning per claim
+        return
+    cv.memo["TMS-004"] = True
+    n = sum(1 for o in ln.claim.lines if o.procedure_code in SUBSEQ)
+    lines = f"{ln.procedure_code} on {fmt(d)}" + (f" and {n - 1} more TMS line(s) of this claim" if n > 1 else "")
+    if state(ctx).history is None:
+        where = (f"the data of this run (its course starts {fmt(start)} here): if the course began before "
+                 f"this batch, run with --history PATH (the history store of earlier runs) so the initial "
+                 f"session is on file")
+    else:
+        where = f"this run or the history store (the course starts {fmt(start)})"
+    yield Hit(say("TMS-004", f"{lines}: no initial session 90867 for this patient's current course is in "
+                  f"{where}; otherwise bill the course's first session as 90867, unless the patient "
+                  f"transferred mid-series"),
+              seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)
 
 
 @erule("TMS-005", "warning", "course length cap",
@@ -180,10 +233,11 @@ def tms_005(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     n = sum(e.units for e in _before(ln, cv, course)) + units(ln)
     prof = cv.profile
     if n > prof.course_cap:
-        yield Hit(say("TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
-                      f"{prof.name} payer cap of {prof.course_cap} sessions per course "
-                      f"({prof.tms.get('course_cap_source', '')})"),
-                  seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
+        yield coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
+                       f"{prof.name} payer cap of {prof.course_cap} sessions per course "
+                       f"({prof.tms.get('course_cap_source', '')}); get a new authorization for sessions past "
+                       f"{prof.course_cap} (Medicare: document at least 25% improvement)",
+                       seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
 
 
 @erule("TMS-006", "warning", "90869 frequency per course",
@@ -214,7 +268,7 @@ def tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     tab = T()["pos"]
     el = ln.source("place_of_service")
     seg = line_seg(ln) if el == "SV105" else ln.claim.clm
-    if pos in tab["tms_ok"]:
+    if pos in tab["tms_ok"] or pos in T()["telehealth"]["pos"]:  # telehealth POS: TEL-001's error says it
         return
     if pos in tab["tms_facility"]:
         yield Hit(say("TMS-007", f"{ln.procedure_code} at POS {pos} (outpatient hospital) is paid at the "
@@ -261,7 +315,8 @@ def tms_009(claim: Claim, ctx: Context) -> Iterator[Hit]:
         if ln.procedure_code in TMS and d is not None and age_on(b, d) < prof.min_age:
             loop = claim.patient.loop
             dmg = loop.seg("DMG") if loop is not None else None
-            yield Hit(say("TMS-009", f"the patient (born {fmt(b)}) is {age_on(b, d)} on {fmt(d)}, under the "
-                          f"{prof.name} payer's minimum age of {prof.min_age} for TMS"),
-                      seg=dmg, element="DMG02", line=ln, value=fmt(b))
+            yield coverage(ln, "TMS-009", f"the patient (born {fmt(b)}) is {age_on(b, d)} on {fmt(d)}, under the "
+                           f"{prof.name} payer's minimum age of {prof.min_age} for TMS; check the birth date "
+                           f"(DMG02) or the payer's coverage for minors",
+                           seg=dmg, element="DMG02", line=ln, value=fmt(b))
             return
