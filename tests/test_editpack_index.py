@@ -57,8 +57,8 @@ def test_em_without_25_seen_from_either_side():
 
 def test_courses_split_by_the_gap_with_a_tiny_cache():
     claims = [{"id": "A", "lines": [{"code": "90867", "date": "2025-01-02"}]},
-              {"id": "B", "lines": [{"code": "90867", "date": "2025-03-01"}]},  # same course
-              {"id": "C", "lines": [{"code": "90867", "date": "2025-08-01"}]},  # > 90 days: new course
+              {"id": "B", "lines": [{"code": "90867", "date": "2025-01-20"}]},  # same course
+              {"id": "C", "lines": [{"code": "90867", "date": "2025-08-01"}]},  # > 30 days: new course
               {"id": "D", "lines": [{"code": "90868", "date": "2025-08-02"}]}]
     for opts in ({}, {"editpack_cache": 1}):
         fs = run(claims, **opts)
