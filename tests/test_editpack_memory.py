@@ -53,7 +53,7 @@ def test_second_90867_after_500_other_patients():
     fs = run.feed("PAT1", [{"id": "B", "lines": [{"code": "90867", "date": day(30)}]}])
     hits = [f for f in fs if f.rule == "TMS-003"]
     assert len(hits) == 1 and day(1) in hits[0].message
-    # after a gap of more than 90 days a new course starts: no TMS-003
+    # after a gap of more than 30 days a new course starts: no TMS-003
     others(run, 500, 50, day(2))
     fs = run.feed("PAT1", [{"id": "C", "lines": [{"code": "90867", "date": day(200)}]}])
     assert "TMS-003" not in {f.rule for f in fs}

@@ -109,6 +109,10 @@ class Engine:
         self._ctx: dict[str | None, Context] = {}
         self._packs: dict[str, RulePack] = {p.name: p for p in registry.packs()}
         self._runs: dict[str, PackRun | None] = {}  # started pack states, in start order
+        # packs with a rule selected in this run: their run state may note something
+        # on each claim's result (an optional ``claim_note``, see packs.ClaimNoter)
+        self._noting = [p.name for p in self._packs.values()
+                        if any(p.owns(r) for r in self.claim_rules + self.line_rules)]
         if cross_claim != "skip":
             # a pack with cross-claim rules records every claim from the first
             # one on, whichever rules a claim happens to call (same in run/only mode)
@@ -232,6 +236,8 @@ class Engine:
                         env_r = list(cr.reasons)
                         keyed = [((0, i), f) for i, f in enumerate(out)]
                         keyed += self._claim_findings_keyed(claim, ctx)
+                        if self._noting:
+                            self._note(claim, cr)
                         kept = suppress_cascades([f for _, f in keyed])
                         kof = {id(f): k for k, f in keyed}
                         for f in kept:
@@ -240,6 +246,8 @@ class Engine:
                         pending.append(cr)
                         continue
                     out.extend(self._claim_findings(claim, ctx))
+                    if self._noting:
+                        self._note(claim, cr)
                     for f in suppress_cascades(out):
                         yield Found(note(f))
                     pending.append(cr)
@@ -304,6 +312,20 @@ class Engine:
                 pending.flag(lvl, counters[lvl], env_reasons[lvl])
         yield from settle("interchange")
         yield FileDone(res)
+
+    def _note(self, claim: Claim, cr: ClaimResult) -> None:
+        """Add what the packs note on ``claim`` (``claim_note``) to its result."""
+        notes: list[tuple[str, str]] = []
+        runs = self._runs
+        for name in self._noting:
+            st = runs[name] if name in runs else self.pack_state(name)
+            fn = getattr(st, "claim_note", None)
+            if fn is not None:
+                got = fn(claim)
+                if got:
+                    notes.extend((str(k), str(v)) for k, v in got.items())
+        if notes:
+            cr.notes = cr.notes + tuple(notes)
 
     def _verdict(self, p: ClaimResult, res: FileResult) -> ClaimResult:
         p.verdict = "rejected" if p.errors else "accepted"

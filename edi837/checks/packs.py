@@ -13,7 +13,7 @@ it with ``ctx.pack_state(NAME)`` (see :class:`edi837.checks.engine.Context`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 if TYPE_CHECKING:
     from ..model.claims import Claim
@@ -31,6 +31,21 @@ class PackRun(Protocol):
 
     def on_verdict(self, result: ClaimResult) -> None:
         """The claim's verdict is final."""
+
+    # Optional (the engine looks it up with getattr, see :class:`ClaimNoter`):
+    # ``claim_note(claim) -> Mapping[str, str] | None``.
+
+
+class ClaimNoter(Protocol):
+    """A :class:`PackRun` that also notes something on each claim's result
+    (e.g. the edit pack: the payer profile it applied and why).  The engine
+    calls ``claim_note`` once per claim, after the claim's rules ran, for every
+    pack with a rule selected in the run; the pairs go into
+    ``ClaimResult.notes`` and so onto the claim in the reports.  Keys must not
+    clash with ClaimResult's own fields; values are short plain strings."""
+
+    def claim_note(self, claim: Claim) -> Mapping[str, str] | None:
+        """What to note on ``claim``'s result (None: nothing)."""
 
 
 class RulePack(Protocol):

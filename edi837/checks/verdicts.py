@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
     # where a claim sits: (kind, interchange, group, transaction)
     _Where: TypeAlias = tuple[str | None, str, str, str]
-    # Pending's columns: ints, claim_id, where, charge, patient key, reasons
+    _Notes: TypeAlias = tuple[tuple[str, str], ...]
+    # Pending's columns: ints, claim_id, where, charge, patient key, reasons, notes
     _Cols: TypeAlias = tuple[list["array[int]"], list[str], list[_Where], list[str | None],
-                             list[tuple[str, ...]], dict[int, list[str]]]
+                             list[tuple[str, ...]], dict[int, list[str]], list[_Notes]]
 
 
 @attrs.define(slots=True)
@@ -48,12 +49,19 @@ class ClaimResult:
     reasons: list[str] = attrs.field(factory=list)  # rule ids of the errors that reject it
     tx_no: int = 0  # ordinals of the enclosing transaction and group in the file
     grp_no: int = 0
+    # what the packs note on the claim (``PackRun.claim_note``), e.g. the edit
+    # pack's {"profile": ..., "profile_reason": ...}; shown in the reports
+    notes: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "claim_seq": self.claim_seq, "claim_id": self.claim_id,
-                "verdict": self.verdict, "errors": self.errors, "warnings": self.warnings,
-                "transaction_type": self.kind, "interchange": self.interchange, "group": self.group,
-                "transaction": self.transaction, "charge": self.charge, "reasons": self.reasons}
+        d: dict[str, Any] = {
+            "file": self.file, "claim_seq": self.claim_seq, "claim_id": self.claim_id,
+            "verdict": self.verdict, "errors": self.errors, "warnings": self.warnings,
+            "transaction_type": self.kind, "interchange": self.interchange, "group": self.group,
+            "transaction": self.transaction, "charge": self.charge, "reasons": self.reasons}
+        for k, v in self.notes:
+            d.setdefault(k, v)
+        return d
 
 
 @attrs.define(slots=True)
@@ -97,8 +105,9 @@ class Pending:
         self.charge: list[str | None] = []  # interned
         self.pkey: list[tuple[str, ...]] = []  # interned
         self.reasons: dict[int, list[str]] = {}  # row -> rule ids, only for claims with errors
+        self.notes: list[_Notes] = []  # interned
         self._intern: tuple[dict[_Where, _Where], dict[str | None, str | None],
-                            dict[tuple[str, ...], tuple[str, ...]]] = ({}, {}, {})
+                            dict[tuple[str, ...], tuple[str, ...]], dict[_Notes, _Notes]] = ({}, {}, {}, {})
 
     def __len__(self) -> int:
         return len(self.claim_id)
@@ -110,16 +119,17 @@ class Pending:
         for col, attr in zip(self.ints, self._INTS):
             col.append(getattr(cr, attr))
         self.claim_id.append(cr.claim_id)
-        iw, ic, ip = self._intern
+        iw, ic, ip, inote = self._intern
         w = (cr.kind, cr.interchange, cr.group, cr.transaction)
         self.where.append(iw.setdefault(w, w))
         self.charge.append(ic.setdefault(cr.charge, cr.charge))
         self.pkey.append(ip.setdefault(cr.patient_key, cr.patient_key))
+        self.notes.append(inote.setdefault(cr.notes, cr.notes))
         if cr.reasons:
             self.reasons[row] = list(cr.reasons)
 
     def _columns(self) -> _Cols:
-        return (self.ints, self.claim_id, self.where, self.charge, self.pkey, self.reasons)
+        return (self.ints, self.claim_id, self.where, self.charge, self.pkey, self.reasons, self.notes)
 
     def _spill_chunk(self) -> None:
         import pickle
@@ -197,7 +207,7 @@ class Pending:
         yield from self._results(last)
 
     def _results(self, cols: _Cols) -> Iterator[ClaimResult]:
-        ints, ids, where, charges, pkeys, reasons = cols
+        ints, ids, where, charges, pkeys, reasons, notes = cols
         for row in range(len(ids)):
             kind, ic, grp, tx = where[row]
             charge, pkey = charges[row], pkeys[row]
@@ -205,7 +215,8 @@ class Pending:
             yield ClaimResult(file=self.file, claim_seq=seq, claim_id=ids[row], verdict="accepted",
                               errors=err, warnings=warn, kind=kind, interchange=ic, group=grp,
                               transaction=tx, charge=charge, patient_key=pkey, first_seq=first,
-                              last_seq=last, reasons=reasons.get(row, []), tx_no=tx_no, grp_no=grp_no)
+                              last_seq=last, reasons=reasons.get(row, []), tx_no=tx_no, grp_no=grp_no,
+                              notes=notes[row])
 
 
 

@@ -141,6 +141,10 @@ class TextReport:
         if c.verdict == "rejected" and not any(f.severity is Severity.ERROR for f in fs):
             why = f" by an error outside the claim ({', '.join(c.reasons)}; see above)"
         block = [f"  claim #{c.claim_seq} {c.claim_id!r}: {mark}{why}\n"]
+        notes = dict(c.notes)
+        if "profile" in notes:
+            reason = notes.get("profile_reason")
+            block.append(f"    payer profile: {notes['profile']}" + (f" ({reason})" if reason else "") + "\n")
         block += [self._format(f, "    ") for f in fs]
         self._claim_blocks.append("".join(block))
 

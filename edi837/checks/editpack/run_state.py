@@ -22,7 +22,7 @@ from .claim_events import claim_events, claim_stay
 from .claim_facts import claim_is_php, claim_key, patient_id
 from .history import Event, HistoryStore, Stay
 from .mue import load_mue
-from .profiles import Profile, profile_for
+from .profiles import Profile, choice_key, choose_profile
 from .spill import RunKeys, Spill
 from .tms_course import course_bounds
 
@@ -78,7 +78,8 @@ class RunState:
 
     def __init__(self, options: Any):
         self.options = opts = options
-        self.profiles: dict[str, Profile] = {}
+        # choice_key(claim) -> (profile, why it was chosen)
+        self.profiles: dict[Any, tuple[Profile, str]] = {}
         # MUE-001: (profile, professional, code) -> (limit, MAI, source) or None
         self.limits: dict[tuple[Profile, bool, str], tuple[int, int, str] | None] = {}
         # pid -> [events, stays, events saved in the spill, stays saved, store's (events, stays) or None]
@@ -97,6 +98,24 @@ class RunState:
         self.record_mode = opts.history_record
         m = opts.mue
         self.mue = load_mue(m) if m else None
+
+    def profile_choice(self, claim: Claim) -> tuple[Profile, str]:
+        """The claim's payer profile and why it was chosen (kept per payer id,
+        or per payer id, SBR09 and payer state when those decide)."""
+        key = choice_key(claim, self.options)
+        got = self.profiles.get(key)
+        if got is None:
+            if len(self.profiles) >= 10000:
+                self.profiles.clear()
+            got = self.profiles[key] = choose_profile(claim, self.options)
+        return got
+
+    def claim_note(self, claim: Claim) -> dict[str, str]:
+        """What the reports show on the claim's result: the payer profile the
+        edit pack applied and why (``PackRun.claim_note``)."""
+        c = self.cur
+        prof, why = c.profile_choice if c is not None and c.claim is claim else self.profile_choice(claim)
+        return {"profile": prof.name, "profile_reason": why}
 
     def claim_view(self, claim: Claim) -> "ClaimView":
         """What the rules ask of ``claim``, computed once per claim (the current claim's view)."""
@@ -215,13 +234,13 @@ class ClaimView:
         return self.st._earlier(self, 1)
 
     @_once
+    def profile_choice(self) -> tuple[Profile, str]:
+        """(the claim's payer profile, why it was chosen)."""
+        return self.st.profile_choice(self.claim)
+
+    @_once
     def profile(self) -> Profile:
-        st = self.st
-        key = self.claim.payer_id
-        p = st.profiles.get(key)
-        if p is None:
-            p = st.profiles[key] = profile_for(self.claim, st.options)
-        return p
+        return self.profile_choice[0]
 
     @_once
     def mine(self) -> frozenset[int]:
@@ -333,7 +352,7 @@ def view(ctx: Context, claim: Claim) -> ClaimView:
 
 
 def profile(claim: Claim, ctx: Context) -> Profile:
-    """The claim's payer profile (loaded once per payer and run)."""
+    """The claim's payer profile (chosen once per payer and run)."""
     st: RunState | None = ctx.pack_states.get("editpack")
     if st is not None:
         c = st.cur

@@ -23,7 +23,6 @@ INITIAL = CODES["tms_initial"]
 REDET = CODES["tms_redetermination"]
 SUBSEQ = frozenset(CODES["tms_subsequent"])
 _COURSE = T()["tms_course"]
-COURSE_GAP: int = int(_COURSE["course_gap_days"])  # days without TMS that end a course
 
 
 def retreatment_days(prof: Profile) -> int:
@@ -105,8 +104,8 @@ def tms_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt.date] | None:
     """The patient's TMS events (other than this line's) in the course that holds
     this line's date: a course ends when the patient has no TMS session for
-    ``course_gap_days`` (tables.toml [tms_course], 30), so courses are runs of TMS
-    dates less than that apart (memoised per line)."""
+    ``course_gap_days`` (the payer profile's [tms] course_gap_days; 30 in the shipped
+    profiles), so courses are runs of TMS dates less than that apart (memoised per line)."""
     cv = view(ctx, ln.claim)
     memo = cv.memo
     mk = ("course", ln)
@@ -118,7 +117,8 @@ def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt
     if d is None:
         out = None
     else:
-        evs, start, end = cv.tms_course(d, COURSE_GAP - 1, TMS)  # runs of dates at most gap - 1 apart
+        gap = cv.profile.course_gap_days
+        evs, start, end = cv.tms_course(d, gap - 1, TMS)  # runs of dates at most gap - 1 apart
         own = cv.events[cv.idx(ln)]
         out = [e for e in evs if e is not own], start, end
     memo[mk] = out
@@ -153,7 +153,7 @@ def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         e = prior[0]
         yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(ln.date_or_claim())} inside the "
                       f"open course that already has 90867 on {fmt(e.date)} ({_where(e, ln, cv)}); 90867 is "
-                      f"billable once per course, and a course ends only after {COURSE_GAP} days without a "
+                      f"billable once per course, and a course ends only after {cv.profile.course_gap_days} days without a "
                       f"TMS session: bill this session as 90868 (or 90869 for a motor-threshold "
                       f"re-determination)"),
                   seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=INITIAL)
