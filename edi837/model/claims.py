@@ -33,14 +33,29 @@ CONDITION = "BG"
 OCCURRENCE = "BH"
 
 
+# parsed values by their text: dates and amounts repeat across a file's claims, and both
+# results are immutable; bounded (cleared when full), so memory stays flat
+_DATES: dict[str, _dt.date | None] = {}
+_DECIMALS: dict[str, Decimal | None] = {}
+_MEMO_MAX = 8192
+
+
 def parse_date(v: str) -> _dt.date | None:
     """A CCYYMMDD date of ASCII digits (``str.isdigit`` alone takes Unicode digits), else None."""
-    if len(v) != 8 or not v.isascii() or not v.isdigit():
-        return None
     try:
-        return _dt.date(int(v[:4]), int(v[4:6]), int(v[6:]))
-    except ValueError:
-        return None
+        return _DATES[v]
+    except KeyError:
+        pass
+    d: _dt.date | None = None
+    if len(v) == 8 and v.isascii() and v.isdigit():
+        try:
+            d = _dt.date(int(v[:4]), int(v[4:6]), int(v[6:]))
+        except ValueError:
+            d = None
+    if len(_DATES) >= _MEMO_MAX:
+        _DATES.clear()
+    _DATES[v] = d
+    return d
 
 
 def parse_period(fmt: str, v: str) -> tuple[_dt.date | None, _dt.date | None]:
@@ -61,14 +76,22 @@ def parse_decimal(v: str) -> Decimal | None:
     sign and decimal point, at most 18 digits -- no exponent, no Unicode
     digits, so arithmetic on it is exact and bounded.  None for anything else
     (SNIP 1 reports the element)."""
-    if not v or v in ("-", "-.") or not v.isascii() or not _R.fullmatch(v):
-        return None
-    if sum(1 for c in v if c != "-" and c != ".") > R_DIGITS:
-        return None
     try:
-        return Decimal(v)
-    except InvalidOperation:
-        return None
+        return _DECIMALS[v]
+    except KeyError:
+        pass
+    d: Decimal | None = None
+    # the pattern allows one leading '-' and one '.': the rest are the digits
+    if v and v not in ("-", "-.") and v.isascii() and _R.fullmatch(v) and \
+            len(v) - v.startswith("-") - ("." in v) <= R_DIGITS:
+        try:
+            d = Decimal(v)
+        except InvalidOperation:
+            d = None
+    if len(_DECIMALS) >= _MEMO_MAX:
+        _DECIMALS.clear()
+    _DECIMALS[v] = d
+    return d
 
 
 def _fmt_date(d: _dt.date | None) -> str | None:
