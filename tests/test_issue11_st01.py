@@ -44,3 +44,19 @@ def test_blank_st01_transaction_is_rejected_in_the_999(tmp_path):
     ack = (tmp_path / "out" / "st01.999.x12").read_text()
     assert "AK2*837*0001*005010X222A1~" in ack and "IK3*ST*1**8~" in ack and "IK4*1**1~" in ack
     assert "IK5*R" in ack and "AK9*R*1*1*0~" in ack
+
+
+def test_an_837_of_a_guide_we_do_not_read_is_an_error_and_rejected_in_the_999(tmp_path):
+    """ST03 = ZZ (found by the oracle: pyx12 says ZZ is not a valid ST03): the 837 cannot be read,
+    so its claims cannot be checked: an error at ST03 (GRM-006), never a silent skip."""
+    src = (FX / "837i_tms_outpatient.x12").read_text()
+    assert "ST*837*0001*005010X223A2~" in src
+    p = tmp_path / "zz.x12"
+    p.write_text(src.replace("ST*837*0001*005010X223A2~", "ST*837*0001*ZZ~", 1))
+    found = [e.finding for e in Engine().run_file(str(p)) if isinstance(e, Found)]
+    f = next(x for x in found if x.rule == "GRM-006")
+    assert (f.severity.value, f.segment_id, f.element, f.value) == ("error", "ST", "ST03", "ZZ")
+    res = gate([str(p)], str(tmp_path / "out"), now=dt.datetime(2026, 1, 15, 6, 0), control_number=5)
+    assert res.exit_code == 1
+    ack = (tmp_path / "out" / "zz.999.x12").read_text()
+    assert "IK3*ST*1**8~" in ack and "IK4*3**7*ZZ~" in ack and "AK9*R*1*1*0~" in ack

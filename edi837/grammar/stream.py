@@ -30,6 +30,8 @@ RULES = {
     "GRM-003": "A transaction that is not an 837P or 837I was skipped.",
     "GRM-004": "A transaction ended without its SE trailer.",
     "GRM-005": "ST01 (transaction set identifier code) is empty: the transaction cannot be read as an 837.",
+    "GRM-006": "An 837 of a guide edi837 does not read (ST03/GS08 not an 837P or 837I version, e.g. 837D): "
+               "its claims cannot be checked.",
 }
 
 
@@ -174,9 +176,19 @@ class Structurer:
                     skipping = True
                     yield OtherSegment(seg)
                     continue
+                if kind is None and seg[1] == "837":
+                    yield Found(Finding(
+                        rule="GRM-006", severity=Severity.ERROR, snip=1, ik3="8", ik4="7",
+                        message=f"transaction {seg[2]!r} is an 837 of guide {version or '(none given)'}, not an "
+                                "837P (005010X222A1) or 837I (005010X223A2): its claims were not read or checked",
+                        file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
+                        segment_id="ST", element="ST03" if seg[3] else "ST", value=seg[3] or None,
+                        transaction=seg[2]))
+                    skipping = True
+                    yield OtherSegment(seg)
+                    continue
                 if kind is None:
-                    what = (f"an 837 of guide {version or '(none given)'}" if seg[1] == "837"
-                            else f"a {seg[1] or '(blank)'} transaction")
+                    what = f"a {seg[1]} transaction"
                     yield Found(Finding(
                         rule="GRM-003", severity=Severity.WARNING, snip=1,
                         message=f"transaction {seg[2]!r} is {what}, not an 837P (005010X222A1) or "

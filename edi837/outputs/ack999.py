@@ -126,9 +126,9 @@ class EnvelopeCollector:
                 if self._grp is not None and self._grp.txs:
                     self._grp.txs[-1].end_seq = tx.se.seq if tx.se is not None else None
             case OtherSegment(seg) if self._grp is not None and seg.id in ("ST", "SE"):
-                # a transaction the grammar could not read because ST01 is blank (GRM-005) is still
-                # one of the group's transactions: acknowledged (and rejected), never left out
-                if seg.id == "ST" and not seg[1]:
+                # an 837 the grammar could not read (ST01 blank, GRM-005; a guide it does not read,
+                # GRM-006) is still one of the group's transactions: acknowledged (and rejected)
+                if seg.id == "ST" and seg[1] in ("", "837"):
                     self._grp.txs.append(TxInfo(st=list(seg.fields), st_seq=seg.seq, tx_no=0))
                     self._unread = True
                 elif seg.id == "SE" and self._unread and self._grp.txs:
