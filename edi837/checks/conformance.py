@@ -42,7 +42,12 @@ DISAGREE: dict[str, str] = {
 #: the same segment/element, with why.  tests/test_oracle.py and benchmarks/oracle.py read this
 #: table: a difference not listed here fails.  Gaps edi837 still has to close are NOT listed
 #: here (they are xfail cases in tests/test_oracle.py, issue 11).
-ORACLE_DISAGREE: dict[str, str] = {}
+ORACLE_DISAGREE: dict[str, str] = {
+    "segment:HL": "a removed HL: pyx12 reports the missing loop, the HL count and the orphaned parent at the "
+                  "end of the transaction (after SE); edi837 reports each where it is: S2-LOOP-001 at the HL "
+                  "that lacks its child loop, S2-HL-001 at the HL02 that names a missing parent, S2-SEG-002 at "
+                  "the segments left without their loop. Both reject the transaction's claims.",
+}
 
 
 def oracle_reason(file: str, key: str) -> str | None:
