@@ -35,6 +35,7 @@ import attrs
 
 from .checks.engine import Engine
 from .checks.options import RunOptions
+from .checks.verdicts import SplitTally
 from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart,
                      Found)
 from .findings import Finding
@@ -229,14 +230,6 @@ def load_claim(data: bytes) -> Claim:
 
 
 # -- validate -------------------------------------------------------------------
-def _unique(xs: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for x in xs:
-        if x not in out:
-            out.append(x)
-    return out
-
-
 class _ValidateWorker:
     """Callable (picklable): the skip-mode engine's events of one file, to a part file.
 
@@ -278,12 +271,8 @@ def split_events(engine: Engine, events: Iterable[EngineEvent], file: str | None
     ``ahead`` holds ``engine``'s findings on the file's claims,
     :func:`file_events`).
     """
-    from .findings import Severity
-
     buf: list[Finding] = []
-    fixes: dict[int, tuple[int, int, list[str], list[str]]] = {}
-    added_sev = {Severity.ERROR: 0, Severity.WARNING: 0, Severity.INFO: 0}
-    accepted = rejected = 0
+    tally = SplitTally()
     for ev in events:
         if isinstance(ev, Found):
             buf.append(ev.finding)
@@ -303,41 +292,16 @@ def split_events(engine: Engine, events: Iterable[EngineEvent], file: str | None
             yield from map(Found, buf[:len(buf) - n])
             buf = []
             merged, added = engine.complete_claim(keys, found, mine)
-            if added:
-                for f in added:
-                    added_sev[f.severity] += 1
-                errs = [f for f in added if f.severity is Severity.ERROR and f.claim_seq == seq]
-                warns = sum(1 for f in added if f.severity is Severity.WARNING and f.claim_seq == seq)
-                if errs or warns:
-                    def err_rules(fs: list[Finding]) -> list[str]:
-                        return [f.rule for f in fs if f.severity is Severity.ERROR and f.claim_seq == seq]
-
-                    fixes[seq] = (len(errs), warns, _unique(reasons + err_rules(found)),
-                                  _unique(reasons + err_rules(merged)))
+            tally.claim(seq, reasons, found, merged, added)
             yield from map(Found, merged)
             continue
         yield from map(Found, buf)
         buf = []
         if isinstance(ev, ClaimVerdict):
-            obj = ev.result
-            fx = fixes.pop(obj.claim_seq, None)
-            if fx is not None:
-                n_err, n_warn, before, now = fx
-                obj.errors += n_err
-                obj.warnings += n_warn
-                obj.reasons = _unique(now + obj.reasons[len(before):])
-            obj.verdict = "rejected" if obj.errors else "accepted"
-            if obj.errors:
-                rejected += 1
-            else:
-                accepted += 1
-            engine.verdict_final(obj)
+            tally.verdict(ev.result)
+            engine.verdict_final(ev.result)
         elif isinstance(ev, FileDone):
-            res = ev.result
-            res.errors += added_sev[Severity.ERROR]
-            res.warnings += added_sev[Severity.WARNING]
-            res.infos += added_sev[Severity.INFO]
-            res.accepted, res.rejected = accepted, rejected
+            tally.file(ev.result)
         yield ev
     yield from map(Found, buf)
 

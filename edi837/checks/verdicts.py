@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import attrs
 
-from ..findings import Finding
+from ..findings import Finding, Severity
 from .registry import RULES
 
 if TYPE_CHECKING:
@@ -252,3 +252,63 @@ def suppress_cascades(findings: list[Finding], context: Iterable[Finding] = ()) 
         seen.add(key)
         out.append(f)
     return out
+
+
+def _unique(xs: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for x in xs:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+class SplitTally:
+    """The verdict bookkeeping of a split run (edi837.parallel.split_events):
+    a claim's first half was counted without the cross-claim findings the
+    second half adds, so its result and the file's counts are corrected here
+    before the verdict is final -- giving the results of one engine."""
+
+    def __init__(self) -> None:
+        # claim seq -> (errors added, warnings added, reasons before, reasons after)
+        self.fixes: dict[int, tuple[int, int, list[str], list[str]]] = {}
+        self.added = {Severity.ERROR: 0, Severity.WARNING: 0, Severity.INFO: 0}
+        self.accepted = self.rejected = 0
+
+    def claim(self, seq: int, reasons: list[str], found: list[Finding], merged: list[Finding],
+              added: list[Finding]) -> None:
+        """Claim ``seq``'s halves were merged: ``found`` (first half), ``added``
+        (second half), ``merged`` (both, in one-engine order); ``reasons``: its
+        rejection reasons from the HL loops enclosing it."""
+        if not added:
+            return
+        for f in added:
+            self.added[f.severity] += 1
+        errs = [f for f in added if f.severity is Severity.ERROR and f.claim_seq == seq]
+        warns = sum(1 for f in added if f.severity is Severity.WARNING and f.claim_seq == seq)
+        if errs or warns:
+            def err_rules(fs: list[Finding]) -> list[str]:
+                return [f.rule for f in fs if f.severity is Severity.ERROR and f.claim_seq == seq]
+
+            self.fixes[seq] = (len(errs), warns, _unique(reasons + err_rules(found)),
+                               _unique(reasons + err_rules(merged)))
+
+    def verdict(self, cr: ClaimResult) -> None:
+        """Correct a first-half claim result and settle its verdict."""
+        fx = self.fixes.pop(cr.claim_seq, None)
+        if fx is not None:
+            n_err, n_warn, before, now = fx
+            cr.errors += n_err
+            cr.warnings += n_warn
+            cr.reasons = _unique(now + cr.reasons[len(before):])
+        cr.verdict = "rejected" if cr.errors else "accepted"
+        if cr.errors:
+            self.rejected += 1
+        else:
+            self.accepted += 1
+
+    def file(self, res: FileResult) -> None:
+        """Correct the file's counts."""
+        res.errors += self.added[Severity.ERROR]
+        res.warnings += self.added[Severity.WARNING]
+        res.infos += self.added[Severity.INFO]
+        res.accepted, res.rejected = self.accepted, self.rejected
