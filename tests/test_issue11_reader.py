@@ -146,3 +146,19 @@ def test_gaps_across_read_blocks(block):
     segs = list(r)
     assert [(f.line, f.byte_offset, f.segment_id) for f in r.findings] == want
     assert [s.fields for s in segs] == [s.fields for s in read(BODY)[0]]
+
+
+def test_a_reader_finding_in_a_transaction_header_rejects_only_that_transaction():
+    """Found by the property test: RDR-008 in the header of transaction 0002 (a space before
+    PER) used to arrive before 0002's ST reached the engine, so it was placed in the group and
+    rejected the claims of transaction 0001 too."""
+    from edi837.checks.engine import Engine
+    from edi837.events import ClaimVerdict
+
+    raw = (FIX / "multi_envelope.x12").read_bytes()
+    i = raw.index(b"~\nPER*IC*BILLING DESK", raw.index(b"ST*837*0002")) + 2
+    data = raw[:i] + b" " + raw[i + 1:]  # 'PER' becomes ' ER'
+    got = {(r.group, r.transaction, r.claim_id): r.verdict
+           for r in (e.result for e in Engine().run_file(data, "x.x12") if isinstance(e, ClaimVerdict))}
+    assert got[("2001", "0001", "ME1A01")] == "accepted" and got[("2001", "0001", "ME1A02")] == "accepted"
+    assert got[("2001", "0002", "ME1B01")] == "rejected"

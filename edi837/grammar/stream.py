@@ -85,9 +85,12 @@ class Structurer:
         chunk_start: str | None = None
         hl_level = ""
         gs08 = ""
+        # reader findings about segments of the chunk being gathered: they follow the chunk's
+        # event, so the engine places them in their own transaction (and HL), not in the one before
+        held: list[Finding] = []
 
         def flush() -> Iterator[StructureEvent]:
-            nonlocal chunk, toks
+            nonlocal chunk, toks, held
             if not chunk:
                 return
             segs, chunk = chunk, []
@@ -101,6 +104,9 @@ class Structurer:
                 yield HlChunk(lp, hl_level, len(segs))
             elif first == "CLM":
                 yield ClaimChunk(lp, len(segs))
+            if held:
+                found, held = held, []
+                yield from map(Found, found)
 
         def close_missing_se(seg: Segment) -> Iterator[StructureEvent]:
             nonlocal in_st, skipping
@@ -117,8 +123,11 @@ class Structurer:
 
         for seg in reader:
             if findings:
-                for f in findings:
-                    yield Found(f)
+                if in_st:
+                    held.extend(findings)
+                else:
+                    for f in findings:
+                        yield Found(f)
                 findings.clear()
             sid = seg.fields[0]
             if in_st:
@@ -230,6 +239,8 @@ class Structurer:
                 file=self.file, segment_seq=last.seq if last else None, line=last.line if last else None,
                 byte_offset=last.offset if last else None, segment_id=last.id if last else None))
             yield SeSeen(None)
+        if held:  # (only if a transaction ended without a chunk to follow; flush emits them otherwise)
+            yield from map(Found, held)
         for f in findings:
             yield Found(f)
         findings.clear()
