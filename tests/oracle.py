@@ -29,6 +29,8 @@ import pyx12.error_handler
 import pyx12.params
 import pyx12.x12n_document
 
+from pyx12_check import _Collect  # pyx12's log messages, collected
+
 ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
 
 
@@ -134,15 +136,6 @@ class _Recorder(pyx12.error_handler.err_handler):
                                    bad_value))
 
 
-class _Quiet(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 def pyx12_structured(data: bytes | str) -> list[PyxError]:
     """pyx12's errors for an X12 file, with places ([] = clean).
 
@@ -151,7 +144,7 @@ def pyx12_structured(data: bytes | str) -> list[PyxError]:
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     text = text.lstrip("\ufeff")
     logger = logging.getLogger("pyx12")
-    handler = _Quiet()
+    handler = _Collect()
     logger.addHandler(handler)
     old_level, old_prop = logger.level, logger.propagate
     logger.setLevel(logging.ERROR)
