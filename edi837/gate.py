@@ -148,6 +148,14 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     except ValueError as e:
         raise GateError(str(e)) from None
     engine, per_file = file_events(files, jobs, opts)
+    # every claim's HL chain, noted as the engine checks it: with cross-claim rules every
+    # file is checked before the first file's events come (checks/twophase.py)
+    chains: dict[str | None, dict[int, tuple[str, str, str]]] = {}
+
+    def hook(claim: Claim) -> None:
+        chains.setdefault(claim.file, {})[claim.seq] = _chain(claim)
+
+    engine.claim_listeners.append(hook)
     result = GateResult()
     seen_stems: dict[str, int] = {}
     with contextlib.closing(per_file):
@@ -157,7 +165,7 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
             seen_stems[stem] = n + 1
             if n:
                 stem = f"{stem}.{n + 1}"
-            fg = gate_file(engine, path, out_dir, stem, counter, now, events)
+            fg = gate_file(engine, path, out_dir, stem, counter, now, events, chains.pop(path, {}))
             result.files.append(fg)
             result.claims.extend(fg.results)
             if echo is not None:
@@ -168,19 +176,29 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     return result
 
 
+def _chain(claim: Claim) -> tuple[str, str, str]:
+    """HL01 of the claim's billing, subscriber and patient HL loops ("" when absent)."""
+    b, s, p = ((lp.segments[0][1] if lp is not None and lp.segments else "")
+               for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
+    return b, s, p
+
+
 def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
-              now: _dt.datetime, events: Iterable[EngineEvent] | None = None) -> FileGate:
+              now: _dt.datetime, events: Iterable[EngineEvent] | None = None,
+              hl_of: dict[int, tuple[str, str, str]] | None = None) -> FileGate:
     """Gate one file; ``events`` are ``engine.run_file(path)``'s (or those
-    :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine)."""
+    :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine,
+    with ``hl_of``: claim seq -> its HL chain, noted as the engine checked it)."""
     fg = FileGate(input=path)
     base = os.path.join(out_dir, stem)
     # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
-    hl_of: dict[int, tuple[str, str, str]] = {}
+    mine = hl_of is None
+    if hl_of is None:
+        hl_of = {}
 
     def hook(claim: Claim) -> None:
-        b, s, p = ((lp.segments[0][1] if lp is not None and lp.segments else "")
-                   for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
-        hl_of[claim.seq] = (b, s, p)
+        if mine:
+            hl_of[claim.seq] = _chain(claim)
 
     # every output of the file is renamed into place together, when all are done
     with contextlib.ExitStack() as stack:

@@ -260,82 +260,32 @@ class _ValidateWorker:
 
 
 def split_events(engine: Engine, events: Iterable[EngineEvent], file: str | None = None,
-                 ahead: "_Ahead | None" = None) -> Iterator[EngineEvent]:
-    """Complete one file's skip-mode ``events`` with the only-mode ``engine``.
+                 cur: list[Any] | None = None) -> Iterator[EngineEvent]:
+    """Complete one group of skip-mode ``events`` with the only-mode ``engine``
+    (Spark: each claim comes as a :class:`ClaimSent`, pickled, or a
+    :class:`ClaimChecked`): the events one ``Engine(cross_claim="run")`` would
+    give, as :class:`edi837.checks.twophase.TwoPhase` does for a run.  ``cur``:
+    ``cur[0]`` is the caller's mark of the event being read; it is set back to
+    the mark of the event each output comes from."""
+    from .checks.twophase import TwoPhase
 
-    Yields the events one ``Engine(cross_claim="run")`` would: each claim's
-    findings merged in the one-engine order, claim results and the file result
-    with the cross-claim findings counted, the packs told of final verdicts.
-    A claim's first half is a :class:`ClaimChecked`, a :class:`ClaimSent` (the
-    claim pickled, from Spark) or a :class:`ClaimCheckedAt` (the claim's seq:
-    ``ahead`` holds ``engine``'s findings on the file's claims,
-    :func:`file_events`).
-    """
-    buf: list[Finding] = []
-    tally = SplitTally()
+    tp = TwoPhase(engine)
+    if cur is None:
+        tp.add_file(None, _claims_loaded(events), name=file)
+        files = tp.files()
+    else:
+        tp.add_file(None, _claims_loaded(events), name=file, tag=lambda: cur[0])
+        files = tp.files(on_tag=lambda t: cur.__setitem__(0, t))
+    for _src, evs in files:
+        yield from evs
+
+
+def _claims_loaded(events: Iterable[EngineEvent]) -> Iterator[EngineEvent]:
     for ev in events:
-        if isinstance(ev, Found):
-            buf.append(ev.finding)
-            continue
-        if isinstance(ev, (ClaimChecked, ClaimCheckedAt, ClaimSent)):
-            keys, reasons, ctl = ev.keys, ev.reasons, ev.ctl
-            if isinstance(ev, ClaimCheckedAt):
-                if ahead is None:
-                    raise ValueError("ClaimCheckedAt needs the findings read ahead")
-                seq, mine = ev.seq, ahead.take(ev.seq, file)
-            else:
-                claim = ev.claim if isinstance(ev, ClaimChecked) else load_claim(ev.data)
-                seq = claim.seq
-                mine = engine.check_keyed(claim, file, ctl)
-            n = len(keys)
-            found = buf[len(buf) - n:] if n else []
-            yield from map(Found, buf[:len(buf) - n])
-            buf = []
-            merged, added = engine.complete_claim(keys, found, mine)
-            tally.claim(seq, reasons, found, merged, added)
-            yield from map(Found, merged)
-            continue
-        yield from map(Found, buf)
-        buf = []
-        if isinstance(ev, ClaimVerdict):
-            tally.verdict(ev.result)
-            engine.verdict_final(ev.result)
-        elif isinstance(ev, FileDone):
-            tally.file(ev.result)
-        yield ev
-    yield from map(Found, buf)
-
-
-class _Ahead:
-    """The only-mode engine's findings on one file's claims, computed by
-    reading the file in this process while a worker runs its skip half.
-
-    Claims are read and checked in file order (as one engine would: the
-    cross-claim state sees the same claims in the same order); only the
-    findings are kept, by claim seq, until :meth:`take` hands them to
-    :func:`split_events`.
-    """
-
-    def __init__(self, engine: Engine, path: str):
-        from .model.build import iter_claims
-        from .reader import ReadError
-
-        self.found: dict[int, list[tuple[Key, Finding]]] = {}
-        self.last = 0  # claim seqs grow 1.. through a file
-        try:
-            for claim in iter_claims(path):
-                self.last = claim.seq
-                mine = engine.check_keyed(claim)
-                if mine:
-                    self.found[claim.seq] = mine
-        except (ReadError, OSError):
-            pass  # the worker meets the same problem and reports it
-
-    def take(self, seq: int, file: str | None) -> list[tuple[Key, Finding]]:
-        """The findings read ahead for claim ``seq`` (with their order keys)."""
-        if seq > self.last:
-            raise RuntimeError(f"{file or 'input'}: the file changed while it was read")
-        return self.found.pop(seq, [])
+        if isinstance(ev, ClaimSent):
+            yield ClaimChecked(load_claim(ev.data), ev.keys, ev.reasons, ev.ctl)
+        else:
+            yield ev
 
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
@@ -344,60 +294,67 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
     ``files`` yields ``(source, events)`` in input order, where ``events`` are
-    those of ``Engine(options).run_file(source)``; consume each file's events
-    before asking for the next file.  ``engine`` is the engine whose packs and
-    ``claim_listeners`` see every claim and verdict.  With ``jobs > 1`` and several files, workers
-    run the rules that look at one claim only (``cross_claim="skip"``; every
-    option but history and callbacks) and stream their events to part files;
-    meanwhile this process reads the same file and runs the cross-claim rules
-    (``cross_claim="only"``, with the history store) on its claims in file
-    order, then merges both halves with :func:`split_events`, so verdicts,
-    findings and their order are those of one process.  Sources must be paths
-    the workers can open.  ``on_finish`` is left to the caller.
-
-    ``read_ahead``: while a file's worker is still running, this process goes
-    on to read and check the next files (up to ``jobs`` ahead, in order, so the
-    cross-claim state sees the claims in the same order).  Only for callers
-    whose hooks do not depend on the file being merged (validate); never with
-    a history store, whose reads and writes follow the verdicts of one run.
+    those of ``Engine(options).run(sources)`` for that file; consume each
+    file's events before asking for the next file.  ``engine`` is the engine
+    whose packs and ``claim_listeners`` see every claim and verdict (add
+    listeners before asking for the first file: with cross-claim rules every
+    file is checked before the first file's events come, see
+    checks/twophase.py).  With ``jobs > 1`` and several files, workers run the
+    rules that look at one claim only (``cross_claim="skip"``; every option but
+    history and callbacks) and stream their events to part files; this process
+    reads the same file and runs the cross-claim rules on its claims, so
+    verdicts, findings and their order are those of one process.  Sources must
+    be paths the workers can open.  ``on_finish`` is left to the caller.
+    ``read_ahead`` is accepted for compatibility and ignored.
     """
     options = options or RunOptions()
     files = list(sources)
+    eng = Engine(options)
     if jobs is None or jobs <= 1 or len(files) <= 1:
-        eng = Engine(options)
-        return eng, ((src, eng.run_file(src)) for src in files)
-    # made here, so bad options raise now rather than at the first event
-    parent = Engine(options, cross_claim="only")
-    ahead = jobs if read_ahead and not options.history else 0
-    return parent, _split_files(parent, files, jobs, tmpdir, options, ahead)
+        return eng, _serial_files(eng, files)
+    return eng, _split_files(eng, files, jobs, tmpdir, options)
 
 
-def _split_files(parent: Engine, files: list[Any], jobs: int, tmpdir: str | None, options: RunOptions,
-                 ahead: int = 0) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+def _serial_files(eng: Engine, files: list[Any]) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+    if not eng.two_phase:
+        for src in files:
+            yield src, eng.run_file(src)
+        return
+    from .checks.twophase import TwoPhase
+
+    tp = TwoPhase(eng)
+    skip = eng._skip
+    assert skip is not None
+    for src in files:
+        tp.add_file(src, skip._run_file(src), name=_src_name(src))
+    yield from tp.files()
+
+
+def _src_name(src: Any) -> str:
+    return os.fspath(src) if isinstance(src, (str, os.PathLike)) else "<bytes>"
+
+
+def _split_files(eng: Engine, files: list[Any], jobs: int, tmpdir: str | None, options: RunOptions
+                 ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+    from .checks.twophase import TwoPhase
+    from .model.build import iter_claims
+
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
         paths = [os.fspath(f) for f in files]
         futs = submit_files(_ValidateWorker(d, options.serial), paths, jobs)
-        read: dict[int, _Ahead] = {}  # files read and checked here, not yet merged
+        tp = TwoPhase(eng, tmpdir=d)
         with contextlib.closing(futs):
-            for k, src in enumerate(files):
-                yield src, _merged(parent, paths, k, next(futs), read, ahead)
+            for src, path in zip(files, paths):
+                part = next(futs).result()
+                try:
+                    tp.add_file(src, _read_part(part), iter_claims(path), name=path)
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.unlink(part)
+        yield from tp.files()
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-def _merged(parent: Engine, paths: list[str], k: int, fut: cf.Future[str],
-            read: dict[int, "_Ahead"], ahead: int) -> Iterator[EngineEvent]:
-    """File ``k``'s events: read and check it here while its worker runs (unless
-    read ahead already), then merge; with ``ahead``, files after it are read
-    while the worker is still busy."""
-    if k not in read:
-        read[k] = _Ahead(parent, paths[k])
-    j = max(read) + 1
-    while ahead and j < len(paths) and j - k <= ahead and not fut.done():
-        read[j] = _Ahead(parent, paths[j])
-        j += 1
-    yield from split_events(parent, _read_part(fut.result()), None, read.pop(k))
 
 
 def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
@@ -405,7 +362,7 @@ def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None =
     """The events of ``Engine(options).run(sources)`` on ``jobs`` processes
     (see :func:`file_events`)."""
     options = options or RunOptions()
-    _engine, files = file_events(sources, jobs, options, tmpdir=tmpdir, read_ahead=True)
+    _engine, files = file_events(sources, jobs, options, tmpdir=tmpdir)
     return _run(files, options)
 
 

@@ -288,7 +288,7 @@ class _CrossClaim:
             cur: list[Key1 | None] = [None]
             last: Key1 | None = None
             n = 0
-            for ev in split_events(eng, _as_events(group, cur), None):
+            for ev in split_events(eng, _as_events(group, cur), None, cur):
                 row = _row(ev, want, names)
                 if row is None:
                     continue
@@ -330,7 +330,8 @@ def _serial(spark: Any, paths: Paths, num_slices: int | None, options: RunOption
     """The rows of ``want``, cross-claim rules (history store, verdict callbacks)
     on the driver in file order: what ``history`` / ``on_verdict`` / ``on_finish`` need."""
     from .checks.engine import Engine
-    from .parallel import split_events
+    from .checks.twophase import TwoPhase
+    from .parallel import _claims_loaded
 
     files, slices, _ = _plan(spark, paths, num_slices, None)
     if not files:
@@ -341,9 +342,13 @@ def _serial(spark: Any, paths: Paths, num_slices: int | None, options: RunOption
         _CheckFiles(args, ("claim", "finding")))
     names = finding_fields()
     out = []
-    # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a time
+    # parallelize/mapPartitions keep the file order; toLocalIterator fetches a partition at a
+    # time; the cross-claim rules run in two phases over every file (checks/twophase.py)
+    tp = TwoPhase(parent)
     for _i, recs in itertools.groupby(rdd.toLocalIterator(), key=lambda kv: kv[0][1]):
-        for ev in split_events(parent, _as_events(recs, [None]), None):
+        tp.add_file(None, _claims_loaded(_as_events(recs, [None])))
+    for _src, evs in tp.files():
+        for ev in evs:
             row = _row(ev, want, names)
             if row is not None:
                 out.append(row)

@@ -44,9 +44,13 @@ def test_mue_sums_earlier_lines_and_claims_of_the_date_only():
 
 
 def test_em_without_25_seen_from_either_side():
+    # the E/M line is the one to correct, whichever claim comes first
     em_first = run([{"id": "A", "lines": [{"code": "99213", "date": "2025-03-04"}]},
                     {"id": "B", "lines": [{"code": "90868", "date": "2025-03-04"}]}])
-    assert hits(em_first, "EM-001") == [("B", 1)]
+    assert hits(em_first, "EM-001") == [("A", 1)]
+    em_last = run([{"id": "B", "lines": [{"code": "90868", "date": "2025-03-04"}]},
+                   {"id": "A", "lines": [{"code": "99213", "date": "2025-03-04"}]}])
+    assert hits(em_last, "EM-001") == [("A", 1)]
     same_claim = run([{"id": "A", "lines": [{"code": "90868", "date": "2025-03-04"},
                                             {"code": "99213", "date": "2025-03-04"}]}])
     assert hits(same_claim, "EM-001") == [("A", 2)]

@@ -101,10 +101,13 @@ def test_em001_every_em_family_on_an_ect_day():
         assert [(f.severity.value, f.line_number) for f in hits(ko, "EM-001")] == [("error", 3)], em
         ok = run("837P", [{"id": "A", "pos": "21", "lines": day + [P(em, pos="21", mods=["25"])]}])
         assert not hits(ok, "EM-001"), em
-    # the E/M on an earlier claim of the same provider and day: said on the 90870
-    ko = run("837P", [{"id": "E", "pos": "21", "lines": [P("99232", pos="21")]},
-                      {"id": "T", "pos": "21", "lines": [P("90870", pos="21")]}])
-    assert [(f.claim_id, f.severity.value) for f in hits(ko, "EM-001")] == [("T", "error")]
+    # the E/M on another claim of the same provider and day, in either order: said on the E/M
+    # line, the one to correct (cross-claim verdicts do not depend on arrival order)
+    for order in (("E", "T"), ("T", "E")):
+        claims = {"E": {"id": "E", "pos": "21", "lines": [P("99232", pos="21")]},
+                  "T": {"id": "T", "pos": "21", "lines": [P("90870", pos="21")]}}
+        ko = run("837P", [claims[x] for x in order])
+        assert [(f.claim_id, f.severity.value) for f in hits(ko, "EM-001")] == [("E", "error")], order
     # another provider's E/M is not this rule's business
     other = run("837P", [{"id": "A", "pos": "21", "lines": [P("90870", pos="21"),
                                                               P("99232", pos="21", npi=CRNA_NPI)]}])

@@ -111,39 +111,6 @@ def test_validate_jobs2_cross_file_tms(tmp_path):
     assert rep
 
 
-def test_validate_reads_ahead_while_workers_run_same_events(tmp_path, monkeypatch):
-    """validate --jobs: the parent reads and checks the next files while a worker is
-    still busy (every future reported not done, so it always reads ahead); the events
-    are still exactly one engine's, cross-file TMS findings included."""
-    import concurrent.futures as cf
-
-    from edi837.checks.engine import Engine
-
-    files = tms_course_files(tmp_path) + FILES + INVALID
-    ref = list(Engine().run(files))
-    reads: list[str] = []
-    real = parallel._Ahead.__init__
-
-    def counting(self, engine, path):
-        reads.append(path)
-        real(self, engine, path)
-
-    merge = parallel.split_events
-
-    def merging(*a, **k):
-        reads.append("merge")
-        return merge(*a, **k)
-
-    monkeypatch.setattr(parallel._Ahead, "__init__", counting)
-    monkeypatch.setattr(parallel, "split_events", merging)
-    monkeypatch.setattr(cf.Future, "done", lambda self: False)
-    evs = list(parallel.validate(files, jobs=2, tmpdir=str(tmp_path)))
-    assert [_plain(e) for e in evs] == [_plain(e) for e in ref]
-    assert [r for r in reads if r != "merge"] == [os.fspath(f) for f in files]  # once each, in order
-    assert reads[:4] == [os.fspath(f) for f in files[:3]] + ["merge"]  # two files read ahead
-    assert any(o.rule == "TMS-003" for o in found(evs))
-
-
 def test_claim_pickle_is_small():
     from edi837.model.build import stream
 

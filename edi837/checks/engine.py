@@ -91,19 +91,28 @@ class Engine:
         only = options.rules
         self.claim_rules: list[Rule] = []
         self.line_rules: list[Rule] = []
+        # a "run" engine holds the cross-claim rules and runs the others in an inner
+        # skip-mode engine: the two phases of checks/twophase.py
+        mode = "only" if cross_claim == "run" else cross_claim
         for r in RULES.values():
             if r.func is None or r.snip not in self.snip or (only is not None and r.id not in only):
                 continue
-            if (cross_claim == "skip" and r.cross_claim) or (cross_claim == "only" and not r.cross_claim):
+            if (mode == "skip" and r.cross_claim) or (mode == "only" and not r.cross_claim):
                 continue
             (self.claim_rules if r.scope == "claim" else self.line_rules).append(r)
         self.claim_rules.sort(key=lambda r: r.id)
         self.line_rules.sort(key=lambda r: r.id)
         self.checker_classes = [cls for cls, ids in CHECKERS
                                 if any(RULES[i].snip in self.snip for i in ids if i in RULES)
-                                ] if cross_claim != "only" else []
+                                ] if cross_claim == "skip" else []
         # called with each claim once its rules ran (e.g. the gate notes its HL chain)
         self.claim_listeners: list[Callable[[Claim], None]] = []
+        self._skip: Engine | None = None
+        self.uids = 0  # claims numbered so far in this run (checks/twophase.py)
+        if cross_claim == "run":
+            self._skip = Engine(options.serial, cross_claim="skip")
+            if not self.claim_rules and not self.line_rules:  # nothing cross-claim: one phase
+                self._skip.claim_listeners = self.claim_listeners
         self._by_kind: dict[str | None, tuple[_Rules, _Rules]] = {}  # claim kind -> (claim rules, line rules)
         self._by_code: dict[str | None, dict[str, _Rules]] = {}  # claim kind -> procedure code -> line rules
         self._ctx: dict[str | None, Context] = {}
@@ -128,9 +137,37 @@ class Engine:
             self._runs[name] = st
         return st
 
+    def pack_runs(self) -> list[Any]:
+        """The packs' started run states."""
+        return [st for st in self._runs.values() if st is not None]
+
+    @property
+    def two_phase(self) -> bool:
+        """Whether this run engine has cross-claim rules (so runs in two phases)."""
+        return self._skip is not None and bool(self.claim_rules or self.line_rules)
+
     # -- one file ------------------------------------------------------------
     def run_file(self, source: Any, file: str | None = None) -> Iterator[EngineEvent]:
-        name = file or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
+        """The events of one file (a run of one file: see :meth:`run`)."""
+        skip = self._skip
+        if skip is None:
+            yield from self._run_file(source, file)
+            return
+        if not self.two_phase:
+            for ev in skip._run_file(source, file):
+                if isinstance(ev, ClaimVerdict):
+                    self.verdict_final(ev.result)
+                yield ev
+            return
+        from .twophase import TwoPhase
+
+        tp = TwoPhase(self)
+        tp.add_file(source, skip._run_file(source, file), name=_name(source, file))
+        for _src, evs in tp.files():
+            yield from evs
+
+    def _run_file(self, source: Any, file: str | None = None) -> Iterator[EngineEvent]:
+        name = _name(source, file)
         res = FileResult(file=name)
         ctx = Context(self, name)
         try:
@@ -243,6 +280,8 @@ class Engine:
                         for f in kept:
                             yield Found(note(f))
                         yield ClaimChecked(claim, [kof[id(f)] for f in kept], env_r, (ctl[0], ctl[1], ctl[2]))
+                        for listen in self.claim_listeners:
+                            listen(claim)
                         pending.append(cr)
                         continue
                     out.extend(self._claim_findings(claim, ctx))
@@ -385,8 +424,6 @@ class Engine:
             for st in list(self._runs.values()):
                 if st is not None:
                     st.on_claim(claim)
-            for listen in self.claim_listeners:
-                listen(claim)
         return out
 
     # -- cross-claim half of a split run ------------------------------------
@@ -397,9 +434,20 @@ class Engine:
         numbers from the claim)."""
         return [f for _, f in self.check_keyed(claim, file)]
 
-    def check_keyed(self, claim: Claim, file: str | None = None, ctl: tuple[str, str, str] | None = None
+    def check_keyed(self, claim: Claim, file: str | None = None, ctl: tuple[str, str, str] | None = None,
+                    *, uid: int | None = None, passed: bool = True, recheck: bool = False
                     ) -> list[tuple[Key, Finding]]:
-        """:meth:`check_claim` with each finding's order key (see :meth:`_claim_findings_keyed`)."""
+        """:meth:`check_claim` with each finding's order key (see :meth:`_claim_findings_keyed`).
+
+        ``uid``: the claim's number in the run (arrival order, from 1; the packs
+        number claims themselves without it); ``passed``: whether it passed the
+        rules that look at it alone; ``recheck``: phase 2 of a two-phase run
+        (see checks/twophase.py)."""
+        if uid is not None:
+            for st in self._runs.values():
+                begin = getattr(st, "begin_claim", None)
+                if begin is not None:
+                    begin(claim, uid, passed, recheck)
         name = file if file is not None else claim.file
         if ctl is None:
             ctl = claim.control
@@ -435,12 +483,30 @@ class Engine:
 
     # -- many files --------------------------------------------------------
     def run(self, sources: Iterable[Any]) -> Iterator[EngineEvent]:
-        for src in sources:
-            yield FileStart(src)
-            yield from self.run_file(src)
+        """The events of a run over ``sources``: per file, ``FileStart`` then its
+        events.  With cross-claim rules every file is checked (phase 1) before
+        the first file's events come (phase 2, checks/twophase.py)."""
+        skip = self._skip
+        if skip is not None and self.two_phase:
+            from .twophase import TwoPhase
+
+            tp = TwoPhase(self)
+            for src in sources:
+                tp.add_file(src, skip._run_file(src), name=_name(src, None))
+            for src, evs in tp.files():
+                yield FileStart(src)
+                yield from evs
+        else:
+            for src in sources:
+                yield FileStart(src)
+                yield from self.run_file(src)
         fin = self.options.on_finish
         if fin is not None:
             fin()
+
+
+def _name(source: Any, file: str | None) -> str:
+    return file or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
 
 
 def _seq_span(loop: Loop) -> tuple[int, int]:

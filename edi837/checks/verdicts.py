@@ -52,6 +52,7 @@ class ClaimResult:
     # what the packs note on the claim (``PackRun.claim_note``), e.g. the edit
     # pack's {"profile": ..., "profile_reason": ...}; shown in the reports
     notes: tuple[tuple[str, str], ...] = ()
+    run_uid: int = 0  # the claim's number in its run (arrival order, from 1), set when final
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {

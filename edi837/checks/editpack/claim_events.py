@@ -28,8 +28,9 @@ def _intern_clear() -> None:
         m.clear()
 
 
-def claim_events(claim: Claim, key: tuple[str, ...] | None = None) -> list[Event]:
-    """The claim's events, one per line (``events[i]`` is line ``i``)."""
+def claim_events(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0) -> list[Event]:
+    """The claim's events, one per line (``events[i]`` is line ``i``); ``uid``: the
+    claim's number in the run."""
     if key is None:
         key = claim_key(claim)
     php_claim = claim_is_php(claim)
@@ -42,6 +43,8 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None) -> list[Event
     kind, bill_type = s(claim.kind or "", claim.kind or ""), claim.bill_type
     bill_type = s(bill_type, bill_type)
     cid = claim.claim_id
+    freq = claim.frequency
+    freq = s(freq, freq)
     for i, ln in enumerate(claim.lines):
         code, rev = ln.procedure_code, ln.revenue_code
         php = rev in PHP_REV or (php_claim and code not in NEURO and rev != ECT_REV)
@@ -52,13 +55,13 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None) -> list[Event
         npi = ln.rendering_npi
         out.append(Event(key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
                          None if dt is None else d(dt, dt), None if de is None else d(de, de),
-                         f(u, u), s(npi, npi), php, i))
+                         f(u, u), s(npi, npi), php, i, uid, freq))
     return out
 
 
-def claim_stay(claim: Claim, key: tuple[str, ...] | None = None) -> Stay | None:
+def claim_stay(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0) -> Stay | None:
     """The claim's inpatient psychiatric stay, or None if it is not an IPF claim."""
     if not claim_is_ipf(claim):
         return None
     return Stay(key=key if key is not None else claim_key(claim), claim_id=claim.claim_id, bill_type=claim.bill_type,
-                start=claim.admission_date or claim.statement_from, end=claim.statement_to)
+                start=claim.admission_date or claim.statement_from, end=claim.statement_to, uid=uid)

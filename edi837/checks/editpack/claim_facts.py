@@ -66,7 +66,11 @@ def claim_key(claim: Claim) -> tuple[str, ...]:
 
 def patient_id(claim: Claim) -> str:
     """The patient key as a JSON list (the history store's patient column)."""
-    key = claim.patient_key
+    return patient_id_of(claim.patient_key)
+
+
+def patient_id_of(key: tuple[str, ...]) -> str:
+    """:func:`patient_id` of a claim whose ``patient_key`` is ``key``."""
     if not key:
         return "[]"
     for p in key:  # plain printable ASCII without quotes or backslashes: what json.dumps writes as is

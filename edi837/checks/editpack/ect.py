@@ -185,7 +185,7 @@ def ect_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     d = ln.date_or_claim()
     if d is None:
         return
-    for s in state(ctx).earlier_stays(c):
+    for s in state(ctx).peer_stays(c):
         if s.start and s.end and s.start <= d <= s.end:
             yield Hit(say("ECT-007", f"ECT on {fmt(d)} falls inside the patient's IPF stay {fmt(s.start)} to "
                           f"{fmt(s.end)} (claim {s.claim_id}); the psychiatric facility bills it under "
@@ -215,7 +215,7 @@ def ect_008(claim: Claim, ctx: Context) -> Iterator[Hit]:
         d = ln.date_or_claim()
         if d is None:  # no line date and no statement dates (a SNIP 2 error): no day to compare
             continue
-        for e in state(ctx).earlier(claim):
+        for e in state(ctx).peers(claim):
             if e.php and e.date and e.date <= d <= (e.date_end or e.date):
                 yield Hit(say("ECT-008", f"90870 on {fmt(d)} is a partial-hospitalization day already billed "
                               f"on claim {e.claim_id}; ECT and PHP services of one day go on one 13x claim "

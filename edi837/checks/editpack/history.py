@@ -62,6 +62,8 @@ class Event(NamedTuple):
     npi: str
     php: bool
     seq: int = 0  # line ordinal in its claim
+    uid: int = 0  # the claim's number in this run (arrival order, from 1); 0: from the history store
+    freq: str = ""  # CLM05-3 claim frequency ("7" replacement, "8" void)
 
     @property
     def source(self) -> tuple[str, ...]:
@@ -77,6 +79,7 @@ class Stay:
     bill_type: str
     start: _dt.date | None
     end: _dt.date | None
+    uid: int = 0  # the claim's number in this run; 0: from the history store
 
     @property
     def source(self) -> tuple[str, ...]:

@@ -55,10 +55,11 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                           value=code)
                 return
     if code in NEURO:
-        # an E/M without -25 arrived on an earlier claim: its verdict is final, so say it here
+        # an E/M without -25 of an earlier run (the history store: uid 0) went out already, so
+        # say it here; one of this run is rejected on its own line (above)
         mine = cv.mine
         for e in pool:
-            if id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
+            if not e.uid and id(e) not in mine and e.code in EM and "25" not in e.modifiers and e.npi == npi:
                 yield Hit(say("EM-001", f"{code} on {fmt(d)} by NPI {npi}: the same provider's E/M {e.code} "
                               f"that day (claim {e.claim_id}) has no modifier 25; correct claim {e.claim_id}: add modifier "
                               f"25 to its {e.code} line if the E/M is separately identifiable, else remove it"),

@@ -1,14 +1,27 @@
 """The edit pack's state over one run (:class:`RunState`, the pack's
 ``start_run``) and what the rules ask of the current claim (:class:`ClaimView`).
 
-Every claim of a run is added to the run state after its rules ran
-(``on_claim``), so each claim is checked against the patient's *earlier*
-claims in arrival order, plus the history store's earlier runs; verdicts never
-change after the fact.  Claims are written to the history store from
-``on_verdict`` once their verdict is final (accepted only, unless
-``history_record="all"``).  Rules reach the run state with
-``ctx.pack_state("editpack")`` through :func:`state`, :func:`view` and
-:func:`profile`.
+Cross-claim rules are order-free (see docs/editpack.md, "Batches"): a claim is
+checked against its patient's *other* claims that passed the per-claim checks
+(in this run, and accepted in the history store's earlier runs), whatever their
+arrival order; "earlier" means an earlier date of service (on the same date:
+the history store's claims first, then by claim key).  The engine runs the
+rules in two phases (:mod:`edi837.checks.twophase`):
+
+1. as claims arrive, each is checked against the claims of its patient seen so
+   far that passed their own checks (``begin_claim`` / ``on_claim``), and is
+   then added to them if it passed (``passed``);
+2. when every claim of the run is in, ``stale`` names the claims whose answer
+   could differ with the final set: a claim that passed arrived after a claim
+   it may concern (its dates are not after the other's last date), or a claim
+   seen as passed was rejected after all (``claim_settled``: an envelope error
+   found later).  Those are checked again against the final set
+   (``begin_claim(..., recheck=True)``).
+
+Claims are written to the history store from ``on_verdict`` once their verdict
+is final (accepted only, unless ``history_record="all"``).  Rules reach the run
+state with ``ctx.pack_state("editpack")`` through :func:`state`, :func:`view`
+and :func:`profile`.
 """
 
 from __future__ import annotations
@@ -19,11 +32,11 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from ...model.claims import Claim, ServiceLine
 from .claim_events import claim_events, claim_stay
-from .claim_facts import claim_is_php, claim_key, patient_id
+from .claim_facts import claim_is_php, claim_key, patient_id, patient_id_of
 from .history import Event, HistoryStore, Stay
 from .mue import load_mue
 from .profiles import Profile, choice_key, choose_profile
-from .spill import RunKeys, Spill
+from .spill import Spill
 from .tms_course import course_bounds
 
 if TYPE_CHECKING:
@@ -31,15 +44,50 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-# a patient's cache entry: [events, stays, events saved in the spill, stays
-# saved, the store's (events, stays) or None]
+# a patient's cache entry: [events of the run's passed claims, their stays, events
+# saved in the spill, stays saved, the store's (events, stays) or None, the run's
+# claims of the patient as (uid, first date, last date, passed) ordinals, claims
+# saved, the latest last date among them]
 _Entry = list[Any]
-# a claim's events kept until its verdict: (pid, key, kind, bill type, stay, php, events)
-_Pending = tuple[str, tuple[str, ...], str, str, Stay | None, bool, list[Event]]
 # ClaimView's TMS course index: (gap, TMS codes, dated TMS events, their dates,
 # date -> (course events, start, end))
 _CourseIndex = tuple[int, frozenset[str], list[Event], set[_dt.date],
                      dict[_dt.date, tuple[list[Event], _dt.date, _dt.date]]]
+_NO_DATE = _dt.date.min
+_NEVER = 0  # a claim without dates: as ordinals, nothing is on or before it
+_REPLACING = ("7", "8")  # CLM05-3 replacement, void
+
+
+def rank(e: Event) -> tuple[int, tuple[str, ...], int]:
+    """Order of claims on one date of service: the history store's first, then by
+    claim key (never by arrival: the same batch shuffled gives the same order);
+    the run's number only separates claims with equal keys."""
+    return (1 if e.uid else 0, e.key, e.uid)
+
+
+def _span(evs: list[Event], stay: Stay | None) -> tuple[int, int]:
+    """(first, last) date of a claim's events (and stay) as ordinals; (0, 0) without dates."""
+    lo = hi = 0
+    for e in evs:
+        d = e.date
+        if d is None:
+            continue
+        o = d.toordinal()
+        if not lo or o < lo:
+            lo = o
+        end = e.date_end
+        oe = end.toordinal() if end is not None and end > d else o
+        if oe > hi:
+            hi = oe
+    if stay is not None:
+        for d in (stay.start, stay.end):
+            if d is not None:
+                o = d.toordinal()
+                if not lo or o < lo:
+                    lo = o
+                if o > hi:
+                    hi = o
+    return lo, hi
 
 
 class _once(Generic[_T]):
@@ -68,11 +116,11 @@ class _once(Generic[_T]):
 class RunState:
     """The edit pack's state for one engine run.
 
-    The run's events and stays are kept per patient in an LRU cache of at most
-    ``editpack_cache`` patients (option; default ``CACHE``); a patient pushed
-    out of it goes to a temporary SQLite database (:class:`Spill`) and is read
-    back, in arrival order, when one of its claims comes again.  So memory does
-    not grow with the number of claims of a run."""
+    The events and stays of the run's passed claims are kept per patient in an
+    LRU cache of at most ``editpack_cache`` patients (option; default
+    ``CACHE``); a patient pushed out of it goes to a temporary SQLite database
+    (:class:`Spill`) and is read back when one of its claims comes again.  So
+    memory does not grow with the number of claims of a run."""
 
     CACHE = 1000
 
@@ -82,13 +130,17 @@ class RunState:
         self.profiles: dict[Any, tuple[Profile, str]] = {}
         # MUE-001: (profile, professional, code) -> (limit, MAI, source) or None
         self.limits: dict[tuple[Profile, bool, str], tuple[int, int, str] | None] = {}
-        # pid -> [events, stays, events saved in the spill, stays saved, store's (events, stays) or None]
         self.cache: OrderedDict[str, _Entry] = OrderedDict()
         self.cache_size = opts.editpack_cache or self.CACHE
         self.spill = Spill()
-        self.keys = RunKeys(self.spill)
-        self.pending: dict[tuple[str | None, str, int], _Pending] = {}
         self.cur: ClaimView | None = None
+        # the claim about to be checked: (uid, passed its own checks, checked again)
+        self.next: tuple[int, bool, bool] | None = None
+        self.uids = 0  # claims numbered here when nobody numbers them (begin_claim)
+        self.dropped: set[int] = set()  # seen as passed, then rejected by an envelope error
+        self.stale: set[int] = set()  # claims to check again against the final set
+        # uid -> where the claim is, for messages (set by the engine's two-phase run)
+        self.where: Callable[[int], str] = lambda uid: f"claim #{uid} of this run"
         h = opts.history
         self.history: HistoryStore | None = None
         if isinstance(h, HistoryStore):
@@ -117,11 +169,24 @@ class RunState:
         prof, why = c.profile_choice if c is not None and c.claim is claim else self.profile_choice(claim)
         return {"profile": prof.name, "profile_reason": why}
 
+    # -- the two phases ------------------------------------------------------
+    def begin_claim(self, claim: Claim, uid: int, passed: bool = True, recheck: bool = False) -> None:
+        """The next claim checked is ``claim``, number ``uid`` of the run;
+        ``passed``: it passed its own (per-claim) checks so far; ``recheck``:
+        phase 2 (it is in the run state already)."""
+        self.next = (uid, passed, recheck)
+        if self.cur is not None and self.cur.claim is claim:
+            self.cur = None
+
     def claim_view(self, claim: Claim) -> "ClaimView":
         """What the rules ask of ``claim``, computed once per claim (the current claim's view)."""
         c = self.cur
         if c is None or c.claim is not claim:
-            c = self.cur = ClaimView(self, claim)
+            nxt = self.next
+            if nxt is None:
+                self.uids += 1
+                nxt = self.next = (self.uids, True, False)
+            c = self.cur = ClaimView(self, claim, nxt[0])
         return c
 
     def _entry(self, pid: str) -> _Entry:
@@ -131,15 +196,16 @@ class RunState:
         if ent is not None:
             cache.move_to_end(pid)
             return ent
-        evs, stays = self.spill.load(pid)
+        evs, stays, claims = self.spill.load(pid)
         hist: tuple[list[Event], list[Stay]] | None = None
         if self.history is not None:
             hist = (self.history.events_for(pid), self.history.stays_for(pid))
-        ent = cache[pid] = [evs, stays, len(evs), len(stays), hist]
+        ent = cache[pid] = [evs, stays, len(evs), len(stays), hist, claims, len(claims),
+                            max((c[2] for c in claims), default=0)]
         while len(cache) > self.cache_size:
-            old, (oe, os_, ne, ns, _) = cache.popitem(last=False)
-            if len(oe) > ne or len(os_) > ns:
-                self.spill.save(old, oe[ne:], os_[ns:])
+            old, (oe, os_, ne, ns, _, oc, nc, _) = cache.popitem(last=False)
+            if len(oe) > ne or len(os_) > ns or len(oc) > nc:
+                self.spill.save(old, oe[ne:], os_[ns:], oc[nc:])
         return ent
 
     def patients_in_memory(self) -> int:
@@ -149,47 +215,71 @@ class RunState:
     def events_in_memory(self) -> int:
         return sum(len(e[0]) + len(e[1]) for e in self.cache.values())
 
-    def earlier(self, claim: Claim) -> list[Event]:
-        """The patient's earlier lines: this run's, then the store's (other interchanges).
+    def peers(self, claim: Claim) -> list[Event]:
+        """The patient's events on other claims (see :attr:`ClaimView.peers`)."""
+        return self.claim_view(claim).peers
 
-        Computed once per claim (nothing changes until the claim is committed);
-        callers must not modify the list."""
-        return self.claim_view(claim).earlier
-
-    def earlier_stays(self, claim: Claim) -> list[Stay]:
-        return self.claim_view(claim).earlier_stays
-
-    def _earlier(self, cv: "ClaimView", which: int) -> list[Any]:
-        """The patient's earlier events (``which=0``) or stays (1): the store's of
-        other interchanges not in this run, then this run's."""
-        ent = self._entry(cv.pid)
-        own: list[Any] = ent[which]
-        if self.history is None:
-            return own
-        src = cv.key[:2]
-        keys = self.keys
-        stored: list[Any] = ent[4][which]
-        return [x for x in stored if x.source != src and x.key not in keys] + own
+    def peer_stays(self, claim: Claim) -> list[Stay]:
+        return self.claim_view(claim).peer_stays
 
     def on_claim(self, claim: Claim) -> None:
-        """The claim's rules ran: it now counts among the patient's earlier claims."""
+        """The claim's rules ran: if it passed its own checks, it now counts among
+        its patient's claims for the claims checked after it."""
         c = self.claim_view(claim)
-        evs, pid, key = c.events, c.pid, c.key
-        ent = self._entry(pid)  # loads the store's view before this run records the patient
-        ent[0].extend(evs)
-        stay = claim_stay(claim, key)
-        if stay is not None:
-            ent[1].append(stay)
-        if self.history is not None:  # keys only filter the store's events
-            self.keys.add(key)
-            self.pending[(claim.file, claim.control[0], claim.seq)] = (
-                pid, key, claim.kind or "", claim.bill_type, stay, claim_is_php(claim), evs)
+        nxt = self.next
+        self.next = None
         self.cur = None
+        if nxt is not None and nxt[2]:  # checked again: already in
+            return
+        passed = nxt[1] if nxt is not None else True
+        evs, pid, key, uid = c.events, c.pid, c.key, c.uid
+        ent = self._entry(pid)  # loads the store's view before this run records the patient
+        stay = claim_stay(claim, key, uid)
+        lo, hi = _span(evs, stay)
+        if passed:
+            if lo and lo <= ent[7]:  # it may concern claims already checked: they are checked again
+                stale = self.stale
+                for u, _lo, c_hi, _p in ent[5]:
+                    if c_hi >= lo:
+                        stale.add(u)
+            ent[0].extend(evs)
+            if stay is not None:
+                ent[1].append(stay)
+        ent[5].append((uid, lo, hi, passed))
+        if hi > ent[7]:
+            ent[7] = hi
+        if self.history is not None:
+            self.spill.put_pending(uid, (pid, key, claim.kind or "", claim.bill_type, stay,
+                                         claim_is_php(claim), evs))
+
+    def claim_settled(self, uid: int, patient_key: tuple[str, ...], passed: bool) -> None:
+        """Claim ``uid``'s own checks are final (its interchange ended): a claim
+        counted as passed that an envelope error rejected no longer counts, and
+        the claims checked after it with it are checked again."""
+        if passed:
+            return
+        ent = self._entry(patient_id_of(patient_key))
+        me = next((c for c in reversed(ent[5]) if c[0] == uid), None)
+        if me is None or not me[3]:
+            return
+        self.dropped.add(uid)
+        lo = me[1]
+        if lo:
+            for u, _lo, hi, _p in ent[5]:
+                if u > uid and hi >= lo:
+                    self.stale.add(u)
+
+    def recheck(self) -> set[int]:
+        """Phase 2: the claims to check again against the final set (then forgotten)."""
+        out, self.stale = self.stale, set()
+        return out
 
     def on_verdict(self, cr: Any) -> None:
         """A final verdict: an accepted claim (or any, with history_record='all') goes to the store."""
-        rec = self.pending.pop((cr.file, cr.interchange, cr.claim_seq), None)
-        if rec is None or self.history is None:
+        if self.history is None:
+            return
+        rec = self.spill.pop_pending(cr.run_uid)
+        if rec is None:
             return
         if cr.verdict != "accepted" and self.record_mode != "all":
             return
@@ -201,13 +291,14 @@ class RunState:
 class ClaimView:
     """What the rules ask of one claim, each part computed on first use and then
     kept until the next claim (``RunState.cur``): its events, patient id and key,
-    the patient's earlier events and stays, its payer profile, and indexes of
-    the patient's events (earlier ones, then this claim's) by date and of its
-    TMS courses.  Nothing here changes until the claim is committed."""
+    the patient's events and stays on other claims (:attr:`peers`), its payer
+    profile, and indexes of the patient's events by date and of its TMS
+    courses.  Nothing here changes while the claim is checked."""
 
-    def __init__(self, st: RunState, claim: Claim):
+    def __init__(self, st: RunState, claim: Claim, uid: int):
         self.st = st
         self.claim = claim
+        self.uid = uid
         self._tms: _CourseIndex | None = None
         self._last: tuple[ServiceLine, Any, str, list[Event]] | None = None
         self.memo: dict[Any, Any] = {}
@@ -217,21 +308,91 @@ class ClaimView:
         return claim_key(self.claim)
 
     @_once
+    def rank(self) -> tuple[int, tuple[str, ...], int]:
+        return (1, self.key, self.uid)
+
+    @_once
     def pid(self) -> str:
         return patient_id(self.claim)
 
     @_once
     def events(self) -> list[Event]:
         """This claim's events, one per line (``events[i]`` is line ``i``)."""
-        return claim_events(self.claim, self.key)
+        return claim_events(self.claim, self.key, self.uid)
 
     @_once
-    def earlier(self) -> list[Event]:
-        return self.st._earlier(self, 0)
+    def _entry(self) -> _Entry:
+        return self.st._entry(self.pid)
 
     @_once
-    def earlier_stays(self) -> list[Stay]:
-        return self.st._earlier(self, 1)
+    def versions(self) -> list[Event]:
+        """Events of the patient's other claims with this claim's sender and CLM01
+        (earlier copies, originals it replaces, replacements of it): never
+        :attr:`peers` (DUP-001 reads them)."""
+        return self._split[1]
+
+    @_once
+    def peers(self) -> list[Event]:
+        """The patient's events on other claims: the run's claims that passed
+        their own checks, then the history store's (other claim keys), without
+        other versions of this claim (:attr:`versions`) and without what a
+        replacement (CLM05-3 7) or void (8) supersedes; sorted by date of
+        service and :func:`rank` (never by arrival)."""
+        return self._split[0]
+
+    @_once
+    def _split(self) -> tuple[list[Event], list[Event]]:
+        ent = self._entry
+        uid, key = self.uid, self.key
+        me = (key[0], key[4])
+        dropped = self.st.dropped
+        out: list[Event] = []
+        versions: list[Event] = []
+        replacing = False
+        if ent[4] is not None:
+            # the store's rows of a claim this run has too (the same key: the same file
+            # again) count once, as the run's
+            run_keys = {e.key for e in ent[0] if not (dropped and e.uid in dropped)}
+            run_keys.add(key)
+            for e in ent[4][0]:
+                if e.key in run_keys:
+                    continue
+                if (e.key[0], e.claim_id) == me:
+                    versions.append(e)
+                else:
+                    out.append(e)
+        for e in ent[0]:
+            if e.uid == uid or (dropped and e.uid in dropped):
+                continue
+            if (e.key[0], e.claim_id) == me:
+                versions.append(e)
+                continue
+            if e.freq in _REPLACING:
+                replacing = True
+            out.append(e)
+        if replacing:
+            out = _supersede(out)
+        out.sort(key=_order)
+        return out, versions
+
+    @_once
+    def peer_stays(self) -> list[Stay]:
+        """The patient's IPF stays on other claims (the claims of :attr:`peers`)."""
+        ent = self._entry
+        uid, key = self.uid, self.key
+        me = (key[0], key[4])
+        dropped = self.st.dropped
+        out = []
+        if ent[4] is not None:
+            run_keys = {e.key for e in ent[0] if not (dropped and e.uid in dropped)}
+            run_keys.add(key)
+            out = [s for s in ent[4][1] if s.key not in run_keys and (s.key[0], s.claim_id) != me]
+        out += [s for s in ent[1] if s.uid != uid and not (dropped and s.uid in dropped)
+                and (s.key[0], s.claim_id) != me]
+        if any(e.freq in _REPLACING for e in ent[0]):
+            kept = {(e.key, e.uid) for e in self.peers}
+            out = [s for s in out if (s.key, s.uid) in kept]
+        return out
 
     @_once
     def profile_choice(self) -> tuple[Profile, str]:
@@ -250,11 +411,19 @@ class ClaimView:
     def idx(self, ln: ServiceLine) -> int:
         return self.claim.lines.index(ln)
 
+    def before(self, e: Event, d: _dt.date) -> bool:
+        """Whether peer event ``e`` comes before this claim's line of date ``d``:
+        an earlier date of service, or the same date and a lower :func:`rank`."""
+        ed = e.date
+        if ed is None:
+            return False
+        return ed < d or (ed == d and rank(e) < self.rank)
+
     @_once
     def by_date(self) -> dict[_dt.date | None, list[Event]]:
-        """date -> the patient's events of that date (earlier ones, then this claim's, in order)."""
+        """date -> the patient's events of that date (peers, then this claim's)."""
         b: dict[_dt.date | None, list[Event]] = {}
-        for evs in (self.earlier, self.events):
+        for evs in (self.peers, self.events):
             for e in evs:
                 lst = b.get(e.date)
                 if lst is None:
@@ -267,45 +436,46 @@ class ClaimView:
     def ranged(self) -> bool:
         """Whether any dated event of the patient spans more than one day."""
         return any(e.date is not None and e.date_end and e.date_end != e.date
-                   for evs in (self.earlier, self.events) for e in evs)
+                   for evs in (self.peers, self.events) for e in evs)
 
-    def on_date(self, ln: ServiceLine, d: Any, same_claim: str = "before") -> list[Event]:
-        """``[e for e in others(ctx, claim, ln, same_claim=...) if e.date == d]``, from the date
-        index (the last answer is kept: several rules ask it in turn for one line)."""
+    def on_date(self, ln: ServiceLine, d: Any, which: str = "before") -> list[Event]:
+        """The patient's events of date ``d`` other than line ``ln``'s: ``"before"``
+        those before it (this claim's earlier lines, peers of lower :func:`rank`),
+        ``"all"`` every one (the last answer is kept: several rules ask it in turn
+        for one line)."""
         last = self._last
-        if last is not None and last[0] is ln and last[1] == d and last[2] == same_claim:
+        if last is not None and last[0] is ln and last[1] == d and last[2] == which:
             return last[3]
         lst = self.by_date.get(d)
         if not lst:
             out = []
         else:
             idx = self.claim.lines.index(ln)
-            if same_claim == "before":
-                mine = self.mine
-                out = [e for e in lst if e.seq < idx or id(e) not in mine]
+            mine = self.mine
+            if which == "before":
+                r = self.rank
+                out = [e for e in lst if (e.seq < idx if id(e) in mine else rank(e) < r)]
             else:
                 own = self.events[idx]
                 out = [e for e in lst if e is not own]
-        self._last = (ln, d, same_claim, out)
+        self._last = (ln, d, which, out)
         return out
 
-    def others(self, ln: ServiceLine | None, same_claim: str = "before") -> list[Event]:
+    def others(self, ln: ServiceLine) -> list[Event]:
+        """The patient's events before line ``ln`` (peers before its date, see
+        :meth:`before`, then this claim's earlier lines)."""
         memo = self.memo
-        mk: tuple[ServiceLine | None, str] | None = (ln, same_claim)
+        mk = ("others", ln)
         try:
             got: list[Event] = memo[mk]
             return got
         except KeyError:
             pass
         except TypeError:  # an unhashable line: no memo
-            mk = None
-        cur = self.events
-        idx = self.claim.lines.index(ln) if ln is not None else len(cur)
-        if same_claim == "before":
-            mine = cur[:idx]
-        else:
-            mine = [e for e in cur if e.seq != idx]
-        out = self.earlier + mine
+            mk = None  # type: ignore[assignment]
+        idx = self.claim.lines.index(ln)
+        d = ln.date_or_claim()
+        out = [e for e in self.peers if d is not None and self.before(e, d)] + self.events[:idx]
         if mk is not None:
             memo[mk] = out
         return out
@@ -314,10 +484,10 @@ class ClaimView:
                    tms: frozenset[str]) -> tuple[list[Event], _dt.date, _dt.date]:
         """(the patient's dated TMS events whose dates fall in the course holding ``d``,
         start, end): courses are runs of dates at most ``gap`` days apart, over the
-        TMS dates of the patient (earlier and this claim) and ``d``."""
+        TMS dates of the patient (peers and this claim) and ``d``."""
         t = self._tms
         if t is None or t[0] != gap or t[1] is not tms:
-            evs = [e for evs in (self.earlier, self.events) for e in evs if e.code in tms and e.date]
+            evs = [e for evs in (self.peers, self.events) for e in evs if e.code in tms and e.date]
             t = self._tms = (gap, tms, evs, {e.date for e in evs if e.date is not None}, {})
         _, _, evs, dset, memo = t
         got = memo.get(d)
@@ -325,6 +495,30 @@ class ClaimView:
             start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
             got = memo[d] = ([e for e in evs if e.date is not None and start <= e.date <= end], start, end)
         return got
+
+
+def _order(e: Event) -> tuple[_dt.date, tuple[int, tuple[str, ...], int], int]:
+    return (e.date or _NO_DATE, rank(e), e.seq)
+
+
+def _supersede(evs: list[Event]) -> list[Event]:
+    """Peers without what replacements and voids supersede: of the claims with one
+    sender and CLM01, only the latest replacement (CLM05-3 7) counts, and
+    nothing when the latest is a void (8); the history store's come first."""
+    groups: dict[tuple[str, str], list[Event]] = {}
+    for e in evs:
+        groups.setdefault((e.key[0], e.claim_id), []).append(e)
+    out: list[Event] = []
+    for grp in groups.values():
+        reps = [e for e in grp if e.freq in _REPLACING]
+        if not reps:
+            out.extend(grp)
+            continue
+        last = max(reps, key=rank)
+        if last.freq == "8":
+            continue
+        out.extend(e for e in grp if e.key == last.key and e.uid == last.uid)
+    return out
 
 
 # The accessors below are on every edit-pack rule's path (several calls per

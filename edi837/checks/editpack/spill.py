@@ -1,12 +1,13 @@
 """Where the run state puts what does not stay in memory: :class:`Spill`, a
 temporary SQLite database of the events of patients pushed out of the LRU
-cache, and :class:`RunKeys`, the claim keys committed in the run."""
+cache and of the claims waiting for their verdict to be recorded in the history
+store."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import sqlite3
+from typing import Any
 
 from .history import Event, Stay
 
@@ -20,7 +21,7 @@ class Spill:
     events and stays not yet saved, read back in rowid (arrival) order.  Writes
     go into an open transaction committed every ``BATCH`` rows; reads on the same
     connection see them before the commit.  Also holds the run's claim keys when
-    a history store needs them (``keys``)."""
+    a history store will record them (``pend``)."""
 
     BATCH = 500
 
@@ -36,7 +37,7 @@ class Spill:
             c.execute("PRAGMA cache_size=-4096")
             c.execute("CREATE TABLE ev (patient TEXT NOT NULL, data BLOB NOT NULL)")
             c.execute("CREATE INDEX ev_patient ON ev (patient)")
-            c.execute("CREATE TABLE keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+            c.execute("CREATE TABLE pend (uid INTEGER PRIMARY KEY, data BLOB NOT NULL)")
             c.execute("BEGIN")
         return self.conn
 
@@ -48,61 +49,44 @@ class Spill:
             conn.execute("BEGIN")
             self.n = 0
 
-    def save(self, pid: str, evs: list[Event], stays: list[Stay]) -> None:
+    def save(self, pid: str, evs: list[Event], stays: list[Stay], claims: list[Any]) -> None:
         data = pickle.dumps(([tuple(e) for e in evs],
-                             [(s.key, s.claim_id, s.bill_type, s.start, s.end) for s in stays]),
+                             [(s.key, s.claim_id, s.bill_type, s.start, s.end, s.uid) for s in stays], claims),
                             protocol=pickle.HIGHEST_PROTOCOL)
         self._db().execute("INSERT INTO ev VALUES (?, ?)", (pid, data))
         self._wrote(1)
 
-    def load(self, pid: str) -> tuple[list[Event], list[Stay]]:
+    def load(self, pid: str) -> tuple[list[Event], list[Stay], list[Any]]:
+        """The patient's saved events, stays and claim spans, in the order saved."""
         evs: list[Event] = []
         stays: list[Stay] = []
+        claims: list[Any] = []
         if self.conn is None:
-            return evs, stays
+            return evs, stays, claims
         for (data,) in self.conn.execute("SELECT data FROM ev WHERE patient = ? ORDER BY rowid", (pid,)):
-            es, ss = pickle.loads(data)
+            es, ss, cs = pickle.loads(data)
             evs.extend(Event(*t) for t in es)
             stays.extend(Stay(*t) for t in ss)
-        return evs, stays
+            claims.extend(cs)
+        return evs, stays, claims
 
-    @staticmethod
-    def _k(key: tuple[str, ...]) -> str:
-        return json.dumps(list(key))
-
-    def add_key(self, key: tuple[str, ...]) -> None:
-        self._db().execute("INSERT OR IGNORE INTO keys VALUES (?)", (self._k(key),))
+    def put_pending(self, uid: int, rec: Any) -> None:
+        """Keep what the history store records of claim ``uid`` until its verdict."""
+        self._db().execute("INSERT OR REPLACE INTO pend VALUES (?, ?)",
+                           (uid, pickle.dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)))
         self._wrote(1)
 
-    def has_key(self, key: tuple[str, ...]) -> bool:
+    def pop_pending(self, uid: int) -> Any:
         if self.conn is None:
-            return False
-        return self.conn.execute("SELECT 1 FROM keys WHERE k = ?", (self._k(key),)).fetchone() is not None
+            return None
+        row = self.conn.execute("SELECT data FROM pend WHERE uid = ?", (uid,)).fetchone()
+        if row is None:
+            return None
+        self.conn.execute("DELETE FROM pend WHERE uid = ?", (uid,))
+        self._wrote(1)
+        return pickle.loads(row[0])
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-
-
-class RunKeys:
-    """The set of claim keys committed in this run (only kept with a history
-    store, to filter its rows): the newest in memory, the rest in the spill."""
-
-    RECENT = 4096
-
-    def __init__(self, spill: Spill):
-        self.spill = spill
-        self.recent: set[tuple[str, ...]] = set()
-
-    def add(self, key: tuple[str, ...]) -> None:
-        if key in self.recent:
-            return
-        if len(self.recent) >= self.RECENT:
-            for k in self.recent:
-                self.spill.add_key(k)
-            self.recent.clear()
-        self.recent.add(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.recent or (isinstance(key, tuple) and self.spill.has_key(key))

@@ -19,11 +19,11 @@ def _d(v: str) -> str:
 
 def build(kind: str, claims: list[dict[str, Any]], *, payer: str = "SYNHP1", member: str = "SYN0001",
           dob: str = "19800101", isa: str = "000000101", billing_tax: str = "2084P0800X",
-          sender: str = "EDI837SYNTH") -> bytes:
+          sender: str = "EDI837SYNTH", created: str = "20260101") -> bytes:
     ver = "005010X222A1" if kind == "837P" else "005010X223A2"
-    head = [f"ISA*00*          *00*          *ZZ*{sender:<15}*ZZ*SYNTHPAYER     *250101*0930*^*00501*{isa}*0*T*:",
-            f"GS*HC*{sender}*SYNTHPAYER*20250101*0930*{int(isa)}*X*{ver}"]
-    body = [f"ST*837*0001*{ver}", "BHT*0019*00*B1*20250101*0930*CH",
+    head = [f"ISA*00*          *00*          *ZZ*{sender:<15}*ZZ*SYNTHPAYER     *{created[2:]}*0930*^*00501*{isa}*0*T*:",
+            f"GS*HC*{sender}*SYNTHPAYER*{created}*0930*{int(isa)}*X*{ver}"]
+    body = [f"ST*837*0001*{ver}", f"BHT*0019*00*B1*{created}*0930*CH",
             "NM1*41*2*SYNTHETIC CLEARINGHOUSE*****46*SUB0001", "PER*IC*DESK*TE*2175550100",
             "NM1*40*2*SYNTHETIC PLAN*****46*SYNPLAN01", "HL*1**20*1", f"PRV*BI*PXC*{billing_tax}",
             f"NM1*85*2*SYNTHETIC PSYCHIATRY*****XX*{BILLING_NPI}", "N3*1 MAIN ST", "N4*SPRINGFIELD*IL*627040123",

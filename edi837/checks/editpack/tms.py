@@ -68,7 +68,7 @@ def _same_day(ln: ServiceLine, ctx: Context, pairs: dict[str, set[str]]) -> Iter
 
 
 def _where(e: Event, ln: ServiceLine, cv: ClaimView) -> str:
-    return "earlier on this claim" if e.key == cv.key else f"on claim {e.claim_id}"
+    return "earlier on this claim" if id(e) in cv.mine else f"on claim {e.claim_id}"
 
 
 @erule("TMS-001", "error", "90868 and 90869 are mutually exclusive on one date",
@@ -126,13 +126,27 @@ def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt
 
 
 def _before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list[Event]:
-    """Course events that precede this line in arrival order and are dated on or before it."""
+    """Course events before this line: this claim's earlier lines dated on or
+    before it, other claims' lines before it (``ClaimView.before``: an earlier
+    date, or the same date and a lower rank)."""
     d = ln.date_or_claim()
     if d is None:  # never: the line has a course, so it has a date
         return []
     idx = cv.idx(ln)
     mine = cv.mine
-    return [e for e in course if e.date is not None and e.date <= d and (id(e) not in mine or e.seq < idx)]
+    return [e for e in course if e.date is not None and e.date <= d
+            and (e.seq < idx if id(e) in mine else cv.before(e, d))]
+
+
+def _initial_before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list[Event]:
+    """The course's 90867 lines before this line (as :func:`_before`)."""
+    d = ln.date_or_claim()
+    if d is None:
+        return []
+    idx = cv.idx(ln)
+    mine = cv.mine
+    return [e for e in course if e.code == INITIAL
+            and (e.seq < idx if id(e) in mine else cv.before(e, d))]
 
 
 @erule("TMS-003", "error", "90867 once per treatment course",
@@ -146,9 +160,7 @@ def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         return
     course, start, _ = c
     cv = view(ctx, ln.claim)
-    idx = cv.idx(ln)
-    mine = cv.mine
-    prior = [e for e in course if e.code == INITIAL and (id(e) not in mine or e.seq < idx)]
+    prior = _initial_before(ln, cv, course)
     if prior:
         e = prior[0]
         yield Hit(say("TMS-003", f"a second 90867 (initial TMS session) on {fmt(ln.date_or_claim())} inside the "
@@ -171,11 +183,9 @@ def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         return
     course, start, _ = c
     cv = view(ctx, ln.claim)
-    mine = cv.mine
-    idx = cv.idx(ln)
-    if any(e.code == INITIAL and (id(e) not in mine or e.seq < idx) for e in course):
+    if _initial_before(ln, cv, course):
         return  # not the course's first 90867: TMS-003's
-    last = max((e.date for evs in (cv.earlier, cv.events) for e in evs
+    last = max((e.date for evs in (cv.peers, cv.events) for e in evs
                 if e.code in TMS and e.date is not None and e.date < start), default=None)
     if last is None:
         return

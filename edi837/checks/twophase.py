@@ -1,0 +1,307 @@
+"""Cross-claim rules in two phases, so that verdicts do not depend on the order
+of claims or files in a run.
+
+Phase 1 (:meth:`TwoPhase.add_file`, file after file, as claims arrive): the
+rules that look at one claim run (a ``cross_claim="skip"`` engine, here or in a
+worker process), then the cross-claim rules (the ``cross_claim="only"``
+engine) check the claim against the claims of its patient seen so far that
+passed their own checks; a claim that passed is then added to them.  Every
+event of the file goes to a temporary spool file.
+
+Phase 2 (:meth:`TwoPhase.files`, once every file is in): the packs name the
+claims whose cross-claim answer could differ with the whole run's claims
+(``RunState.recheck``: a claim that passed arrived after a claim whose dates it
+reaches, or a claim seen as passed was rejected by an envelope error found
+later); those are read again and checked against the final set.  Then each
+file's spool is replayed with the final cross-claim findings merged in, in the
+order one engine would give (:func:`replay`), and the verdicts are final.
+
+In files written in date order (the usual case) nothing is read twice.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from ..events import ClaimChecked, ClaimCheckedAt, ClaimVerdict, EngineEvent, FileDone, Found
+from ..findings import Finding, Severity
+from .verdicts import SplitTally
+
+if TYPE_CHECKING:
+    from ..model.claims import Claim
+    from .engine import Engine, Key
+
+BATCH = 2000  # spool items per pickled batch
+
+
+class _Tagged:
+    __slots__ = ("tag", "item")
+
+    def __init__(self, tag: Any, item: Any):
+        self.tag = tag
+        self.item = item
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Tagged, (self.tag, self.item))
+
+
+class _Spool:
+    """A temporary file of pickled batches of items, read back once in order."""
+
+    def __init__(self, tmpdir: str | None):
+        fd, self.path = tempfile.mkstemp(prefix="edi837-spool-", suffix=".pickle", dir=tmpdir)
+        self.f: IO[bytes] | None = os.fdopen(fd, "wb")
+        self.buf: list[Any] = []
+        self.tagged: Callable[[], Any] | None = None  # each item is kept with tagged()
+
+    def add(self, item: Any) -> None:
+        buf = self.buf
+        if self.tagged is not None:
+            buf.append(_Tagged(self.tagged(), item))
+        else:
+            buf.append(item)
+        if len(buf) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.buf and self.f is not None:
+            pickle.dump(self.buf, self.f, protocol=pickle.HIGHEST_PROTOCOL)
+            self.buf = []
+
+    def close(self) -> None:
+        if self.f is not None:
+            self._flush()
+            self.f.close()
+            self.f = None
+
+    def read(self, on_tag: Callable[[Any], None] | None = None) -> Iterator[Any]:
+        self.close()
+        try:
+            with open(self.path, "rb") as f:
+                while True:
+                    try:
+                        batch = pickle.load(f)
+                    except EOFError:
+                        return
+                    for it in batch:
+                        if isinstance(it, _Tagged):
+                            if on_tag is not None:
+                                on_tag(it.tag)
+                            it = it.item
+                        yield it
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class _File:
+    __slots__ = ("source", "name", "spool", "base", "last", "claims")
+
+    def __init__(self, source: Any, name: str | None, spool: _Spool, base: int):
+        self.source = source
+        self.name = name
+        self.spool = spool
+        self.base = base  # uid of the file's claim seq 0
+        self.last = 0  # the file's last claim seq
+        self.claims: dict[int, Claim] | None = None  # kept when the source cannot be read again
+
+
+def _rereadable(source: Any) -> bool:
+    return isinstance(source, (str, bytes, bytearray, memoryview, os.PathLike))
+
+
+class TwoPhase:
+    """One run's cross-claim rules over many files (see the module doc).
+
+    ``only``: the run's ``cross_claim="only"`` engine (its packs hold the run
+    state, its ``claim_listeners`` see every claim once)."""
+
+    def __init__(self, only: Engine, tmpdir: str | None = None):
+        self.only = only
+        self.tmpdir = tmpdir
+        self.done: list[_File] = []
+        self.names: list[tuple[int, str]] = []  # (base uid, file name), for messages
+        for st in only.pack_runs():
+            if hasattr(st, "where"):
+                st.where = self.where
+
+    def where(self, uid: int) -> str:
+        """Where claim ``uid`` of the run is: its file and ordinal."""
+        for f in reversed(self.done):
+            if uid > f.base:
+                return f"{f.name or 'input'}, claim {uid - f.base}"
+        return f"claim #{uid} of this run"
+
+    # -- phase 1 -------------------------------------------------------------
+    def add_file(self, source: Any, events: Iterable[EngineEvent],
+                 claims: Iterator[Claim] | None = None, name: str | None = None,
+                 tag: Callable[[], Any] | None = None) -> None:
+        """Phase 1 of one file: ``events`` are a skip-mode engine's events of it
+        (:class:`ClaimChecked` with the claim, or :class:`ClaimCheckedAt` with
+        ``claims`` the file's claims read here, in order).  ``tag``: called as
+        each event is taken; the replay hands its answer back (``files(on_tag)``)
+        before the outputs of that event (Spark places rows with it)."""
+        only = self.only
+        f = _File(source, name, _Spool(self.tmpdir), only.uids)
+        self.done.append(f)
+        keep = not _rereadable(source)
+        if keep:
+            f.claims = {}
+        spool = f.spool
+        base = f.base
+        found: list[Finding] = []  # the findings since the last claim
+        runs = only.pack_runs()
+        listeners = only.claim_listeners
+        if tag is not None:
+            spool.tagged = tag
+        try:
+            for ev in events:
+                if isinstance(ev, Found):
+                    found.append(ev.finding)
+                    spool.add(ev)
+                    continue
+                if isinstance(ev, (ClaimChecked, ClaimCheckedAt)):
+                    if isinstance(ev, ClaimChecked):
+                        claim = ev.claim
+                        seq = claim.seq
+                    else:
+                        seq = ev.seq
+                        claim = _next_claim(claims, seq, name)
+                    n = len(ev.keys)
+                    mine_found = found[len(found) - n:] if n else []
+                    passed = not ev.reasons and not any(x.severity is Severity.ERROR for x in mine_found)
+                    uid = base + seq
+                    mine = only.check_keyed(claim, name, ev.ctl, uid=uid, passed=passed)
+                    for listen in listeners:
+                        listen(claim)
+                    if keep and f.claims is not None:
+                        f.claims[seq] = claim
+                    spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine))
+                    if seq > f.last:
+                        f.last = seq
+                    found = []
+                    continue
+                found = []
+                if isinstance(ev, ClaimVerdict):
+                    cr = ev.result
+                    ok = cr.verdict == "accepted"
+                    for st in runs:
+                        settled = getattr(st, "claim_settled", None)
+                        if settled is not None:
+                            settled(base + cr.claim_seq, cr.patient_key, ok)
+                spool.add(ev)
+        except BaseException:
+            spool.discard()
+            raise
+        spool.close()
+        only.uids = base + f.last
+        self.names.append((base, name or ""))
+
+    # -- phase 2 -------------------------------------------------------------
+    def files(self, on_tag: Callable[[Any], None] | None = None) -> Iterator[tuple[Any, Iterator[EngineEvent]]]:
+        """``(source, events)`` of each file added, in order: the events of one
+        engine over the run, with final cross-claim findings and verdicts.
+        Consume each file's events before asking for the next."""
+        again: set[int] = set()
+        for st in self.only.pack_runs():
+            fn = getattr(st, "recheck", None)
+            if fn is not None:
+                again |= fn()
+        redo = self._recheck(again) if again else {}
+        files, self.done = self.done, []
+        try:
+            for i, f in enumerate(files):
+                yield f.source, replay(self.only, f.spool.read(on_tag), f.name, f.base, redo)
+                f.spool.discard()
+        finally:
+            for f in files:
+                f.spool.discard()
+
+    def _recheck(self, uids: set[int]) -> dict[int, list[tuple[Key, Finding]]]:
+        """The cross-claim findings of claims ``uids`` against the final set."""
+        from ..model.build import iter_claims
+        from ..reader import ReadError
+
+        out: dict[int, list[tuple[Key, Finding]]] = {}
+        only = self.only
+        for f in self.done:
+            want = {u - f.base for u in uids if f.base < u <= f.base + f.last}
+            if not want:
+                continue
+            if f.claims is not None:
+                got: Iterable[Claim] = (f.claims[s] for s in sorted(want) if s in f.claims)
+            else:
+                got = iter_claims(f.source, f.name) if f.name is not None else iter_claims(f.source)
+            try:
+                for claim in got:
+                    if claim.seq in want:
+                        want.discard(claim.seq)
+                        out[f.base + claim.seq] = only.check_keyed(
+                            claim, f.name, claim.control, uid=f.base + claim.seq, recheck=True)
+                        if not want:
+                            break
+            except (ReadError, OSError) as e:
+                raise RuntimeError(f"{f.name or 'input'}: could not read the file again ({e})") from None
+            if want:
+                raise RuntimeError(f"{f.name or 'input'}: the file changed while it was read")
+        return out
+
+
+def _next_claim(claims: Iterator[Claim] | None, seq: int, name: str | None) -> Claim:
+    if claims is None:
+        raise ValueError("ClaimCheckedAt needs the file's claims")
+    for c in claims:
+        if c.seq == seq:
+            return c
+        if c.seq > seq:
+            break
+    raise RuntimeError(f"{name or 'input'}: the file changed while it was read")
+
+
+def replay(only: Engine, items: Iterable[Any], file: str | None, base: int,
+           redo: dict[int, list[tuple[Key, Finding]]]) -> Iterator[EngineEvent]:
+    """One file's spool as the events of one engine: each claim's findings with
+    its cross-claim findings merged in (rechecked ones from ``redo``), claim
+    results and the file result counted again, the packs told of final verdicts."""
+    buf: list[Finding] = []
+    tally = SplitTally()
+    for it in items:
+        if isinstance(it, Found):
+            buf.append(it.finding)
+            continue
+        if isinstance(it, tuple):
+            _, seq, keys, reasons, _ctl, mine = it
+            got = redo.get(base + seq)
+            if got is not None:
+                mine = got
+            n = len(keys)
+            found = buf[len(buf) - n:] if n else []
+            yield from map(Found, buf[:len(buf) - n])
+            buf = []
+            merged, added = only.complete_claim(keys, found, mine)
+            tally.claim(seq, reasons, found, merged, added)
+            yield from map(Found, merged)
+            continue
+        yield from map(Found, buf)
+        buf = []
+        if isinstance(it, ClaimVerdict):
+            cr = it.result
+            cr.run_uid = base + cr.claim_seq
+            tally.verdict(cr)
+            only.verdict_final(cr)
+        elif isinstance(it, FileDone):
+            tally.file(it.result)
+        yield it
+    yield from map(Found, buf)
+
+
+__all__ = ["TwoPhase", "replay"]
