@@ -5,7 +5,7 @@ Cross-claim rules are order-free (see docs/editpack.md, "Batches"): a claim is
 checked against its patient's *other* claims that passed the per-claim checks
 (in this run, and accepted in the history store's earlier runs), whatever their
 arrival order; "earlier" means an earlier date of service (on the same date:
-the history store's claims first, then by claim key).  The engine runs the
+the history store's claims first, then by sender and CLM01).  The engine runs the
 rules in two phases (:mod:`edi837.checks.twophase`):
 
 1. as claims arrive, each is checked against the claims of its patient seen so
@@ -58,11 +58,16 @@ _NEVER = 0  # a claim without dates: as ordinals, nothing is on or before it
 _REPLACING = ("7", "8")  # CLM05-3 replacement, void
 
 
-def rank(e: Event) -> tuple[int, tuple[str, ...], int]:
+Rank = tuple[int, str, str, tuple[str, ...], int]
+
+
+def rank(e: Event) -> Rank:
     """Order of claims on one date of service: the history store's first, then by
-    claim key (never by arrival: the same batch shuffled gives the same order);
-    the run's number only separates claims with equal keys."""
-    return (1 if e.uid else 0, e.key, e.uid)
+    sender and CLM01, then the rest of the claim key (never by arrival: the same
+    claims shuffled, or cut into other files, keep their order); the run's number
+    only separates claims with equal keys."""
+    k = e.key
+    return (1 if e.uid else 0, k[0], e.claim_id, k, e.uid)
 
 
 def _span(evs: list[Event], stay: Stay | None) -> tuple[int, int]:
@@ -308,8 +313,9 @@ class ClaimView:
         return claim_key(self.claim)
 
     @_once
-    def rank(self) -> tuple[int, tuple[str, ...], int]:
-        return (1, self.key, self.uid)
+    def rank(self) -> Rank:
+        k = self.key
+        return (1, k[0], k[4], k, self.uid)
 
     @_once
     def pid(self) -> str:
@@ -497,7 +503,7 @@ class ClaimView:
         return got
 
 
-def _order(e: Event) -> tuple[_dt.date, tuple[int, tuple[str, ...], int], int]:
+def _order(e: Event) -> tuple[_dt.date, Rank, int]:
     return (e.date or _NO_DATE, rank(e), e.seq)
 
 

@@ -45,18 +45,24 @@ def _claim(kind: str, c: dict[str, Any]) -> list[str]:
         out.append(f"CLM*{c['id']}*{total}***{c.get('pos', '11')}:B:1*Y*A*Y*Y")
     else:
         out.append(f"CLM*{c['id']}*{total}***{c.get('fac', '13')}:A:{c.get('freq', '1')}**A*Y*Y")
-        if c.get("stmt"):
-            a, b = c["stmt"]
+        stmt = c.get("stmt")
+        dates = [l["date"] for l in lines if l.get("date")]
+        if not stmt and dates and len(dates) == len(lines) and c.get("stmt", True) is not False:
+            stmt = (min(dates), max(dates))  # the guide requires statement dates on every 837I
+        if stmt:
+            a, b = stmt
             out.append(f"DTP*434*RD8*{_d(a)}-{_d(b)}")
         if c.get("adm"):
             out.append(f"DTP*435*DT*{_d(c['adm'])}1200")
-        if c.get("fac", "13") == "11":
+        if c.get("fac", "13") == "11" or c.get("cl1", True):
             out.append("CL1*1*1*01")
     if c.get("g1"):
         out.append(f"REF*G1*{c['g1']}")
     dx = c.get("dx", ["ABK:F332"])
     if dx:
         out.append("HI*" + "*".join(dx))
+    if kind != "837P" and c.get("fac", "13") == "11" and c.get("adm_dx", True):
+        out.append("HI*ABJ:" + (dx[0].split(":")[1] if dx else "F332"))  # admitting diagnosis
     for extra in ("bg", "bh", "procs"):
         for item in c.get(extra, []):
             out.append("HI*" + item)
