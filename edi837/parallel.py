@@ -241,8 +241,10 @@ class _ValidateWorker:
         self.tmpdir = tmpdir
         self.options = options
 
-    def __call__(self, path: str) -> str:
+    def __call__(self, work: tuple[str, dict[int, str]]) -> str:
+        path, dups = work
         eng = Engine(self.options, cross_claim="skip")
+        eng.dup_ics = dups
         fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
         with os.fdopen(fd, "wb") as f:
             buf: list[EngineEvent] = []
@@ -326,6 +328,7 @@ def _serial_files(eng: Engine, files: list[Any]) -> Generator[tuple[Any, Iterato
     skip = eng._skip
     assert skip is not None
     for src in files:
+        skip.dup_ics = eng.scan_interchanges(src, _src_name(src))
         tp.add_file(src, skip._run_file(src), name=_src_name(src))
     yield from tp.files()
 
@@ -342,7 +345,9 @@ def _split_files(eng: Engine, files: list[Any], jobs: int, tmpdir: str | None, o
     d = tempfile.mkdtemp(prefix="edi837-validate-", dir=tmpdir)
     try:
         paths = [os.fspath(f) for f in files]
-        futs = submit_files(_ValidateWorker(d, options.serial), paths, jobs)
+        # interchanges sent twice are found here, in input order, before any worker starts
+        work = [(p, eng.scan_interchanges(p, p)) for p in paths]
+        futs = submit_files(_ValidateWorker(d, options.serial), work, jobs)
         tp = TwoPhase(eng, tmpdir=d)
         with contextlib.closing(futs):
             for src, path in zip(files, paths):

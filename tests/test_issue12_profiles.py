@@ -34,8 +34,8 @@ WEEK = [{"code": "90868", "date": f"2025-12-{d:02d}"} for d in (1, 2, 3, 4, 5)]
 def claim_file(claims, *, payer="SYNUNKNOWN77", sbr09="CI", state=None, kind="837P", **kw) -> bytes:
     """A synthetic 837 whose subscriber SBR09 is ``sbr09`` and whose payer loop
     (2010BB) has an address in ``state`` (N3/N4; SE01 kept right)."""
+    kw.setdefault("created", "20251208")  # created after the week it bills
     text = build(kind, claims, payer=payer, **kw).decode()
-    text = text.replace("*20250101*0930*", "*20251208*0930*")  # created after the week it bills
     text = text.replace("SBR*P*18*GRP1******CI~", f"SBR*P*18*GRP1******{sbr09}~")
     if state:
         text = re.sub(r"(NM1\*PR\*2\*[^~]*~\n)", rf"\1N3*PO BOX 1~\nN4*CAPITAL CITY*{state}*12203~\n", text)
@@ -221,7 +221,7 @@ def _write(tmp_path, name, data):
 def test_json_report_claims_carry_profile_and_reason_and_match_the_schema(tmp_path):
     mb = _write(tmp_path, "mb.x12", claim_file([{"id": "MCR1", "dx": ["ABK:F321"], "lines": WEEK}], sbr09="MB"))
     ny = _write(tmp_path, "ny.x12", claim_file([{"id": "NY1", "g1": "NYPA778812", "dx": ["ABK:F332"],
-                                                  "lines": WEEK}], sbr09="MC", state="NY", member="SYNNY0002"))
+                                                  "lines": WEEK}], sbr09="MC", state="NY", member="SYNNY0002", isa="000000102"))
     res = CliRunner().invoke(main, ["validate", str(mb), str(ny), "--format", "json"])
     doc = json.loads(res.stdout)
     jsonschema.validate(doc, SCHEMA)

@@ -199,7 +199,7 @@ def test_icd9_9427_on_a_2026_ipf_claim_gives_one_finding():
     data = build("837I", [{"id": "A", "fac": "11", "stmt": ("2026-03-01", "2026-03-20"), "adm": "2026-03-01",
                            "dx": ["ABK:F332"], "procs": ["ABJ:F332", "BR:9427:D8:20260310"],
                            "lines": [{**ECT_DAY, "units": 3}]}], billing_tax="283Q00000X")
-    fs = found(Engine().run_file(data.replace(b"*20250101*0930*CH", b"*20261201*0930*CH"), file="t.x12"))
+    fs = found(Engine().run_file(data.replace(b"*20260101*0930*CH", b"*20261201*0930*CH"), file="t.x12"))
     errors = [(f.rule, f.element) for f in fs if f.severity.value == "error"]
     assert errors == [("ECT-006", "HI01-1")], [(f.rule, f.message) for f in fs]
 

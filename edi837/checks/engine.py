@@ -109,6 +109,10 @@ class Engine:
         self.claim_listeners: list[Callable[[Claim], None]] = []
         self._skip: Engine | None = None
         self.uids = 0  # claims numbered so far in this run (checks/twophase.py)
+        # interchange ordinal in the file being read -> where it was sent before (S1-ENV-015)
+        self.dup_ics: dict[int, str] = {}
+        self._ics_seen: dict[tuple[str, str], tuple[int, str]] = {}  # (ISA06, ISA13) -> (file no, where)
+        self._n_files = 0
         if cross_claim == "run":
             self._skip = Engine(options.serial, cross_claim="skip")
             if not self.claim_rules and not self.line_rules:  # nothing cross-claim: one phase
@@ -137,6 +141,31 @@ class Engine:
             self._runs[name] = st
         return st
 
+    def scan_interchanges(self, source: Any, name: str | None) -> dict[int, str]:
+        """The interchanges of the next file of the run that were sent before: in an
+        earlier file of this run, or accepted in an earlier run (a pack's
+        ``interchange_accepted``, e.g. the history store): ordinal -> where.
+        An ISA13 repeated inside one file is S1-ENV-009's, not counted here."""
+        from ..reader.interchanges import interchange_ids
+
+        self._n_files += 1
+        no = self._n_files
+        out: dict[int, str] = {}
+        seen = self._ics_seen
+        looks = [fn for st in self.pack_runs() if (fn := getattr(st, "interchange_accepted", None)) is not None]
+        for n, k in enumerate(interchange_ids(source), 1):
+            first = seen.get(k)
+            if first is not None:
+                if first[0] != no:
+                    out[n] = first[1]
+                continue
+            if any(look(*k) for look in looks):
+                out[n] = "accepted in an earlier run, by the history store"
+                continue
+            if len(seen) < 1_000_000:
+                seen[k] = (no, f"sent earlier in this run, in {name or 'an earlier input'}")
+        return out
+
     def pack_runs(self) -> list[Any]:
         """The packs' started run states."""
         return [st for st in self._runs.values() if st is not None]
@@ -154,6 +183,7 @@ class Engine:
             yield from self._run_file(source, file)
             return
         if not self.two_phase:
+            skip.dup_ics = self.scan_interchanges(source, _name(source, file))
             for ev in skip._run_file(source, file):
                 if isinstance(ev, ClaimVerdict):
                     self.verdict_final(ev.result)
@@ -162,6 +192,7 @@ class Engine:
         from .twophase import TwoPhase
 
         tp = TwoPhase(self)
+        skip.dup_ics = self.scan_interchanges(source, _name(source, file))
         tp.add_file(source, skip._run_file(source, file), name=_name(source, file))
         for _src, evs in tp.files():
             yield from evs
@@ -492,6 +523,7 @@ class Engine:
 
             tp = TwoPhase(self)
             for src in sources:
+                skip.dup_ics = self.scan_interchanges(src, _name(src, None))
                 tp.add_file(src, skip._run_file(src), name=_name(src, None))
             for src, evs in tp.files():
                 yield FileStart(src)

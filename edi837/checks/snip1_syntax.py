@@ -52,6 +52,11 @@ declare("S1-ENV-008", "error", 1, "SE01 does not equal the number of segments fr
         reads=("SE01",), citation=TR3 + ", SE", ik3="8", ik4="7")
 declare("S1-ENV-009", "error", 1, "A control number is used twice: ISA13 in the file, GS06 in the "
         "interchange or ST02 in the group.", reads=("ISA13", "GS06", "ST02"), citation=X12)
+declare("S1-ENV-015", "error", 1, "Duplicate interchange: an interchange with this sender (ISA06) and "
+        "control number (ISA13) was already sent in this run or accepted in an earlier one (history store); "
+        "nothing in it is accepted twice (TA1 note 025).", reads=("ISA06", "ISA13"),
+        citation=X12 + ", TA1 note code 025 (duplicate interchange control number); a sender re-submits on "
+        "purpose under a new ISA13")
 declare("S1-ENV-011", "error", 1, "GS01 is not HC (Health Care Claim) in a functional group holding 837 "
         "transaction sets.", reads=("GS01",), citation=X12 + ", GS01 functional identifier code (HC = 837)",
         ik3="8", ik4="7")
@@ -189,7 +194,7 @@ def _f(rule: str, message: str, seg: Any, element: str | None = None, value: str
 
 @checker("S1-ISA-001", "S1-ISA-002", "S1-ISA-003", "S1-ISA-004", "S1-ENV-001", "S1-ENV-002", "S1-ENV-003",
          "S1-ENV-004", "S1-ENV-005", "S1-ENV-006", "S1-ENV-007", "S1-ENV-008", "S1-ENV-009", "S1-ENV-011",
-         "S1-ENV-012", "S1-ENV-013", "S1-ENV-014")
+         "S1-ENV-012", "S1-ENV-013", "S1-ENV-014", "S1-ENV-015")
 class EnvelopeChecker:
     """Envelope syntax and control-count integrity (ISA/IEA, GS/GE, ST/SE)."""
 
@@ -205,6 +210,10 @@ class EnvelopeChecker:
         self.gs_judged = False  # GS01/GS08 judged for the open group (at its first 837)
         self.orphan_st: Any = None  # first ST of a run of transaction sets outside any group
         self.missing_groups = 0  # such runs in the open interchange (each one group IEA01 counts)
+        self.n_isa = 0  # interchanges seen in the file
+        # ordinal of an interchange in the file -> where it was sent before (the run's
+        # duplicate-interchange scan: Engine.dup_ics)
+        self.dups: dict[int, str] = getattr(ctx.engine, "dup_ics", {}) or {}
 
     # -- helpers -----------------------------------------------------------
     def _close_group(self, at: Any, out: list[Finding]) -> None:
@@ -273,6 +282,13 @@ class EnvelopeChecker:
         self.gs06s = set()
         if isa is not None:
             self._isa(isa, out)
+            self.n_isa += 1
+            before = self.dups.get(self.n_isa)
+            if before is not None:
+                out.append(_f("S1-ENV-015", f"duplicate interchange: sender {isa[6].strip()!r} already sent "
+                              f"interchange control number ISA13 {isa[13]!r} ({before}); nothing in it is "
+                              f"accepted again: to send it again on purpose, give it a new ISA13", isa,
+                              "ISA13", isa[13]))
 
     def _group(self, obj: Any, out: list[Finding]) -> None:
         gs = obj.gs

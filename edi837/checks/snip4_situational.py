@@ -187,3 +187,22 @@ def inpatient_admitting_dx(claim: Claim, ctx: Any) -> Iterator[Hit]:
         yield Hit(f"claim {claim.claim_id} is inpatient (type of bill {claim.bill_type}) but has no admitting "
                   f"diagnosis; add HI*ABJ:<ICD-10-CM code>", claim.clm, element="CLM05-1",
                   value=claim.facility_code)
+
+
+_FREQ = {"7": "replacement", "8": "void"}
+
+
+@rule("S4-FRQ-001", "error", 4, "A replacement (CLM05-3 7) or void (8) claim has no REF*F8 payer claim control "
+      "number.", reads=("CLM05-3", "REF*F8"),
+      citation="TR3 005010X222A1 / 005010X223A2 2300 REF*F8 Payer Claim Control Number: required when CLM05-3 "
+      "is 7 (replacement) or 8 (void); the payer finds the original claim by it", ik3="I6")
+def replacement_needs_f8(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    what = _FREQ.get(claim.frequency)
+    if what is None:
+        return
+    ref = claim.loop.seg("REF", "F8")
+    if ref is None or not ref[2].strip():
+        yield Hit(f"claim {claim.claim_id} is a {what} (CLM05-3 {claim.frequency}) but has no REF*F8 with the "
+                  f"payer's claim control number of the original claim; add REF*F8*<payer claim number> "
+                  f"(from the 835 or 277CA of the original), or send it as a new claim (CLM05-3 1)",
+                  claim.clm, element="CLM05-3", value=claim.frequency)

@@ -36,6 +36,9 @@ def is_interchange_finding(f: Finding) -> bool:
 
 
 def note_code(findings: Iterable[Finding]) -> str:
+    findings = list(findings)
+    if any(f.rule == "S1-ENV-015" for f in findings):
+        return "025"  # duplicate interchange control number
     for f in findings:
         seg = f.segment_id or ("IEA" if "IEA" in (f.message or "") else None)
         code = NOTE_CODES.get((seg or "", f.element)) or NOTE_CODES.get((seg or "", None))

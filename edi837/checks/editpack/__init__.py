@@ -8,7 +8,7 @@ docs/editpack.md.  Modules register their rules on import.
 from typing import Any
 
 from ..registry import pack
-from . import anesthesia, dx, ect, modifiers, payer, tms  # noqa: F401
+from . import anesthesia, dup, dx, ect, modifiers, payer, tms  # noqa: F401
 from .run_state import RunState
 from .options import check_options
 

@@ -156,20 +156,35 @@ class HistoryStore:
         return [Stay(key=tuple(r[:5]), claim_id=r[4], bill_type=r[5] or "", start=_pd(r[6]),
                      end=_pd(r[7])) for r in rows]
 
+    def has_interchange(self, sender: str, isa13: str) -> bool:
+        """Whether claims of interchange (ISA06 ``sender``, ``isa13``) were recorded."""
+        return self.conn.execute("SELECT 1 FROM claims WHERE sender = ? AND isa13 = ? LIMIT 1",
+                                 (sender, isa13)).fetchone() is not None
+
     def count(self) -> int:
         n: int = self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
         return n
 
     # -- writing ---------------------------------------------------------
     def record(self, patient: str, key: tuple[str, ...], *, kind: str, bill_type: str, stay: Stay | None,
-               php: bool, verdict: str, file: str | None, events: Iterable[Event]) -> bool:
-        """Record one claim and its lines in one transaction; False if already there."""
-        evs = list(events)
+               php: bool, verdict: str, file: str | None, events: Iterable[Event], freq: str = "") -> bool:
+        """Record one claim and its lines in one transaction; False if already there.
+
+        A replacement (``freq`` "7") first removes the claims it replaces (same
+        sender, patient and CLM01, other keys) with their lines; a void ("8")
+        removes them and records no lines of its own: so units, course counts and
+        same-day pairs count the claim once."""
+        evs = list(events) if freq != "8" else []
 
         def run() -> bool:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
+                if freq in ("7", "8"):
+                    for table in ("lines", "claims"):
+                        cur.execute(f"DELETE FROM {table} WHERE sender = ? AND patient = ? AND clm01 = ?"
+                                    " AND NOT (isa13 = ? AND gs06 = ? AND st02 = ?)",
+                                    (key[0], patient, key[4], key[1], key[2], key[3]))
                 cur.execute(
                     "INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*key, patient, kind, bill_type, _d(stay.start) if stay else None,

@@ -255,7 +255,7 @@ class RunState:
             ent[7] = hi
         if self.history is not None:
             self.spill.put_pending(uid, (pid, key, claim.kind or "", claim.bill_type, stay,
-                                         claim_is_php(claim), evs))
+                                         claim_is_php(claim), evs, claim.frequency))
 
     def claim_settled(self, uid: int, patient_key: tuple[str, ...], passed: bool) -> None:
         """Claim ``uid``'s own checks are final (its interchange ended): a claim
@@ -279,6 +279,10 @@ class RunState:
         out, self.stale = self.stale, set()
         return out
 
+    def interchange_accepted(self, sender: str, isa13: str) -> bool:
+        """Whether the history store holds claims of interchange (ISA06, ISA13)."""
+        return self.history is not None and self.history.has_interchange(sender, isa13)
+
     def on_verdict(self, cr: Any) -> None:
         """A final verdict: an accepted claim (or any, with history_record='all') goes to the store."""
         if self.history is None:
@@ -288,9 +292,9 @@ class RunState:
             return
         if cr.verdict != "accepted" and self.record_mode != "all":
             return
-        pid, key, kind, bt, stay, php, evs = rec
+        pid, key, kind, bt, stay, php, evs, freq = rec
         self.history.record(pid, key, kind=kind, bill_type=bt, stay=stay, php=php,
-                            verdict=cr.verdict, file=cr.file, events=evs)
+                            verdict=cr.verdict, file=cr.file, events=evs, freq=freq)
 
 
 class ClaimView:

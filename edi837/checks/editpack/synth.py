@@ -42,7 +42,7 @@ def _claim(kind: str, c: dict[str, Any]) -> list[str]:
     total = sum(int(l.get("charge", 100)) for l in lines)
     out = []
     if kind == "837P":
-        out.append(f"CLM*{c['id']}*{total}***{c.get('pos', '11')}:B:1*Y*A*Y*Y")
+        out.append(f"CLM*{c['id']}*{total}***{c.get('pos', '11')}:B:{c.get('freq', '1')}*Y*A*Y*Y")
     else:
         out.append(f"CLM*{c['id']}*{total}***{c.get('fac', '13')}:A:{c.get('freq', '1')}**A*Y*Y")
         stmt = c.get("stmt")
@@ -58,10 +58,14 @@ def _claim(kind: str, c: dict[str, Any]) -> list[str]:
             out.append("CL1*1*1*01")
     if c.get("g1"):
         out.append(f"REF*G1*{c['g1']}")
+    if c.get("f8"):
+        out.append(f"REF*F8*{c['f8']}")
     dx = c.get("dx", ["ABK:F332"])
     if dx:
         out.append("HI*" + "*".join(dx))
-    if kind != "837P" and c.get("fac", "13") == "11" and c.get("adm_dx", True):
+    given = [i for x in ("dx", "bg", "bh", "procs") for i in c.get(x, [])]
+    if kind != "837P" and c.get("fac", "13") == "11" and c.get("adm_dx", True) and \
+            not any(i.startswith(("ABJ", "BJ")) for i in given):
         out.append("HI*ABJ:" + (dx[0].split(":")[1] if dx else "F332"))  # admitting diagnosis
     for extra in ("bg", "bh", "procs"):
         for item in c.get(extra, []):
