@@ -171,8 +171,8 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
             if echo is not None:
                 echo(fg.summary())
     if persist:
-        with atomic_write(counter_path, "w", encoding="ascii") as fh:
-            fh.write(f"{counter.value}\n")
+        with atomic_write(counter_path, "w", encoding="ascii") as cfh:
+            cfh.write(f"{counter.value}\n")
     return result
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .model.claims import Claim
 
 T = TypeVar("T")
+A = TypeVar("A")
 BATCH = 2000  # rows per pickled batch in a part file
 
 
@@ -66,7 +67,7 @@ def map_files(func: Callable[[str], T], paths: Iterable[str], jobs: int = 1,
         yield fut.result()
 
 
-def submit_files(func: Callable[[str], T], paths: Iterable[str], jobs: int,
+def submit_files(func: Callable[[A], T], paths: Iterable[A], jobs: int,
                  mp_context: str | None = "spawn", window: int | None = None
                  ) -> Generator[cf.Future[T], None, None]:
     """The futures of ``func(path)`` on a pool of ``jobs`` processes, in input order.
