@@ -438,7 +438,13 @@ class Engine:
             by_code = self._by_code.get(kind)
             if by_code is None:
                 by_code = self._by_code[kind] = {}
-            for li, ln in enumerate(claim.lines):
+            lines = claim.lines
+            cap = line_cap(kind)
+            if cap is not None and len(lines) > cap:
+                # more lines than the guide allows is a SNIP 2 error that rejects the claim; the
+                # line rules stop at the guide's maximum (bounded work, however many lines)
+                lines = lines[:cap]
+            for li, ln in enumerate(lines):
                 code = ln.procedure_code
                 mine = by_code.get(code)
                 if mine is None:  # the line rules for this code, in id order
@@ -535,6 +541,24 @@ class Engine:
         fin = self.options.on_finish
         if fin is not None:
             fin()
+
+
+_CAPS: dict[str | None, int | None] = {}
+
+
+def line_cap(kind: str | None) -> int | None:
+    """The guide's maximum number of service lines (loop 2400) per claim of ``kind``."""
+    try:
+        return _CAPS[kind]
+    except KeyError:
+        pass
+    cap: int | None = None
+    if kind in ("837P", "837I"):
+        from ..guide.loader import load_guide
+
+        cap = next((lp.repeat for lp in load_guide(kind).root.walk() if lp.id == "2400"), None)
+    _CAPS[kind] = cap
+    return cap
 
 
 def _name(source: Any, file: str | None) -> str:
