@@ -17,7 +17,7 @@ import io
 import os
 import re
 import zlib
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, cast
 
 from ..findings import Finding, Severity
 from .segment import Delimiters, Segment
@@ -123,7 +123,7 @@ def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str |
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if data[:2] == GZIP_MAGIC:
-            return _Gunzip(io.BytesIO(data)), file or "<bytes>"
+            return cast(BinaryIO, _Gunzip(io.BytesIO(data))), file or "<bytes>"
         return io.BytesIO(data), file or "<bytes>"
     if isinstance(source, (str, os.PathLike)):
         name = file or os.fspath(source)
@@ -132,14 +132,14 @@ def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str |
                 raise ReadError(name, "is a folder, not a file")
             fh = open(source, "rb")
             if _head(fh) == GZIP_MAGIC:
-                return _Gunzip(fh), name
+                return cast(BinaryIO, _Gunzip(fh)), name
             return fh, name
         except OSError as e:
             raise ReadError(name, e.strerror or str(e)) from None
     if hasattr(source, "read"):
-        name = file or getattr(source, "name", "<stream>")
+        name = file or str(getattr(source, "name", "<stream>"))
         if _head(source) == GZIP_MAGIC:
-            return _Gunzip(source), name
+            return cast(BinaryIO, _Gunzip(source)), name
         return source, name
     raise TypeError(f"cannot read {type(source).__name__}")
 
