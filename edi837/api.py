@@ -59,6 +59,7 @@ class Inputs:
     skipped: list[Skipped] = attrs.field(factory=list)
     missing: list[str] = attrs.field(factory=list)  # given paths that do not exist
     empty: list[str] = attrs.field(factory=list)  # given folders from which no file is read
+    paths: list[str] = attrs.field(factory=list)  # files and missing paths, in input order
 
     def empty_message(self, folder: str) -> str:
         n = sum(1 for s in self.skipped if _below(s.path, folder))
@@ -123,9 +124,11 @@ def _walk(paths: Iterable[str | os.PathLike[str]], skipped: list[Skipped] | None
     for p in paths:
         p = os.fspath(p)
         if not os.path.isdir(p):
-            if inputs is not None and not os.path.exists(p):
-                inputs.missing.append(p)
-                continue
+            if inputs is not None:
+                inputs.paths.append(p)
+                if not os.path.exists(p):
+                    inputs.missing.append(p)
+                    continue
             yield p
             continue
         n = 0
@@ -151,6 +154,8 @@ def _walk(paths: Iterable[str | os.PathLike[str]], skipped: list[Skipped] | None
                 why = skip_reason(full)
                 if why is None:
                     n += 1
+                    if inputs is not None:
+                        inputs.paths.append(full)
                     yield full
                 else:
                     skip(full, why)

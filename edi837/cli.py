@@ -83,7 +83,7 @@ def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
     for p in got.missing:
         click.echo(f"{p}: error: no such file or folder", err=True)
         status.cannot_run = True
-    if not got.files:
+    if not got.files and not got.missing:
         for sk in got.skipped:
             click.echo(str(sk), err=True)
         click.echo(f"edi837 {command}: {got.no_files_message()}", err=True)
@@ -298,7 +298,7 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--snip")
     got = _inputs("validate", files, status)
-    paths = got.files
+    paths = got.paths  # a missing file is in the report too: RDR-007, could not be read
     try:
         opts = RunOptions.build(snip=snip, profile=profile or None, history=history or None, mue=mue or None)
         opts.check()

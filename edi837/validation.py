@@ -150,8 +150,7 @@ def _sources(paths_or_bytes: Input) -> tuple[list[Any], list[Skipped]]:
             sources.append(bytes(x))
         elif isinstance(x, (str, os.PathLike)):
             got = collect_inputs([x])
-            sources.extend(got.missing)  # the engine reports it: could_not_read, exit_code 2
-            sources.extend(got.files)
+            sources.extend(got.paths)  # a missing one too: could_not_read, exit_code 2
             acc.skipped.extend(got.skipped)
             acc.empty.extend(got.empty)
         else:

@@ -95,6 +95,18 @@ class _Gunzip(gzip.GzipFile):
             raise OSError(f"gzip: the compressed data is truncated or damaged ({e})") from None
 
 
+def _gunzip(stream: BinaryIO, name: str) -> BinaryIO:
+    """``stream`` decompressed; a ReadError (the file cannot be read at all)
+    when not even its start decompresses."""
+    g = _Gunzip(stream)
+    try:
+        g.peek(1)
+    except (OSError, EOFError, zlib.error) as e:
+        g.close()
+        raise ReadError(name, f"gzip: cannot decompress the file ({e})") from None
+    return cast(BinaryIO, g)
+
+
 def _head(stream: BinaryIO) -> bytes:
     """The first two bytes of ``stream``, left unread (b"" when they cannot be
     looked at without consuming them)."""
@@ -123,7 +135,7 @@ def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str |
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if data[:2] == GZIP_MAGIC:
-            return cast(BinaryIO, _Gunzip(io.BytesIO(data))), file or "<bytes>"
+            return _gunzip(io.BytesIO(data), file or "<bytes>"), file or "<bytes>"
         return io.BytesIO(data), file or "<bytes>"
     if isinstance(source, (str, os.PathLike)):
         name = file or os.fspath(source)
@@ -132,14 +144,14 @@ def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str |
                 raise ReadError(name, "is a folder, not a file")
             fh = open(source, "rb")
             if _head(fh) == GZIP_MAGIC:
-                return cast(BinaryIO, _Gunzip(fh)), name
+                return _gunzip(fh, name), name
             return fh, name
         except OSError as e:
             raise ReadError(name, e.strerror or str(e)) from None
     if hasattr(source, "read"):
         name = file or str(getattr(source, "name", "<stream>"))
         if _head(source) == GZIP_MAGIC:
-            return cast(BinaryIO, _Gunzip(source)), name
+            return _gunzip(source, name), name
         return source, name
     raise TypeError(f"cannot read {type(source).__name__}")
 
