@@ -101,7 +101,7 @@ def skip_reason(path: str) -> str | None:
     if low.endswith(GATE_OUTPUT_SUFFIXES):
         return "an output of edi837 gate (" + ", ".join("*" + s for s in GATE_OUTPUT_SUFFIXES) + ")"
     if not os.path.exists(path):
-        return "broken symbolic link"
+        return "broken symbolic link" if os.path.islink(path) else "gone while the folder was searched"
     if low.removesuffix(".gz").endswith(X12_SUFFIXES):
         return None
     if _sniff(path) is False:
