@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Iterator
 
 import click
 
-from .api import expand_paths
+from .api import Inputs, collect_inputs
 from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
                      InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
 from .findings import Finding, Severity
@@ -76,15 +75,20 @@ def _output(path: str | None, binary: bool = False) -> Iterator[IO[Any]]:
             yield f
 
 
-def _inputs(paths: tuple[str, ...], status: _Status) -> list[str]:
-    out = []
-    for p in expand_paths(paths):
-        if not os.path.exists(p):
-            click.echo(f"{p}: error: no such file or folder", err=True)
-            status.cannot_run = True
-            continue
-        out.append(p)
-    return out
+def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
+    """The input files (:func:`edi837.api.collect_inputs`, the rule of every
+    command); a path that does not exist is named (exit 2); no input file at
+    all ends the command with exit 2, each skipped file named on stderr."""
+    got = collect_inputs(paths)
+    for p in got.missing:
+        click.echo(f"{p}: error: no such file or folder", err=True)
+        status.cannot_run = True
+    if not got.files and not got.missing:
+        for sk in got.skipped:
+            click.echo(str(sk), err=True)
+        click.echo(f"edi837 {command}: {got.no_files_message()}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    return got
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -201,14 +205,19 @@ def _parse_json(file: str, out: IO[str], status: _Status) -> None:
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write here (atomically) instead of stdout (required for parquet).")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Files in parallel processes.")
+@click.option("--jobs", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Files in parallel processes.")
 def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> None:
     """One row per service line of FILES (files or folders), the claim's columns repeated.
 
-    Columns are described in docs/lines.md.
+    Columns are described in docs/lines.md.  Files in folders that are not
+    read are named on stderr with the reason (see docs/gate.md, "Inputs").
     """
     status = _Status()
-    paths = _inputs(files, status)
+    got = _inputs("lines", files, status)
+    for sk in got.skipped:
+        click.echo(str(sk), err=True)
+    paths = got.files
 
     def rows() -> Iterator[dict[str, Any]]:
         for p in paths:
@@ -270,11 +279,16 @@ def _file_rows(path: str, status: _Status) -> Iterator[dict[str, Any]]:
               help="SQLite claim-history store for cross-claim rules (created on first use).")
 @click.option("--mue", type=click.Path(dir_okay=False, exists=True), default=None,
               help="CMS quarterly MUE file (CSV) to use for unit limits.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes.")
+@click.option("--jobs", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Parallel processes.")
 @click.option("--info", "show_info", is_flag=True, help="Show info findings in the text report.")
 def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | None, profile: str | None,
              history: str | None, mue: str | None, jobs: int, show_info: bool) -> None:
-    """Validate FILES (files or folders) at WEDI SNIP 1-5 and the edit pack (7)."""
+    """Validate FILES (files or folders) at WEDI SNIP 1-5 and the edit pack (7).
+
+    Files given by name are read whatever their name; folders are searched as
+    docs/gate.md ("Inputs") says, and the report names every file skipped.
+    """
     from .checks.engine import Engine, RunOptions, parse_snip
     from .outputs.report import JsonReport, TextReport, write_events
 
@@ -283,7 +297,8 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         parse_snip(snip)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--snip")
-    paths = _inputs(files, status)
+    got = _inputs("validate", files, status)
+    paths = got.paths  # a missing file is in the report too: RDR-007, could not be read
     try:
         opts = RunOptions.build(snip=snip, profile=profile or None, history=history or None, mue=mue or None)
         opts.check()
@@ -325,7 +340,8 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
             yield ev
 
     with _output(output) as out:
-        report = JsonReport(out) if fmt == "json" else TextReport(out, show_info=show_info)
+        report = (JsonReport(out, skipped=got.skipped) if fmt == "json"
+                  else TextReport(out, show_info=show_info, skipped=got.skipped))
         write_events(counted(), report)
     sys.exit(status.code)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import attrs
 import click
 
-from .api import X12_SUFFIXES, expand_paths
+from .api import Inputs, Skipped, collect_inputs
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
 from .events import ClaimVerdict, EngineEvent, FileDone, Found
 from .findings import Finding
@@ -75,6 +75,7 @@ class FileGate:
 class GateResult:
     files: list[FileGate] = attrs.field(factory=list)
     claims: list[ClaimResult] = attrs.field(factory=list)
+    skipped: list[Skipped] = attrs.field(factory=list)  # files of the input folders not read, and why
 
     @property
     def exit_code(self) -> int:
@@ -87,30 +88,36 @@ class GateResult:
 
 # -- SNIP 1 envelope counts, until the validator's own SNIP 1 rules land ------------
 # -- the gate ---------------------------------------------------------------------------
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """The gate's input files (:func:`edi837.api.expand_paths` with ``x12_only``);
-    a folder without X12 files, a missing or unreadable file is a GateError."""
-    files: list[str] = []
+def gate_inputs(inputs: Iterable[str], out_dir: str | None = None,
+                echo: Callable[[str], Any] | None = None) -> Inputs:
+    """The gate's inputs (:func:`edi837.api.collect_inputs`, the rule of every
+    command; ``out_dir`` is not searched), each skipped file said to ``echo``;
+    a missing or unreadable file given by name, or no input file at all, is a
+    GateError."""
+    inputs = [os.fspath(x) for x in inputs]
+    got = collect_inputs(inputs, exclude=[out_dir] if out_dir else ())
+    if echo is not None:
+        for sk in got.skipped:
+            echo(str(sk))
+    if got.missing:
+        raise GateError(f"{got.missing[0]}: no such file or folder")
     for x in inputs:
-        x = os.fspath(x)
-        if os.path.isdir(x):
-            found = list(expand_paths([x], x12_only=True))
-            if not found:
-                raise GateError(f"{x}: folder holds no X12 files ({', '.join(X12_SUFFIXES)})")
-            files.extend(found)
-        elif not os.path.exists(x):
-            raise GateError(f"{x}: no such file or folder")
-        elif not os.access(x, os.R_OK):
+        if not os.path.isdir(x) and not os.access(x, os.R_OK):
             raise GateError(f"{x}: cannot read the file (permission denied)")
-        else:
-            files.append(x)
-    if not files:
-        raise GateError("no input files given")
-    return files
+    if not got.files:
+        raise GateError(got.no_files_message())
+    return got
+
+
+def expand_inputs(inputs: Iterable[str], out_dir: str | None = None) -> list[str]:
+    """The gate's input files (:func:`gate_inputs`)."""
+    return gate_inputs(inputs, out_dir).files
 
 
 def _stem(path: str) -> str:
     base = os.path.basename(path)
+    if base.lower().endswith(".gz"):  # claims.x12.gz: claims
+        base = base[:-3]
     stem, ext = os.path.splitext(base)
     return stem or base
 
@@ -126,7 +133,10 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     outputs and control numbers are those of one job."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
-    files = expand_inputs(inputs)
+    if not isinstance(jobs, int) or jobs < 1:
+        raise GateError(f"jobs must be a whole number of at least 1, not {jobs!r}")
+    got = gate_inputs(inputs, out_dir, echo)
+    files = got.files
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -156,7 +166,7 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         chains.setdefault(claim.file, {})[claim.seq] = _chain(claim)
 
     engine.claim_listeners.append(hook)
-    result = GateResult()
+    result = GateResult(skipped=got.skipped)
     seen_stems: dict[str, int] = {}
     with contextlib.closing(per_file):
         for path, events in per_file:

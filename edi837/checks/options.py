@@ -27,9 +27,13 @@ def parse_snip(spec: str | Iterable[int] | None) -> frozenset[int]:
     """'1-5' / '1,2,3' / '7' / None (every level) into a set of SNIP types."""
     if spec is None:
         return ALL_SNIP
-    if not isinstance(spec, str):
-        return frozenset(int(x) for x in spec)
     out: set[int] = set()
+    if not isinstance(spec, str):
+        try:
+            out = {int(x) for x in spec if not isinstance(x, bool)}
+        except (TypeError, ValueError):
+            raise ValueError(f"SNIP levels are numbers 1-7 like 1-5 or [1, 2, 7], not {spec!r}") from None
+        spec = ",".join(map(str, sorted(out)))
     for part in spec.replace(" ", "").split(","):
         if not part:
             continue
@@ -47,22 +51,51 @@ def parse_snip(spec: str | Iterable[int] | None) -> frozenset[int]:
     return frozenset(out)
 
 
+def _snip(v: str | Iterable[int] | None) -> frozenset[int]:
+    try:
+        return parse_snip(v)
+    except ValueError as e:
+        raise ValueError(f"snip: {e}") from None
+
+
 def _rules(v: Iterable[str] | None) -> frozenset[str] | None:
     if v is None:
         return None
     if isinstance(v, str):
         return frozenset([v])
-    return frozenset(v)
+    try:
+        out = frozenset(v)
+    except TypeError:
+        raise ValueError(f"rules: a rule id or a list of rule ids, not {v!r}") from None
+    bad = [r for r in out if not isinstance(r, str)]
+    if bad:
+        raise ValueError(f"rules: rule ids are text like 'TMS-001', not {bad[0]!r}")
+    return out
 
 
 def _record(v: str) -> str:
     if v not in ("accepted", "all"):
-        raise ValueError("history_record must be 'accepted' or 'all'")
+        raise ValueError(f"history_record must be 'accepted' or 'all', not {v!r}")
     return v
 
 
 def _cache(v: int | str | None) -> int | None:
-    return None if v is None or v in ("", 0) else max(1, int(v))
+    if v is None or v in ("", 0):
+        return None  # the pack's default
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or isinstance(v, (bool, float)):
+        raise ValueError(f"editpack_cache must be a whole number of at least 1, not {v!r}")
+    return n
+
+
+def _callback(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, v: Any) -> None:
+        if v is not None and not callable(v):
+            raise ValueError(f"{name} must be a function, not {type(v).__name__}")
+    return check
 
 
 Callback = Callable[..., Any]
@@ -84,15 +117,16 @@ class RunOptions:
     - ``on_finish()``: called at the end of :meth:`Engine.run`.
     """
 
-    snip: frozenset[int] = attrs.field(default=ALL_SNIP, converter=parse_snip)
+    snip: frozenset[int] = attrs.field(default=ALL_SNIP, converter=_snip)
     rules: frozenset[str] | None = attrs.field(default=None, converter=_rules)
     profile: Any = None
     history: Any = None
     history_record: str = attrs.field(default="accepted", converter=_record)
     mue: str | os.PathLike[str] | None = None
     editpack_cache: int | None = attrs.field(default=None, converter=_cache)
-    on_verdict: Callable[[ClaimResult], None] | None = None
-    on_finish: Callable[[], None] | None = None
+    on_verdict: Callable[[ClaimResult], None] | None = attrs.field(default=None,
+                                                                   validator=_callback("on_verdict"))
+    on_finish: Callable[[], None] | None = attrs.field(default=None, validator=_callback("on_finish"))
 
     @classmethod
     def build(cls, options: "RunOptions | None" = None, **kw: Any) -> "RunOptions":
@@ -117,8 +151,15 @@ class RunOptions:
 
     def check(self) -> None:
         """Raise ValueError with a plain message if an option cannot be used
-        (each rule pack checks the options it reads)."""
+        (each rule pack checks the options it reads; ``rules`` must name rules
+        that exist)."""
         from . import registry
 
+        registry._load_all()
+        if self.rules is not None:
+            unknown = sorted(self.rules - set(registry.RULES))
+            if unknown:
+                raise ValueError(f"rules: unknown rule id{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))} (edi837 rules lists them)")
         for pack in registry.packs():
             pack.check_options(self)

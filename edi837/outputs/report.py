@@ -4,7 +4,10 @@ Both are written as the run goes (streamed): findings are written as they
 are found; claim verdicts as they become final.  The JSON report's shape is
 documented by docs/report.schema.json:
 
-    {"files": [...], "claims": [...], "findings": [...], "summary": {...}}
+    {"files": [...], "skipped": [...], "claims": [...], "findings": [...], "summary": {...}}
+
+(``skipped``: the files of the input folders that were not read, with the
+reason; written by ``edi837 validate``, not by the gate's per-file reports.)
 
 Claims and findings are spooled to temporary files while the run goes and
 joined at the end, so memory does not grow with the number of claims.
@@ -26,10 +29,13 @@ SCHEMA_VERSION = "1.0"
 
 
 class JsonReport:
-    """Streams the JSON report to ``out`` (a text stream)."""
+    """Streams the JSON report to ``out`` (a text stream).  ``skipped``: the
+    files of the input folders not read (objects with ``path`` and ``reason``,
+    e.g. :class:`edi837.api.Skipped`), written as ``"skipped"`` when given."""
 
-    def __init__(self, out: IO[str]):
+    def __init__(self, out: IO[str], skipped: Iterable[SkippedFile] | None = None):
         self.out = out
+        self.skipped = None if skipped is None else list(skipped)
         self._claims = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._findings = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._nclaims = 0
@@ -62,6 +68,9 @@ class JsonReport:
         out = self.out
         out.write('{\n  "schema_version": ' + json.dumps(SCHEMA_VERSION) + ',\n  "files": ')
         out.write(json.dumps(self.files, indent=None))
+        if self.skipped is not None:
+            out.write(',\n  "skipped": ' + json.dumps([{"path": k.path, "reason": k.reason}
+                                                      for k in self.skipped]))
         out.write(',\n  "claims": [')
         _copy(self._claims, out)
         out.write("\n  ],\n  \"findings\": [")
@@ -69,6 +78,8 @@ class JsonReport:
         summary = {k: self.totals.get(k, 0) for k in
                    ("claims", "accepted", "rejected", "errors", "warnings", "infos")}
         summary["files"] = len(self.files)
+        if self.skipped is not None:
+            summary["skipped"] = len(self.skipped)
         out.write("\n  ],\n  \"summary\": " + json.dumps(summary) + "\n}\n")
         self._claims.close()
         self._findings.close()
@@ -93,9 +104,15 @@ class TextReport:
     claim they enclose), then each claim with a problem, each finding with its
     place and the offending segment."""
 
-    def __init__(self, out: IO[str], show_info: bool = False):
+    def __init__(self, out: IO[str], show_info: bool = False, skipped: Iterable[SkippedFile] | None = None):
         self.out = out
         self.show_info = show_info
+        self.skipped = list(skipped or ())
+        if self.skipped:  # first, so a reader sees what the run left out
+            out.write(f"skipped ({len(self.skipped)} file(s) in the input folders not read):\n")
+            for k in self.skipped:
+                out.write(f"  {k.path}: {k.reason}\n")
+            out.write("\n")
         self._buf: dict[int, list[Finding]] = defaultdict(list)  # claim_seq -> findings
         self._file_level: list[Finding] = []
         self._claim_blocks: list[str] = []
@@ -171,7 +188,18 @@ class TextReport:
         t = self.totals
         self.out.write(f"{self.nfiles} file(s), {t['claims']} claims: {t['accepted']} accepted, "
                        f"{t['rejected']} rejected; {t['errors']} errors, {t['warnings']} warnings, "
-                       f"{t['infos']} infos\n")
+                       f"{t['infos']} infos" + (f"; {len(self.skipped)} file(s) skipped (listed at the top)"
+                                                if self.skipped else "") + "\n")
+
+
+class SkippedFile(Protocol):
+    """A file not read (:class:`edi837.api.Skipped`): its path and the reason."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
 
 
 class Report(Protocol):

@@ -6,19 +6,24 @@ after it).  Reads what real files look like: a UTF-8 byte-order mark, text
 before the ISA, CR/LF/CRLF or no line breaks, newline as the terminator,
 indented segments, an ISA that is not fixed width, several interchanges per
 file.  Files are read in blocks, so memory does not grow with file size.
+A gzip-compressed input (bytes 1f 8b) is read through :mod:`gzip` as it
+streams; byte offsets are then those of the uncompressed text.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
-from typing import BinaryIO, Iterator
+import zlib
+from typing import BinaryIO, Iterator, cast
 
 from ..findings import Finding, Severity
 from .segment import Delimiters, Segment
 
-__all__ = ["Delimiters", "Segment", "SegmentReader", "read_segments", "ReadError", "open_source"]
+__all__ = ["Delimiters", "Segment", "SegmentReader", "read_segments", "ReadError", "open_source",
+           "GZIP_MAGIC", "starts_like_x12"]
 
 BLOCK = 1 << 20
 _WS = " \t\r\n\x00\x0b\x0c"
@@ -63,24 +68,100 @@ class ReadError(Exception):
         self.message = message
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Gunzip(gzip.GzipFile):
+    """A gzip stream whose damaged or truncated data is an OSError (the reader's
+    RDR-007 "cannot read"), not an EOFError or zlib.error; closing it closes
+    the compressed stream too."""
+
+    def __init__(self, fileobj: BinaryIO):
+        super().__init__(fileobj=fileobj, mode="rb")
+        self._owned: BinaryIO | None = fileobj
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            owned, self._owned = self._owned, None
+            if owned is not None:
+                owned.close()
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(-1 if size is None else size)
+        except (EOFError, zlib.error) as e:
+            raise OSError(f"gzip: the compressed data is truncated or damaged ({e})") from None
+
+
+def _gunzip(stream: BinaryIO, name: str) -> BinaryIO:
+    """``stream`` decompressed; a ReadError (the file cannot be read at all)
+    when not even its start decompresses."""
+    g = _Gunzip(stream)
+    try:
+        g.peek(1)
+    except (OSError, EOFError, zlib.error) as e:
+        g.close()
+        raise ReadError(name, f"gzip: cannot decompress the file ({e})") from None
+    return cast(BinaryIO, g)
+
+
+def _head(stream: BinaryIO) -> bytes:
+    """The first two bytes of ``stream``, left unread (b"" when they cannot be
+    looked at without consuming them)."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        try:
+            return bytes(peek(2)[:2])
+        except (OSError, ValueError):
+            return b""
+    try:
+        if stream.seekable():
+            pos = stream.tell()
+            head = stream.read(2)
+            stream.seek(pos)
+            return head
+    except (OSError, ValueError, AttributeError):
+        pass
+    return b""
+
+
 def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str | None = None
                 ) -> tuple[BinaryIO, str]:
-    """Open a path, bytes or a binary stream; return (stream, display name)."""
+    """Open a path, bytes or a binary stream; return (stream, display name).
+
+    Gzip-compressed input (bytes 1f 8b) comes back decompressed as it is read."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return io.BytesIO(bytes(source)), file or "<bytes>"
+        data = bytes(source)
+        if data[:2] == GZIP_MAGIC:
+            return _gunzip(io.BytesIO(data), file or "<bytes>"), file or "<bytes>"
+        return io.BytesIO(data), file or "<bytes>"
     if isinstance(source, (str, os.PathLike)):
         name = file or os.fspath(source)
         try:
             if os.path.isdir(source):
                 raise ReadError(name, "is a folder, not a file")
-            return open(source, "rb"), name
+            fh = open(source, "rb")
+            if _head(fh) == GZIP_MAGIC:
+                return _gunzip(fh, name), name
+            return fh, name
         except OSError as e:
             raise ReadError(name, e.strerror or str(e)) from None
     if hasattr(source, "read"):
-        if file:
-            return source, file
-        return source, getattr(source, "name", "<stream>")
+        name = file or str(getattr(source, "name", "<stream>"))
+        if _head(source) == GZIP_MAGIC:
+            return _gunzip(source, name), name
+        return source, name
     raise TypeError(f"cannot read {type(source).__name__}")
+
+
+def starts_like_x12(head: bytes) -> bool:
+    """Whether the first bytes of a file (decompressed, if it was gzip) begin
+    with an ISA header, after an optional UTF-8 byte-order mark and white space."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    return head.lstrip(b" \t\r\n\x00\x0b\x0c")[:3] == b"ISA"
 
 
 def _fix_text(s: str) -> str:

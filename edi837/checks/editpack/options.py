@@ -12,12 +12,20 @@ def check_options(options: Any) -> None:
     ``history`` cannot be used."""
     prof = options.profile
     if prof:
-        from .profiles import load_profile
+        from .profiles import Profile, ProfileError, _path_for, load_profile
 
-        try:
-            load_profile(str(prof))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"--profile {prof}: {e}") from None
+        if isinstance(prof, Profile):
+            pass  # loaded (and checked) already
+        elif not isinstance(prof, (str, os.PathLike)):
+            raise ValueError(f"profile: a profile name or the path of a TOML file, not {type(prof).__name__}")
+        else:
+            try:
+                load_profile(os.fspath(prof))
+            except ProfileError as e:  # names the key; the file only when it is not the one given
+                own = os.path.abspath(e.path) == os.path.abspath(_path_for(os.fspath(prof)))
+                raise ValueError(f"--profile {prof}: {e.detail if own else e}") from None
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"--profile {prof}: {e}") from None
     mue = options.mue
     if mue:
         from .mue import load_mue

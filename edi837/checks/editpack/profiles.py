@@ -14,16 +14,21 @@ it: ``KEY_source`` and ``KEY_date`` in the same table (a ``[[prior_auth]]``
 entry or ``[coverage_start]`` is one value: its ``source`` and its own
 ``from`` / ``date``).  The loader ignores these keys where it reads values
 (:func:`is_meta`).
+
+Profiles are checked strictly when loaded (:func:`check_profile`): a key the
+edit pack does not read (a typo such as ``course_capp``) or a value of the
+wrong kind is a :class:`ProfileError` naming the file and the key.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 DATA = Path(__file__).with_name("data")
 PROFILE_DIR = DATA / "profiles"
@@ -86,10 +91,125 @@ def _unchanged(files: tuple[tuple[str, tuple[int, int]], ...]) -> bool:
         return False
 
 
+class ProfileError(ValueError):
+    """A profile file that cannot be used: ``path`` and what is wrong (``detail``,
+    naming the key)."""
+
+    def __init__(self, path: str | os.PathLike[str], detail: str):
+        super().__init__(f"{os.fspath(path)}: {detail}")
+        self.path = os.fspath(path)
+        self.detail = detail
+
+
+# -- the keys a profile may set, and what their values must be ---------------------------
+Check = Callable[[Any], str | None]  # None: fine; else what the value must be
+
+
+def _kind(test: Callable[[Any], bool], what: str) -> Check:
+    return lambda v: None if test(v) else what
+
+
+def _whole(least: int) -> Check:
+    return _kind(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= least,
+                 f"a whole number of at least {least}")
+
+
+_TEXT = _kind(lambda v: isinstance(v, str), "text in quotes")
+_NAME = _kind(lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name in quotes")
+_BOOL = _kind(lambda v: isinstance(v, bool), "true or false")
+_DATE = _kind(lambda v: isinstance(v, _dt.date) and not isinstance(v, _dt.datetime),
+              "a TOML date without quotes, like 2026-01-01")
+_PROC = re.compile(r"[0-9A-Z]{5}")
+_ICD = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
+_CODES = _kind(lambda v: isinstance(v, list) and all(isinstance(c, str) and _PROC.fullmatch(c) for c in v),
+               'a list of 5-character procedure codes, like ["90867", "90868"]')
+_DX = _kind(lambda v: isinstance(v, list) and all(isinstance(c, str) and _ICD.fullmatch(c.upper()) for c in v),
+            'a list of ICD-10-CM codes, like ["F32.2", "F33.2"]')
+
+TMS_KEYS: dict[str, Check] = {
+    "covered_dx": _DX, "ocd_warning": _BOOL, "course_cap": _whole(1), "max_90869_per_course": _whole(0),
+    "course_gap_days": _whole(1), "retreatment_warn_days": _whole(0), "min_age": _whole(0),
+    "physician_required": _BOOL,
+}
+PRIOR_AUTH_KEYS: dict[str, Check] = {"codes": _CODES, "from": _DATE, "to": _DATE, "source": _TEXT}
+COVERAGE_START_KEYS: dict[str, Check] = {"date": _DATE, "codes": _CODES, "source": _TEXT}
+# tables (checked by their own key lists) are marked by None
+TOP_KEYS: dict[str, Check | None] = {
+    "name": _NAME, "extends": _TEXT, "description": _TEXT, "source": _TEXT, "date": _DATE,
+    "medicare": _BOOL, "medicare_advantage": _BOOL,
+    "tms": None, "units_per_day": None, "prior_auth": None, "coverage_start": None,
+}
+
+
+def _check_table(path: str | os.PathLike[str], table: Any, where: str,
+                 keys: dict[str, Check] | dict[str, Check | None]) -> None:
+    """Check ``table``'s keys against ``keys`` (key -> check of its value; None:
+    a table checked on its own), and each value's source and date (``KEY_source``,
+    ``KEY_date``; ``source`` and ``date`` of the table itself)."""
+    if not isinstance(table, dict):
+        name = where.rstrip(".")
+        raise ProfileError(path, f"{name} must be a table ([{name}])")
+    for k, v in table.items():
+        key = f"{where}{k}"
+        if k in ("source", "date") and k not in keys:
+            bad = (_TEXT if k == "source" else _DATE)(v)
+        elif k in keys:
+            check = keys[k]
+            bad = check(v) if check is not None else None
+        elif k.endswith(("_source", "_date")) and k.rsplit("_", 1)[0] in keys:
+            bad = (_TEXT if k.endswith("_source") else _DATE)(v)
+        else:
+            scope = f" in [{where.rstrip('.')}]" if where else ""
+            raise ProfileError(path, f"unknown key {key!r} (known{scope}: {', '.join(keys)}; "
+                                     f"and KEY_source / KEY_date beside each)")
+        if bad is not None:
+            raise ProfileError(path, f"{key} = {v!r}: must be {bad}")
+
+
+def check_profile(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
+    """Raise :class:`ProfileError` naming the key if a profile file (its own
+    keys, before merging) sets a key the edit pack does not read or a value of
+    the wrong kind."""
+    top = dict(data)
+    tables = {k: top.pop(k) for k in ("tms", "units_per_day", "prior_auth", "coverage_start") if k in top}
+    _check_table(path, top, "", TOP_KEYS)
+    if "tms" in tables:
+        _check_table(path, tables["tms"], "tms.", TMS_KEYS)
+    if "units_per_day" in tables:
+        ut = tables["units_per_day"]
+        codes: dict[str, Check] = {k: _whole(0) for k in (ut if isinstance(ut, dict) else ()) if not is_meta(k)}
+        for k in codes:
+            if not _PROC.fullmatch(k):
+                raise ProfileError(path, f"units_per_day.{k}: not a 5-character procedure code "
+                                         f'(like "90868" = 1)')
+        _check_table(path, ut, "units_per_day.", codes)
+    if "prior_auth" in tables:
+        pa = tables["prior_auth"]
+        if not isinstance(pa, list):
+            raise ProfileError(path, "prior_auth must be a list of [[prior_auth]] entries")
+        for i, entry in enumerate(pa):
+            _check_table(path, entry, f"prior_auth[{i}].", PRIOR_AUTH_KEYS)
+            if "codes" not in entry:
+                raise ProfileError(path, f"prior_auth[{i}]: codes is missing (the procedure codes it covers)")
+    if "coverage_start" in tables:
+        cs = tables["coverage_start"]
+        _check_table(path, cs, "coverage_start.", COVERAGE_START_KEYS)
+        if "date" not in cs:
+            raise ProfileError(path, "coverage_start: date is missing (the first date the payer covers TMS)")
+
+
 def _read(path: Path, files: list[tuple[str, tuple[int, int]]]) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        files.append((os.path.abspath(path), _stamp(os.fstat(fh.fileno()))))
-        return tomllib.load(fh)
+    """A profile file's own keys, checked (:func:`check_profile`)."""
+    try:
+        with open(path, "rb") as fh:
+            files.append((os.path.abspath(path), _stamp(os.fstat(fh.fileno()))))
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(path, f"not valid TOML: {e}") from None
+    except OSError as e:
+        raise ProfileError(path, f"cannot read: {e.strerror or e}") from None
+    check_profile(path, data)
+    return data
 
 
 def load_profile(name_or_path: str) -> "Profile":
@@ -105,6 +225,7 @@ def load_profile(name_or_path: str) -> "Profile":
     files: list[tuple[str, tuple[int, int]]] = []
     data = _read(path, files)
     chain = [data]
+    paths = [path]
     seen = {str(path)}
     while True:
         parent = chain[-1].get("extends")
@@ -114,10 +235,14 @@ def load_profile(name_or_path: str) -> "Profile":
         if not parent:
             break
         ppath = _path_for(parent)
+        if not ppath.exists():
+            raise ProfileError(paths[-1], f"extends = {parent!r}: no such profile "
+                                          f"(shipped: {', '.join(shipped_profiles())})")
         if str(ppath) in seen:
             break
         seen.add(str(ppath))
         chain.append(_read(ppath, files))
+        paths.append(ppath)
     merged: dict[str, Any] = {}
     for d in reversed(chain):
         merged = _merge(merged, d)
