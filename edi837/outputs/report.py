@@ -8,6 +8,9 @@ documented by docs/report.schema.json:
 
 Claims and findings are spooled to temporary files while the run goes and
 joined at the end, so memory does not grow with the number of claims.
+
+``redact`` (a :class:`~edi837.outputs.redact.Redactor`, ``--redact``): each
+finding is redacted before either report takes it (the JSON spool included).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from typing import IO, Any, Iterable, Protocol
+from typing import IO, TYPE_CHECKING, Any, Iterable, Protocol
 
 from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found
 from ..checks.verdicts import ClaimResult, FileResult
 from ..findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from .redact import Redactor
 
 SCHEMA_VERSION = "1.0"
 
@@ -28,8 +34,9 @@ SCHEMA_VERSION = "1.0"
 class JsonReport:
     """Streams the JSON report to ``out`` (a text stream)."""
 
-    def __init__(self, out: IO[str]):
+    def __init__(self, out: IO[str], redact: Redactor | None = None):
         self.out = out
+        self.redact = redact
         self._claims = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._findings = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._nclaims = 0
@@ -41,6 +48,8 @@ class JsonReport:
         pass
 
     def finding(self, f: Finding) -> None:
+        if self.redact is not None:
+            f = self.redact.finding(f)
         self._findings.write(("," if self._nfindings else "") + "\n    " +
                              json.dumps(f.to_dict(), default=str))
         self._nfindings += 1
@@ -93,9 +102,10 @@ class TextReport:
     claim they enclose), then each claim with a problem, each finding with its
     place and the offending segment."""
 
-    def __init__(self, out: IO[str], show_info: bool = False):
+    def __init__(self, out: IO[str], show_info: bool = False, redact: Redactor | None = None):
         self.out = out
         self.show_info = show_info
+        self.redact = redact
         self._buf: dict[int, list[Finding]] = defaultdict(list)  # claim_seq -> findings
         self._file_level: list[Finding] = []
         self._claim_blocks: list[str] = []
@@ -113,6 +123,8 @@ class TextReport:
         self.totals[f.severity.value + "s"] += 1
         if f.severity is Severity.INFO and not self.show_info:
             return
+        if self.redact is not None:
+            f = self.redact.finding(f)
         if f.claim_seq is None:
             self._file_level.append(f)
         else:

@@ -157,7 +157,7 @@ class HistoryStore:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                v = cur.execute("PRAGMA user_version").fetchone()[0]
+                v: int = cur.execute("PRAGMA user_version").fetchone()[0]
                 if v > SCHEMA_VERSION:
                     raise RuntimeError(f"history store {self.path} has schema {v}, newer than {SCHEMA_VERSION}")
                 for n in range(v + 1, SCHEMA_VERSION + 1):
