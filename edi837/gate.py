@@ -347,7 +347,7 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
     Exit status: 0 no errors, 1 errors found (a rejected claim or an error
     finding), 2 could not run.
     """
-    from .progress import wanted
+    from .progress import echo, wanted
 
     logs.setup(log_format, log_level, quiet)
     logs.log(log, logging.INFO, "run start", command="gate", inputs=len(files_or_folders), jobs=jobs,
@@ -363,7 +363,7 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
 
     try:
         res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
-                   control_number=control_number, now=now, echo=None if quiet else click.echo, jobs=jobs,
+                   control_number=control_number, now=now, echo=None if quiet else echo, jobs=jobs,
                    redact=redact, progress=wanted(quiet))
     except GateError as e:
         fail(str(e))

@@ -131,6 +131,18 @@ class TerminalOut:
         return getattr(self.out, name)
 
 
+def echo(message: str) -> None:
+    """``click.echo(message)`` to standard output, clearing a bar first (both may be one terminal)."""
+    import click
+
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is not None and getattr(tqdm.tqdm, "_instances", None):
+        with tqdm.tqdm.external_write_mode(file=sys.stdout):
+            click.echo(message)
+    else:
+        click.echo(message)
+
+
 def quiet_option(f: Any) -> Any:
     """The ``--quiet`` option of a command."""
     import click
