@@ -208,11 +208,11 @@ class Redactor:
         self._files: collections.OrderedDict[str, Values] = collections.OrderedDict()
 
     def values_of(self, file: str | None) -> Values:
-        if not file or not os.path.isfile(file):
+        if not file:
             return Values()
         vals = self._files.get(file)
-        if vals is None:
-            vals = self._files[file] = file_values(file)
+        if vals is None:  # (a source that is not a file, e.g. bytes, has none)
+            vals = self._files[file] = file_values(file) if os.path.isfile(file) else Values()
             while len(self._files) > self.KEEP_FILES:
                 self._files.popitem(last=False)
         else:
