@@ -23,7 +23,7 @@ import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn
 
 import attrs
 import click
@@ -355,7 +355,7 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
     t0 = time.monotonic()
     now = _parse_now(now_)
 
-    def fail(message: str, **fields: Any) -> None:
+    def fail(message: str, **fields: Any) -> NoReturn:
         logs.say(log, logging.ERROR, f"edi837 gate: {message}", **fields)
         logs.log(log, logging.INFO, "run end", command="gate", exit_code=2,
                  seconds=round(time.monotonic() - t0, 3))

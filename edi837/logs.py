@@ -105,6 +105,19 @@ def setup(fmt: str = "text", level: str | None = None, quiet: bool = False) -> N
     root.addHandler(h)
     root.setLevel(getattr(logging, lv.upper()))
     _state["json"] = fmt == "json"
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # a command: undone when it ends (several commands may run in one process)
+        ctx.call_on_close(reset)
+
+
+def reset() -> None:
+    """Undo :func:`setup`: no handler of ours, the level inherited, text mode."""
+    root = logging.getLogger(ROOT)
+    for h in list(root.handlers):
+        if isinstance(h, _Handler):
+            root.removeHandler(h)
+    root.setLevel(logging.NOTSET)
+    _state["json"] = False
 
 
 def json_mode() -> bool:
