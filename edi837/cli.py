@@ -10,36 +10,44 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
+import os
 import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Iterator
 
 import click
 
+from . import logs
 from .api import Inputs, collect_inputs
 from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
                      InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
+from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
 from .model.build import stream
 from .outputs.atomic import atomic_write
 from .outputs.tables import COLUMN_NAMES, rows
+from .progress import Progress, TerminalOut, quiet_option
 from .reader import ReadError
 from .reader.segment import Segment
 
 EXIT_OK, EXIT_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
+log = logs.get("cli")
 
 
 class _Status:
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.errors = 0
         self.cannot_run = False
+        self.quiet = quiet
 
     def found(self, f: Finding) -> None:
         """A reader or grammar finding: counted, and said on stderr."""
         if f.severity is Severity.ERROR:
             self.errors += 1
-        _say(f)
+        _say(f, self.quiet)
 
     @property
     def code(self) -> int:
@@ -51,7 +59,32 @@ def _say(f: Finding, quiet: bool = False) -> None:
         return
     if f.severity is Severity.INFO:
         return
-    click.echo(str(f), err=True)
+    if logs.json_mode():  # a log record: the finding's place and rule (reader and grammar
+        # messages describe the structure, never an element's value)
+        logs.log(log, logging.ERROR if f.severity is Severity.ERROR else logging.WARNING, f.message,
+                 rule=f.rule, severity=f.severity.value, file=f.file, line=f.line,
+                 segment=f.segment_seq, element=f.element or f.segment_id)
+        return
+    logs.echo_err(str(f))
+
+
+def _start(command: str, quiet: bool, log_format: str, log_level: str | None, **fields: Any) -> float:
+    """Set logging up and log the run's start; returns the start time."""
+    logs.setup(log_format, log_level, quiet)
+    logs.log(log, logging.INFO, "run start", command=command, **fields)
+    return time.monotonic()
+
+
+def _end(command: str, t0: float, code: int, **fields: Any) -> None:
+    logs.log(log, logging.INFO, "run end", command=command, exit_code=code,
+             seconds=round(time.monotonic() - t0, 3), **fields)
+
+
+def _file_done(r: FileResult) -> None:
+    """Log a file's counts (names, counts only)."""
+    logs.log(log, logging.INFO, "file done", file=r.file, claims=r.claims, accepted=r.accepted,
+             rejected=r.rejected, errors=r.errors, warnings=r.warnings, infos=r.infos,
+             could_not_read=r.could_not_read)
 
 
 @contextlib.contextmanager
@@ -61,18 +94,30 @@ def _worker_failure() -> Iterator[None]:
     try:
         yield
     except BrokenProcessPool as e:
-        click.echo(f"edi837: a worker process stopped: {e}", err=True)
+        logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
         sys.exit(EXIT_CANNOT_RUN)
 
 
 @contextlib.contextmanager
-def _output(path: str | None, binary: bool = False) -> Iterator[IO[Any]]:
+def _output(path: str | None, binary: bool = False, bar: Progress | None = None) -> Iterator[IO[Any]]:
+    """Where the output goes: ``path`` (written atomically) or stdout; with a
+    progress ``bar`` on the terminal stdout also is, writes clear the bar first."""
     with _worker_failure():
         if path in (None, "-"):
-            yield sys.stdout.buffer if binary else sys.stdout
+            out: Any = sys.stdout.buffer if binary else sys.stdout
+            if bar is not None and not binary and _isatty(sys.stdout):
+                out = TerminalOut(out)
+            yield out
             return
         with atomic_write(path, "wb" if binary else "w", newline="" if not binary else None) as f:
             yield f
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
@@ -81,7 +126,8 @@ def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
     all ends the command with exit 2, each skipped file named on stderr."""
     got = collect_inputs(paths)
     for p in got.missing:
-        click.echo(f"{p}: error: no such file or folder", err=True)
+        logs.say(log, logging.ERROR, f"{p}: error: no such file or folder", file=p,
+                 event="no such file or folder")
         status.cannot_run = True
     if not got.files and not got.missing:
         for sk in got.skipped:
@@ -89,6 +135,11 @@ def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
         click.echo(f"edi837 {command}: {got.no_files_message()}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     return got
+
+
+def _cannot_read(e: ReadError) -> None:
+    logs.say(log, logging.ERROR, f"{e.file}: error: cannot read: {e.message}", file=e.file,
+             event="cannot read", reason=e.message)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +155,7 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 def parse(file: str, fmt: str, output: str | None) -> None:
     """Read FILE into loops: print the loop tree (json) or one line per segment (jsonl)."""
+    logs.setup()
     status = _Status()
     try:
         with _output(output) as out:
@@ -207,65 +259,101 @@ def _parse_json(file: str, out: IO[str], status: _Status) -> None:
               help="Write here (atomically) instead of stdout (required for parquet).")
 @click.option("--jobs", type=click.IntRange(1, None), default=1, show_default=True,
               help="Files in parallel processes.")
-def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> None:
+@quiet_option
+@logs.log_options
+def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet: bool, log_format: str,
+          log_level: str | None) -> None:
     """One row per service line of FILES (files or folders), the claim's columns repeated.
 
     Columns are described in docs/lines.md.  Files in folders that are not
     read are named on stderr with the reason (see docs/gate.md, "Inputs").
     """
-    status = _Status()
+    t0 = _start("lines", quiet, log_format, log_level, inputs=len(files), format=fmt, jobs=jobs)
+    status = _Status(quiet)
     got = _inputs("lines", files, status)
     for sk in got.skipped:
         click.echo(str(sk), err=True)
     paths = got.files
+    bar = Progress.maybe(paths, "lines", quiet)
+    count = [0, 0]  # files, rows
+
+    def file_end(p: str, n: int) -> None:
+        count[0] += 1
+        count[1] += n
+        logs.log(log, logging.INFO, "file done", file=p, rows=n)
+        if bar is not None:
+            bar.file_done(p)
 
     def rows() -> Iterator[dict[str, Any]]:
         for p in paths:
+            n = 0
             try:
-                yield from _file_rows(p, status)
+                for r in _file_rows(p, status, bar):
+                    n += 1
+                    yield r
             except ReadError as e:
-                click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+                _cannot_read(e)
                 status.cannot_run = True
+            file_end(p, n)
 
     if jobs > 1 and len(paths) > 1:
         from .parallel import lines as parallel_lines
 
         def rows() -> Iterator[dict[str, Any]]:  # noqa: F811 - files on several processes
             found: list[Finding] = []
+            cur, n = None, 0
             try:
-                yield from parallel_lines(paths, jobs, findings=found)
+                for r in parallel_lines(paths, jobs, findings=found):
+                    if r["file"] != cur:  # the rows of a file come together, files in order
+                        if cur is not None:
+                            file_end(cur, n)
+                        cur, n = r["file"], 0
+                    n += 1
+                    yield r
             except ReadError as e:
-                click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+                _cannot_read(e)
                 status.cannot_run = True
+            if cur is not None:
+                file_end(cur, n)
             for f in found:
                 status.found(f)
 
+    try:
+        _write_lines(rows(), fmt, output, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    _end("lines", t0, status.code, files=count[0], rows=count[1])
+    sys.exit(status.code)
+
+
+def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bar: Progress | None) -> None:
     if fmt == "parquet":
         if not output or output == "-":
             raise click.UsageError("--format parquet needs --output FILE")
         try:
             from .outputs.parquet import write_lines_parquet
         except ImportError as e:
-            click.echo(f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})", err=True)
+            logs.say(log, logging.ERROR, f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})")
             sys.exit(EXIT_CANNOT_RUN)
         with _worker_failure():
-            write_lines_parquet(rows(), output)
-        sys.exit(status.code)
-    with _output(output) as out:
+            write_lines_parquet(rows, output)
+        return
+    with _output(output, bar=bar) as out:
         if fmt == "csv":
             w = csv.writer(out, lineterminator="\n")
             w.writerow(COLUMN_NAMES)
             # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field
-            w.writerows(r.values() for r in rows())
+            w.writerows(r.values() for r in rows)
         else:
             dumps = json.dumps
-            for r in rows():
+            for r in rows:
                 out.write(dumps(r) + "\n")
-    sys.exit(status.code)
 
 
-def _file_rows(path: str, status: _Status) -> Iterator[dict[str, Any]]:
-    return rows(stream(path), status.found)
+def _file_rows(path: str, status: _Status, bar: Progress | None = None) -> Iterator[dict[str, Any]]:
+    events = stream(path)
+    return rows(bar.events(events) if bar is not None else events, status.found)
 
 
 @main.command()
@@ -282,8 +370,14 @@ def _file_rows(path: str, status: _Status) -> Iterator[dict[str, Any]]:
 @click.option("--jobs", type=click.IntRange(1, None), default=1, show_default=True,
               help="Parallel processes.")
 @click.option("--info", "show_info", is_flag=True, help="Show info findings in the text report.")
+@click.option("--redact", is_flag=True,
+              help="Mask patient and subscriber names, member ids, dates of birth and addresses in the "
+                   "report (messages, values, segment excerpts); claim ids and positions are kept.")
+@quiet_option
+@logs.log_options
 def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | None, profile: str | None,
-             history: str | None, mue: str | None, jobs: int, show_info: bool) -> None:
+             history: str | None, mue: str | None, jobs: int, show_info: bool, redact: bool, quiet: bool,
+             log_format: str, log_level: str | None) -> None:
     """Validate FILES (files or folders) at WEDI SNIP 1-5 and the edit pack (7).
 
     Files given by name are read whatever their name; folders are searched as
@@ -292,7 +386,9 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
     from .checks.engine import Engine, RunOptions, parse_snip
     from .outputs.report import JsonReport, TextReport, write_events
 
-    status = _Status()
+    t0 = _start("validate", quiet, log_format, log_level, inputs=len(files), format=fmt, jobs=jobs,
+                snip=snip, redact=redact)
+    status = _Status(quiet)
     try:
         parse_snip(snip)
     except ValueError as e:
@@ -304,6 +400,7 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         opts.check()
     except ValueError as e:
         raise click.UsageError(str(e))
+    bar = Progress.maybe(paths, "validate", quiet)
     try:
         if jobs and jobs > 1 and len(paths) > 1:
             from . import parallel
@@ -311,38 +408,44 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
             # cross-claim rules run here, in file order: same report as one job
             source = parallel.validate(paths, jobs, opts)
         else:
-            source = Engine(opts).run(paths)
+            engine = Engine(opts)
+            if bar is not None:  # a single large file moves the bar too
+                engine.claim_listeners.append(bar.claim)
+            source = engine.run(paths)
     except (ValueError, OSError, KeyError) as e:
-        click.echo(f"error: {e}", err=True)
+        logs.say(log, logging.ERROR, f"error: {e}")
         sys.exit(EXIT_CANNOT_RUN)
-    show_bar = fmt == "text" and output is None and sys.stdout.isatty() and sys.stderr.isatty()
-
-    def events() -> Iterator[EngineEvent]:
-        it = source
-        if show_bar and len(paths) > 1:
-            with click.progressbar(length=len(paths), label="validating", file=sys.stderr) as bar:
-                for ev in it:
-                    if isinstance(ev, FileDone):
-                        bar.update(1)
-                    yield ev
-        else:
-            yield from it
 
     def counted() -> Iterator[EngineEvent]:
-        for ev in events():
+        for ev in source:
             match ev:
                 case Found(f) if f.severity is Severity.ERROR:
                     status.errors += 1
                 case ClaimVerdict(c) if c.verdict == "rejected":
                     status.errors += 1
-                case FileDone(r) if r.could_not_read:
-                    status.cannot_run = True
+                case FileDone(r):
+                    if r.could_not_read:
+                        status.cannot_run = True
+                    _file_done(r)
+                    if bar is not None:
+                        bar.file_done(r.file)
             yield ev
 
-    with _output(output) as out:
-        report = (JsonReport(out, skipped=got.skipped) if fmt == "json"
-                  else TextReport(out, show_info=show_info, skipped=got.skipped))
-        write_events(counted(), report)
+    redactor = None
+    if redact:
+        from .outputs.redact import Redactor
+
+        redactor = Redactor()
+    try:
+        with _output(output, bar=bar) as out:
+            report = (JsonReport(out, skipped=got.skipped, redact=redactor) if fmt == "json"
+                      else TextReport(out, show_info=show_info, skipped=got.skipped, redact=redactor))
+            totals = write_events(counted(), report)
+    finally:
+        if bar is not None:
+            bar.close()
+    _end("validate", t0, status.code, files=len(paths),
+         **{k: totals.get(k, 0) for k in ("claims", "accepted", "rejected", "errors", "warnings")})
     sys.exit(status.code)
 
 

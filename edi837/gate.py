@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn
 
 import attrs
 import click
 
+from . import logs
 from .api import Inputs, Skipped, collect_inputs
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
 from .events import ClaimVerdict, EngineEvent, FileDone, Found
@@ -38,12 +41,15 @@ from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
 from .parallel import file_events
+from .progress import Progress, quiet_option
 from .reader.segment import Delimiters
 
 if TYPE_CHECKING:
     from .model.claims import Claim
+    from .outputs.redact import Redactor
 
 COUNTER_FILE = ".edi837-gate-control"
+log = logs.get("gate")
 
 
 class GateError(Exception):
@@ -124,13 +130,17 @@ def _stem(path: str) -> str:
 
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
-         echo: Callable[[str], Any] | None = None, jobs: int = 1, **engine_options: Any) -> GateResult:
+         echo: Callable[[str], Any] | None = None, jobs: int = 1, redact: bool = False,
+         progress: bool = False, **engine_options: Any) -> GateResult:
     """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc.
 
     ``jobs > 1``: pass 1 of several files runs on that many processes
     (:func:`edi837.parallel.file_events`: the cross-claim rules run here, in
     file order); pass 2 and every output are written here, file after file, so
-    outputs and control numbers are those of one job."""
+    outputs and control numbers are those of one job.  ``redact``: PHI is
+    masked in the report.json files (:mod:`edi837.outputs.redact`);
+    ``progress``: a bar on standard error over the input bytes (two passes a
+    file, :mod:`edi837.progress`)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     if not isinstance(jobs, int) or jobs < 1:
@@ -166,18 +176,36 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         chains.setdefault(claim.file, {})[claim.seq] = _chain(claim)
 
     engine.claim_listeners.append(hook)
+    bar = Progress(files, "gate", passes=2) if progress else None
+    if bar is not None:
+        engine.claim_listeners.append(bar.claim)
+    redactor: Redactor | None = None
+    if redact:
+        from .outputs.redact import Redactor
+
+        redactor = Redactor()
     result = GateResult(skipped=got.skipped)
     seen_stems: dict[str, int] = {}
-    with contextlib.closing(per_file):
+    with contextlib.closing(per_file), bar or contextlib.nullcontext():
         for path, events in per_file:
             stem = _stem(path)
             n = seen_stems.get(stem, 0)
             seen_stems[stem] = n + 1
             if n:
                 stem = f"{stem}.{n + 1}"
-            fg = gate_file(engine, path, out_dir, stem, counter, now, events, chains.pop(path, {}))
+            t0, first = time.monotonic(), counter.value
+            fg = gate_file(engine, path, out_dir, stem, counter, now, events, chains.pop(path, {}),
+                           redact=redactor, progress=bar)
             result.files.append(fg)
             result.claims.extend(fg.results)
+            if bar is not None:
+                bar.file_done(path)
+            r = fg.result
+            logs.log(log, logging.INFO, "file done", file=path, claims=r.claims, accepted=r.accepted,
+                     rejected=r.rejected, errors=r.errors, warnings=r.warnings,
+                     could_not_read=r.could_not_read, outputs=sorted(fg.paths),
+                     control_numbers=[first, counter.value - 1] if counter.value != first else [],
+                     seconds=round(time.monotonic() - t0, 3))
             if echo is not None:
                 echo(fg.summary())
     if persist:
@@ -195,10 +223,12 @@ def _chain(claim: Claim) -> tuple[str, str, str]:
 
 def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
               now: _dt.datetime, events: Iterable[EngineEvent] | None = None,
-              hl_of: dict[int, tuple[str, str, str]] | None = None) -> FileGate:
+              hl_of: dict[int, tuple[str, str, str]] | None = None, *,
+              redact: Redactor | None = None, progress: Progress | None = None) -> FileGate:
     """Gate one file; ``events`` are ``engine.run_file(path)``'s (or those
     :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine,
-    with ``hl_of``: claim seq -> its HL chain, noted as the engine checked it)."""
+    with ``hl_of``: claim seq -> its HL chain, noted as the engine checked it);
+    ``redact`` masks PHI in its report; ``progress`` moves with the split."""
     fg = FileGate(input=path)
     base = os.path.join(out_dir, stem)
     # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
@@ -213,20 +243,21 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
     # every output of the file is renamed into place together, when all are done
     with contextlib.ExitStack() as stack:
         return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, hl_of, hook, stack,
-                          events)
+                          events, redact, progress)
 
 
 def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
                now: _dt.datetime, fg: FileGate, base: str, hl_of: dict[int, tuple[str, str, str]],
                hook: Callable[[Claim], None],
-               stack: contextlib.ExitStack, events: Iterable[EngineEvent] | None) -> FileGate:
+               stack: contextlib.ExitStack, events: Iterable[EngineEvent] | None,
+               redact: Redactor | None = None, progress: Progress | None = None) -> FileGate:
     engine.claim_listeners.append(hook)
     results: dict[int, ClaimResult] = {}
     findings: list[Finding] = []
     try:
         with contextlib.nullcontext(stack.enter_context(atomic_write(base + ".report.json", "w"))) \
                 as rfh:
-            rep = JsonReport(rfh)
+            rep = JsonReport(rfh, redact=redact)
             rep.file_start(path)
             for ev in (engine.run_file(path) if events is None else events):
                 feed(rep, ev)
@@ -269,7 +300,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
                           prov_totals)
     sp = Splitter(paths, verdicts, hl_children, counter, stack)
-    sp.run(stream(path), listeners=[env, ack277])
+    sp.run(stream(path), listeners=[env, ack277, *([progress.listener(1)] if progress is not None else [])])
     ack277.finish()
     if sp.missing:
         raise RuntimeError(f"{path}: claims {sp.missing} had no verdict in pass 1")
@@ -330,30 +361,50 @@ def _parse_now(v: str | None) -> _dt.datetime | None:
 @click.option("--jobs", type=click.IntRange(1, None), default=1, show_default=True,
               help="Validate files in parallel processes (cross-claim rules, splitting and "
                    "acknowledgments stay in file order: the outputs of one job).")
+@click.option("--redact", is_flag=True,
+              help="Mask patient and subscriber names, member ids, dates of birth and addresses in "
+                   "the report.json files; claim ids and positions are kept.")
+@quiet_option
+@logs.log_options
 def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | None,
                  profile: str | None, history: str | None, control_number: int | None,
-                 now_: str | None, jobs: int) -> None:
+                 now_: str | None, jobs: int, redact: bool, quiet: bool, log_format: str,
+                 log_level: str | None) -> None:
     """Validate 837 files, split accepted/rejected claims, write 999/277CA/TA1 and a report.
 
     Exit status: 0 no errors, 1 errors found (a rejected claim or an error
     finding), 2 could not run.
     """
+    from .progress import echo, wanted
+
+    logs.setup(log_format, log_level, quiet)
+    logs.log(log, logging.INFO, "run start", command="gate", inputs=len(files_or_folders), jobs=jobs,
+             snip=snip, redact=redact)
+    t0 = time.monotonic()
     now = _parse_now(now_)
+
+    def fail(message: str, **fields: Any) -> NoReturn:
+        logs.say(log, logging.ERROR, f"edi837 gate: {message}", **fields)
+        logs.log(log, logging.INFO, "run end", command="gate", exit_code=2,
+                 seconds=round(time.monotonic() - t0, 3))
+        sys.exit(2)
+
     try:
         res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
-                   control_number=control_number, now=now, echo=click.echo, jobs=jobs)
+                   control_number=control_number, now=now, echo=None if quiet else echo, jobs=jobs,
+                   redact=redact, progress=wanted(quiet))
     except GateError as e:
-        click.echo(f"edi837 gate: {e}", err=True)
-        sys.exit(2)
+        fail(str(e))
     except ValueError as e:  # e.g. a bad --snip
-        click.echo(f"edi837 gate: {e}", err=True)
-        sys.exit(2)
+        fail(str(e))
     except OSError as e:
-        click.echo(f"edi837 gate: {e.filename or ''}: {e.strerror or e}", err=True)
-        sys.exit(2)
+        fail(f"{e.filename or ''}: {e.strerror or e}")
     except BrokenProcessPool as e:  # --jobs: a worker was killed (out of memory, a signal)
-        click.echo(f"edi837 gate: a worker process stopped: {e}", err=True)
-        sys.exit(2)
+        fail(f"a worker process stopped: {e}", event="worker failure")
+    logs.log(log, logging.INFO, "run end", command="gate", exit_code=res.exit_code,
+             seconds=round(time.monotonic() - t0, 3), files=len(res.files), claims=len(res.claims),
+             accepted=sum(f.result.accepted for f in res.files),
+             rejected=sum(f.result.rejected for f in res.files))
     sys.exit(res.exit_code)
 
 

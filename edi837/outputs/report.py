@@ -11,6 +11,9 @@ reason; written by ``edi837 validate``, not by the gate's per-file reports.)
 
 Claims and findings are spooled to temporary files while the run goes and
 joined at the end, so memory does not grow with the number of claims.
+
+``redact`` (a :class:`~edi837.outputs.redact.Redactor`, ``--redact``): each
+finding is redacted before either report takes it (the JSON spool included).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from typing import IO, Any, Iterable, Protocol
+from typing import IO, TYPE_CHECKING, Any, Iterable, Protocol
 
 from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found
 from ..checks.verdicts import ClaimResult, FileResult
 from ..findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from .redact import Redactor
 
 SCHEMA_VERSION = "1.0"
 
@@ -33,9 +39,11 @@ class JsonReport:
     files of the input folders not read (objects with ``path`` and ``reason``,
     e.g. :class:`edi837.api.Skipped`), written as ``"skipped"`` when given."""
 
-    def __init__(self, out: IO[str], skipped: Iterable[SkippedFile] | None = None):
+    def __init__(self, out: IO[str], skipped: Iterable[SkippedFile] | None = None,
+                 redact: Redactor | None = None):
         self.out = out
         self.skipped = None if skipped is None else list(skipped)
+        self.redact = redact
         self._claims = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._findings = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._nclaims = 0
@@ -47,6 +55,8 @@ class JsonReport:
         pass
 
     def finding(self, f: Finding) -> None:
+        if self.redact is not None:
+            f = self.redact.finding(f)
         self._findings.write(("," if self._nfindings else "") + "\n    " +
                              json.dumps(f.to_dict(), default=str))
         self._nfindings += 1
@@ -104,9 +114,11 @@ class TextReport:
     claim they enclose), then each claim with a problem, each finding with its
     place and the offending segment."""
 
-    def __init__(self, out: IO[str], show_info: bool = False, skipped: Iterable[SkippedFile] | None = None):
+    def __init__(self, out: IO[str], show_info: bool = False, skipped: Iterable[SkippedFile] | None = None,
+                 redact: Redactor | None = None):
         self.out = out
         self.show_info = show_info
+        self.redact = redact
         self.skipped = list(skipped or ())
         if self.skipped:  # first, so a reader sees what the run left out
             out.write(f"skipped ({len(self.skipped)} file(s) in the input folders not read):\n")
@@ -130,6 +142,8 @@ class TextReport:
         self.totals[f.severity.value + "s"] += 1
         if f.severity is Severity.INFO and not self.show_info:
             return
+        if self.redact is not None:
+            f = self.redact.finding(f)
         if f.claim_seq is None:
             self._file_level.append(f)
         else:

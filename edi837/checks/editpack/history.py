@@ -7,25 +7,48 @@
 * a claim is keyed by (ISA06 sender, ISA13, GS06, ST02, CLM01): recording the
   same file again is a no-op (``INSERT OR IGNORE``), and while a file is being
   checked the store's rows of that same interchange are ignored (the run's own
-  state has them), so nothing counts twice.
+  state has them), so nothing counts twice;
+* no member id is stored: the patient column holds HMAC-SHA256 of the patient
+  key under a random secret made on first use and kept in the ``meta`` table
+  (schema 2 hashes the ids of a schema-1 store); callers pass the plain key
+  and the store hashes it at its boundary (:meth:`HistoryStore.record`,
+  :meth:`~HistoryStore.events_for`, :meth:`~HistoryStore.stays_for`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple, TypeVar
+from typing import Callable, Iterable, NamedTuple, TypeVar, Union
 
 import attrs
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+KEY_NAME = "patient_hmac_key"  # the meta row holding the secret of the patient hashes
 
-MIGRATIONS: dict[int, list[str]] = {
+
+def _hash_patients(cur: sqlite3.Cursor) -> None:
+    """Schema 2: make the store's secret and replace each stored patient key
+    (payer, member id, ...) by its keyed hash."""
+    key = _secret(cur)
+    for table in ("claims", "lines"):
+        rows = cur.execute(f"SELECT DISTINCT patient FROM {table}").fetchall()
+        cur.executemany(f"UPDATE {table} SET patient = ? WHERE patient = ?",
+                        [(_hmac(key, p), p) for (p,) in rows])
+
+
+# a migration step: SQL, or a function of the migrating cursor
+Step = Union[str, Callable[[sqlite3.Cursor], None]]
+
+MIGRATIONS: dict[int, list[Step]] = {
     1: [
         """CREATE TABLE IF NOT EXISTS claims (
             sender TEXT NOT NULL, isa13 TEXT NOT NULL, gs06 TEXT NOT NULL, st02 TEXT NOT NULL,
@@ -42,7 +65,21 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS lines_patient ON lines (patient, date)",
         "CREATE INDEX IF NOT EXISTS claims_patient ON claims (patient)",
     ],
+    2: [
+        "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        _hash_patients,
+    ],
 }
+
+
+def _secret(cur: sqlite3.Cursor) -> bytes:
+    """The store's secret for patient hashes, made (32 random bytes) if missing."""
+    cur.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (KEY_NAME, secrets.token_hex(32)))
+    return bytes.fromhex(cur.execute("SELECT value FROM meta WHERE name = ?", (KEY_NAME,)).fetchone()[0])
+
+
+def _hmac(key: bytes, patient: str) -> str:
+    return hmac.new(key, patient.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class Event(NamedTuple):
@@ -102,7 +139,11 @@ class HistoryStore:
         self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self._retry(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        # deleted and overwritten rows (the ids schema 2 replaces) are zeroed, not left in free pages
+        self.conn.execute("PRAGMA secure_delete=ON")
         self._migrate()
+        self._key = bytes.fromhex(self.conn.execute(
+            "SELECT value FROM meta WHERE name = ?", (KEY_NAME,)).fetchone()[0])
 
     def _retry(self, fn: Callable[[], T], tries: int = 50) -> T:
         for i in range(tries):
@@ -115,27 +156,39 @@ class HistoryStore:
         raise ValueError(f"tries must be at least 1, not {tries}")
 
     def _migrate(self) -> None:
-        def run() -> None:
+        def run() -> bool:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                v = cur.execute("PRAGMA user_version").fetchone()[0]
+                v: int = cur.execute("PRAGMA user_version").fetchone()[0]
                 if v > SCHEMA_VERSION:
                     raise RuntimeError(f"history store {self.path} has schema {v}, newer than {SCHEMA_VERSION}")
                 for n in range(v + 1, SCHEMA_VERSION + 1):
-                    for sql in MIGRATIONS[n]:
-                        cur.execute(sql)
+                    for step in MIGRATIONS[n]:
+                        if isinstance(step, str):
+                            cur.execute(step)
+                        else:
+                            step(cur)
                     cur.execute(f"PRAGMA user_version = {n}")
                 cur.execute("COMMIT")
+                return 0 < v < 2  # a store that held plain member ids
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        self._retry(run)
+        if self._retry(run):
+            # the plain ids are gone from the tables; copy the file anew and empty
+            # the journal so that no old page keeps them
+            self._retry(lambda: self.conn.execute("VACUUM"))
+            self._retry(lambda: self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     @property
     def version(self) -> int:
         v: int = self.conn.execute("PRAGMA user_version").fetchone()[0]
         return v
+
+    def patient_hash(self, patient: str) -> str:
+        """What the store keeps for the patient key ``patient``: its keyed hash."""
+        return _hmac(self._key, patient)
 
     # -- reading ---------------------------------------------------------
     def events_for(self, patient: str) -> list[Event]:
@@ -143,7 +196,7 @@ class HistoryStore:
             "SELECT l.sender, l.isa13, l.gs06, l.st02, l.clm01, l.code, l.revenue, l.modifiers, l.date,"
             " l.date_end, l.units, l.npi, l.php, c.kind, c.bill_type, l.seq FROM lines l JOIN claims c"
             " USING (sender, isa13, gs06, st02, clm01) WHERE l.patient = ? ORDER BY l.date, l.rowid",
-            (patient,)).fetchall()
+            (self.patient_hash(patient),)).fetchall()
         return [Event(key=tuple(r[:5]), claim_id=r[4], kind=r[13] or "", bill_type=r[14] or "",
                       code=r[5] or "", revenue=r[6] or "", modifiers=tuple(json.loads(r[7] or "[]")),
                       date=_pd(r[8]), date_end=_pd(r[9]), units=r[10] or 0.0, npi=r[11] or "",
@@ -152,7 +205,7 @@ class HistoryStore:
     def stays_for(self, patient: str) -> list[Stay]:
         rows = self.conn.execute(
             "SELECT sender, isa13, gs06, st02, clm01, bill_type, stay_from, stay_to FROM claims"
-            " WHERE patient = ? AND ipf = 1", (patient,)).fetchall()
+            " WHERE patient = ? AND ipf = 1", (self.patient_hash(patient),)).fetchall()
         return [Stay(key=tuple(r[:5]), claim_id=r[4], bill_type=r[5] or "", start=_pd(r[6]),
                      end=_pd(r[7])) for r in rows]
 
@@ -175,6 +228,7 @@ class HistoryStore:
         removes them and records no lines of its own: so units, course counts and
         same-day pairs count the claim once."""
         evs = list(events) if freq != "8" else []
+        patient = self.patient_hash(patient)
 
         def run() -> bool:
             cur = self.conn.cursor()
