@@ -92,7 +92,7 @@ def checks_part(name: str) -> str:
     return "pack"
 
 
-ALLOWED = {"framework": {"framework"}, "engine": {"framework"}, "pack": {"framework", "pack"},
+ALLOWED = {"framework": {"framework"}, "engine": {"framework", "engine"}, "pack": {"framework", "pack"},
            "tool": {"framework", "engine", "pack", "tool"}}
 
 
