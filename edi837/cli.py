@@ -11,10 +11,12 @@ import contextlib
 import csv
 import json
 import os
+import sqlite3
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Iterator
 
+import attrs
 import click
 
 from .api import expand_paths
@@ -289,6 +291,9 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         opts.check()
     except ValueError as e:
         raise click.UsageError(str(e))
+    store = _history_run(history) if history else None
+    if store is not None:  # this run's claims: visible to later runs once the report is out
+        opts = attrs.evolve(opts, history=store)
     try:
         if jobs and jobs > 1 and len(paths) > 1:
             from . import parallel
@@ -327,7 +332,23 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
     with _output(output) as out:
         report = JsonReport(out) if fmt == "json" else TextReport(out, show_info=show_info)
         write_events(counted(), report)
+    if store is not None:  # a run that fails before this stays pending, then is voided
+        store.commit_run()
+        store.close()
     sys.exit(status.code)
+
+
+def _history_run(path: str) -> Any:
+    """The history store at ``path`` with a run begun (exit 2 if it cannot be opened)."""
+    from .checks.editpack.history import HistoryStore
+
+    try:
+        store = HistoryStore(path)
+        store.begin_run()
+    except (sqlite3.Error, RuntimeError) as e:
+        click.echo(f"error: --history {path}: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    return store
 
 
 @main.command()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import shutil
+import sqlite3
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
@@ -27,6 +29,7 @@ import attrs
 import click
 
 from .api import X12_SUFFIXES, expand_paths
+from .checks.editpack.history import HistoryStore
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
 from .events import ClaimVerdict, EngineEvent, FileDone, Found
 from .findings import Finding
@@ -34,6 +37,7 @@ from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import EnvelopeCollector, write_999
 from .outputs.atomic import atomic_write
+from .outputs.outfolder import SCRATCH, CounterFile, fsync_dir, locked, remove_stale
 from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
@@ -115,6 +119,74 @@ def _stem(path: str) -> str:
     return stem or base
 
 
+# what the gate writes for an input of stem NAME: NAME + each of these
+OUTPUT_SUFFIXES = (".report.json", ".accepted.x12", ".rejected.x12", ".999.x12", ".277ca.x12",
+                   ".ta1.x12")
+
+
+def plan_stems(files: list[str]) -> list[str]:
+    """The output stem of each input, unique by construction: an input keeps
+    its name's stem (``a/x.x12`` -> ``x``) unless an earlier input has it; a
+    later one gets ``x.2``, ``x.3``, ... skipping every stem some input has or
+    was given (so ``b/x.x12`` next to ``c/x.2.x12`` becomes ``x.3``).  Stems
+    are compared case-folded (a case-insensitive file system)."""
+    natural = [_stem(p) for p in files]
+    taken = {s.casefold() for s in natural}
+    given: set[str] = set()
+    out = []
+    for s in natural:
+        name, k = s, 1
+        while name.casefold() in given or (k > 1 and name.casefold() in taken):
+            k += 1
+            name = f"{s}.{k}"
+        given.add(name.casefold())
+        taken.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def _key(path: str) -> str:
+    """A path as compared for 'the same file' (absolute, symlinks resolved, case-folded
+    where the system folds case)."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def check_outputs(files: list[str], stems: list[str], out_dir: str) -> None:
+    """GateError if two inputs would write the same output or an output would
+    overwrite an input."""
+    inputs = {_key(f): f for f in files}
+    seen: dict[str, str] = {}
+    for f, stem in zip(files, stems):
+        for suffix in OUTPUT_SUFFIXES:
+            p = os.path.join(out_dir, stem + suffix)
+            k = _key(p).casefold()
+            if k in seen:
+                raise GateError(f"{f}: its output {p} would overwrite that of {seen[k]}")
+            seen[k] = f
+            if _key(p) in inputs:
+                raise GateError(f"{f}: its output {p} would overwrite the input {inputs[_key(p)]}; "
+                                "choose another --out folder")
+
+
+def _open_history(opts: RunOptions) -> tuple[RunOptions, HistoryStore | None, bool]:
+    """(options with the history store open, the store, whether it was opened here)."""
+    h = opts.history
+    if not h:
+        return opts, None, False
+    if isinstance(h, HistoryStore):
+        return opts, h, False
+    try:
+        store = HistoryStore(os.fspath(h))
+    except (sqlite3.Error, RuntimeError) as e:
+        raise GateError(f"--history {h}: {e}") from None
+    return attrs.evolve(opts, history=store), store, True
+
+
+def _waiting(out_dir: str) -> None:
+    print(f"edi837 gate: {out_dir} is in use by another gate run; waiting for it to end",
+          file=sys.stderr, flush=True)
+
+
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
          echo: Callable[[str], Any] | None = None, jobs: int = 1, **engine_options: Any) -> GateResult:
@@ -123,48 +195,78 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     ``jobs > 1``: pass 1 of several files runs on that many processes
     (:func:`edi837.parallel.file_events`: the cross-claim rules run here, in
     file order); pass 2 and every output are written here, file after file, so
-    outputs and control numbers are those of one job."""
+    outputs and control numbers are those of one job.
+
+    One gate run at a time per ``out_dir`` (a lock; another run waits).  It
+    starts by removing what a killed run left (hidden ``.part`` files, scratch
+    files).  Control numbers are reserved in the counter file before use.  The
+    history store's rows of this run are committed once every output is in
+    place, and voided if the run fails (see docs/gate.md)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     files = expand_inputs(inputs)
+    stems = plan_stems(files)
+    check_outputs(files, stems, out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise GateError(f"{out_dir}: cannot create the output folder ({e.strerror})") from None
     if now is None:
         now = _dt.datetime.now().replace(second=0, microsecond=0)
-    counter_path = os.path.join(out_dir, COUNTER_FILE)
-    persist = control_number is None
-    if control_number is None:  # persist
-        try:
-            with open(counter_path, encoding="ascii") as fh:
-                control_number = int(fh.read().strip() or 1)
-        except (OSError, ValueError):
-            control_number = 1
-    counter = ControlCounter(control_number)
     try:
         opts = RunOptions.build(snip=snip, profile=profile, history=history, **engine_options)
         opts.check()
     except ValueError as e:
         raise GateError(str(e)) from None
-    engine, per_file = file_events(files, jobs, opts)
+    with locked(out_dir, on_wait=lambda: _waiting(out_dir)):
+        remove_stale(out_dir)
+        counter_file = CounterFile(os.path.join(out_dir, COUNTER_FILE)) if control_number is None \
+            else None
+        if counter_file is not None:  # every number durably reserved before it is used
+            counter = ControlCounter(counter_file.read(), reserve=counter_file.reserve)
+        else:
+            counter = ControlCounter(control_number or 1)
+        opts, store, own_store = _open_history(opts)
+        run_id = store.begin_run() if store is not None else None
+        scratch = os.path.join(out_dir, SCRATCH)
+        try:
+            result = _gate_files(files, stems, out_dir, opts, counter, now, echo, jobs, scratch)
+            fsync_dir(out_dir)  # every output renamed into place for good, then the history
+            if store is not None:
+                store.commit_run(run_id)
+        except BaseException:
+            if store is not None:
+                with contextlib.suppress(Exception):
+                    store.void_run(run_id)
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if own_store and store is not None:
+                store.close()
+        if counter_file is not None:  # the numbers reserved and not used are free again
+            counter_file.write(counter.value)
+    return result
+
+
+def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptions,
+                counter: ControlCounter, now: _dt.datetime, echo: Callable[[str], Any] | None,
+                jobs: int, scratch: str) -> GateResult:
+    if jobs > 1 and len(files) > 1:  # part files of the workers: removed at the end, or next start
+        os.makedirs(scratch, exist_ok=True)
+    engine, per_file = file_events(files, jobs, opts, tmpdir=scratch)
     result = GateResult()
-    seen_stems: dict[str, int] = {}
+    written: set[str] = set()  # outputs of this run: never overwritten
     with contextlib.closing(per_file):
-        for path, events in per_file:
-            stem = _stem(path)
-            n = seen_stems.get(stem, 0)
-            seen_stems[stem] = n + 1
-            if n:
-                stem = f"{stem}.{n + 1}"
+        for (path, events), stem in zip(per_file, stems):  # both in input order
+            mine = {_key(os.path.join(out_dir, stem + x)) for x in OUTPUT_SUFFIXES}
+            if mine & written:
+                raise RuntimeError(f"{path}: its outputs would overwrite outputs of this run")
+            written |= mine
             fg = gate_file(engine, path, out_dir, stem, counter, now, events)
             result.files.append(fg)
             result.claims.extend(fg.results)
             if echo is not None:
                 echo(fg.summary())
-    if persist:
-        with atomic_write(counter_path, "w", encoding="ascii") as fh:
-            fh.write(f"{counter.value}\n")
     return result
 
 
