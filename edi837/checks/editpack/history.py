@@ -323,7 +323,7 @@ class HistoryStore:
         evs = list(events)
         rid = self.run if run is None else run
 
-        def run() -> bool:
+        def write() -> bool:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -343,7 +343,7 @@ class HistoryStore:
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        return self._retry(run)
+        return self._retry(write)
 
     def close(self) -> None:
         self.conn.close()
