@@ -19,11 +19,13 @@ import contextlib
 import datetime as _dt
 import os
 import shutil
+import signal
 import sqlite3
 import sys
+import threading
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import attrs
 import click
@@ -390,6 +392,28 @@ def _parse_now(v: str | None) -> _dt.datetime | None:
                                  param_hint="--now") from None
 
 
+class Stopped(BaseException):
+    """SIGTERM arrived during ``edi837 gate`` (see :func:`_stop_on_sigterm`)."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """While the block runs (in the main thread), SIGTERM raises :class:`Stopped`,
+    so the run unwinds as on a failure: temporaries removed, history run voided."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped()
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 @click.command("gate")
 @click.argument("files_or_folders", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
@@ -414,8 +438,13 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
     """
     now = _parse_now(now_)
     try:
-        res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
-                   control_number=control_number, now=now, echo=click.echo, jobs=jobs)
+        with _stop_on_sigterm():
+            res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
+                       control_number=control_number, now=now, echo=click.echo, jobs=jobs)
+    except Stopped:  # the unfinished input's temporaries are removed, the history run voided
+        click.echo("edi837 gate: stopped (SIGTERM); the outputs of the inputs not finished were "
+                   "not written", err=True)
+        sys.exit(2)
     except GateError as e:
         click.echo(f"edi837 gate: {e}", err=True)
         sys.exit(2)

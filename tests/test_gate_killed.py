@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
@@ -272,7 +273,8 @@ def test_a_second_gate_on_the_same_folder_waits(tmp_path):
         err = b""
         deadline = time.time() + 30
         while b"in use" not in err and time.time() < deadline and p.poll() is None:
-            err += os.read(p.stderr.fileno(), 200)
+            if select.select([p.stderr], [], [], 0.5)[0]:
+                err += os.read(p.stderr.fileno(), 200)
         assert b"in use by another gate run" in err
         time.sleep(0.2)
         assert p.poll() is None and not (out / "a.accepted.x12").exists()
@@ -462,3 +464,21 @@ def test_gate_killed_at_random_points_then_run_again_is_consistent(tmp_path):
     assert len(isa) == len(set(isa)) and len(gs) == len(set(gs)), why
     assert len(st) == len(set(st)), why  # ST02 within its GS06
     assert len(kept) > 4 * N_FILES, why  # the killed attempts wrote outputs too
+
+
+def test_sigterm_removes_temporaries_and_voids_the_history_run(tmp_path):
+    files = _make_inputs(tmp_path / "in")
+    out, hist = tmp_path / "out", tmp_path / "h.sqlite"
+    p = _gate_proc(files, out, hist, 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and any(  # an output being written
+            n.startswith(".f1.") and n.endswith(".part") for n in os.listdir(out))):
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and b"stopped (SIGTERM)" in err and b"Traceback" not in err, err
+    assert [n for n in os.listdir(out) if n.endswith(".part") or n == SCRATCH] == []
+    assert (out / "f0.999.x12").exists() and not (out / "f1.report.json").exists()
+    con = sqlite3.connect(hist)
+    assert con.execute("SELECT count(*) FROM claims").fetchone()[0] == 0  # voided, not just hidden
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
