@@ -147,27 +147,27 @@ def plan_stems(files: list[str]) -> list[str]:
     return out
 
 
-def _key(path: str) -> str:
-    """A path as compared for 'the same file' (absolute, symlinks resolved, case-folded
-    where the system folds case)."""
-    return os.path.normcase(os.path.realpath(path))
-
-
 def check_outputs(files: list[str], stems: list[str], out_dir: str) -> None:
     """GateError if two inputs would write the same output or an output would
-    overwrite an input."""
-    inputs = {_key(f): f for f in files}
+    overwrite an input (an input in ``out_dir``, symlinks resolved)."""
+    real_out = os.path.normcase(os.path.realpath(out_dir))
+    here: dict[str, str] = {}  # name in out_dir -> the input it is
+    for f in files:
+        r = os.path.realpath(f)
+        if os.path.normcase(os.path.dirname(r)) == real_out:
+            here[os.path.normcase(os.path.basename(r))] = f
     seen: dict[str, str] = {}
     for f, stem in zip(files, stems):
         for suffix in OUTPUT_SUFFIXES:
-            p = os.path.join(out_dir, stem + suffix)
-            k = _key(p).casefold()
+            name = stem + suffix
+            k = name.casefold()
             if k in seen:
-                raise GateError(f"{f}: its output {p} would overwrite that of {seen[k]}")
+                raise GateError(f"{f}: its output {os.path.join(out_dir, name)} would overwrite "
+                                f"that of {seen[k]}")
             seen[k] = f
-            if _key(p) in inputs:
-                raise GateError(f"{f}: its output {p} would overwrite the input {inputs[_key(p)]}; "
-                                "choose another --out folder")
+            if os.path.normcase(name) in here:
+                raise GateError(f"{f}: its output {os.path.join(out_dir, name)} would overwrite the "
+                                f"input {here[os.path.normcase(name)]}; choose another --out folder")
 
 
 def _open_history(opts: RunOptions) -> tuple[RunOptions, HistoryStore | None, bool]:
@@ -260,7 +260,7 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
     written: set[str] = set()  # outputs of this run: never overwritten
     with contextlib.closing(per_file):
         for (path, events), stem in zip(per_file, stems):  # both in input order
-            mine = {_key(os.path.join(out_dir, stem + x)) for x in OUTPUT_SUFFIXES}
+            mine = {(stem + x).casefold() for x in OUTPUT_SUFFIXES}  # all in out_dir
             if mine & written:
                 raise RuntimeError(f"{path}: its outputs would overwrite outputs of this run")
             written |= mine
