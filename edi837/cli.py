@@ -12,11 +12,13 @@ import csv
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Iterator
 
+import attrs
 import click
 
 from . import logs
@@ -400,6 +402,9 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         opts.check()
     except ValueError as e:
         raise click.UsageError(str(e))
+    store = _history_run(history) if history else None
+    if store is not None:  # this run's claims: visible to later runs once the report is out
+        opts = attrs.evolve(opts, history=store)
     bar = Progress.maybe(paths, "validate", quiet)
     try:
         if jobs and jobs > 1 and len(paths) > 1:
@@ -444,9 +449,25 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
     finally:
         if bar is not None:
             bar.close()
+    if store is not None:  # a run that fails before this stays pending, then is voided
+        store.commit_run()
+        store.close()
     _end("validate", t0, status.code, files=len(paths),
          **{k: totals.get(k, 0) for k in ("claims", "accepted", "rejected", "errors", "warnings")})
     sys.exit(status.code)
+
+
+def _history_run(path: str) -> Any:
+    """The history store at ``path`` with a run begun (exit 2 if it cannot be opened)."""
+    from .checks.editpack.history import HistoryStore
+
+    try:
+        store = HistoryStore(path)
+        store.begin_run()
+    except (sqlite3.Error, RuntimeError) as e:
+        click.echo(f"error: --history {path}: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    return store
 
 
 @main.command()

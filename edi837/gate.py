@@ -18,18 +18,23 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import logging
+import shutil
+import signal
+import sqlite3
 import os
 import sys
+import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NoReturn
 
 import attrs
 import click
 
 from . import logs
 from .api import Inputs, Skipped, collect_inputs
+from .checks.editpack.history import HistoryStore
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
 from .events import ClaimVerdict, EngineEvent, FileDone, Found
 from .findings import Finding
@@ -37,6 +42,7 @@ from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import EnvelopeCollector, write_999
 from .outputs.atomic import atomic_write
+from .outputs.outfolder import SCRATCH, CounterFile, fsync_dir, locked, remove_stale
 from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
@@ -128,6 +134,73 @@ def _stem(path: str) -> str:
     return stem or base
 
 
+OUTPUT_SUFFIXES = (".report.json", ".accepted.x12", ".rejected.x12", ".999.x12", ".277ca.x12",
+                   ".ta1.x12")
+
+
+def plan_stems(files: list[str]) -> list[str]:
+    """The output stem of each input, unique by construction: an input keeps
+    its name's stem (``a/x.x12`` -> ``x``) unless an earlier input has it; a
+    later one gets ``x.2``, ``x.3``, ... skipping every stem some input has or
+    was given (so ``b/x.x12`` next to ``c/x.2.x12`` becomes ``x.3``).  Stems
+    are compared case-folded (a case-insensitive file system)."""
+    natural = [_stem(p) for p in files]
+    taken = {s.casefold() for s in natural}
+    given: set[str] = set()
+    out = []
+    for s in natural:
+        name, k = s, 1
+        while name.casefold() in given or (k > 1 and name.casefold() in taken):
+            k += 1
+            name = f"{s}.{k}"
+        given.add(name.casefold())
+        taken.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def check_outputs(files: list[str], stems: list[str], out_dir: str) -> None:
+    """GateError if two inputs would write the same output or an output would
+    overwrite an input (an input in ``out_dir``, symlinks resolved)."""
+    real_out = os.path.normcase(os.path.realpath(out_dir))
+    here: dict[str, str] = {}  # name in out_dir -> the input it is
+    for f in files:
+        r = os.path.realpath(f)
+        if os.path.normcase(os.path.dirname(r)) == real_out:
+            here[os.path.normcase(os.path.basename(r))] = f
+    seen: dict[str, str] = {}
+    for f, stem in zip(files, stems):
+        for suffix in OUTPUT_SUFFIXES:
+            name = stem + suffix
+            k = name.casefold()
+            if k in seen:
+                raise GateError(f"{f}: its output {os.path.join(out_dir, name)} would overwrite "
+                                f"that of {seen[k]}")
+            seen[k] = f
+            if os.path.normcase(name) in here:
+                raise GateError(f"{f}: its output {os.path.join(out_dir, name)} would overwrite the "
+                                f"input {here[os.path.normcase(name)]}; choose another --out folder")
+
+
+def _open_history(opts: RunOptions) -> tuple[RunOptions, HistoryStore | None, bool]:
+    """(options with the history store open, the store, whether it was opened here)."""
+    h = opts.history
+    if not h:
+        return opts, None, False
+    if isinstance(h, HistoryStore):
+        return opts, h, False
+    try:
+        store = HistoryStore(os.fspath(h))
+    except (sqlite3.Error, RuntimeError) as e:
+        raise GateError(f"--history {h}: {e}") from None
+    return attrs.evolve(opts, history=store), store, True
+
+
+def _waiting(out_dir: str) -> None:
+    print(f"edi837 gate: {out_dir} is in use by another gate run; waiting for it to end",
+          file=sys.stderr, flush=True)
+
+
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
          echo: Callable[[str], Any] | None = None, jobs: int = 1, redact: bool = False,
@@ -135,39 +208,79 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc.
 
     ``jobs > 1``: pass 1 of several files runs on that many processes
-    (:func:`edi837.parallel.file_events`: the cross-claim rules run here, in
-    file order); pass 2 and every output are written here, file after file, so
-    outputs and control numbers are those of one job.  ``redact``: PHI is
-    masked in the report.json files (:mod:`edi837.outputs.redact`);
-    ``progress``: a bar on standard error over the input bytes (two passes a
-    file, :mod:`edi837.progress`)."""
+    (:func:`edi837.parallel.file_events`); pass 2 and every output are written
+    here, file after file, so outputs and control numbers are those of one job.
+    ``redact``: PHI is masked in the report.json files
+    (:mod:`edi837.outputs.redact`); ``progress``: a bar on standard error over
+    the input bytes (two passes a file, :mod:`edi837.progress`).
+
+    One gate run at a time per ``out_dir`` (a lock; another run waits).  It
+    starts by removing what a killed run left (hidden ``.part`` files, scratch
+    files).  Control numbers are reserved in the counter file before use.  The
+    history store's rows of this run are committed once every output is in
+    place, and voided if the run fails (see docs/gate.md)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     if not isinstance(jobs, int) or jobs < 1:
         raise GateError(f"jobs must be a whole number of at least 1, not {jobs!r}")
     got = gate_inputs(inputs, out_dir, echo)
     files = got.files
+    stems = plan_stems(files)
+    check_outputs(files, stems, out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise GateError(f"{out_dir}: cannot create the output folder ({e.strerror})") from None
     if now is None:
         now = _dt.datetime.now().replace(second=0, microsecond=0)
-    counter_path = os.path.join(out_dir, COUNTER_FILE)
-    persist = control_number is None
-    if control_number is None:  # persist
-        try:
-            with open(counter_path, encoding="ascii") as fh:
-                control_number = int(fh.read().strip() or 1)
-        except (OSError, ValueError):
-            control_number = 1
-    counter = ControlCounter(control_number)
     try:
         opts = RunOptions.build(snip=snip, profile=profile, history=history, **engine_options)
         opts.check()
     except ValueError as e:
         raise GateError(str(e)) from None
-    engine, per_file = file_events(files, jobs, opts)
+    redactor: Redactor | None = None
+    if redact:
+        from .outputs.redact import Redactor
+
+        redactor = Redactor()
+    with locked(out_dir, on_wait=lambda: _waiting(out_dir)):
+        remove_stale(out_dir)
+        counter_file = CounterFile(os.path.join(out_dir, COUNTER_FILE)) if control_number is None \
+            else None
+        if counter_file is not None:  # every number durably reserved before it is used
+            counter = ControlCounter(counter_file.read(), reserve=counter_file.reserve)
+        else:
+            counter = ControlCounter(control_number or 1)
+        opts, store, own_store = _open_history(opts)
+        run_id = store.begin_run() if store is not None else None
+        scratch = os.path.join(out_dir, SCRATCH)
+        try:
+            result = _gate_files(files, stems, out_dir, opts, counter, now, echo, jobs, scratch,
+                                 redactor, progress)
+            result.skipped = got.skipped
+            fsync_dir(out_dir)  # every output renamed into place for good, then the history
+            if store is not None:
+                store.commit_run(run_id)
+        except BaseException:
+            if store is not None:
+                with contextlib.suppress(Exception):
+                    store.void_run(run_id)
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if own_store and store is not None:
+                store.close()
+        if counter_file is not None:  # the numbers reserved and not used are free again
+            counter_file.write(counter.value)
+    return result
+
+
+def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptions,
+                counter: ControlCounter, now: _dt.datetime, echo: Callable[[str], Any] | None,
+                jobs: int, scratch: str, redactor: Redactor | None, progress: bool) -> GateResult:
+    # part and spool files of the run (PHI): removed at the end, or at the next start
+    os.makedirs(scratch, exist_ok=True)
+    engine, per_file = file_events(files, jobs, opts, tmpdir=scratch)
     # every claim's HL chain, noted as the engine checks it: with cross-claim rules every
     # file is checked before the first file's events come (checks/twophase.py)
     chains: dict[str | None, dict[int, tuple[str, str, str]]] = {}
@@ -179,20 +292,14 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     bar = Progress(files, "gate", passes=2) if progress else None
     if bar is not None:
         engine.claim_listeners.append(bar.claim)
-    redactor: Redactor | None = None
-    if redact:
-        from .outputs.redact import Redactor
-
-        redactor = Redactor()
-    result = GateResult(skipped=got.skipped)
-    seen_stems: dict[str, int] = {}
+    result = GateResult()
+    written: set[str] = set()  # outputs of this run: never overwritten
     with contextlib.closing(per_file), bar or contextlib.nullcontext():
-        for path, events in per_file:
-            stem = _stem(path)
-            n = seen_stems.get(stem, 0)
-            seen_stems[stem] = n + 1
-            if n:
-                stem = f"{stem}.{n + 1}"
+        for (path, events), stem in zip(per_file, stems):  # both in input order
+            mine = {(stem + x).casefold() for x in OUTPUT_SUFFIXES}  # all in out_dir
+            if mine & written:
+                raise RuntimeError(f"{path}: its outputs would overwrite outputs of this run")
+            written |= mine
             t0, first = time.monotonic(), counter.value
             fg = gate_file(engine, path, out_dir, stem, counter, now, events, chains.pop(path, {}),
                            redact=redactor, progress=bar)
@@ -208,9 +315,6 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
                      seconds=round(time.monotonic() - t0, 3))
             if echo is not None:
                 echo(fg.summary())
-    if persist:
-        with atomic_write(counter_path, "w", encoding="ascii") as cfh:
-            cfh.write(f"{counter.value}\n")
     return result
 
 
@@ -347,6 +451,28 @@ def _parse_now(v: str | None) -> _dt.datetime | None:
                                  param_hint="--now") from None
 
 
+class Stopped(BaseException):
+    """SIGTERM arrived during ``edi837 gate`` (see :func:`_stop_on_sigterm`)."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """While the block runs (in the main thread), SIGTERM raises :class:`Stopped`,
+    so the run unwinds as on a failure: temporaries removed, history run voided."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped()
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 @click.command("gate")
 @click.argument("files_or_folders", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
@@ -390,9 +516,12 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
         sys.exit(2)
 
     try:
-        res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
-                   control_number=control_number, now=now, echo=None if quiet else echo, jobs=jobs,
-                   redact=redact, progress=wanted(quiet))
+        with _stop_on_sigterm():
+            res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
+                       control_number=control_number, now=now, echo=None if quiet else echo, jobs=jobs,
+                       redact=redact, progress=wanted(quiet))
+    except Stopped:  # the unfinished input's temporaries are removed, the history run voided
+        fail("stopped (SIGTERM); the outputs of the inputs not finished were not written")
     except GateError as e:
         fail(str(e))
     except ValueError as e:  # e.g. a bad --snip

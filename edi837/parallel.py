@@ -314,18 +314,19 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     files = list(sources)
     eng = Engine(options)
     if jobs is None or jobs <= 1 or len(files) <= 1:
-        return eng, _serial_files(eng, files)
+        return eng, _serial_files(eng, files, tmpdir)
     return eng, _split_files(eng, files, jobs, tmpdir, options)
 
 
-def _serial_files(eng: Engine, files: list[Any]) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+def _serial_files(eng: Engine, files: list[Any], tmpdir: str | None = None
+                  ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     if not eng.two_phase:
         for src in files:
             yield src, eng.run_file(src)
         return
     from .checks.twophase import TwoPhase
 
-    tp = TwoPhase(eng)
+    tp = TwoPhase(eng, tmpdir)
     skip = eng._skip
     assert skip is not None
     for src in files:

@@ -381,7 +381,9 @@ def test_jobs2_outputs_identical_to_jobs1_all_fixtures(tmp_path, monkeypatch):
     isa13 = [int(s[13]) for n, b in files.items() if n.endswith(".x12")
              for s in (x.split("*") for x in b.decode().replace("\n", "").split("~")) if s[0] == "ISA"]
     assert min(isa13) == 41 and len(set(isa13)) == len(isa13)
-    assert list(parts.iterdir()) == []  # part files cleaned up
+    # the workers' part files go to DIR's scratch folder (a killed run's are removed by the
+    # next run), not to the system's temporary folder; removed at the end
+    assert list(parts.iterdir()) == [] and ".edi837-gate-tmp" not in files
 
 
 def test_jobs2_counter_file_and_folder(tmp_path):

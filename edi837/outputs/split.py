@@ -33,12 +33,28 @@ if TYPE_CHECKING:
 
 
 class ControlCounter:
-    """Hands out control numbers (ISA13, GS06) for every output of a run."""
+    """Hands out control numbers (ISA13, GS06) for every output of a run.
 
-    def __init__(self, start: int = 1):
+    ``reserve(start, n)``, when given, is called before a number is handed out
+    that no earlier call covered: it must record durably that ``start`` and the
+    ``n - 1`` numbers after it are taken (see
+    :class:`edi837.outputs.outfolder.CounterFile`), so a run killed while
+    writing an output never gets its numbers handed out again."""
+
+    BLOCK = 1000
+
+    def __init__(self, start: int = 1, reserve: Callable[[int, int], object] | None = None,
+                 block: int = BLOCK):
         self.value = int(start)
+        self.reserve = reserve
+        self.block = max(1, block)
+        self.left = 0  # numbers reserved and not handed out yet
 
     def next(self) -> int:
+        if self.reserve is not None and self.left <= 0:
+            self.reserve(self.value, self.block)
+            self.left = self.block
+        self.left -= 1
         v = self.value
         self.value += 1
         if self.value > 999999999:

@@ -12,7 +12,17 @@
   key under a random secret made on first use and kept in the ``meta`` table
   (schema 2 hashes the ids of a schema-1 store); callers pass the plain key
   and the store hashes it at its boundary (:meth:`HistoryStore.record`,
-  :meth:`~HistoryStore.events_for`, :meth:`~HistoryStore.stays_for`).
+  :meth:`~HistoryStore.events_for`, :meth:`~HistoryStore.stays_for`);
+* runs (migration 3): a writer that calls :meth:`HistoryStore.begin_run`
+  records its claims as *pending* under that run's id; readers
+  (:meth:`~HistoryStore.events_for`, :meth:`~HistoryStore.stays_for`,
+  :meth:`~HistoryStore.count`, :meth:`~HistoryStore.has_interchange`) see only
+  rows of committed runs (and rows recorded outside any run, which are
+  committed at once), until :meth:`~HistoryStore.commit_run` commits them in one
+  transaction (the gate does so once every output of the run is in place).  A
+  run that failed is voided (:meth:`~HistoryStore.void_run`: its rows are
+  deleted); a run whose process died (killed) is voided by the next store
+  opened on the same host.
 """
 
 from __future__ import annotations
@@ -21,7 +31,9 @@ import datetime as _dt
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -31,7 +43,7 @@ import attrs
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KEY_NAME = "patient_hmac_key"  # the meta row holding the secret of the patient hashes
 
 
@@ -69,7 +81,24 @@ MIGRATIONS: dict[int, list[Step]] = {
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         _hash_patients,
     ],
+    # runs: rows recorded by a run are visible once the run is committed;
+    # run NULL: recorded outside a run (and every row of schema 1 and 2), committed
+    3: [
+        """CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'committed')),
+            pid INTEGER, host TEXT, proc_start TEXT, committed_at TEXT)""",
+        "ALTER TABLE claims ADD COLUMN run INTEGER",
+        "ALTER TABLE lines ADD COLUMN run INTEGER",
+        "CREATE INDEX IF NOT EXISTS claims_run ON claims (run)",
+        "CREATE INDEX IF NOT EXISTS lines_run ON lines (run)",
+    ],
 }
+
+# a claim row is visible when recorded outside a run or by a committed run
+_VISIBLE = ("({t}.run IS NULL OR EXISTS (SELECT 1 FROM runs r WHERE r.id = {t}.run"
+            " AND r.state = 'committed'))")
+
 
 
 def _secret(cur: sqlite3.Cursor) -> bytes:
@@ -80,6 +109,37 @@ def _secret(cur: sqlite3.Cursor) -> bytes:
 
 def _hmac(key: bytes, patient: str) -> str:
     return hmac.new(key, patient.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _proc_start(pid: int) -> str:
+    """What tells this process from a later one with the same pid: the boot id
+    and the process's start time in clock ticks (Linux ``/proc``), else ''."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        # the command name (field 2) may hold spaces and parentheses: count after its ')'
+        return f"{boot}:{stat[stat.rindex(')') + 2:].split()[19]}"
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+def _alive(pid: int, proc_start: str | None) -> bool:
+    """Whether the process that started a run (on this host) still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        pass
+    if proc_start:
+        now = _proc_start(pid)
+        if now and now != proc_start:  # the pid was reused, or the machine rebooted
+            return False
+        if not now and proc_start.split(":")[0] != _proc_start(os.getpid()).split(":")[0]:
+            return False  # another boot
+    return True
 
 
 class Event(NamedTuple):
@@ -134,6 +194,7 @@ def _pd(v: str | None) -> _dt.date | None:
 class HistoryStore:
     def __init__(self, path: str | Path, timeout: float = 30.0):
         self.path = str(path)
+        self.run: int | None = None  # the run begun on this store (begin_run), recorded under
         self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -144,6 +205,7 @@ class HistoryStore:
         self._migrate()
         self._key = bytes.fromhex(self.conn.execute(
             "SELECT value FROM meta WHERE name = ?", (KEY_NAME,)).fetchone()[0])
+        self.void_stale()
 
     def _retry(self, fn: Callable[[], T], tries: int = 50) -> T:
         for i in range(tries):
@@ -195,7 +257,8 @@ class HistoryStore:
         rows = self.conn.execute(
             "SELECT l.sender, l.isa13, l.gs06, l.st02, l.clm01, l.code, l.revenue, l.modifiers, l.date,"
             " l.date_end, l.units, l.npi, l.php, c.kind, c.bill_type, l.seq FROM lines l JOIN claims c"
-            " USING (sender, isa13, gs06, st02, clm01) WHERE l.patient = ? ORDER BY l.date, l.rowid",
+            " USING (sender, isa13, gs06, st02, clm01) WHERE l.patient = ? AND " + _VISIBLE.format(t="c")
+            + " ORDER BY l.date, l.rowid",
             (self.patient_hash(patient),)).fetchall()
         return [Event(key=tuple(r[:5]), claim_id=r[4], kind=r[13] or "", bill_type=r[14] or "",
                       code=r[5] or "", revenue=r[6] or "", modifiers=tuple(json.loads(r[7] or "[]")),
@@ -205,23 +268,123 @@ class HistoryStore:
     def stays_for(self, patient: str) -> list[Stay]:
         rows = self.conn.execute(
             "SELECT sender, isa13, gs06, st02, clm01, bill_type, stay_from, stay_to FROM claims"
-            " WHERE patient = ? AND ipf = 1", (self.patient_hash(patient),)).fetchall()
+            " WHERE patient = ? AND ipf = 1 AND " + _VISIBLE.format(t="claims"),
+            (self.patient_hash(patient),)).fetchall()
         return [Stay(key=tuple(r[:5]), claim_id=r[4], bill_type=r[5] or "", start=_pd(r[6]),
                      end=_pd(r[7])) for r in rows]
 
     def has_interchange(self, sender: str, isa13: str) -> bool:
         """Whether claims of interchange (ISA06 ``sender``, ``isa13``) were recorded."""
-        return self.conn.execute("SELECT 1 FROM claims WHERE sender = ? AND isa13 = ? LIMIT 1",
+        return self.conn.execute("SELECT 1 FROM claims WHERE sender = ? AND isa13 = ? AND "
+                                 + _VISIBLE.format(t="claims") + " LIMIT 1",
                                  (sender, isa13)).fetchone() is not None
 
     def count(self) -> int:
-        n: int = self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+        """How many claims the store holds (of committed runs)."""
+        n: int = self.conn.execute("SELECT count(*) FROM claims WHERE " + _VISIBLE.format(t="claims")
+                                   ).fetchone()[0]
         return n
+
+    # -- runs --------------------------------------------------------------
+    def _tx(self, fn: Callable[[sqlite3.Cursor], T]) -> T:
+        """``fn(cursor)`` in one IMMEDIATE transaction (retried while the store is busy)."""
+        def run() -> T:
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                got = fn(cur)
+                cur.execute("COMMIT")
+                return got
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return self._retry(run)
+
+    def begin_run(self) -> int:
+        """Start a run: the claims recorded from now on (:meth:`record`) are
+        pending under its id, seen by no reader until :meth:`commit_run`.
+        Voids first the pending runs of processes of this host that died."""
+        self.void_stale()
+        pid = os.getpid()
+        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+        def run(cur: sqlite3.Cursor) -> int:
+            cur.execute("INSERT INTO runs (started, state, pid, host, proc_start) VALUES (?,?,?,?,?)",
+                        (started, "pending", pid, socket.gethostname(), _proc_start(pid)))
+            rid = cur.lastrowid
+            assert rid is not None
+            return rid
+        self.run = self._tx(run)
+        return self.run
+
+    def commit_run(self, run: int | None = None) -> None:
+        """Make the rows of ``run`` (default: the run begun here) visible, in one
+        transaction, synced to disk before it returns."""
+        run = self.run if run is None else run
+        if run is None:
+            return
+        at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+        def commit(cur: sqlite3.Cursor) -> int:
+            cur.execute("UPDATE runs SET state = 'committed', committed_at = ? WHERE id = ?"
+                        " AND state = 'pending'", (at, run))
+            return cur.rowcount
+        self.conn.execute("PRAGMA synchronous=FULL")  # this commit survives a power cut
+        try:
+            if self._tx(commit) != 1:
+                raise RuntimeError(f"history store {self.path}: run {run} is not pending "
+                                   "(voided by another process?)")
+        finally:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        if run == self.run:
+            self.run = None
+
+    def void_run(self, run: int | None = None) -> None:
+        """Delete the rows of a run that will not be committed (default: the run begun here)."""
+        run = self.run if run is None else run
+        if run is None:
+            return
+        self._tx(lambda cur: self._void(cur, [run]))
+        if run == self.run:
+            self.run = None
+
+    @staticmethod
+    def _void(cur: sqlite3.Cursor, runs: list[int]) -> None:
+        for r in runs:
+            cur.execute("DELETE FROM lines WHERE run = ?", (r,))
+            cur.execute("DELETE FROM claims WHERE run = ?", (r,))
+            cur.execute("DELETE FROM runs WHERE id = ? AND state = 'pending'", (r,))
+
+    def pending_runs(self) -> list[int]:
+        """The ids of runs begun and neither committed nor voided."""
+        return [r for (r,) in self.conn.execute("SELECT id FROM runs WHERE state = 'pending' ORDER BY id")]
+
+    def void_stale(self) -> list[int]:
+        """Void the pending runs whose process is gone (same host only: a run of
+        another host stays pending, invisible); returns their ids."""
+        host = socket.gethostname()
+        me = self.run
+        rows = self.conn.execute("SELECT id, pid, host, proc_start FROM runs WHERE state = 'pending'"
+                                 ).fetchall()
+        dead = [r for r, pid, h, ps in rows
+                if r != me and h == host and pid is not None and not _alive(pid, ps)]
+        if dead:
+            def void(cur: sqlite3.Cursor) -> None:
+                # only runs still pending (another process may have voided them meanwhile)
+                still = {r for (r,) in cur.execute("SELECT id FROM runs WHERE state = 'pending'")}
+                self._void(cur, [r for r in dead if r in still])
+            self._tx(void)
+        return dead
 
     # -- writing ---------------------------------------------------------
     def record(self, patient: str, key: tuple[str, ...], *, kind: str, bill_type: str, stay: Stay | None,
-               php: bool, verdict: str, file: str | None, events: Iterable[Event], freq: str = "") -> bool:
+               php: bool, verdict: str, file: str | None, events: Iterable[Event], freq: str = "",
+               run: int | None = None) -> bool:
         """Record one claim and its lines in one transaction; False if already there.
+
+        The rows belong to ``run`` (default: the run begun on this store, see
+        :meth:`begin_run`): pending until it is committed.  Outside a run they
+        are committed at once.
 
         A replacement (``freq`` "7") first removes the claims it replaces (same
         sender, patient and CLM01, other keys) with their lines; a void ("8")
@@ -229,8 +392,9 @@ class HistoryStore:
         same-day pairs count the claim once."""
         evs = list(events) if freq != "8" else []
         patient = self.patient_hash(patient)
+        rid = self.run if run is None else run
 
-        def run() -> bool:
+        def write() -> bool:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -240,22 +404,22 @@ class HistoryStore:
                                     " AND NOT (isa13 = ? AND gs06 = ? AND st02 = ?)",
                                     (key[0], patient, key[4], key[1], key[2], key[3]))
                 cur.execute(
-                    "INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*key, patient, kind, bill_type, _d(stay.start) if stay else None,
                      _d(stay.end) if stay else None, 1 if stay else 0, 1 if php else 0, verdict, file,
-                     _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")))
+                     _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), rid))
                 new = cur.rowcount == 1
                 if new:
                     cur.executemany(
-                        "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         [(*key, e.seq, patient, e.code, e.revenue, json.dumps(list(e.modifiers)),
-                          _d(e.date), _d(e.date_end), e.units, e.npi, 1 if e.php else 0) for e in evs])
+                          _d(e.date), _d(e.date_end), e.units, e.npi, 1 if e.php else 0, rid) for e in evs])
                 cur.execute("COMMIT")
                 return new
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        return self._retry(run)
+        return self._retry(write)
 
     def close(self) -> None:
         self.conn.close()
