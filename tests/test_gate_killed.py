@@ -115,7 +115,7 @@ def test_schema_1_store_is_migrated_and_its_rows_stay_visible(tmp_path):
     con.commit()
     con.close()
     st = HistoryStore(h)
-    assert st.version == SCHEMA_VERSION == 2
+    assert st.version == SCHEMA_VERSION == 3
     assert st.count() == 1 and [e.claim_id for e in st.events_for("P1")] == ["OLD"]
 
 
@@ -367,7 +367,7 @@ def _visible_claims(hist: Path) -> set[tuple[str, str]]:
         return set()
     con = sqlite3.connect(f"file:{hist}?mode=ro", uri=True)
     try:
-        if con.execute("PRAGMA user_version").fetchone()[0] < 2:
+        if con.execute("PRAGMA user_version").fetchone()[0] < 3:
             return set()
         rows = con.execute("SELECT file, clm01 FROM claims c WHERE c.run IS NULL OR EXISTS"
                            " (SELECT 1 FROM runs r WHERE r.id = c.run AND r.state = 'committed')").fetchall()

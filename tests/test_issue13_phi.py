@@ -73,7 +73,7 @@ def test_schema_1_store_with_plain_ids_is_migrated_by_hashing_them(tmp_path):
     con.close()
     assert MEMBER.encode() in store_bytes(hist)
     st = HistoryStore(hist)
-    assert st.version == 2
+    assert st.version == 3
     evs = st.events_for(pid)  # callers still pass the plain patient key
     assert len(evs) == 40 and {e.code for e in evs} == {"90868"}
     assert st.conn.execute("SELECT count(*) FROM claims WHERE patient = ?", (st.patient_hash(pid),)
