@@ -201,13 +201,15 @@ class _CheckFiles:
         self.options = options
         self.keep = keep
 
-    def __call__(self, items: Iterator[tuple[int, str]]) -> Iterator[Rec1]:
+    def __call__(self, items: Iterator[tuple[int, str, dict[int, str]]]) -> Iterator[Rec1]:
         from .checks.engine import Engine
         from .parallel import dump_claim
 
-        keep_f, keep_c = "finding" in self.keep, "claim" in self.keep
-        for i, p in items:
+        # verdicts always travel: the cross-claim stage needs each claim's own verdict
+        keep_f, keep_c = "finding" in self.keep, True
+        for i, p, dups in items:
             eng = Engine(self.options, cross_claim="skip")
+            eng.dup_ics = dups  # interchanges sent before (S1-ENV-015), found by the driver
             buf: list[Finding] = []  # findings since the last other event
             pos = 0
             for ev in eng.run_file(p):
@@ -300,11 +302,21 @@ class _CrossClaim:
                 n += 1
 
 
+def _work(files: list[str], options: RunOptions, engine: Any = None) -> list[tuple[int, str, dict[int, str]]]:
+    """(file index, path, interchanges sent before) of each file: the driver scans the
+    interchange headers in input order (``Engine.scan_interchanges``, with the
+    history store when ``engine`` has one), as one run does."""
+    from .checks.engine import Engine
+
+    eng = engine if engine is not None else Engine(options)
+    return [(i, p, eng.scan_interchanges(p, p)) for i, p in enumerate(files)]
+
+
 def by_patient(spark: Any, files: list[str], slices: int, parts: int, args: RunOptions, keep: tuple[str, ...]
                ) -> Any:
     """Stage 1 on ``files`` (cut into ``slices`` partitions), its records shuffled into
     ``parts`` partitions by patient and sorted by (patient, file index, position)."""
-    return (spark.sparkContext.parallelize(list(enumerate(files)), slices)
+    return (spark.sparkContext.parallelize(_work(files, args), slices)
             .mapPartitions(_CheckFiles(args, keep))
             .repartitionAndSortWithinPartitions(parts, patient_partition))
 
@@ -338,7 +350,7 @@ def _serial(spark: Any, paths: Paths, num_slices: int | None, options: RunOption
         return []
     args = options.serial
     parent = Engine(options, cross_claim="only")
-    rdd = spark.sparkContext.parallelize(list(enumerate(files)), slices).mapPartitions(
+    rdd = spark.sparkContext.parallelize(_work(files, options, parent), slices).mapPartitions(
         _CheckFiles(args, ("claim", "finding")))
     names = finding_fields()
     out = []

@@ -104,7 +104,7 @@ class _Spool:
 
 
 class _File:
-    __slots__ = ("source", "name", "spool", "base", "last", "claims")
+    __slots__ = ("source", "name", "spool", "base", "last", "claims", "uids")
 
     def __init__(self, source: Any, name: str | None, spool: _Spool, base: int):
         self.source = source
@@ -112,7 +112,14 @@ class _File:
         self.spool = spool
         self.base = base  # uid of the file's claim seq 0
         self.last = 0  # the file's last claim seq
-        self.claims: dict[int, Claim] | None = None  # kept when the source cannot be read again
+        self.claims: dict[int, Claim] | None = None  # uid -> claim, when the source cannot be read again
+        # (file, claim seq) -> uid, for a group of claims of several files (Spark: source None)
+        self.uids: dict[tuple[str | None, int], int] | None = None
+
+    def uid(self, file: str | None, seq: int) -> int:
+        if self.uids is None:
+            return self.base + seq
+        return self.uids.get((file, seq), 0)
 
 
 def _rereadable(source: Any) -> bool:
@@ -138,6 +145,10 @@ class TwoPhase:
         """Where claim ``uid`` of the run is: its file and ordinal."""
         for f in reversed(self.done):
             if uid > f.base:
+                if f.uids is not None:  # a group of several files' claims
+                    for (name, seq), u in f.uids.items():
+                        if u == uid:
+                            return f"{name or 'input'}, claim {seq}"
                 return f"{f.name or 'input'}, claim {uid - f.base}"
         return f"claim #{uid} of this run"
 
@@ -156,6 +167,8 @@ class TwoPhase:
         keep = not _rereadable(source)
         if keep:
             f.claims = {}
+        if source is None:
+            f.uids = {}
         spool = f.spool
         base = f.base
         found: list[Finding] = []  # the findings since the last claim
@@ -179,15 +192,18 @@ class TwoPhase:
                     n = len(ev.keys)
                     mine_found = found[len(found) - n:] if n else []
                     passed = not ev.reasons and not any(x.severity is Severity.ERROR for x in mine_found)
-                    uid = base + seq
+                    if f.uids is not None:
+                        uid = f.uids[(claim.file, seq)] = base + len(f.uids) + 1
+                    else:
+                        uid = base + seq
                     mine = only.check_keyed(claim, name, ev.ctl, uid=uid, passed=passed)
                     for listen in listeners:
                         listen(claim)
                     if keep and f.claims is not None:
-                        f.claims[seq] = claim
-                    spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine))
-                    if seq > f.last:
-                        f.last = seq
+                        f.claims[uid] = claim
+                    spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine, uid))
+                    if uid - base > f.last:
+                        f.last = uid - base
                     found = []
                     continue
                 found = []
@@ -197,7 +213,7 @@ class TwoPhase:
                     for st in runs:
                         settled = getattr(st, "claim_settled", None)
                         if settled is not None:
-                            settled(base + cr.claim_seq, cr.patient_key, ok)
+                            settled(f.uid(cr.file, cr.claim_seq), cr.patient_key, ok)
                 spool.add(ev)
         except BaseException:
             spool.discard()
@@ -220,7 +236,7 @@ class TwoPhase:
         files, self.done = self.done, []
         try:
             for i, f in enumerate(files):
-                yield f.source, replay(self.only, f.spool.read(on_tag), f.name, f.base, redo)
+                yield f.source, replay(self.only, f.spool.read(on_tag), f.name, f.uid, redo)
                 f.spool.discard()
         finally:
             for f in files:
@@ -234,13 +250,16 @@ class TwoPhase:
         out: dict[int, list[tuple[Key, Finding]]] = {}
         only = self.only
         for f in self.done:
-            want = {u - f.base for u in uids if f.base < u <= f.base + f.last}
-            if not want:
+            mine = sorted(u for u in uids if f.base < u <= f.base + f.last)
+            if not mine:
                 continue
             if f.claims is not None:
-                got: Iterable[Claim] = (f.claims[s] for s in sorted(want) if s in f.claims)
-            else:
-                got = iter_claims(f.source, f.name) if f.name is not None else iter_claims(f.source)
+                for u in mine:
+                    claim = f.claims[u]
+                    out[u] = only.check_keyed(claim, f.name, claim.control, uid=u, recheck=True)
+                continue
+            want = {u - f.base for u in mine}
+            got = iter_claims(f.source, f.name) if f.name is not None else iter_claims(f.source)
             try:
                 for claim in got:
                     if claim.seq in want:
@@ -267,7 +286,7 @@ def _next_claim(claims: Iterator[Claim] | None, seq: int, name: str | None) -> C
     raise RuntimeError(f"{name or 'input'}: the file changed while it was read")
 
 
-def replay(only: Engine, items: Iterable[Any], file: str | None, base: int,
+def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callable[[str | None, int], int],
            redo: dict[int, list[tuple[Key, Finding]]]) -> Iterator[EngineEvent]:
     """One file's spool as the events of one engine: each claim's findings with
     its cross-claim findings merged in (rechecked ones from ``redo``), claim
@@ -279,8 +298,8 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, base: int,
             buf.append(it.finding)
             continue
         if isinstance(it, tuple):
-            _, seq, keys, reasons, _ctl, mine = it
-            got = redo.get(base + seq)
+            _, seq, keys, reasons, _ctl, mine, uid = it
+            got = redo.get(uid)
             if got is not None:
                 mine = got
             n = len(keys)
@@ -295,7 +314,7 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, base: int,
         buf = []
         if isinstance(it, ClaimVerdict):
             cr = it.result
-            cr.run_uid = base + cr.claim_seq
+            cr.run_uid = uid_of(cr.file, cr.claim_seq)
             tally.verdict(cr)
             only.verdict_final(cr)
         elif isinstance(it, FileDone):
