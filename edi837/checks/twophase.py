@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections import OrderedDict
 import tempfile
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..events import ClaimChecked, ClaimCheckedAt, ClaimVerdict, EngineEvent, FileDone, Found
 from ..findings import Finding, Severity
-from .verdicts import SplitTally
+from .verdicts import ClaimResult, SplitTally
 
 if TYPE_CHECKING:
     from ..model.claims import Claim
     from .engine import Engine, Key
 
 BATCH = 2000  # spool items per pickled batch
+WINDOW = 256  # claims kept at hand in phase 1 (see TwoPhase.add_file)
 
 
 class _Tagged:
@@ -136,6 +138,9 @@ class TwoPhase:
         self.only = only
         self.tmpdir = tmpdir
         self.done: list[_File] = []
+        # uid -> cross-claim findings of a claim checked again (phase 1 when it was still at
+        # hand, else phase 2); the latest check wins
+        self.redo: dict[int, list[tuple[Key, Finding]]] = {}
         self.names: list[tuple[int, str]] = []  # (base uid, file name), for messages
         for st in only.pack_runs():
             if hasattr(st, "where"):
@@ -173,14 +178,28 @@ class TwoPhase:
         base = f.base
         found: list[Finding] = []  # the findings since the last claim
         runs = only.pack_runs()
+        stales = [st.stale for st in runs if isinstance(getattr(st, "stale", None), set)]
         listeners = only.claim_listeners
+        # the latest claims, kept so that a claim made stale by one arriving soon after it
+        # (an anesthesia claim for the day of an ECT claim) is checked again at once, not read again
+        window: OrderedDict[int, tuple[Claim, tuple[str, str, str]]] = OrderedDict()
+        redo = self.redo
+
+        def fresh() -> None:
+            for stale in stales:
+                if stale:
+                    for u in [u for u in stale if u in window]:
+                        c, ctl = window[u]
+                        stale.discard(u)
+                        redo[u] = only.check_keyed(c, name, ctl, uid=u, recheck=True)
+
         if tag is not None:
             spool.tagged = tag
         try:
             for ev in events:
                 if isinstance(ev, Found):
                     found.append(ev.finding)
-                    spool.add(ev)
+                    spool.add(ev.finding)  # a bare Finding: Found again on replay
                     continue
                 if isinstance(ev, (ClaimChecked, ClaimCheckedAt)):
                     if isinstance(ev, ClaimChecked):
@@ -201,6 +220,11 @@ class TwoPhase:
                         listen(claim)
                     if keep and f.claims is not None:
                         f.claims[uid] = claim
+                    else:
+                        window[uid] = (claim, ev.ctl)
+                        if len(window) > WINDOW:
+                            window.popitem(last=False)
+                    fresh()
                     spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine, uid))
                     if uid - base > f.last:
                         f.last = uid - base
@@ -214,6 +238,10 @@ class TwoPhase:
                         settled = getattr(st, "claim_settled", None)
                         if settled is not None:
                             settled(f.uid(cr.file, cr.claim_seq), cr.patient_key, ok)
+                    if not ok:
+                        fresh()
+                    spool.add(cr)  # a bare ClaimResult: ClaimVerdict again on replay
+                    continue
                 spool.add(ev)
         except BaseException:
             spool.discard()
@@ -232,7 +260,9 @@ class TwoPhase:
             fn = getattr(st, "recheck", None)
             if fn is not None:
                 again |= fn()
-        redo = self._recheck(again) if again else {}
+        redo = self.redo
+        if again:
+            redo.update(self._recheck(again))
         files, self.done = self.done, []
         try:
             for i, f in enumerate(files):
@@ -294,8 +324,8 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callabl
     buf: list[Finding] = []
     tally = SplitTally()
     for it in items:
-        if isinstance(it, Found):
-            buf.append(it.finding)
+        if isinstance(it, Finding):
+            buf.append(it)
             continue
         if isinstance(it, tuple):
             _, seq, keys, reasons, _ctl, mine, uid = it
@@ -312,11 +342,13 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callabl
             continue
         yield from map(Found, buf)
         buf = []
-        if isinstance(it, ClaimVerdict):
-            cr = it.result
+        if isinstance(it, ClaimResult):
+            cr = it
             cr.run_uid = uid_of(cr.file, cr.claim_seq)
             tally.verdict(cr)
             only.verdict_final(cr)
+            yield ClaimVerdict(cr)
+            continue
         elif isinstance(it, FileDone):
             tally.file(it.result)
         yield it

@@ -54,6 +54,10 @@ class ClaimResult:
     notes: tuple[tuple[str, str], ...] = ()
     run_uid: int = 0  # the claim's number in its run (arrival order, from 1), set when final
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as a plain tuple of its fields (spool files): cheaper than attrs' slot state
+        return (_claim_result, tuple(getattr(self, n) for n in _CR_FIELDS))
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "file": self.file, "claim_seq": self.claim_seq, "claim_id": self.claim_id,
@@ -63,6 +67,16 @@ class ClaimResult:
         for k, v in self.notes:
             d.setdefault(k, v)
         return d
+
+
+_CR_FIELDS = tuple(a.name for a in attrs.fields(ClaimResult))
+
+
+def _claim_result(*values: Any) -> ClaimResult:
+    cr = object.__new__(ClaimResult)
+    for n, v in zip(_CR_FIELDS, values):
+        object.__setattr__(cr, n, v)
+    return cr
 
 
 @attrs.define(slots=True)
