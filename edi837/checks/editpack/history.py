@@ -394,32 +394,25 @@ class HistoryStore:
         patient = self.patient_hash(patient)
         rid = self.run if run is None else run
 
-        def write() -> bool:
-            cur = self.conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                if freq in ("7", "8"):
-                    for table in ("lines", "claims"):
-                        cur.execute(f"DELETE FROM {table} WHERE sender = ? AND patient = ? AND clm01 = ?"
-                                    " AND NOT (isa13 = ? AND gs06 = ? AND st02 = ?)",
-                                    (key[0], patient, key[4], key[1], key[2], key[3]))
-                cur.execute(
-                    "INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (*key, patient, kind, bill_type, _d(stay.start) if stay else None,
-                     _d(stay.end) if stay else None, 1 if stay else 0, 1 if php else 0, verdict, file,
-                     _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), rid))
-                new = cur.rowcount == 1
-                if new:
-                    cur.executemany(
-                        "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [(*key, e.seq, patient, e.code, e.revenue, json.dumps(list(e.modifiers)),
-                          _d(e.date), _d(e.date_end), e.units, e.npi, 1 if e.php else 0, rid) for e in evs])
-                cur.execute("COMMIT")
-                return new
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-        return self._retry(write)
+        def write(cur: sqlite3.Cursor) -> bool:
+            if freq in ("7", "8"):
+                for table in ("lines", "claims"):
+                    cur.execute(f"DELETE FROM {table} WHERE sender = ? AND patient = ? AND clm01 = ?"
+                                " AND NOT (isa13 = ? AND gs06 = ? AND st02 = ?)",
+                                (key[0], patient, key[4], key[1], key[2], key[3]))
+            cur.execute(
+                "INSERT OR IGNORE INTO claims VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*key, patient, kind, bill_type, _d(stay.start) if stay else None,
+                 _d(stay.end) if stay else None, 1 if stay else 0, 1 if php else 0, verdict, file,
+                 _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), rid))
+            new = cur.rowcount == 1
+            if new:
+                cur.executemany(
+                    "INSERT OR IGNORE INTO lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(*key, e.seq, patient, e.code, e.revenue, json.dumps(list(e.modifiers)),
+                      _d(e.date), _d(e.date_end), e.units, e.npi, 1 if e.php else 0, rid) for e in evs])
+            return new
+        return self._tx(write)
 
     def close(self) -> None:
         self.conn.close()
