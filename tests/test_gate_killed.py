@@ -149,11 +149,17 @@ def _numbers(paths) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     return isa, gs, st
 
 
-def test_a_failed_run_never_reuses_its_control_numbers(tmp_path, monkeypatch):
+def _two_inputs(tmp_path):
+    """Folder in/ with a.x12 (claim A1) and b.x12 (claim B1, another patient)."""
     src = tmp_path / "in"
     src.mkdir()
     (src / "a.x12").write_bytes(_claims("000000001", "A1"))
     (src / "b.x12").write_bytes(_claims("000000002", "B1", member="SYN0002"))
+    return src
+
+
+def test_a_failed_run_never_reuses_its_control_numbers(tmp_path, monkeypatch):
+    src = _two_inputs(tmp_path)
     out = tmp_path / "out"
     real = gate_mod.write_999
     calls = []
@@ -182,10 +188,7 @@ def test_a_failed_run_never_reuses_its_control_numbers(tmp_path, monkeypatch):
 
 # -- history and outputs together -------------------------------------------------------------
 def test_gate_commits_the_history_after_every_output_is_in_place(tmp_path, monkeypatch):
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "a.x12").write_bytes(_claims("000000001", "A1"))
-    (src / "b.x12").write_bytes(_claims("000000002", "B1", member="SYN0002"))
+    src = _two_inputs(tmp_path)
     out, h = tmp_path / "out", str(tmp_path / "h.sqlite")
     seen = []
     real = HistoryStore.commit_run
@@ -205,10 +208,7 @@ def test_gate_commits_the_history_after_every_output_is_in_place(tmp_path, monke
 
 
 def test_a_failed_gate_run_voids_its_history_rows(tmp_path, monkeypatch):
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "a.x12").write_bytes(_claims("000000001", "A1"))
-    (src / "b.x12").write_bytes(_claims("000000002", "B1", member="SYN0002"))
+    src = _two_inputs(tmp_path)
     out, h = tmp_path / "out", str(tmp_path / "h.sqlite")
 
     def boom(*a, **k):
@@ -495,10 +495,7 @@ def test_sigterm_removes_temporaries_and_voids_the_history_run(tmp_path):
 def test_workers_part_files_go_to_the_scratch_folder(tmp_path, monkeypatch):
     from edi837 import parallel
 
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "a.x12").write_bytes(_claims("000000001", "A1"))
-    (src / "b.x12").write_bytes(_claims("000000002", "B1", member="SYN0002"))
+    src = _two_inputs(tmp_path)
     out = tmp_path / "out"
     seen = []
     real = parallel._read_part
