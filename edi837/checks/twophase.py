@@ -141,7 +141,6 @@ class TwoPhase:
         # uid -> cross-claim findings of a claim checked again (phase 1 when it was still at
         # hand, else phase 2); the latest check wins
         self.redo: dict[int, list[tuple[Key, Finding]]] = {}
-        self.names: list[tuple[int, str]] = []  # (base uid, file name), for messages
         for st in only.pack_runs():
             if hasattr(st, "where"):
                 st.where = self.where
@@ -248,7 +247,6 @@ class TwoPhase:
             raise
         spool.close()
         only.uids = base + f.last
-        self.names.append((base, name or ""))
 
     # -- phase 2 -------------------------------------------------------------
     def files(self, on_tag: Callable[[Any], None] | None = None) -> Iterator[tuple[Any, Iterator[EngineEvent]]]:

@@ -54,7 +54,6 @@ _Entry = list[Any]
 _CourseIndex = tuple[int, frozenset[str], list[Event], set[_dt.date],
                      dict[_dt.date, tuple[list[Event], _dt.date, _dt.date]]]
 _NO_DATE = _dt.date.min
-_NEVER = 0  # a claim without dates: as ordinals, nothing is on or before it
 _REPLACING = ("7", "8")  # CLM05-3 replacement, void
 
 
