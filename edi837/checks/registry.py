@@ -227,6 +227,6 @@ def _load_all() -> None:
 
     for rid, title in {**rdr.RULES, **gstream.RULES}.items():
         if rid not in RULES:
-            sev = Severity.WARNING if rid in ("RDR-003", "GRM-003") else (
+            sev = Severity.WARNING if rid == "RDR-003" else (
                 Severity.INFO if rid == "GRM-001" else Severity.ERROR)
             declare(rid, sev, 1, title, group="reader" if rid.startswith("RDR") else "grammar")

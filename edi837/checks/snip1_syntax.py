@@ -20,7 +20,7 @@ from typing import Any
 from ..events import (GroupEnd, GroupStart, InterchangeEnd, InterchangeStart, ModelEvent, OtherSegment,
                       TransactionEnd, TransactionStart)
 from ..findings import Finding
-from ..grammar.stream import GUIDES
+from ..grammar.stream import GUIDES, is_version_id, old_version
 from ..guide import load_control
 from .registry import RULES, checker, declare
 
@@ -368,7 +368,7 @@ class EnvelopeChecker:
                 out.append(_f("S1-ENV-011", f"GS01 functional identifier {gs01!r} is not HC (Health Care Claim): "
                               f"the group holds an 837", gs, "GS01", gs01))
             codes = control_codes("GS08")
-            if gs08 and gs08 not in adopted and (codes is None or gs08 in codes):
+            if gs08 and gs08 not in adopted and (codes is None or gs08 in codes or is_version_id(gs08)):
                 out.append(_f("S1-ENV-012", f"GS08 version {gs08!r} is not an 837 version (005010X222A1 837P or "
                               f"005010X223A2 837I): the group holds an 837", gs, "GS08", gs08))
         if st03 in adopted and gs08 in adopted and st03 != gs08:
@@ -401,6 +401,8 @@ class EnvelopeChecker:
                           isa, f"ISA{first:02d}" if first else None))
         for i, codes in ISA_CODES.items():
             v = isa[i].strip() if i != 12 else isa[i]
+            if i == 12 and old_version(v, isa12=True):
+                continue  # a 4010 interchange: the structure stage says it once (GRM-007, or GRM-003)
             if v not in codes:
                 out.append(_f("S1-ISA-002", f"ISA{i:02d} {ISA_NAMES[i - 1]} {isa[i]!r} is not one of "
                               f"{', '.join(sorted(codes))}", isa, f"ISA{i:02d}", isa[i]))

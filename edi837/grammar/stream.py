@@ -12,6 +12,7 @@ same file), and :class:`Found`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from ..events import (ClaimChunk, Found, GeSeen, GsSeen, HeaderChunk, HlChunk, IeaSeen, IsaSeen,
@@ -27,12 +28,69 @@ GUIDES = {"837P": "005010X222A1", "837I": "005010X223A2"}
 RULES = {
     "GRM-001": "The transaction's version is read with the grammar of a neighbouring version.",
     "GRM-002": "An HL level code (HL03) that the guide does not define.",
-    "GRM-003": "A transaction that is not an 837P or 837I was skipped.",
+    "GRM-003": "A transaction that is not an 837 claim (an 835 remittance, a 270 eligibility inquiry, a 999 "
+               "acknowledgment ...): edi837 reads 837P and 837I claim files only; it is not read.",
     "GRM-004": "A transaction ended without its SE trailer.",
     "GRM-005": "ST01 (transaction set identifier code) is empty: the transaction cannot be read as an 837.",
     "GRM-006": "An 837 of a guide edi837 does not read (ST03/GS08 not an 837P or 837I version, e.g. 837D): "
                "its claims cannot be checked.",
+    "GRM-007": "An 837 of version 4010 (GS08/ST03 004010X098A1 or 004010X096A1, ISA12 00401) or older: "
+               "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012; its claims are not read.",
 }
+
+#: X12 transaction set identifier codes (ST01) -> (what it is, in a few words; its X12 name)
+TRANSACTION_SETS: dict[str, tuple[str, str]] = {
+    "269": ("benefit coordination inquiry", "Health Care Benefit Coordination Verification"),
+    "270": ("eligibility inquiry", "Health Care Eligibility Benefit Inquiry"),
+    "271": ("eligibility response", "Health Care Eligibility Benefit Response"),
+    "274": ("provider directory", "Health Care Provider Information"),
+    "275": ("claim attachment", "Additional Information to Support a Health Care Claim or Encounter"),
+    "276": ("claim status request", "Health Care Claim Status Request"),
+    "277": ("claim status response or claim acknowledgment (277CA)", "Health Care Information Status "
+            "Notification"),
+    "278": ("prior authorization (services review)", "Health Care Services Review"),
+    "820": ("premium payment", "Payroll Deducted and Other Group Premium Payment for Insurance Products"),
+    "824": ("application advice", "Application Advice"),
+    "834": ("enrollment file", "Benefit Enrollment and Maintenance"),
+    "835": ("remittance", "Health Care Claim Payment/Advice"),
+    "837": ("claim", "Health Care Claim"),
+    "810": ("invoice", "Invoice"),
+    "850": ("purchase order", "Purchase Order"),
+    "856": ("ship notice", "Ship Notice/Manifest"),
+    "864": ("text message", "Text Message"),
+    "997": ("functional acknowledgment", "Functional Acknowledgment"),
+    "999": ("implementation acknowledgment", "Implementation Acknowledgment"),
+}
+
+
+def transaction_set_name(st01: str, version: str = "") -> str:
+    """'an 835 remittance (Health Care Claim Payment/Advice, 005010X221A1)' for ST01 835."""
+    known = TRANSACTION_SETS.get(st01)
+    article = "an" if st01[:1] == "8" else "a"
+    if known is None:
+        return f"a {st01!r} transaction set" + (f" ({version})" if version else "")
+    short, name = known
+    return f"{article} {st01} {short} ({name}" + (f", {version})" if version else ")")
+
+
+def old_version(v: str, isa12: bool = False) -> str | None:
+    """'004010' for a version before 5010: GS08/ST03 ``004010X098A1`` (or ISA12 ``00401``); else None."""
+    if isa12:
+        v = v[:5]
+        return v + "0" if len(v) == 5 and v.isascii() and v.isdigit() and v < "00501" else None
+    v = v[:6]
+    return v if len(v) == 6 and v.isascii() and v.isdigit() and v < "005010" else None
+
+
+_VERSION_ID = re.compile(r"00[0-9]{4}(X[0-9]{3}(A[0-9])?)?")
+
+
+def is_version_id(v: str) -> bool:
+    """A well-formed X12 version (GS08): ``005010``, ``005010X231A1``, ``004010X098A1``."""
+    return _VERSION_ID.fullmatch(v) is not None
+
+
+OLD_VERSION_NOTE = "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012"
 
 
 def guide_kind(version: str, gs01: str = "") -> tuple[str | None, str | None]:
@@ -74,6 +132,29 @@ class Structurer:
         tmpl, misplaced = self._parser(kind).shape(start, toks)
         return build_loop(tmpl, segs, misplaced)
 
+    def _old(self, at: Segment, element: str, old: str, st: Segment | None, version: str) -> Finding:
+        """GRM-007: a version before 5010, said at ``element`` of ``at`` (ISA12: the interchange's,
+        GS08: the group's, ST03: the transaction's); ``st`` the 837 transaction it kept from being
+        read (None: an interchange said without one)."""
+        value = at[int(element[-2:])]
+        label = f"{int(old[:4])}{old[4:]}"  # 004010 -> 4010
+        places = [f"{element} {value}"] if value else []
+        if st is not None and version and version != value:
+            places.append(f"{'ST03' if st[3] else 'GS08'} {version}")
+        if st is not None:
+            what = f"this is a {label} 837 ({', '.join(places) or 'no version given'})"
+            tail = f"; transaction {st[2]!r} was not read or checked"
+        else:
+            what = f"interchange {at[13]!r} is a {label} interchange ({', '.join(places)})"
+            tail = "; the interchange is rejected"
+        where = {"ISA12": dict(group="", transaction=""), "GS08": dict(transaction="")}.get(
+            element, dict(transaction=at[2], ik3="8", ik4="7" if value else "1"))
+        return Finding(rule="GRM-007", severity=Severity.ERROR, snip=1,
+                       message=f"{what}: {old} is not supported: {OLD_VERSION_NOTE}{tail}",
+                       file=self.file, segment_seq=at.seq, line=at.line, byte_offset=at.offset,
+                       segment_id=at.fields[0], element=element if value else None,
+                       value=value or None, **where)  # type: ignore[arg-type]
+
     def __iter__(self) -> Iterator[StructureEvent]:
         reader = self.reader
         findings = reader.findings
@@ -85,6 +166,13 @@ class Structurer:
         chunk_start: str | None = None
         hl_level = ""
         gs08 = ""
+        # versions before 5010 (GRM-007): said once, at the outermost place that has one
+        isa: Segment | None = None
+        isa_old: str | None = None  # '004010' when ISA12 is 00401
+        isa_said = False  # GRM-007 given at ISA12 in the open interchange
+        isa_sts = False  # the open interchange has a transaction set
+        gs: Segment | None = None
+        gs_said = False  # GRM-007 given at GS08 in the open group
         # reader findings about segments of the chunk being gathered: they follow the chunk's
         # event, so the engine places them in their own transaction (and HL), not in the one before
         held: list[Finding] = []
@@ -174,6 +262,26 @@ class Structurer:
             # outside a transaction
             if sid == "ST":
                 version = seg[3] or gs08
+                isa_sts = True
+                old = None
+                if seg[1] == "837":
+                    old = old_version(seg[3]) if seg[3] else old_version(gs08) if gs08 else isa_old
+                    if isa_old and not isa_said and isa is not None:
+                        # the interchange is 4010: said once, at ISA12 (rejects what it encloses: TA1 017)
+                        isa_said = True
+                        yield Found(self._old(isa, "ISA12", isa_old, seg if old else None, version))
+                    elif old and not isa_old:
+                        gs_old = old_version(gs08) if gs is not None else None
+                        if gs_old and (not seg[3] or old_version(seg[3])):
+                            if not gs_said:
+                                gs_said = True
+                                yield Found(self._old(gs, "GS08", gs_old, seg, version))
+                        else:
+                            yield Found(self._old(seg, "ST03", old, seg, version))
+                if old:
+                    skipping = True
+                    yield OtherSegment(seg)
+                    continue
                 kind, note = guide_kind(version) if seg[1] == "837" else (None, None)
                 if kind is None and not seg[1]:
                     yield Found(Finding(
@@ -197,14 +305,13 @@ class Structurer:
                     yield OtherSegment(seg)
                     continue
                 if kind is None:
-                    what = f"a {seg[1]} transaction"
+                    # another transaction set (an 835, a 270, a 999 ...): one error says it, at ST01
                     yield Found(Finding(
-                        rule="GRM-003", severity=Severity.WARNING, snip=1,
-                        message=f"transaction {seg[2]!r} is {what}, not an 837P (005010X222A1) or "
-                                "837I (005010X223A2): skipped",
+                        rule="GRM-003", severity=Severity.ERROR, snip=1,
+                        message=f"transaction {seg[2]!r} is {transaction_set_name(seg[1], version)}, not an "
+                                "837 claim: edi837 reads 837P and 837I claim files only; it was not read",
                         file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
-                        segment_id="ST", element="ST01" if seg[1] != "837" else "ST03",
-                        transaction=seg[2]))
+                        segment_id="ST", element="ST01", value=seg[1], transaction=seg[2]))
                     skipping = True
                     yield OtherSegment(seg)
                     continue
@@ -220,13 +327,23 @@ class Structurer:
                 continue
             seg.loop = None
             if sid == "ISA":
+                if isa_old and not isa_said and not isa_sts and isa is not None:
+                    yield Found(self._old(isa, "ISA12", isa_old, None, ""))
+                isa, isa_old = seg, old_version(seg[12], isa12=True)
+                isa_said = isa_sts = False
+                gs = None
                 yield IsaSeen(seg)
             elif sid == "GS":
                 gs08 = seg[8]
+                gs, gs_said = seg, False
                 yield GsSeen(seg)
             elif sid == "GE":
+                gs = None
                 yield GeSeen(seg)
             elif sid == "IEA":
+                if isa_old and not isa_said and not isa_sts and isa is not None:
+                    yield Found(self._old(isa, "ISA12", isa_old, None, ""))
+                isa = isa_old = gs = None
                 yield IeaSeen(seg)
             else:
                 yield OtherSegment(seg)
@@ -239,6 +356,8 @@ class Structurer:
                 file=self.file, segment_seq=last.seq if last else None, line=last.line if last else None,
                 byte_offset=last.offset if last else None, segment_id=last.id if last else None))
             yield SeSeen(None)
+        if isa_old and not isa_said and not isa_sts and isa is not None:
+            yield Found(self._old(isa, "ISA12", isa_old, None, ""))
         if held:  # (only if a transaction ended without a chunk to follow; flush emits them otherwise)
             yield from map(Found, held)
         for f in findings:
