@@ -12,7 +12,6 @@ same file), and :class:`Found`.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
 from ..events import (ClaimChunk, Found, GeSeen, GsSeen, HeaderChunk, HlChunk, IeaSeen, IsaSeen,
@@ -82,12 +81,27 @@ def old_version(v: str, isa12: bool = False) -> str | None:
     return v if len(v) == 6 and v.isascii() and v.isdigit() and v < "005010" else None
 
 
-_VERSION_ID = re.compile(r"00[0-9]{4}(X[0-9]{3}(A[0-9])?)?")
+#: GS08 versions of the HIPAA 5010 transaction sets other than the 837 (a 999's 005010X231A1)
+OTHER_VERSIONS = frozenset({
+    "005010X210", "005010X212", "005010X213", "005010X214", "005010X215", "005010X216", "005010X217",
+    "005010X218", "005010X220A1", "005010X221A1", "005010X230", "005010X231A1", "005010X279A1"})
 
 
-def is_version_id(v: str) -> bool:
-    """A well-formed X12 version (GS08): ``005010``, ``005010X231A1``, ``004010X098A1``."""
-    return _VERSION_ID.fullmatch(v) is not None
+def transaction_version_old(st03: str, gs08: str, isa_old: str | None) -> str | None:
+    """'004010' when an 837 is of a version before 5010: its ST03, else its group's GS08, else its
+    interchange's ISA12 (``isa_old``, from :func:`old_version`) says so."""
+    if st03:
+        return old_version(st03)
+    if gs08:
+        return old_version(gs08)
+    return isa_old
+
+
+def is_other_version(v: str) -> bool:
+    """A GS08 that is another transaction set's 5010 version (005010X231A1) or a version before 5010
+    (004010X098A1): the group's transactions show what it holds, and the structure stage says it
+    (GRM-003 another transaction set, GRM-007 a 4010 837; S1-ENV-012 for an 837 read under it)."""
+    return v in OTHER_VERSIONS or old_version(v) is not None
 
 
 OLD_VERSION_NOTE = "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012"
@@ -132,28 +146,22 @@ class Structurer:
         tmpl, misplaced = self._parser(kind).shape(start, toks)
         return build_loop(tmpl, segs, misplaced)
 
-    def _old(self, at: Segment, element: str, old: str, st: Segment | None, version: str) -> Finding:
-        """GRM-007: a version before 5010, said at ``element`` of ``at`` (ISA12: the interchange's,
-        GS08: the group's, ST03: the transaction's); ``st`` the 837 transaction it kept from being
-        read (None: an interchange said without one)."""
+    def _old(self, at: Segment, element: str, old: str, st: Segment, version: str) -> Finding:
+        """GRM-007: the 837 ``st`` is of a version before 5010, said at ``element`` of ``at`` (ISA12:
+        the interchange's, GS08: the group's, ST03: the transaction's)."""
         value = at[int(element[-2:])]
         label = f"{int(old[:4])}{old[4:]}"  # 004010 -> 4010
-        places = [f"{element} {value}"] if value else []
-        if st is not None and version and version != value:
+        places = [f"{element} {value}"] if value else []  # (no ST03: the version of a GS that ended)
+        if version and version != value:
             places.append(f"{'ST03' if st[3] else 'GS08'} {version}")
-        if st is not None:
-            what = f"this is a {label} 837 ({', '.join(places) or 'no version given'})"
-            tail = f"; transaction {st[2]!r} was not read or checked"
-        else:
-            what = f"interchange {at[13]!r} is a {label} interchange ({', '.join(places)})"
-            tail = "; the interchange is rejected"
         where = {"ISA12": dict(group="", transaction=""), "GS08": dict(transaction="")}.get(
-            element, dict(transaction=at[2], ik3="8", ik4="7" if value else "1"))
+            element, dict(transaction=at[2], ik3="8", ik4="7" if value else None))
         return Finding(rule="GRM-007", severity=Severity.ERROR, snip=1,
-                       message=f"{what}: {old} is not supported: {OLD_VERSION_NOTE}{tail}",
+                       message=f"this is a {label} 837 ({', '.join(places)}): {old} is not supported: "
+                               f"{OLD_VERSION_NOTE}; transaction {st[2]!r} was not read or checked",
                        file=self.file, segment_seq=at.seq, line=at.line, byte_offset=at.offset,
-                       segment_id=at.fields[0], element=element if value else None,
-                       value=value or None, **where)  # type: ignore[arg-type]
+                       segment_id=at.fields[0], element=element if value else None, value=value or None,
+                       **where)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[StructureEvent]:
         reader = self.reader
@@ -170,7 +178,6 @@ class Structurer:
         isa: Segment | None = None
         isa_old: str | None = None  # '004010' when ISA12 is 00401
         isa_said = False  # GRM-007 given at ISA12 in the open interchange
-        isa_sts = False  # the open interchange has a transaction set
         gs: Segment | None = None
         gs_said = False  # GRM-007 given at GS08 in the open group
         # reader findings about segments of the chunk being gathered: they follow the chunk's
@@ -262,23 +269,24 @@ class Structurer:
             # outside a transaction
             if sid == "ST":
                 version = seg[3] or gs08
-                isa_sts = True
                 old = None
                 if seg[1] == "837":
-                    old = old_version(seg[3]) if seg[3] else old_version(gs08) if gs08 else isa_old
-                    if isa_old and not isa_said and isa is not None:
-                        # the interchange is 4010: said once, at ISA12 (rejects what it encloses: TA1 017)
-                        isa_said = True
-                        yield Found(self._old(isa, "ISA12", isa_old, seg if old else None, version))
-                    elif old and not isa_old:
-                        gs_old = old_version(gs08) if gs is not None else None
-                        if gs_old and (not seg[3] or old_version(seg[3])):
-                            if not gs_said:
-                                gs_said = True
-                                yield Found(self._old(gs, "GS08", gs_old, seg, version))
-                        else:
-                            yield Found(self._old(seg, "ST03", old, seg, version))
+                    old = transaction_version_old(seg[3], gs08, isa_old)
                 if old:
+                    # a 4010 837: not read (the 5010 guides would report every 4010 difference); said
+                    # once, at the outermost place that is 4010: ISA12 (the interchange is rejected,
+                    # TA1 017), else GS08 (the group), else ST03
+                    gs_old = old_version(gs08) if gs is not None else None
+                    if isa_old and isa is not None:
+                        if not isa_said:
+                            isa_said = True
+                            yield Found(self._old(isa, "ISA12", isa_old, seg, version))
+                    elif gs is not None and gs_old and (not seg[3] or old_version(seg[3])):
+                        if not gs_said:
+                            gs_said = True
+                            yield Found(self._old(gs, "GS08", gs_old, seg, version))
+                    else:
+                        yield Found(self._old(seg, "ST03", old, seg, version))
                     skipping = True
                     yield OtherSegment(seg)
                     continue
@@ -327,10 +335,8 @@ class Structurer:
                 continue
             seg.loop = None
             if sid == "ISA":
-                if isa_old and not isa_said and not isa_sts and isa is not None:
-                    yield Found(self._old(isa, "ISA12", isa_old, None, ""))
                 isa, isa_old = seg, old_version(seg[12], isa12=True)
-                isa_said = isa_sts = False
+                isa_said = False
                 gs = None
                 yield IsaSeen(seg)
             elif sid == "GS":
@@ -341,8 +347,6 @@ class Structurer:
                 gs = None
                 yield GeSeen(seg)
             elif sid == "IEA":
-                if isa_old and not isa_said and not isa_sts and isa is not None:
-                    yield Found(self._old(isa, "ISA12", isa_old, None, ""))
                 isa = isa_old = gs = None
                 yield IeaSeen(seg)
             else:
@@ -356,8 +360,6 @@ class Structurer:
                 file=self.file, segment_seq=last.seq if last else None, line=last.line if last else None,
                 byte_offset=last.offset if last else None, segment_id=last.id if last else None))
             yield SeSeen(None)
-        if isa_old and not isa_said and not isa_sts and isa is not None:
-            yield Found(self._old(isa, "ISA12", isa_old, None, ""))
         if held:  # (only if a transaction ended without a chunk to follow; flush emits them otherwise)
             yield from map(Found, held)
         for f in findings:
