@@ -161,7 +161,7 @@ class Structurer:
                                f"{OLD_VERSION_NOTE}; transaction {st[2]!r} was not read or checked",
                        file=self.file, segment_seq=at.seq, line=at.line, byte_offset=at.offset,
                        segment_id=at.fields[0], element=element if value else None, value=value or None,
-                       **where)  # type: ignore[arg-type]
+                       **where)
 
     def __iter__(self) -> Iterator[StructureEvent]:
         reader = self.reader
