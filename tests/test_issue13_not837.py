@@ -235,6 +235,18 @@ def test_5010_claims_in_a_4010_interchange_one_error_at_isa12():
     assert vs and {v.verdict for v in vs} == {"rejected"}
 
 
+def test_a_5010_then_a_4010_837_in_a_4010_interchange_is_one_error():
+    text = P.replace("*^*00501*", "*^*00401*", 1)
+    old = as_4010(P, st03="004010X098A1")  # (in the 5010 group, its ST03 says it is 4010)
+    tx = old[old.index("ST*837"):old.index("GE*")].replace("ST*837*0001", "ST*837*0002")
+    tx = re.sub(r"SE\*(\d+)\*0001", r"SE*\1*0002", tx)
+    ge = text.index("GE*")
+    text = text[:ge] + tx + text[ge:].replace("GE*1*", "GE*2*", 1)
+    fs, vs = run(text)
+    assert [(f.rule, f.element) for f in fs if f.severity is Severity.ERROR] == [("S1-ISA-002", "ISA12")]
+    assert len(vs) == 4 and {v.verdict for v in vs} == {"rejected"}  # the 4010 837 is not read
+
+
 def test_an_empty_4010_interchange_is_one_error_at_isa12():
     lines = P.split("\n")
     text = "\n".join([lines[0].replace("*^*00501*", "*^*00401*"), lines[1], "GE*0*1001~", "IEA*1*000001001~", ""])

@@ -272,6 +272,8 @@ class Structurer:
                 old = None
                 if seg[1] == "837":
                     old = transaction_version_old(seg[3], gs08, isa_old)
+                    if isa_old and not old:
+                        isa_said = True  # a 5010 837 read in a 4010 interchange: S1-ISA-002 says ISA12
                 if old:
                     # a 4010 837: not read (the 5010 guides would report every 4010 difference); said
                     # once, at the outermost place that is 4010: ISA12 (the interchange is rejected,
