@@ -368,7 +368,10 @@ class SegmentReader:
                             isa_open = False
                             restart = True
                             break
-                        yield Segment(fields, seq, seg_line, base + pos + lead, cur, file, utf8=u8)
+                        seg = Segment(fields, seq, seg_line, base + pos + lead, cur, file)
+                        if u8:
+                            seg.utf8 = True
+                        yield seg
                         if sid == "ISA":
                             isa_open = True
                         elif sid == "IEA":
