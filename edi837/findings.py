@@ -28,6 +28,33 @@ class Severity(str, enum.Enum):
 
 SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
+#: how much of a segment (or value) a finding quotes; a message keeps its head and its tail
+EXCERPT = 200
+MESSAGE_HEAD, MESSAGE_TAIL = 700, 200
+
+
+_ROOM = 32  # room for the "... (N more)" mark: an excerpt is never cut again
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """``text`` itself, or its first ``limit`` characters and ``... (N more)``: a finding on a
+    50 MB segment quotes a short excerpt of it, in every report.  (At most ``limit`` + 32
+    characters; an excerpt is its own excerpt.)"""
+    if len(text) <= limit + _ROOM:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more)"
+
+
+def _quote(v: str | None) -> str | None:
+    return v if v is None or len(v) <= EXCERPT + _ROOM else excerpt(v)
+
+
+def _message(m: str) -> str:
+    """A message quoting a huge value keeps its head and its tail (what the rule says of it)."""
+    if len(m) <= MESSAGE_HEAD + MESSAGE_TAIL + _ROOM:
+        return m
+    return f"{m[:MESSAGE_HEAD]}... ({len(m) - MESSAGE_HEAD - MESSAGE_TAIL} more) ...{m[-MESSAGE_TAIL:]}"
+
 
 @attrs.define(slots=True, kw_only=True)
 class Finding:
@@ -35,7 +62,7 @@ class Finding:
 
     rule: str
     severity: Severity
-    message: str
+    message: str = attrs.field(converter=_message)
     file: str | None = None
     segment_seq: int | None = None
     line: int | None = None
@@ -56,8 +83,8 @@ class Finding:
     citation: str | None = None
     ik3: str | None = None  # 999 IK304 segment syntax error code
     ik4: str | None = None  # 999 IK403 element syntax error code
-    segment_text: str | None = None  # the offending segment, as written
-    value: str | None = None  # the offending value, when there is one
+    segment_text: str | None = attrs.field(default=None, converter=_quote)  # the offending segment (an excerpt)
+    value: str | None = attrs.field(default=None, converter=_quote)  # the offending value, when there is one
 
     @property
     def is_error(self) -> bool:

@@ -425,14 +425,14 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     ta1_rejected = [isa for isa, errs in ta1s if errs]
     if env.groups:
         with contextlib.nullcontext(stack.enter_context(
-                atomic_write(base + ".999.x12", "w", newline=""))) as fh:
+                atomic_write(base + ".999.x12", "wb"))) as fh:
             write_999(SegmentWriter(fh, Delimiters()), env.groups, findings,
                       list(results.values()), counter, now, rejected_interchanges=ta1_rejected,
                       loops=env.loops)
         fg.paths["999"] = base + ".999.x12"
     if ta1s:
         with contextlib.nullcontext(stack.enter_context(
-                atomic_write(base + ".ta1.x12", "w", newline=""))) as fh:
+                atomic_write(base + ".ta1.x12", "wb"))) as fh:
             w = SegmentWriter(fh, Delimiters())
             for isa, errs in ta1s:
                 write_ta1(w, isa, errs, counter, now)

@@ -31,10 +31,11 @@ def test_blank_st01_is_an_error_at_st01(tmp_path):
     f = next(x for x in found if x.rule == "GRM-005")
     assert (f.severity.value, f.segment_id, f.element, f.line) == ("error", "ST", "ST01", 3)
     assert CliRunner().invoke(main, ["validate", str(p)]).exit_code == 1
-    # a transaction whose ST01 is 835 is another transaction set: skipped with a warning, as before
+    # a transaction whose ST01 is 835 is another transaction set: an error that names it (GRM-003,
+    # an error since issue 13; tests/test_issue13_not837.py), not a blank ST01
     other = (FX / "837p_tms_course.x12").read_text().replace("ST*837*", "ST*835*", 1).encode()
     rules = {e.finding.rule: e.finding.severity.value for e in Engine().run_file(other) if isinstance(e, Found)}
-    assert rules.get("GRM-003") == "warning" and "GRM-005" not in rules
+    assert rules.get("GRM-003") == "error" and "GRM-005" not in rules
 
 
 def test_blank_st01_transaction_is_rejected_in_the_999(tmp_path):

@@ -24,8 +24,8 @@ NOT_GUIDE = ("does not look like an X12 data file",)
 
 #: files where pyx12 rejects for a guide reason and we do not, with why pyx12 is wrong (or stricter)
 _V4010 = ("pyx12 validated this 004010 (pre-2012, no longer HIPAA-adopted) file with its 4010 map; edi837 "
-          "judges 837s only against the 005010X222A1 / 005010X223A2 guides, under which ISA12 00401, GS08 "
-          "004010X098A1 and the 4010 segments (REF*87 in the header, NM108 24, AMT*B6, ...) are errors.")
+          "reads 837s only with the 005010X222A1 / 005010X223A2 guides: a 4010 837 is one error (GRM-007, "
+          "issue 13) and is not read, instead of a cascade of 5010 guide errors on its 4010 segments.")
 DISAGREE: dict[str, str] = {
     "files/azoner__pyx12/ordinal.txt": _V4010,
     "files/azoner__pyx12/simple_837i.txt": _V4010,

@@ -20,7 +20,7 @@ from typing import Any
 from ..events import (GroupEnd, GroupStart, InterchangeEnd, InterchangeStart, ModelEvent, OtherSegment,
                       TransactionEnd, TransactionStart)
 from ..findings import Finding
-from ..grammar.stream import GUIDES
+from ..grammar.stream import GUIDES, OLD_VERSION_NOTE, is_other_version, old_version, transaction_version_old
 from ..guide import load_control
 from .registry import RULES, checker, declare
 
@@ -209,6 +209,11 @@ class EnvelopeChecker:
         self.skipped_count = 0
         self.gs_judged = False  # GS01/GS08 judged for the open group (at its first 837)
         self.orphan_st: Any = None  # first ST of a run of transaction sets outside any group
+        # an ISA whose ISA12 is before 00501 (00401), until said: by GRM-007 (the structure stage) at its
+        # first 4010 837, which it does not read; here (S1-ISA-002) at its first 837 read, or at its end
+        # unless it holds another transaction set (GRM-003: the file is not an 837 at all)
+        self.old_isa: Any = None
+        self.old_isa_other = False
         self.missing_groups = 0  # such runs in the open interchange (each one group IEA01 counts)
         self.n_isa = 0  # interchanges seen in the file
         # ordinal of an interchange in the file -> where it was sent before (the run's
@@ -244,7 +249,29 @@ class EnvelopeChecker:
         out.append(_interchange_level(_f(
             "S1-ENV-014", f"transaction set {st[2]!r} is not inside a functional group: {what}", st, "GS")))
 
+    def _old_isa(self, out: list[Finding]) -> None:
+        """S1-ISA-002 for a 4010 ISA12 not said otherwise (see ``old_isa``): it rejects the interchange."""
+        isa, self.old_isa = self.old_isa, None
+        if isa is not None and not self.old_isa_other:
+            old = old_version(isa[12], isa12=True) or ""
+            out.append(_interchange_level(_f(
+                "S1-ISA-002", f"ISA12 Interchange Control Version {isa[12]!r} is not one of 00501: this is a "
+                f"{int(old[:4])}{old[4:]} interchange; {OLD_VERSION_NOTE}", isa, "ISA12", isa[12])))
+
+    def _old_isa_said(self, st: Any) -> None:
+        """A transaction the grammar did not read: GRM-007 said the 4010 ISA12 if it is a 4010 837;
+        GRM-003 says what the file is if it is another transaction set."""
+        if self.old_isa is None:
+            return
+        if st[1] == "837":
+            gs08 = self.gs[8] if self.gs is not None else ""
+            if transaction_version_old(st[3], gs08, old_version(self.old_isa[12], isa12=True)):
+                self.old_isa = None
+        elif st[1]:
+            self.old_isa_other = True
+
     def _close_interchange(self, at: Any, out: list[Finding]) -> None:
+        self._old_isa(out)
         self._close_orphans(None, out)
         self._close_group(at, out)
         if self.isa is not None:
@@ -262,6 +289,7 @@ class EnvelopeChecker:
             case GroupStart(grp):
                 self._group(grp, out)
             case TransactionStart(tx):
+                self._old_isa(out)
                 self._orphan(tx.st)
                 self._st(tx.st, out)
                 self._versions(tx, out)
@@ -321,6 +349,7 @@ class EnvelopeChecker:
     def _interchange_end(self, obj: Any, out: list[Finding]) -> None:
         iea = obj.iea
         isa = obj.isa
+        self._old_isa(out)
         self._close_orphans(None, out)
         self._close_group(iea, out)
         if iea is not None:
@@ -348,6 +377,7 @@ class EnvelopeChecker:
                 self.skipped_st = None
             return
         if sid == "ST":
+            self._old_isa_said(seg)
             self._orphan(seg)
             self._st(seg, out)
             self.skipped_st = seg
@@ -384,7 +414,7 @@ class EnvelopeChecker:
                 out.append(_f("S1-ENV-011", f"GS01 functional identifier {gs01!r} is not HC (Health Care Claim): "
                               f"the group holds an 837", gs, "GS01", gs01))
             codes = control_codes("GS08")
-            if gs08 and gs08 not in adopted and (codes is None or gs08 in codes):
+            if gs08 and gs08 not in adopted and (codes is None or gs08 in codes or is_other_version(gs08)):
                 out.append(_f("S1-ENV-012", f"GS08 version {gs08!r} is not an 837 version (005010X222A1 837P or "
                               f"005010X223A2 837I): the group holds an 837", gs, "GS08", gs08))
         if st03 in adopted and gs08 in adopted and st03 != gs08:
@@ -417,6 +447,10 @@ class EnvelopeChecker:
                           isa, f"ISA{first:02d}" if first else None))
         for i, codes in ISA_CODES.items():
             v = isa[i].strip() if i != 12 else isa[i]
+            if i == 12 and old_version(v, isa12=True):
+                # a 4010 interchange: said once, by what it holds (_old_isa_said)
+                self.old_isa, self.old_isa_other = isa, False
+                continue
             if v not in codes:
                 out.append(_f("S1-ISA-002", f"ISA{i:02d} {ISA_NAMES[i - 1]} {isa[i]!r} is not one of "
                               f"{', '.join(sorted(codes))}", isa, f"ISA{i:02d}", isa[i]))

@@ -23,7 +23,7 @@ from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, M
                       TransactionStart)
 from ..findings import Finding
 from ..grammar.parser import HL_NAME, HL_PARENT
-from ..grammar.stream import GUIDES
+from ..grammar.stream import GUIDES, is_other_version
 from ..guide import load_control, load_guide
 from . import snip1_syntax as s1
 from .registry import RULES, checker, declare
@@ -312,6 +312,11 @@ class GuideChecker:
             case GroupStart(grp):
                 if grp.gs is not None:
                     self._envelope(grp.gs)
+                    # a GS08 naming another transaction set's version (005010X231A1) or one before 5010
+                    # (004010X098A1) is said where the group's transactions show what it holds: GRM-003
+                    # (not an 837), GRM-007 (a 4010 837), S1-ENV-012 (an 837 under it): one cause, one finding
+                    self.out = [f for f in self.out if not (f.rule == "S2-ELE-003" and f.element == "GS08"
+                                                            and is_other_version(f.value or ""))]
             case GroupEnd(grp):
                 if grp.ge is not None:
                     self._envelope(grp.ge)

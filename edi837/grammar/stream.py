@@ -27,12 +27,84 @@ GUIDES = {"837P": "005010X222A1", "837I": "005010X223A2"}
 RULES = {
     "GRM-001": "The transaction's version is read with the grammar of a neighbouring version.",
     "GRM-002": "An HL level code (HL03) that the guide does not define.",
-    "GRM-003": "A transaction that is not an 837P or 837I was skipped.",
+    "GRM-003": "A transaction that is not an 837 claim (an 835 remittance, a 270 eligibility inquiry, a 999 "
+               "acknowledgment ...): edi837 reads 837P and 837I claim files only; it is not read.",
     "GRM-004": "A transaction ended without its SE trailer.",
     "GRM-005": "ST01 (transaction set identifier code) is empty: the transaction cannot be read as an 837.",
     "GRM-006": "An 837 of a guide edi837 does not read (ST03/GS08 not an 837P or 837I version, e.g. 837D): "
                "its claims cannot be checked.",
+    "GRM-007": "An 837 of version 4010 (GS08/ST03 004010X098A1 or 004010X096A1, ISA12 00401) or older: "
+               "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012; its claims are not read.",
 }
+
+#: X12 transaction set identifier codes (ST01) -> (what it is, in a few words; its X12 name)
+TRANSACTION_SETS: dict[str, tuple[str, str]] = {
+    "269": ("benefit coordination inquiry", "Health Care Benefit Coordination Verification"),
+    "270": ("eligibility inquiry", "Health Care Eligibility Benefit Inquiry"),
+    "271": ("eligibility response", "Health Care Eligibility Benefit Response"),
+    "274": ("provider directory", "Health Care Provider Information"),
+    "275": ("claim attachment", "Additional Information to Support a Health Care Claim or Encounter"),
+    "276": ("claim status request", "Health Care Claim Status Request"),
+    "277": ("claim status response or claim acknowledgment (277CA)", "Health Care Information Status "
+            "Notification"),
+    "278": ("prior authorization (services review)", "Health Care Services Review"),
+    "820": ("premium payment", "Payroll Deducted and Other Group Premium Payment for Insurance Products"),
+    "824": ("application advice", "Application Advice"),
+    "834": ("enrollment file", "Benefit Enrollment and Maintenance"),
+    "835": ("remittance", "Health Care Claim Payment/Advice"),
+    "837": ("claim", "Health Care Claim"),
+    "810": ("invoice", "Invoice"),
+    "850": ("purchase order", "Purchase Order"),
+    "856": ("ship notice", "Ship Notice/Manifest"),
+    "864": ("text message", "Text Message"),
+    "997": ("functional acknowledgment", "Functional Acknowledgment"),
+    "999": ("implementation acknowledgment", "Implementation Acknowledgment"),
+}
+
+
+def transaction_set_name(st01: str, version: str = "") -> str:
+    """'an 835 remittance (Health Care Claim Payment/Advice, 005010X221A1)' for ST01 835."""
+    known = TRANSACTION_SETS.get(st01)
+    article = "an" if st01[:1] == "8" else "a"
+    if known is None:
+        return f"a {st01!r} transaction set" + (f" ({version})" if version else "")
+    short, name = known
+    return f"{article} {st01} {short} ({name}" + (f", {version})" if version else ")")
+
+
+def old_version(v: str, isa12: bool = False) -> str | None:
+    """'004010' for a version before 5010: GS08/ST03 ``004010X098A1`` (or ISA12 ``00401``); else None."""
+    if isa12:
+        v = v[:5]
+        return v + "0" if len(v) == 5 and v.isascii() and v.isdigit() and v < "00501" else None
+    v = v[:6]
+    return v if len(v) == 6 and v.isascii() and v.isdigit() and v < "005010" else None
+
+
+#: GS08 versions of the HIPAA 5010 transaction sets other than the 837 (a 999's 005010X231A1)
+OTHER_VERSIONS = frozenset({
+    "005010X210", "005010X212", "005010X213", "005010X214", "005010X215", "005010X216", "005010X217",
+    "005010X218", "005010X220A1", "005010X221A1", "005010X230", "005010X231A1", "005010X279A1"})
+
+
+def transaction_version_old(st03: str, gs08: str, isa_old: str | None) -> str | None:
+    """'004010' when an 837 is of a version before 5010: its ST03, else its group's GS08, else its
+    interchange's ISA12 (``isa_old``, from :func:`old_version`) says so."""
+    if st03:
+        return old_version(st03)
+    if gs08:
+        return old_version(gs08)
+    return isa_old
+
+
+def is_other_version(v: str) -> bool:
+    """A GS08 that is another transaction set's 5010 version (005010X231A1) or a version before 5010
+    (004010X098A1): the group's transactions show what it holds, and the structure stage says it
+    (GRM-003 another transaction set, GRM-007 a 4010 837; S1-ENV-012 for an 837 read under it)."""
+    return v in OTHER_VERSIONS or old_version(v) is not None
+
+
+OLD_VERSION_NOTE = "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012"
 
 
 def guide_kind(version: str, gs01: str = "") -> tuple[str | None, str | None]:
@@ -74,6 +146,23 @@ class Structurer:
         tmpl, misplaced = self._parser(kind).shape(start, toks)
         return build_loop(tmpl, segs, misplaced)
 
+    def _old(self, at: Segment, element: str, old: str, st: Segment, version: str) -> Finding:
+        """GRM-007: the 837 ``st`` is of a version before 5010, said at ``element`` of ``at`` (ISA12:
+        the interchange's, GS08: the group's, ST03: the transaction's)."""
+        value = at[int(element[-2:])]
+        label = f"{int(old[:4])}{old[4:]}"  # 004010 -> 4010
+        places = [f"{element} {value}"] if value else []  # (no ST03: the version of a GS that ended)
+        if version and version != value:
+            places.append(f"{'ST03' if st[3] else 'GS08'} {version}")
+        where = {"ISA12": dict(group="", transaction=""), "GS08": dict(transaction="")}.get(
+            element, dict(transaction=at[2], ik3="8", ik4="7" if value else None))
+        return Finding(rule="GRM-007", severity=Severity.ERROR, snip=1,
+                       message=f"this is a {label} 837 ({', '.join(places)}): {old} is not supported: "
+                               f"{OLD_VERSION_NOTE}; transaction {st[2]!r} was not read or checked",
+                       file=self.file, segment_seq=at.seq, line=at.line, byte_offset=at.offset,
+                       segment_id=at.fields[0], element=element if value else None, value=value or None,
+                       **where)
+
     def __iter__(self) -> Iterator[StructureEvent]:
         reader = self.reader
         findings = reader.findings
@@ -85,6 +174,12 @@ class Structurer:
         chunk_start: str | None = None
         hl_level = ""
         gs08 = ""
+        # versions before 5010 (GRM-007): said once, at the outermost place that has one
+        isa: Segment | None = None
+        isa_old: str | None = None  # '004010' when ISA12 is 00401
+        isa_said = False  # GRM-007 given at ISA12 in the open interchange
+        gs: Segment | None = None
+        gs_said = False  # GRM-007 given at GS08 in the open group
         # reader findings about segments of the chunk being gathered: they follow the chunk's
         # event, so the engine places them in their own transaction (and HL), not in the one before
         held: list[Finding] = []
@@ -174,6 +269,29 @@ class Structurer:
             # outside a transaction
             if sid == "ST":
                 version = seg[3] or gs08
+                old = None
+                if seg[1] == "837":
+                    old = transaction_version_old(seg[3], gs08, isa_old)
+                    if isa_old and not old:
+                        isa_said = True  # a 5010 837 read in a 4010 interchange: S1-ISA-002 says ISA12
+                if old:
+                    # a 4010 837: not read (the 5010 guides would report every 4010 difference); said
+                    # once, at the outermost place that is 4010: ISA12 (the interchange is rejected,
+                    # TA1 017), else GS08 (the group), else ST03
+                    gs_old = old_version(gs08) if gs is not None else None
+                    if isa_old and isa is not None:
+                        if not isa_said:
+                            isa_said = True
+                            yield Found(self._old(isa, "ISA12", isa_old, seg, version))
+                    elif gs is not None and gs_old and (not seg[3] or old_version(seg[3])):
+                        if not gs_said:
+                            gs_said = True
+                            yield Found(self._old(gs, "GS08", gs_old, seg, version))
+                    else:
+                        yield Found(self._old(seg, "ST03", old, seg, version))
+                    skipping = True
+                    yield OtherSegment(seg)
+                    continue
                 kind, note = guide_kind(version) if seg[1] == "837" else (None, None)
                 if kind is None and not seg[1]:
                     yield Found(Finding(
@@ -197,14 +315,13 @@ class Structurer:
                     yield OtherSegment(seg)
                     continue
                 if kind is None:
-                    what = f"a {seg[1]} transaction"
+                    # another transaction set (an 835, a 270, a 999 ...): one error says it, at ST01
                     yield Found(Finding(
-                        rule="GRM-003", severity=Severity.WARNING, snip=1,
-                        message=f"transaction {seg[2]!r} is {what}, not an 837P (005010X222A1) or "
-                                "837I (005010X223A2): skipped",
+                        rule="GRM-003", severity=Severity.ERROR, snip=1,
+                        message=f"transaction {seg[2]!r} is {transaction_set_name(seg[1], version)}, not an "
+                                "837 claim: edi837 reads 837P and 837I claim files only; it was not read",
                         file=self.file, segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset,
-                        segment_id="ST", element="ST01" if seg[1] != "837" else "ST03",
-                        transaction=seg[2]))
+                        segment_id="ST", element="ST01", value=seg[1], transaction=seg[2]))
                     skipping = True
                     yield OtherSegment(seg)
                     continue
@@ -220,13 +337,19 @@ class Structurer:
                 continue
             seg.loop = None
             if sid == "ISA":
+                isa, isa_old = seg, old_version(seg[12], isa12=True)
+                isa_said = False
+                gs = None
                 yield IsaSeen(seg)
             elif sid == "GS":
                 gs08 = seg[8]
+                gs, gs_said = seg, False
                 yield GsSeen(seg)
             elif sid == "GE":
+                gs = None
                 yield GeSeen(seg)
             elif sid == "IEA":
+                isa = isa_old = gs = None
                 yield IeaSeen(seg)
             else:
                 yield OtherSegment(seg)

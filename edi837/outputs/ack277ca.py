@@ -90,7 +90,7 @@ class Ack277Writer:
     def _open(self) -> None:
         if self.w is not None:
             return
-        fh = self.stack.enter_context(atomic_write(self.path, "w", newline=""))
+        fh = self.stack.enter_context(atomic_write(self.path, "wb"))
         self.w = SegmentWriter(fh, D)
         now = self.now
         f = ack_isa_fields(self.isa, self.counter.next(), now)

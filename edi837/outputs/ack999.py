@@ -49,7 +49,7 @@ _REF = re.compile(r"^([A-Z][A-Z0-9]{1,2}?)(\d{2})(?:-(\d+))?$")
 class TxInfo:
     st: list[str]
     st_seq: int
-    tx_no: int
+    tx_no: int  # 0: a transaction the grammar did not read (nothing of it is accepted)
     end_seq: int | None = None
 
 
@@ -77,7 +77,7 @@ class EnvelopeCollector:
         self._grp: GroupInfo | None = None
         self._tx_no = 0
         self._last_seq = 0
-        self._unread = False  # inside a transaction the grammar skipped for a blank ST01
+        self._unread = False  # inside a transaction the grammar did not read
 
     def _record(self, lp: Loop | None) -> None:
         if lp is None or not self.loops_of:
@@ -126,9 +126,10 @@ class EnvelopeCollector:
                 if self._grp is not None and self._grp.txs:
                     self._grp.txs[-1].end_seq = tx.se.seq if tx.se is not None else None
             case OtherSegment(seg) if self._grp is not None and seg.id in ("ST", "SE"):
-                # an 837 the grammar could not read (ST01 blank, GRM-005; a guide it does not read,
-                # GRM-006) is still one of the group's transactions: acknowledged (and rejected)
-                if seg.id == "ST" and seg[1] in ("", "837"):
+                # a transaction the grammar did not read (ST01 blank, GRM-005; an 837 of a guide or
+                # version it does not read, GRM-006 / GRM-007; another transaction set, an 835, GRM-003)
+                # is still one of the group's transactions: acknowledged, and rejected
+                if seg.id == "ST":
                     self._grp.txs.append(TxInfo(st=list(seg.fields), st_seq=seg.seq, tx_no=0))
                     self._unread = True
                 elif seg.id == "SE" and self._unread and self._grp.txs:
@@ -150,7 +151,14 @@ def element_position(element: str | None, comp: str = ":") -> str | None:
 _clean = ack_text
 
 
+#: AK101 functional identifier codes and AK201 transaction set identifier codes X231A1 allows
+AK101_CODES = frozenset({"BE", "HB", "HC", "HI", "HN", "HP", "HR", "HS", "RA"})
+AK201_CODES = frozenset({"270", "271", "276", "277", "278", "820", "834", "835", "837"})
+
+
 def ik5_code(f: Finding) -> str:
+    if f.rule in ("GRM-003", "GRM-007"):
+        return "1"  # transaction set not supported (another transaction set; an 837 before 5010)
     if f.segment_id == "SE" and f.element == "SE01":
         return "4"
     if f.segment_id == "SE" and f.element == "SE02":
@@ -276,15 +284,22 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
     out = []
     for g in groups:
         gs = g.gs + [""] * (9 - len(g.gs))
-        segs: list[list[str]] = [["AK1", "HC", _control(gs[6]), _version(gs[8], g.txs)]]
+        # AK101: the group's GS01 when X231A1 can name it (an HP group of 835s), else HC
+        segs: list[list[str]] = [["AK1", gs[1] if gs[1] in AK101_CODES else "HC", _control(gs[6]),
+                                  _version(gs[8], g.txs)]]
         n_acc = 0
         statuses = []
         isa_rejected = g.isa is not None and id(g.isa) in rejected_isas
         for t in g.txs:
             st = t.st + [""] * (4 - len(t.st))
-            segs.append(["AK2", "837", _clean(st[2], 9) or "0001"]
-                        + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
             fs = by_tx.get(id(t), [])
+            if st[1] and st[1] not in AK201_CODES:
+                # a transaction set X231A1 cannot name in AK201 (a 999, a 997): no AK2 of its own;
+                # counted in the AK9 as received and not accepted
+                statuses.append("R")
+                continue
+            segs.append(["AK2", st[1] or "837", _clean(st[2], 9) or "0001"]
+                        + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
             seen: dict[tuple[int, str], int] = {}  # (ordinal, segment id) -> index of its IK3
             placed: list[tuple[int, str, Finding]] = []
             for f in fs:
@@ -310,11 +325,12 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
                     if p:
                         segs.append(["IK4", p, "", f.ik4] + ([_clean(f.value)] if f.value else []))
             if not fs:
-                status, codes = "A", []
+                # a transaction not read (under a 4010 interchange or group) is not supported
+                status, codes = ("A", []) if t.tx_no else ("R", ["1"])
             else:
                 codes = sorted({ik5_code(f) for f in fs}, key=lambda c: (len(c), c))[:5]
                 env = any(f.claim_seq is None for f in fs)
-                status = "R" if env or not accepted_by_tx.get(t.tx_no) else "E"
+                status = "R" if env or not t.tx_no or not accepted_by_tx.get(t.tx_no) else "E"
             if isa_rejected:
                 status = "R"
             segs.append(["IK5", status] + codes)
@@ -335,6 +351,8 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
             ak9 = "E"
         ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isascii() and g.ge[1].isdigit() else str(len(g.txs))
         codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
+        if not codes9 and g.txs and all(len(t.st) > 1 and t.st[1] not in ("", "837") for t in g.txs):
+            codes9 = ["1"]  # a group of other transaction sets (835s, 270s ...): not supported
         segs.append(["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9)
         out.append((g, segs, ak9))
     return out

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Protocol
 
 from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found
 from ..checks.verdicts import ClaimResult, FileResult
-from ..findings import Finding, Severity
+from ..findings import EXCERPT, Finding, Severity, excerpt
 
 if TYPE_CHECKING:
     from .redact import Redactor
@@ -58,13 +58,13 @@ class JsonReport:
         if self.redact is not None:
             f = self.redact.finding(f)
         self._findings.write(("," if self._nfindings else "") + "\n    " +
-                             json.dumps(f.to_dict(), default=str))
+                             json.dumps(_bounded(f.to_dict()), default=str))
         self._nfindings += 1
         self.totals[f.severity.value + "s"] += 1
 
     def claim(self, c: ClaimResult) -> None:
         self._claims.write(("," if self._nclaims else "") + "\n    " +
-                           json.dumps(c.to_dict(), default=str))
+                           json.dumps(_bounded(c.to_dict()), default=str))
         self._nclaims += 1
         self.totals["claims"] += 1
         self.totals[c.verdict] += 1
@@ -93,6 +93,20 @@ class JsonReport:
         out.write("\n  ],\n  \"summary\": " + json.dumps(summary) + "\n}\n")
         self._claims.close()
         self._findings.close()
+
+
+#: values of a report entry that are ours (not quoted from the input): never cut
+_OURS = frozenset({"file", "message", "citation", "rule", "severity", "verdict", "transaction_type"})
+
+
+def _bounded(d: dict[str, Any]) -> dict[str, Any]:
+    """A report entry whose values quoted from the input (segment text, element values, claim ids
+    ...) are at most an excerpt (:func:`edi837.findings.excerpt`): a 50 MB segment gives a short
+    excerpt, not a report three times its size.  (A finding's message is bounded by the finding.)"""
+    for k, v in d.items():
+        if type(v) is str and len(v) > EXCERPT and k not in _OURS:  # (excerpt: kept as they are)
+            d[k] = excerpt(v)
+    return d
 
 
 def _copy(src: IO[str], dst: IO[str]) -> None:
@@ -156,7 +170,7 @@ class TextReport:
         if place:
             lines.append(f"{indent}        at {', '.join(place)}")
         if f.segment_text:
-            lines.append(f"{indent}        > {f.segment_text[:160]}")
+            lines.append(f"{indent}        > {f.segment_text}")  # (an excerpt: Finding bounds it)
         if f.citation:
             lines.append(f"{indent}        source: {f.citation}")
         return "\n".join(lines) + "\n"
@@ -171,7 +185,7 @@ class TextReport:
         why = ""
         if c.verdict == "rejected" and not any(f.severity is Severity.ERROR for f in fs):
             why = f" by an error outside the claim ({', '.join(c.reasons)}; see above)"
-        block = [f"  claim #{c.claim_seq} {c.claim_id!r}: {mark}{why}\n"]
+        block = [f"  claim #{c.claim_seq} {excerpt(c.claim_id)!r}: {mark}{why}\n"]
         notes = dict(c.notes)
         if "profile" in notes:
             reason = notes.get("profile_reason")

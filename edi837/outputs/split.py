@@ -63,9 +63,14 @@ class ControlCounter:
 
 
 class SegmentWriter:
-    """Writes segments with one interchange's delimiters (one segment a line)."""
+    """Writes segments with one interchange's delimiters (one segment a line) to a binary file.
 
-    def __init__(self, fh: IO[str], delims: Delimiters):
+    Bytes stay bytes: a segment is encoded as the input segment it comes from was read
+    (``encoding``: :attr:`Segment.encoding`, latin-1 unless that segment was UTF-8 text), so
+    Windows-1252 and other 8-bit characters are written back as the input's bytes, never
+    transcoded to UTF-8.  What we write ourselves (control segments, acknowledgments) is ASCII."""
+
+    def __init__(self, fh: IO[bytes], delims: Delimiters):
         self.fh = fh
         self.set_delims(delims)
 
@@ -74,11 +79,16 @@ class SegmentWriter:
         term = delims.segment
         self.term = term if term in ("\n", "\r", "\r\n") else term + "\n"
 
-    def write(self, fields: Iterable[str]) -> None:
+    def write(self, fields: Iterable[str], encoding: str = "latin-1") -> None:
         fields = list(fields)
         while len(fields) > 2 and fields[-1] == "" and fields[0] != "ISA":
             fields.pop()
-        self.fh.write(self.el.join(fields) + self.term)
+        text = self.el.join(fields) + self.term
+        try:
+            data = text.encode(encoding)
+        except UnicodeEncodeError:  # (a character past latin-1 comes from UTF-8 text only)
+            data = text.encode("utf-8")
+        self.fh.write(data)
 
 
 def isa_fields(isa: Segment | None, control: int, *, swap: bool = False,
@@ -178,7 +188,7 @@ class _Output:
 
     def writer(self, delims: Delimiters) -> SegmentWriter:
         if self.w is None:
-            fh = self.stack.enter_context(atomic_write(self.path, "w", newline=""))
+            fh = self.stack.enter_context(atomic_write(self.path, "wb"))
             self.w = SegmentWriter(fh, delims)
         return self.w
 
@@ -302,7 +312,7 @@ class Splitter:
             n = self.counter.next()
             f = isa_fields(isa, n, delims=delims)
             w.set_delims(delims)
-            w.write(f)
+            w.write(f, isa.encoding if isa is not None else "latin-1")
             o.isa13, o.groups = f[13], 0
         if o.gs06 is None:
             n = self.counter.next()
@@ -312,7 +322,7 @@ class Splitter:
             while len(f) < 9:
                 f.append("")
             f[6] = str(n)
-            w.write(f)
+            w.write(f, gs.encoding if gs is not None else "latin-1")
             o.gs06, o.txs = f[6], 0
             o.groups += 1
         if o.st02 is None:
@@ -326,7 +336,7 @@ class Splitter:
                     while len(f) < 3:
                         f.append("")
                     f[2] = o.st02
-                w.write(f)
+                w.write(f, s.encoding)
                 o.segs += 1
         for hl01, hsegs in chain:
             if hl01 in o.hl_map:
@@ -342,10 +352,10 @@ class Splitter:
                     f[1] = new
                     f[2] = o.hl_map.get(f[2], "") if f[2] else ""
                     f[4] = "1" if (tx_no, hl01) in self.hl_children.get(verdict, ()) else "0"
-                w.write(f)
+                w.write(f, s.encoding)
                 o.segs += 1
         for s in segs:
-            w.write(s.fields)
+            w.write(s.fields, s.encoding)
             o.segs += 1
         o.claims += 1
         self.written[verdict].append(claim.claim_id)

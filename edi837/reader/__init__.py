@@ -164,14 +164,18 @@ def starts_like_x12(head: bytes) -> bool:
     return head.lstrip(b" \t\r\n\x00\x0b\x0c")[:3] == b"ISA"
 
 
-def _fix_text(s: str) -> str:
-    """Segments are decoded as latin-1 (1 char = 1 byte); re-read UTF-8 text."""
+def _decode(s: str) -> tuple[str, bool]:
+    """Segments are decoded as latin-1 (1 char = 1 byte), then UTF-8 text is re-read as such.
+
+    (the segment's text, True when it was re-read as UTF-8): a segment that is valid UTF-8 is
+    read as UTF-8; any other stays latin-1 (Windows-1252 and other 8-bit text: 1 char = 1 byte).
+    Either way :attr:`Segment.encoding` gives back its bytes."""
     if s.isascii():
-        return s
+        return s, False
     try:
-        return s.encode("latin-1").decode("utf-8")
+        return s.encode("latin-1").decode("utf-8"), True
     except UnicodeDecodeError:
-        return s
+        return s, False
 
 
 class SegmentReader:
@@ -392,7 +396,8 @@ class SegmentReader:
                         lead = len(rest) - len(rest.lstrip(_WS))
                         text = rest.strip(_WS)
                         seq += 1
-                        fields = _fix_text(text).split(cur.element)
+                        decoded, u8 = _decode(text)
+                        fields = decoded.split(cur.element)
                         seg_line = line + rest.count("\n", 0, lead)
                         self.findings.append(Finding(
                             rule="RDR-006", severity=Severity.ERROR, snip=1,
@@ -402,7 +407,7 @@ class SegmentReader:
                         if rest[:lead].strip(_BREAKS):
                             self._between(rest[:lead], seq, seg_line, base + pos + lead, fields, text)
                         self.seq = seq
-                        yield Segment(fields, seq, seg_line, base + pos + lead, cur, file)
+                        yield Segment(fields, seq, seg_line, base + pos + lead, cur, file, utf8=u8)
                     self.seq = seq
                     return
                 # process every complete segment currently in the buffer
@@ -426,7 +431,11 @@ class SegmentReader:
                         if text[-1] in _WS:
                             text = text.rstrip(_WS)
                         seq += 1
-                        fields = (text if ascii_block or text.isascii() else _fix_text(text)).split(ele)
+                        if ascii_block or text.isascii():
+                            fields, u8 = text.split(ele), False
+                        else:
+                            decoded, u8 = _decode(text)
+                            fields = decoded.split(ele)
                         sid = fields[0]
                         if gaps and lead and (lead > 2 or raw[0] not in brk or raw[lead - 1] not in brk) \
                                 and raw[:lead].strip(brk):
@@ -440,7 +449,10 @@ class SegmentReader:
                             isa_open = False
                             restart = True
                             break
-                        yield Segment(fields, seq, seg_line, base + pos + lead, cur, file)
+                        seg = Segment(fields, seq, seg_line, base + pos + lead, cur, file)
+                        if u8:
+                            seg.utf8 = True
+                        yield seg
                         if sid == "ISA":
                             isa_open = True
                         elif sid == "IEA":

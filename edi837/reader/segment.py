@@ -45,6 +45,9 @@ class Segment:
     file: str | None = None
     loop: str | None = None  # innermost TR3 loop id, filled by the grammar stage
     misplaced: bool = False  # set when the grammar could not place it
+    # the segment's bytes were UTF-8 text (read as such); else each byte is one character (latin-1):
+    # ``text.encode("utf-8" if utf8 else "latin-1")`` gives back the input's bytes (outputs/split.py)
+    utf8: bool = False
 
     @property
     def id(self) -> str:
@@ -54,7 +57,7 @@ class Segment:
         # a plain constructor call: pickling millions of segments (--jobs, Spark)
         # is several times faster than attrs' slot-by-slot state
         return (Segment, (self.fields, self.seq, self.line, self.offset, self.delims, self.file,
-                          self.loop, self.misplaced))
+                          self.loop, self.misplaced, self.utf8))
 
     def __getitem__(self, i: int) -> str:
         if i < 0:
@@ -73,6 +76,11 @@ class Segment:
     @property
     def text(self) -> str:
         return self.delims.element.join(self.fields)
+
+    @property
+    def encoding(self) -> str:
+        """The encoding that gives back the segment's input bytes (see ``utf8``)."""
+        return "utf-8" if self.utf8 else "latin-1"
 
     def components(self, i: int) -> list[str]:
         """Components of element ``i`` (its first repetition)."""
