@@ -6,8 +6,8 @@
 For example, before and after a change: ``git worktree add /tmp/old HEAD~3``,
 then ``python benchmarks/compare.py /tmp/old .``.  Each tree is imported
 through PYTHONPATH in a fresh subprocess (``python -m edi837.cli``) running
-``validate --format json`` and ``lines --format csv`` on generated 837P and
-837I files.  Runs alternate old, new, old, new ... so load on a shared
+``validate --format json``, ``lines --format csv`` and ``gate`` (into a fresh
+out folder each run) on generated 837P and 837I files.  Runs alternate old, new, old, new ... so load on a shared
 machine hits both alike; the table gives the median CPU time (user + sys,
 steadier than wall time when other work runs), the median wall time and the
 peak RSS, with new/old ratios.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,11 +32,17 @@ sys.path.insert(0, str(HERE))
 def run_once(tree: str, args: list[str]) -> tuple[float, float, int]:
     """(cpu seconds, wall seconds, peak RSS KiB) of one run of the CLI from ``tree``."""
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    out = None
+    if "OUT" in args:  # the gate: a fresh out folder each run
+        out = tempfile.mkdtemp(prefix="edi837-compare-out-")
+        args = [out if x == "OUT" else x for x in args]
     t0 = time.perf_counter()
     p = subprocess.Popen([sys.executable, "-m", "edi837.cli", *args], env=env, cwd=tree,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    if out is not None:
+        shutil.rmtree(out, ignore_errors=True)
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"{tree}: edi837 {' '.join(args)} exited {code}")
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--claims", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--kinds", default="837P,837I")
+    ap.add_argument("--tools", default="validate,lines,gate")
     a = ap.parse_args(argv)
     from generate import generate
 
@@ -58,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         f = tmp / f"{kind}_{a.claims}.x12"
         generate(str(f), a.claims, kind, seed=0)
         for tool in (["validate", str(f), "--format", "json", "-o", os.devnull],
-                     ["lines", str(f), "--format", "csv", "-o", os.devnull]):
+                     ["lines", str(f), "--format", "csv", "-o", os.devnull],
+                     ["gate", str(f), "--out", "OUT"]):
+            if tool[0] not in a.tools.split(","):
+                continue
             got: dict[str, list[tuple[float, float, int]]] = {"old": [], "new": []}
             run_once(a.old, tool), run_once(a.new, tool)  # warm caches (grammar tables, page cache)
             for _ in range(a.runs):
