@@ -56,9 +56,14 @@ def _message(m: str) -> str:
     return f"{m[:MESSAGE_HEAD]}... ({len(m) - MESSAGE_HEAD - MESSAGE_TAIL} more) ...{m[-MESSAGE_TAIL:]}"
 
 
-@attrs.define(slots=True, kw_only=True)
+@attrs.define(slots=True, kw_only=True, on_setattr=attrs.setters.NO_OP)
 class Finding:
-    """One problem found in an 837 file."""
+    """One problem found in an 837 file.
+
+    The converters bound what a finding quotes when it is made; fields set
+    afterwards are set as given (no setattr hook: the engine sets a finding's
+    place on every finding, and the code that sets ``segment_text`` sets an
+    excerpt)."""
 
     rule: str
     severity: Severity

@@ -222,7 +222,7 @@ class TwoPhase:
                     else:
                         window[uid] = (claim, ev.ctl)
                         if len(window) > WINDOW:
-                            window.popitem(last=False)
+                            window.popitem(last=False)[1][0].unlink()
                     fresh()
                     spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine, uid))
                     if uid - base > f.last:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterator
 
 import attrs
@@ -13,18 +14,44 @@ def _seq(s: Segment) -> int:
     return s.seq
 
 
-@attrs.define(slots=True, eq=False, repr=False)
+@attrs.define(slots=True, eq=False, repr=False, init=False)
 class Loop:
     """A loop of the implementation guide ("2300", "2010AA", ...).
 
     ``segments`` are the loop's own segments in file order (its first segment
     is the loop's start); ``children`` are its child loops in file order.
+    ``parent`` is held weakly (whoever holds a loop tree holds it from the top,
+    as a claim holds its HL loops): a tree has no reference cycles, so it is
+    freed as soon as it is no longer used, not by the cyclic garbage collector.
     """
 
     id: str | None
-    segments: list[Segment] = attrs.field(factory=list)
-    children: list["Loop"] = attrs.field(factory=list)
-    parent: "Loop | None" = None
+    segments: list[Segment]
+    children: list["Loop"]
+    _up: "weakref.ReferenceType[Loop] | None"
+
+    def __init__(self, id: str | None, segments: list[Segment] | None = None,
+                 children: list["Loop"] | None = None, parent: "Loop | None" = None):
+        self.id = id
+        self.segments = segments if segments is not None else []
+        self.children = children if children is not None else []
+        self._up = weakref.ref(parent) if parent is not None else None
+
+    @property
+    def parent(self) -> "Loop | None":
+        up = self._up
+        return up() if up is not None else None
+
+    @parent.setter
+    def parent(self, lp: "Loop | None") -> None:
+        self._up = weakref.ref(lp) if lp is not None else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (a weak reference does not pickle) the parent as state, set once the loop exists
+        return (Loop, (self.id, self.segments, self.children), self.parent)
+
+    def __setstate__(self, parent: "Loop | None") -> None:
+        self.parent = parent
 
     def __repr__(self) -> str:
         first = self.segments[0].text[:40] if self.segments else ""

@@ -250,6 +250,20 @@ class Claim:
     admission_date: _dt.date | None = None
     lines: list[ServiceLine] = attrs.field(factory=list)
 
+    def unlink(self) -> None:
+        """Break the claim's reference cycles (its service lines' links back to it, its
+        loops' lists of child loops), so that it is freed as soon as it is no longer
+        used rather than by the cyclic garbage collector, after it has aged into the
+        oldest generation (a run that keeps each claim for a while would otherwise
+        spend a third of its time there).  For the claim's last user: the claim has
+        no lines and its loops no children afterwards."""
+        self.lines = []
+        todo = [self.loop]
+        while todo:
+            lp = todo.pop()
+            todo.extend(lp.children)
+            lp.children = []
+
     @property
     def clm(self) -> Segment:
         return self.loop.segments[0]

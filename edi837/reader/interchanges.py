@@ -9,13 +9,18 @@ import os
 import re
 from typing import Any
 
-# an ISA at the start, or after a segment terminator or white space (not inside a word)
-_ISA = re.compile(rb"(?:^|(?<=[^A-Za-z0-9]))ISA([^A-Za-z0-9\s])")
+# "ISA" and its element separator; one at the start, or after a segment terminator or white
+# space, is a header (not "ISA" inside a word: checked in _scan, so that the pattern starts with
+# a literal the regex engine searches for quickly)
+_ISA = re.compile(rb"ISA([^A-Za-z0-9\s])")
 
 
 def _scan(buf: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for m in _ISA.finditer(buf):
+        at = m.start()
+        if at and buf[at - 1:at].isalnum():
+            continue
         sep = m.group(1)
         head = bytes(buf[m.start():m.start() + 200]).split(sep)
         if len(head) < 17:
