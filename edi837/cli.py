@@ -460,12 +460,17 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
 def _history_run(path: str) -> Any:
     """The history store at ``path`` with a run begun (exit 2 if it cannot be opened)."""
     from .checks.editpack.history import HistoryStore
+    from .gate import history_waiting
 
     try:
         store = HistoryStore(path)
-        store.begin_run()
+        # the run lock: this run's cross-claim checks and commit, no other run in between
+        store.begin_run(on_wait=history_waiting("validate", store))
     except (sqlite3.Error, RuntimeError) as e:
         click.echo(f"error: --history {path}: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except OSError as e:
+        click.echo(f"error: --history {path}: {e.filename or ''}: {e.strerror or e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     return store
 

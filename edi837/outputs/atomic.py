@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import tempfile
 from typing import IO, Any, Iterator
 
-
-def _mode_for(path: str) -> int:
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+PRIVATE = 0o600  # every output may hold patient data: read and written by its owner only
 
 
 @contextlib.contextmanager
@@ -25,17 +17,19 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
 
     If the block raises (or the process is killed), no file appears at
     ``path`` and the temporary file is removed where possible.
+
+    The file is 0600, whatever the umask or the mode of a file it replaces
+    (issue 14 item 7).  A symlink at ``path`` is replaced by the new file
+    (the rename replaces the link itself): its target is never written,
+    nor its mode looked at.
     """
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=d)
     try:
-        # mkstemp makes the file private (0600); give it the mode a plain open()
-        # would: the replaced file's, else 0666 less the umask
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, _mode_for(path))
         kw: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kw) as f:
+            os.fchmod(f.fileno(), PRIVATE)  # mkstemp's mode already; said here, not left to it
             yield f
             f.flush()
             os.fsync(f.fileno())
