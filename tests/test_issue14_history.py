@@ -288,3 +288,27 @@ def test_a_symlink_in_the_out_folder_is_replaced_not_followed(tmp_path, open_uma
         assert stat.S_ISREG(os.lstat(out / n).st_mode) and _mode(out / n) == 0o600, n
     assert _accepted(out, "a") == ["C100", "C101"]
     assert _mode(out) == 0o755  # a folder that was there keeps its mode (its files are 0600)
+
+
+# -- item 8: a killed writer's temporaries of a report ---------------------------------------
+def test_validate_removes_a_killed_runs_temporaries_of_its_output(tmp_path):
+    """``validate -o`` writes through a locked ``.NAME.*.part``: a killed run's (unlocked)
+    is removed by the next run; one a live writer holds is left alone."""
+    from edi837.outputs.atomic import atomic_write
+
+    f = _write(tmp_path / "in", "a.x12", build("837P", COURSE, isa="000000101"))
+    out = tmp_path / "r.json"
+    child = ("import os, signal\nfrom edi837.outputs.atomic import atomic_write\n"
+             f"with atomic_write({str(out)!r}) as fh:\n"
+             "    fh.write('patient data'); fh.flush(); os.kill(os.getpid(), signal.SIGKILL)\n")
+    assert subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=ENV).returncode == -signal.SIGKILL
+    dead = [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+    assert len(dead) == 1 and dead[0].startswith(".r.json.")
+    with atomic_write(out) as live:  # a writer still at work (this process)
+        live.write("x")
+        live_name, = set(n for n in os.listdir(tmp_path) if n.endswith(".part")) - set(dead)
+        p = subprocess.run([sys.executable, "-m", "edi837", "validate", str(f), "--format", "json",
+                            "-o", str(out)], cwd=ROOT, env=ENV, capture_output=True)
+        assert p.returncode == 0, p.stderr
+        assert [n for n in os.listdir(tmp_path) if n.endswith(".part")] == [live_name]
+    assert out.read_text() == "x" and not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
