@@ -29,7 +29,7 @@ from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
 from .model.build import stream
-from .outputs.atomic import atomic_write
+from .outputs.atomic import atomic_write, remove_stale_parts
 from .outputs.tables import COLUMN_NAMES, rows
 from .progress import Progress, TerminalOut, quiet_option
 from .reader import ReadError
@@ -111,6 +111,7 @@ def _output(path: str | None, binary: bool = False, bar: Progress | None = None)
                 out = TerminalOut(out)
             yield out
             return
+        remove_stale_parts(path)  # a killed earlier run's temporaries of this output (PHI)
         with atomic_write(path, "wb" if binary else "w", newline="" if not binary else None) as f:
             yield f
 
@@ -338,6 +339,7 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
         except ImportError as e:
             logs.say(log, logging.ERROR, f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})")
             sys.exit(EXIT_CANNOT_RUN)
+        remove_stale_parts(output)
         with _worker_failure():
             write_lines_parquet(rows, output)
         return
@@ -460,12 +462,17 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
 def _history_run(path: str) -> Any:
     """The history store at ``path`` with a run begun (exit 2 if it cannot be opened)."""
     from .checks.editpack.history import HistoryStore
+    from .gate import history_waiting
 
     try:
         store = HistoryStore(path)
-        store.begin_run()
+        # the run lock: this run's cross-claim checks and commit, no other run in between
+        store.begin_run(on_wait=history_waiting("validate", store))
     except (sqlite3.Error, RuntimeError) as e:
         click.echo(f"error: --history {path}: {e}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except OSError as e:
+        click.echo(f"error: --history {path}: {e.filename or ''}: {e.strerror or e}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     return store
 

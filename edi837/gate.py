@@ -201,6 +201,33 @@ def _waiting(out_dir: str) -> None:
           file=sys.stderr, flush=True)
 
 
+def history_waiting(command: str, store: HistoryStore) -> Callable[[int | None], None]:
+    """What ``command`` says (once, on standard error) when another run holds the
+    history store's run lock (:meth:`HistoryStore.begin_run`): no PHI, the store
+    path and the holder's pid."""
+    def say(pid: int | None) -> None:
+        by = f"another run (pid {pid})" if pid else "another run"
+        logs.say(log, logging.WARNING, f"edi837 {command}: history store {store.path} is in use by "
+                 f"{by}; waiting for it to end", event="history wait", store=store.path, pid=pid)
+    return say
+
+
+def private_folder(path: str, what: str) -> None:
+    """Create folder ``path`` 0700 (whatever the umask; missing parents get the
+    usual modes); a folder that exists is left as it is (every file the gate
+    writes in it is 0600).  GateError if it cannot be created."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if os.path.isdir(path):
+            return
+        raise GateError(f"{path}: cannot create the {what} (a file is in the way)") from None
+    except OSError as e:
+        raise GateError(f"{path}: cannot create the {what} ({e.strerror})") from None
+    os.chmod(path, 0o700)
+
+
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
          echo: Callable[[str], Any] | None = None, jobs: int = 1, redact: bool = False,
@@ -227,10 +254,7 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     files = got.files
     stems = plan_stems(files)
     check_outputs(files, stems, out_dir)
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        raise GateError(f"{out_dir}: cannot create the output folder ({e.strerror})") from None
+    private_folder(out_dir, "output folder")
     if now is None:
         now = _dt.datetime.now().replace(second=0, microsecond=0)
     try:
@@ -252,7 +276,10 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         else:
             counter = ControlCounter(control_number or 1)
         opts, store, own_store = _open_history(opts)
-        run_id = store.begin_run() if store is not None else None
+        # the run lock of the store: the cross-claim checks read the history, the commit
+        # makes this run's claims history, with no other run in between (it waits)
+        run_id = store.begin_run(on_wait=history_waiting("gate", store)) if store is not None \
+            else None
         scratch = os.path.join(out_dir, SCRATCH)
         try:
             result = _gate_files(files, stems, out_dir, opts, counter, now, echo, jobs, scratch,
@@ -278,8 +305,9 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
 def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptions,
                 counter: ControlCounter, now: _dt.datetime, echo: Callable[[str], Any] | None,
                 jobs: int, scratch: str, redactor: Redactor | None, progress: bool) -> GateResult:
-    # part and spool files of the run (PHI): removed at the end, or at the next start
-    os.makedirs(scratch, exist_ok=True)
+    # part and spool files of the run (PHI, 0600 in a 0700 folder): removed at the end,
+    # or at the next start
+    private_folder(scratch, "scratch folder")
     engine, per_file = file_events(files, jobs, opts, tmpdir=scratch)
     # every claim's HL chain, noted as the engine checks it: with cross-claim rules every
     # file is checked before the first file's events come (checks/twophase.py)

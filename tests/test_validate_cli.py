@@ -87,18 +87,20 @@ def test_output_file_is_written_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_output_file_gets_the_mode_a_plain_write_would(tmp_path):
+def test_output_file_is_private_whatever_the_umask(tmp_path):
+    """Reports may hold patient data: 0600, not the umask's mode nor the replaced
+    file's (issue 14 item 7)."""
     import os
     import stat
 
-    old = os.umask(0o022)
+    old = os.umask(0)
     try:
         out = tmp_path / "r.json"
         assert run(FIX / "837p_tms_course.x12", "--format", "json", "-o", out).exit_code == 0
-        assert stat.S_IMODE(out.stat().st_mode) == 0o644  # not mkstemp's private 0600
-        out.chmod(0o640)  # an existing file keeps its mode when replaced
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        out.chmod(0o644)  # a file replaced does not pass its mode on
         assert run(FIX / "837p_tms_course.x12", "--format", "json", "-o", out).exit_code == 0
-        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
     finally:
         os.umask(old)
 

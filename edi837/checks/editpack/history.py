@@ -5,9 +5,12 @@
 * WAL journal, a busy timeout and one transaction per recorded claim, so two
   runs against one store at the same time neither corrupt nor block it;
 * a claim is keyed by (ISA06 sender, ISA13, GS06, ST02, CLM01): recording the
-  same file again is a no-op (``INSERT OR IGNORE``), and while a file is being
-  checked the store's rows of that same interchange are ignored (the run's own
-  state has them), so nothing counts twice;
+  same file again is a no-op (``INSERT OR IGNORE``).  Readers never hide rows of
+  earlier runs (not even those of "the same interchange": an ISA13 used again is
+  S1-ENV-015's, and its claims still meet the history); only the rows this store
+  object wrote itself outside a run (its *session*, see :meth:`HistoryStore.record`)
+  are left out of :meth:`~HistoryStore.events_for` / :meth:`~HistoryStore.stays_for`
+  / :meth:`~HistoryStore.has_interchange`, since the run's own state has them;
 * no member id is stored: the patient column holds HMAC-SHA256 of the patient
   key under a random secret made on first use and kept in the ``meta`` table
   (schema 2 hashes the ids of a schema-1 store); callers pass the plain key
@@ -22,7 +25,16 @@
   transaction (the gate does so once every output of the run is in place).  A
   run that failed is voided (:meth:`~HistoryStore.void_run`: its rows are
   deleted); a run whose process died (killed) is voided by the next store
-  opened on the same host.
+  opened on the same host;
+* one run at a time (issue 14 item 2): :meth:`HistoryStore.begin_run` takes an
+  exclusive lock (``flock``) on the file ``STORE.lock`` beside the database and
+  holds it until the run is committed or voided (or the store closed, or the
+  process dies: the system releases it), so the cross-claim checks of a run and
+  its commit are never interleaved with another run's: the second run waits,
+  then sees the first's claims;
+* private modes (issue 14 item 7): a new store is created 0600, and a store, its
+  ``-wal`` / ``-shm`` / ``-journal`` files and the lock file owned by this user
+  are set to 0600 when opened, whatever the umask.
 """
 
 from __future__ import annotations
@@ -35,13 +47,22 @@ import os
 import secrets
 import socket
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, TypeVar, Union
 
 import attrs
 
+try:  # POSIX; elsewhere runs are not locked against each other
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 T = TypeVar("T")
+PRIVATE = 0o600  # the mode of the store and of every file beside it
+LOCK_SUFFIX = ".lock"  # STORE.lock: the run lock (begin_run .. commit_run / void_run)
+SIDE_FILES = ("-wal", "-shm", "-journal", LOCK_SUFFIX)
 
 SCHEMA_VERSION = 3
 KEY_NAME = "patient_hmac_key"  # the meta row holding the secret of the patient hashes
@@ -109,6 +130,54 @@ def _secret(cur: sqlite3.Cursor) -> bytes:
 
 def _hmac(key: bytes, patient: str) -> str:
     return hmac.new(key, patient.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _own_file(fd: int) -> bool:
+    """Whether ``fd`` is a regular file of this user (then it is made 0600)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        return False
+    if stat.S_IMODE(st.st_mode) != PRIVATE:
+        os.fchmod(fd, PRIVATE)
+    return True
+
+
+def make_private(path: str) -> None:
+    """Set ``path`` to 0600 when it is a regular file this user owns (a symlink
+    is not followed; a missing file or another user's is left alone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _own_file(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _create_private(path: str) -> None:
+    """Create an empty store file 0600 (an empty file is an empty SQLite database),
+    unless something is there already; errors are left to SQLite to say."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE)
+    except OSError:
+        return
+    try:
+        os.fchmod(fd, PRIVATE)  # whatever the umask
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> int | None:
+    """The pid the run lock's holder wrote in the lock file, if any."""
+    try:
+        return int(os.pread(fd, 32, 0).decode("ascii").strip() or "x")
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def _proc_start(pid: int) -> str:
@@ -195,10 +264,21 @@ class HistoryStore:
     def __init__(self, path: str | Path, timeout: float = 30.0):
         self.path = str(path)
         self.run: int | None = None  # the run begun on this store (begin_run), recorded under
+        # the committed run that claims recorded here outside a run belong to (record)
+        self.session: int | None = None
+        self._lock_fd: int | None = None  # STORE.lock, held from begin_run to commit/void
+        # the database file (symlinks resolved: one lock file for every name of a store)
+        self._file = os.path.realpath(self.path) if self.path and self.path != ":memory:" \
+            else None
+        if self._file is not None:
+            _create_private(self._file)
         self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self._retry(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
+        if self._file is not None:
+            for p in (self._file, *(self._file + x for x in SIDE_FILES)):
+                make_private(p)
         self.conn.execute("PRAGMA synchronous=NORMAL")
         # deleted and overwritten rows (the ids schema 2 replaces) are zeroed, not left in free pages
         self.conn.execute("PRAGMA secure_delete=ON")
@@ -253,31 +333,47 @@ class HistoryStore:
         return _hmac(self._key, patient)
 
     # -- reading ---------------------------------------------------------
+    def _others(self, t: str) -> tuple[str, tuple[int, ...]]:
+        """SQL (and its parameter) leaving out the rows of this store's session:
+        the claims its own run state recorded outside a run, which it has already."""
+        if self.session is None:
+            return "", ()
+        return f" AND {t}.run IS NOT ?", (self.session,)
+
+    def new_session(self) -> None:
+        """Claims recorded from now on outside a run belong to a new session (a
+        new run state): those of the session before are history to it."""
+        self.session = None
+
     def events_for(self, patient: str) -> list[Event]:
+        mine, arg = self._others("c")
         rows = self.conn.execute(
             "SELECT l.sender, l.isa13, l.gs06, l.st02, l.clm01, l.code, l.revenue, l.modifiers, l.date,"
             " l.date_end, l.units, l.npi, l.php, c.kind, c.bill_type, l.seq FROM lines l JOIN claims c"
             " USING (sender, isa13, gs06, st02, clm01) WHERE l.patient = ? AND " + _VISIBLE.format(t="c")
-            + " ORDER BY l.date, l.rowid",
-            (self.patient_hash(patient),)).fetchall()
+            + mine + " ORDER BY l.date, l.rowid",
+            (self.patient_hash(patient), *arg)).fetchall()
         return [Event(key=tuple(r[:5]), claim_id=r[4], kind=r[13] or "", bill_type=r[14] or "",
                       code=r[5] or "", revenue=r[6] or "", modifiers=tuple(json.loads(r[7] or "[]")),
                       date=_pd(r[8]), date_end=_pd(r[9]), units=r[10] or 0.0, npi=r[11] or "",
                       php=bool(r[12]), seq=r[15]) for r in rows]
 
     def stays_for(self, patient: str) -> list[Stay]:
+        mine, arg = self._others("claims")
         rows = self.conn.execute(
             "SELECT sender, isa13, gs06, st02, clm01, bill_type, stay_from, stay_to FROM claims"
-            " WHERE patient = ? AND ipf = 1 AND " + _VISIBLE.format(t="claims"),
-            (self.patient_hash(patient),)).fetchall()
+            " WHERE patient = ? AND ipf = 1 AND " + _VISIBLE.format(t="claims") + mine,
+            (self.patient_hash(patient), *arg)).fetchall()
         return [Stay(key=tuple(r[:5]), claim_id=r[4], bill_type=r[5] or "", start=_pd(r[6]),
                      end=_pd(r[7])) for r in rows]
 
     def has_interchange(self, sender: str, isa13: str) -> bool:
-        """Whether claims of interchange (ISA06 ``sender``, ``isa13``) were recorded."""
+        """Whether claims of interchange (ISA06 ``sender``, ``isa13``) were recorded
+        (by committed runs; not by this store's session)."""
+        mine, arg = self._others("claims")
         return self.conn.execute("SELECT 1 FROM claims WHERE sender = ? AND isa13 = ? AND "
-                                 + _VISIBLE.format(t="claims") + " LIMIT 1",
-                                 (sender, isa13)).fetchone() is not None
+                                 + _VISIBLE.format(t="claims") + mine + " LIMIT 1",
+                                 (sender, isa13, *arg)).fetchone() is not None
 
     def count(self) -> int:
         """How many claims the store holds (of committed runs)."""
@@ -300,21 +396,63 @@ class HistoryStore:
                 raise
         return self._retry(run)
 
-    def begin_run(self) -> int:
+    @property
+    def lock_path(self) -> str | None:
+        """The run lock's file (``STORE.lock`` beside the database), None in memory."""
+        return None if self._file is None else self._file + LOCK_SUFFIX
+
+    def _lock(self, on_wait: Callable[[int | None], object] | None) -> None:
+        """Take the run lock (see the module doc), waiting for another run to end
+        (``on_wait(pid of the holder or None)`` is called once first)."""
+        path = self.lock_path
+        if fcntl is None or path is None or self._lock_fd is not None:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE)
+        try:
+            _own_file(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait(_holder(fd))
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+    def begin_run(self, on_wait: Callable[[int | None], object] | None = None) -> int:
         """Start a run: the claims recorded from now on (:meth:`record`) are
         pending under its id, seen by no reader until :meth:`commit_run`.
-        Voids first the pending runs of processes of this host that died."""
-        self.void_stale()
-        pid = os.getpid()
-        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
-        def run(cur: sqlite3.Cursor) -> int:
-            cur.execute("INSERT INTO runs (started, state, pid, host, proc_start) VALUES (?,?,?,?,?)",
-                        (started, "pending", pid, socket.gethostname(), _proc_start(pid)))
-            rid = cur.lastrowid
-            assert rid is not None
-            return rid
-        self.run = self._tx(run)
+        Takes the run lock first (one run at a time per store: another run's
+        checks and commit are over before this one reads the history;
+        ``on_wait(pid)`` is called once if it has to wait), held until the run
+        is committed or voided.  Voids the pending runs of processes of this host
+        that died.  OSError if the lock file cannot be opened."""
+        self._lock(on_wait)
+        try:
+            self.void_stale()
+            pid = os.getpid()
+            started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+            def run(cur: sqlite3.Cursor) -> int:
+                cur.execute("INSERT INTO runs (started, state, pid, host, proc_start) VALUES (?,?,?,?,?)",
+                            (started, "pending", pid, socket.gethostname(), _proc_start(pid)))
+                rid = cur.lastrowid
+                assert rid is not None
+                return rid
+            self.run = self._tx(run)
+        except BaseException:
+            self._unlock()
+            raise
         return self.run
 
     def commit_run(self, run: int | None = None) -> None:
@@ -338,15 +476,19 @@ class HistoryStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
         if run == self.run:
             self.run = None
+            self._unlock()
 
     def void_run(self, run: int | None = None) -> None:
         """Delete the rows of a run that will not be committed (default: the run begun here)."""
         run = self.run if run is None else run
         if run is None:
             return
-        self._tx(lambda cur: self._void(cur, [run]))
-        if run == self.run:
-            self.run = None
+        try:
+            self._tx(lambda cur: self._void(cur, [run]))
+        finally:
+            if run == self.run:
+                self.run = None
+                self._unlock()
 
     @staticmethod
     def _void(cur: sqlite3.Cursor, runs: list[int]) -> None:
@@ -384,7 +526,8 @@ class HistoryStore:
 
         The rows belong to ``run`` (default: the run begun on this store, see
         :meth:`begin_run`): pending until it is committed.  Outside a run they
-        are committed at once.
+        are committed at once, under this store's session (a committed run made
+        on first use): other stores see them, this one's readers leave them out.
 
         A replacement (``freq`` "7") first removes the claims it replaces (same
         sender, patient and CLM01, other keys) with their lines; a void ("8")
@@ -393,6 +536,8 @@ class HistoryStore:
         evs = list(events) if freq != "8" else []
         patient = self.patient_hash(patient)
         rid = self.run if run is None else run
+        if rid is None:
+            rid = self._session()
 
         def write(cur: sqlite3.Cursor) -> bool:
             if freq in ("7", "8"):
@@ -414,5 +559,24 @@ class HistoryStore:
             return new
         return self._tx(write)
 
+    def _session(self) -> int:
+        """This store's session run (committed; made on first use)."""
+        if self.session is None:
+            at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            pid = os.getpid()
+
+            def make(cur: sqlite3.Cursor) -> int:
+                cur.execute("INSERT INTO runs (started, state, pid, host, proc_start, committed_at)"
+                            " VALUES (?,?,?,?,?,?)",
+                            (at, "committed", pid, socket.gethostname(), _proc_start(pid), at))
+                rid = cur.lastrowid
+                assert rid is not None
+                return rid
+            self.session = self._tx(make)
+        return self.session
+
     def close(self) -> None:
+        """Close the database; a run not committed stays pending (voided by the
+        next store opened) and its lock is released."""
+        self._unlock()
         self.conn.close()

@@ -149,6 +149,7 @@ class RunState:
         self.history: HistoryStore | None = None
         if isinstance(h, HistoryStore):
             self.history = h
+            h.new_session()  # what an earlier run state recorded through it is history here
         elif h:
             self.history = HistoryStore(h)
         self.record_mode = opts.history_record
@@ -359,16 +360,16 @@ class ClaimView:
         versions: list[Event] = []
         replacing = False
         if ent[4] is not None:
-            # the store's rows of a claim this run has too (the same key: the same file
-            # again) count once, as the run's
-            run_keys = {e.key for e in ent[0] if not (dropped and e.uid in dropped)}
-            run_keys.add(key)
+            # the store's rows are earlier runs' (this run's own are pending, or its
+            # session's, which the store leaves out): never hidden by key, so an ISA13
+            # used again hides no history (issue 14 item 3); only a stored line that a
+            # claim of this run repeats exactly (its key and line: the same file again)
+            # counts once, as the run's
+            again = {_line_id(e) for e in ent[0] if not (dropped and e.uid in dropped)}
             for e in ent[4][0]:
-                if e.key in run_keys:
-                    continue
                 if (e.key[0], e.claim_id) == me:
                     versions.append(e)
-                else:
+                elif _line_id(e) not in again:
                     out.append(e)
         for e in ent[0]:
             if e.uid == uid or (dropped and e.uid in dropped):
@@ -393,9 +394,8 @@ class ClaimView:
         dropped = self.st.dropped
         out = []
         if ent[4] is not None:
-            run_keys = {e.key for e in ent[0] if not (dropped and e.uid in dropped)}
-            run_keys.add(key)
-            out = [s for s in ent[4][1] if s.key not in run_keys and (s.key[0], s.claim_id) != me]
+            again = {_stay_id(s) for s in ent[1] if not (dropped and s.uid in dropped)}
+            out = [s for s in ent[4][1] if (s.key[0], s.claim_id) != me and _stay_id(s) not in again]
         out += [s for s in ent[1] if s.uid != uid and not (dropped and s.uid in dropped)
                 and (s.key[0], s.claim_id) != me]
         if any(e.freq in _REPLACING for e in ent[0]):
@@ -504,6 +504,15 @@ class ClaimView:
             start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
             got = memo[d] = ([e for e in evs if e.date is not None and start <= e.date <= end], start, end)
         return got
+
+
+def _line_id(e: Event) -> tuple[Any, ...]:
+    """A line as the store keeps it: its claim's key and the line's content."""
+    return (e.key, e.seq, e.code, e.revenue, e.modifiers, e.date, e.date_end, e.units)
+
+
+def _stay_id(s: Stay) -> tuple[Any, ...]:
+    return (s.key, s.bill_type, s.start, s.end)
 
 
 def _order(e: Event) -> tuple[_dt.date, Rank, int]:
