@@ -206,6 +206,8 @@ class _ClaimPickler(pickle.Pickler):
 
         state = {a.name: getattr(obj, a.name) for a in attrs.fields(type(obj))}
         if what == "loop":
+            del state["_up"]  # a weak reference: the parent itself (Loop.parent) is set again
+            state["parent"] = obj.parent
             state["children"] = [c for c in obj.children
                                  if id(c) in self._keep or not (c.id or "").startswith(("2000", "2300"))]
         elif what == "tx":
