@@ -30,7 +30,7 @@ from .findings import Finding, Severity
 from .grammar.loop import Loop
 from .model.build import stream
 from .outputs.atomic import atomic_write
-from .outputs.tables import COLUMN_NAMES, rows
+from .outputs.tables import COLUMN_NAMES, csv_row, rows
 from .progress import Progress, TerminalOut, quiet_option
 from .reader import ReadError
 from .reader.segment import Segment
@@ -267,8 +267,11 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
           log_level: str | None) -> None:
     """One row per service line of FILES (files or folders), the claim's columns repeated.
 
-    Columns are described in docs/lines.md.  Files in folders that are not
-    read are named on stderr with the reason (see docs/gate.md, "Inputs").
+    Columns are described in docs/lines.md.  In the CSV, a text cell that a
+    spreadsheet would run as a formula (it starts with = + - @) gets a leading
+    ' (numbers such as -12.50 are kept); jsonl and parquet keep the values.
+    Files in folders that are not read are named on stderr with the reason
+    (see docs/gate.md, "Inputs").
     """
     t0 = _start("lines", quiet, log_format, log_level, inputs=len(files), format=fmt, jobs=jobs)
     status = _Status(quiet)
@@ -345,8 +348,9 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
         if fmt == "csv":
             w = csv.writer(out, lineterminator="\n")
             w.writerow(COLUMN_NAMES)
-            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field
-            w.writerows(r.values() for r in rows)
+            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field; a cell
+            # that a spreadsheet would run as a formula is neutralised (csv_row)
+            w.writerows(csv_row(r.values()) for r in rows)
         else:
             dumps = json.dumps
             for r in rows:
