@@ -133,8 +133,8 @@ def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
         status.cannot_run = True
     if not got.files and not got.missing:
         for sk in got.skipped:
-            click.echo(str(sk), err=True)
-        click.echo(f"edi837 {command}: {got.no_files_message()}", err=True)
+            logs.echo_err(str(sk))
+        logs.echo_err(f"edi837 {command}: {got.no_files_message()}")
         sys.exit(EXIT_CANNOT_RUN)
     return got
 
@@ -166,7 +166,7 @@ def parse(file: str, fmt: str, output: str | None) -> None:
             else:
                 _parse_json(file, out, status)
     except ReadError as e:
-        click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+        logs.echo_err(f"{e.file}: error: cannot read: {e.message}")
         sys.exit(EXIT_CANNOT_RUN)
     sys.exit(status.code)
 
@@ -277,7 +277,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
     status = _Status(quiet)
     got = _inputs("lines", files, status)
     for sk in got.skipped:
-        click.echo(str(sk), err=True)
+        logs.echo_err(str(sk))
     paths = got.files
     bar = Progress.maybe(paths, "lines", quiet)
     count = [0, 0]  # files, rows
@@ -469,7 +469,7 @@ def _history_run(path: str) -> Any:
         store = HistoryStore(path)
         store.begin_run()
     except (sqlite3.Error, RuntimeError) as e:
-        click.echo(f"error: --history {path}: {e}", err=True)
+        logs.echo_err(f"error: --history {path}: {e}")
         sys.exit(EXIT_CANNOT_RUN)
     return store
 
