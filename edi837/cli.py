@@ -25,6 +25,7 @@ from . import logs
 from .api import Inputs, collect_inputs
 from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
                      InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
+from .checks.twophase import InputChanged
 from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
@@ -90,13 +91,19 @@ def _file_done(r: FileResult) -> None:
 
 
 @contextlib.contextmanager
-def _worker_failure() -> Iterator[None]:
-    """--jobs: a worker process that dies (out of memory, a signal) ends the
-    command with a message and exit 2, not a traceback (nothing is written)."""
+def _run_failure() -> Iterator[None]:
+    """A run that cannot finish ends the command with a message and exit 2, not
+    a traceback (nothing is written to an --output file): a worker process that
+    dies (--jobs; out of memory, a signal), an input file that changes while the
+    run reads it (cross-claim rules read a file twice: checks/twophase.py)."""
     try:
         yield
     except BrokenProcessPool as e:
         logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
+        sys.exit(EXIT_CANNOT_RUN)
+    except InputChanged as e:
+        logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
+                 "again once the file is complete)", file=e.path, event="input changed")
         sys.exit(EXIT_CANNOT_RUN)
 
 
@@ -104,7 +111,7 @@ def _worker_failure() -> Iterator[None]:
 def _output(path: str | None, binary: bool = False, bar: Progress | None = None) -> Iterator[IO[Any]]:
     """Where the output goes: ``path`` (written atomically) or stdout; with a
     progress ``bar`` on the terminal stdout also is, writes clear the bar first."""
-    with _worker_failure():
+    with _run_failure():
         if path in (None, "-"):
             out: Any = sys.stdout.buffer if binary else sys.stdout
             if bar is not None and not binary and _isatty(sys.stdout):
@@ -341,7 +348,7 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
         except ImportError as e:
             logs.say(log, logging.ERROR, f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})")
             sys.exit(EXIT_CANNOT_RUN)
-        with _worker_failure():
+        with _run_failure():
             write_lines_parquet(rows, output)
         return
     with _output(output, bar=bar) as out:
