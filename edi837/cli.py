@@ -25,12 +25,13 @@ from . import logs
 from .api import Inputs, collect_inputs
 from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
                      InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
+from .checks.twophase import InputChanged
 from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
 from .model.build import stream
 from .outputs.atomic import atomic_write, remove_stale_parts
-from .outputs.tables import COLUMN_NAMES, rows
+from .outputs.tables import COLUMN_NAMES, csv_row, rows
 from .progress import Progress, TerminalOut, quiet_option
 from .reader import ReadError
 from .reader.segment import Segment
@@ -90,13 +91,19 @@ def _file_done(r: FileResult) -> None:
 
 
 @contextlib.contextmanager
-def _worker_failure() -> Iterator[None]:
-    """--jobs: a worker process that dies (out of memory, a signal) ends the
-    command with a message and exit 2, not a traceback (nothing is written)."""
+def _run_failure() -> Iterator[None]:
+    """A run that cannot finish ends the command with a message and exit 2, not
+    a traceback (nothing is written to an --output file): a worker process that
+    dies (--jobs; out of memory, a signal), an input file that changes while the
+    run reads it (cross-claim rules read a file twice: checks/twophase.py)."""
     try:
         yield
     except BrokenProcessPool as e:
         logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
+        sys.exit(EXIT_CANNOT_RUN)
+    except InputChanged as e:
+        logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
+                 "again once the file is complete)", file=e.path, event="input changed")
         sys.exit(EXIT_CANNOT_RUN)
 
 
@@ -104,7 +111,7 @@ def _worker_failure() -> Iterator[None]:
 def _output(path: str | None, binary: bool = False, bar: Progress | None = None) -> Iterator[IO[Any]]:
     """Where the output goes: ``path`` (written atomically) or stdout; with a
     progress ``bar`` on the terminal stdout also is, writes clear the bar first."""
-    with _worker_failure():
+    with _run_failure():
         if path in (None, "-"):
             out: Any = sys.stdout.buffer if binary else sys.stdout
             if bar is not None and not binary and _isatty(sys.stdout):
@@ -134,8 +141,8 @@ def _inputs(command: str, paths: tuple[str, ...], status: _Status) -> Inputs:
         status.cannot_run = True
     if not got.files and not got.missing:
         for sk in got.skipped:
-            click.echo(str(sk), err=True)
-        click.echo(f"edi837 {command}: {got.no_files_message()}", err=True)
+            logs.echo_err(str(sk))
+        logs.echo_err(f"edi837 {command}: {got.no_files_message()}")
         sys.exit(EXIT_CANNOT_RUN)
     return got
 
@@ -167,7 +174,7 @@ def parse(file: str, fmt: str, output: str | None) -> None:
             else:
                 _parse_json(file, out, status)
     except ReadError as e:
-        click.echo(f"{e.file}: error: cannot read: {e.message}", err=True)
+        logs.echo_err(f"{e.file}: error: cannot read: {e.message}")
         sys.exit(EXIT_CANNOT_RUN)
     sys.exit(status.code)
 
@@ -268,14 +275,17 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
           log_level: str | None) -> None:
     """One row per service line of FILES (files or folders), the claim's columns repeated.
 
-    Columns are described in docs/lines.md.  Files in folders that are not
-    read are named on stderr with the reason (see docs/gate.md, "Inputs").
+    Columns are described in docs/lines.md.  In the CSV, a text cell that a
+    spreadsheet would run as a formula (it starts with = + - @) gets a leading
+    ' (numbers such as -12.50 are kept); jsonl and parquet keep the values.
+    Files in folders that are not read are named on stderr with the reason
+    (see docs/gate.md, "Inputs").
     """
     t0 = _start("lines", quiet, log_format, log_level, inputs=len(files), format=fmt, jobs=jobs)
     status = _Status(quiet)
     got = _inputs("lines", files, status)
     for sk in got.skipped:
-        click.echo(str(sk), err=True)
+        logs.echo_err(str(sk))
     paths = got.files
     bar = Progress.maybe(paths, "lines", quiet)
     count = [0, 0]  # files, rows
@@ -340,15 +350,16 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
             logs.say(log, logging.ERROR, f"error: parquet output needs pyarrow: pip install 'edi837[parquet]' ({e})")
             sys.exit(EXIT_CANNOT_RUN)
         remove_stale_parts(output)
-        with _worker_failure():
+        with _run_failure():
             write_lines_parquet(rows, output)
         return
     with _output(output, bar=bar) as out:
         if fmt == "csv":
             w = csv.writer(out, lineterminator="\n")
             w.writerow(COLUMN_NAMES)
-            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field
-            w.writerows(r.values() for r in rows)
+            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field; a cell
+            # that a spreadsheet would run as a formula is neutralised (csv_row)
+            w.writerows(csv_row(r.values()) for r in rows)
         else:
             dumps = json.dumps
             for r in rows:
@@ -469,10 +480,10 @@ def _history_run(path: str) -> Any:
         # the run lock: this run's cross-claim checks and commit, no other run in between
         store.begin_run(on_wait=history_waiting("validate", store))
     except (sqlite3.Error, RuntimeError) as e:
-        click.echo(f"error: --history {path}: {e}", err=True)
+        logs.echo_err(f"error: --history {path}: {e}")
         sys.exit(EXIT_CANNOT_RUN)
     except OSError as e:
-        click.echo(f"error: --history {path}: {e.filename or ''}: {e.strerror or e}", err=True)
+        logs.echo_err(f"error: --history {path}: {e.filename or ''}: {e.strerror or e}")
         sys.exit(EXIT_CANNOT_RUN)
     return store
 

@@ -12,6 +12,7 @@ This module sits at the bottom of the package: it imports nothing of ours.
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 
 import attrs
@@ -43,6 +44,32 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     if len(text) <= limit + _ROOM:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more)"
+
+
+# Characters that must not reach a line of text as they are: C0 and C1 controls (a newline
+# would forge a line of a report, ESC would repaint the terminal), the Unicode line and
+# paragraph separators, bidirectional overrides (they reorder what is shown) and lone
+# surrogates (a file name that is not UTF-8, as Python decodes it).
+_CONTROLS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNPRINTABLE = re.compile(f"[{_CONTROLS}]")
+_TO_ESCAPE = re.compile(f"[\\\\{_CONTROLS}]")
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` fit for one line of a text report or of standard error: as it is when it holds
+    no control character (the usual case), else with each one escaped as Python writes it
+    (``\\n``, ``\\x1b``, ``\\u202e``; a backslash as ``\\\\``), so that a file name or a
+    value read from the input cannot forge a line or a terminal sequence.  (JSON output escapes
+    by itself and keeps the text as it is.)"""
+    if text.isprintable() or _UNPRINTABLE.search(text) is None:
+        return text
+    return _TO_ESCAPE.sub(_escape, text)
 
 
 def _quote(v: str | None) -> str | None:

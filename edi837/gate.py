@@ -36,6 +36,7 @@ from . import logs
 from .api import Inputs, Skipped, collect_inputs
 from .checks.editpack.history import HistoryStore
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
+from .checks.twophase import InputChanged
 from .events import ClaimVerdict, EngineEvent, FileDone, Found
 from .findings import Finding
 from .model.build import stream
@@ -558,6 +559,9 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
         fail(f"{e.filename or ''}: {e.strerror or e}")
     except BrokenProcessPool as e:  # --jobs: a worker was killed (out of memory, a signal)
         fail(f"a worker process stopped: {e}", event="worker failure")
+    except InputChanged as e:  # read twice (cross-claim rules), not the same the second time
+        fail(f"{e}; the run stopped (run it again once the file is complete)", file=e.path,
+             event="input changed")
     logs.log(log, logging.INFO, "run end", command="gate", exit_code=res.exit_code,
              seconds=round(time.monotonic() - t0, 3), files=len(res.files), claims=len(res.claims),
              accepted=sum(f.result.accepted for f in res.files),

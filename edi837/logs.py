@@ -15,6 +15,12 @@ control numbers and positions, never a name, member id, date of birth,
 address or segment text.  A record's ``fields`` are given by the code that
 logs, from that list only.
 
+**One message, one line**: a file name (or anything from outside) holding a
+newline or a control character cannot forge a line on standard error.  Text
+lines escape them (:func:`edi837.findings.printable`: ``\n``, ``\x1b``); a
+field's value is JSON-quoted when it holds one; JSON lines escape by
+themselves.
+
 As a library, edi837 logs nothing unless the application configures logging
 (a NullHandler sits on the ``edi837`` logger).
 """
@@ -28,6 +34,8 @@ import sys
 from typing import Any
 
 import click
+
+from .findings import printable
 
 ROOT = "edi837"
 FORMATS = ("text", "json")
@@ -67,12 +75,12 @@ class TextFormatter(logging.Formatter):
         t = _dt.datetime.fromtimestamp(record.created).isoformat(timespec="seconds")
         fields = getattr(record, "fields", None) or {}
         extra = "".join(f" {k}={_text(v)}" for k, v in fields.items())
-        return f"{t} {record.levelname.lower()} {record.name}: {record.getMessage()}{extra}"
+        return f"{t} {record.levelname.lower()} {record.name}: {printable(record.getMessage())}{extra}"
 
 
 def _text(v: Any) -> str:
     s = v if isinstance(v, str) else json.dumps(v, default=str)
-    return json.dumps(s) if not s or any(c.isspace() or c in "\"=" for c in s) else s
+    return json.dumps(s) if not s or not s.isprintable() or any(c.isspace() or c in "\"=" for c in s) else s
 
 
 class _Handler(logging.Handler):
@@ -135,7 +143,9 @@ def say(logger: logging.Logger, level: int, message: str, **fields: Any) -> None
 
 
 def echo_err(message: str) -> None:
-    """``click.echo(message, err=True)``, clearing a progress bar first."""
+    """``click.echo(message, err=True)``, clearing a progress bar first; control characters in
+    ``message`` are escaped (one message, one line)."""
+    message = printable(message)
     tqdm = sys.modules.get("tqdm")
     if tqdm is not None and getattr(tqdm.tqdm, "_instances", None):
         with tqdm.tqdm.external_write_mode(file=sys.stderr):

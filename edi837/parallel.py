@@ -4,7 +4,8 @@
 ``ProcessPoolExecutor`` (spawn-safe: workers import this module fresh) and
 yields the results in input order (:func:`submit_files`: the futures).
 :func:`lines` uses it for ``edi837 lines --jobs N``: each worker streams the
-rows of one file to a temp part file (pickled batches) and the parent reads
+rows of one file to a temp part file (pickled batches, as the two-phase spool
+of checks/twophase.py) and the parent reads
 the parts back in file order, so memory stays flat for big files and the rows
 are exactly those of ``api.lines`` with one job.
 
@@ -35,6 +36,7 @@ import attrs
 
 from .checks.engine import Engine
 from .checks.options import RunOptions
+from .checks.twophase import read_batches, write_batches
 from .checks.verdicts import SplitTally
 from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart,
                      Found)
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 A = TypeVar("A")
-BATCH = 2000  # rows per pickled batch in a part file
 
 
 def map_files(func: Callable[[str], T], paths: Iterable[str], jobs: int = 1,
@@ -102,6 +103,14 @@ def submit_files(func: Callable[[A], T], paths: Iterable[A], jobs: int,
 
 
 # -- lines ------------------------------------------------------------------
+def _write_part(tmpdir: str, items: Iterable[Any]) -> tuple[str, int]:
+    """A new part file in ``tmpdir`` holding ``items`` (read back by :func:`_read_part`):
+    its path and how many items."""
+    fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=tmpdir)
+    with os.fdopen(fd, "wb") as f:
+        return part, write_batches(f, items)
+
+
 class _PartWriter:
     """Callable (picklable) that writes one file's rows and findings to a part file."""
 
@@ -113,38 +122,14 @@ class _PartWriter:
         from .model.build import stream
         from .outputs.tables import rows
 
-        fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
         findings: list[Finding] = []
-        n = 0
-        with os.fdopen(fd, "wb") as f:
-            buf: list[dict[str, Any]] = []
-            for r in rows(stream(path), findings.append if self.want_findings else None):
-                buf.append(r)
-                if len(buf) >= BATCH:
-                    pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
-                    n += len(buf)
-                    buf = []
-            if buf:
-                pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
-                n += len(buf)
+        on_finding = findings.append if self.want_findings else None
+        part, n = _write_part(self.tmpdir, rows(stream(path), on_finding))
         return part, n, findings
 
 
-def _read_part(part: str) -> Iterator[Any]:
-    """The items of a part file's pickled batches (rows or events), deleting it after."""
-    try:
-        with open(part, "rb") as f:
-            while True:
-                try:
-                    batch = pickle.load(f)
-                except EOFError:
-                    break
-                yield from batch
-    finally:
-        try:
-            os.unlink(part)
-        except OSError:
-            pass
+# the items of a part file (rows or events), deleting it after: read as the two-phase spool is
+_read_part = read_batches
 
 
 def lines(paths: Iterable[str | os.PathLike[str]], jobs: int = 1,
@@ -248,20 +233,9 @@ class _ValidateWorker:
         path, dups = work
         eng = Engine(self.options, cross_claim="skip")
         eng.dup_ics = dups
-        fd, part = tempfile.mkstemp(prefix="part-", suffix=".pickle", dir=self.tmpdir)
-        with os.fdopen(fd, "wb") as f:
-            buf: list[EngineEvent] = []
-            for ev in eng.run_file(path):
-                if isinstance(ev, ClaimChecked):
-                    buf.append(ClaimCheckedAt(ev.claim.seq, ev.keys, ev.reasons, ev.ctl))
-                else:
-                    buf.append(ev)
-                if len(buf) >= BATCH:
-                    pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
-                    buf = []
-            if buf:
-                pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
-        return part
+        events = (ClaimCheckedAt(ev.claim.seq, ev.keys, ev.reasons, ev.ctl) if isinstance(ev, ClaimChecked)
+                  else ev for ev in eng.run_file(path))
+        return _write_part(self.tmpdir, events)[0]
 
 
 def split_events(engine: Engine, events: Iterable[EngineEvent], file: str | None = None,

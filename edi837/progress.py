@@ -17,6 +17,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .events import ClaimRead
+from .findings import printable
 
 if TYPE_CHECKING:
     from .model.claims import Claim
@@ -132,8 +133,11 @@ class TerminalOut:
 
 
 def echo(message: str) -> None:
-    """``click.echo(message)`` to standard output, clearing a bar first (both may be one terminal)."""
+    """``click.echo(message)`` to standard output, clearing a bar first (both may be one terminal);
+    control characters in ``message`` (a file name) are escaped: one message, one line."""
     import click
+
+    message = printable(message)
 
     tqdm = sys.modules.get("tqdm")
     if tqdm is not None and getattr(tqdm.tqdm, "_instances", None):

@@ -16,7 +16,9 @@ later); those are read again and checked against the final set.  Then each
 file's spool is replayed with the final cross-claim findings merged in, in the
 order one engine would give (:func:`replay`), and the verdicts are final.
 
-In files written in date order (the usual case) nothing is read twice.
+In files written in date order (the usual case) nothing is read twice.  A
+file that changes between the two phases (or cannot be read again) ends the run
+with :class:`InputChanged`, which names it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,54 @@ if TYPE_CHECKING:
 
 BATCH = 2000  # spool items per pickled batch
 WINDOW = 256  # claims kept at hand in phase 1 (see TwoPhase.add_file)
+
+
+class InputChanged(Exception):
+    """An input file changed while the run read it (its claims are not those read in
+    phase 1), or could not be read again: the run cannot give a verdict on it.
+    ``path``: the file (None: an input without a name)."""
+
+    def __init__(self, path: str | None, detail: str = "the file changed while it was read"):
+        self.path = path
+        self.detail = detail
+        super().__init__(f"{path or 'input'}: {detail}")
+
+
+def write_batches(f: IO[bytes], items: Iterable[Any]) -> int:
+    """``items`` to a spool or part file, pickled in batches of :data:`BATCH` (read back by
+    :func:`read_batches`); returns how many."""
+    n = 0
+    buf: list[Any] = []
+    for it in items:
+        buf.append(it)
+        if len(buf) >= BATCH:
+            pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
+            n += len(buf)
+            buf = []
+    if buf:
+        pickle.dump(buf, f, protocol=pickle.HIGHEST_PROTOCOL)
+        n += len(buf)
+    return n
+
+
+def read_batches(path: str) -> Iterator[Any]:
+    """The items of a spool or part file of pickled batches (:func:`write_batches`), in order;
+    the file is deleted when they are read or the iteration is closed.  (These files are
+    this run's own, in a folder it made or the temporary folder, where no other user can
+    replace them: mkstemp creates them 0600 and /tmp is sticky.)"""
+    try:
+        with open(path, "rb") as f:
+            while True:
+                try:
+                    batch = pickle.load(f)
+                except EOFError:
+                    return
+                yield from batch
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 class _Tagged:
@@ -70,7 +120,7 @@ class _Spool:
 
     def _flush(self) -> None:
         if self.buf and self.f is not None:
-            pickle.dump(self.buf, self.f, protocol=pickle.HIGHEST_PROTOCOL)
+            write_batches(self.f, self.buf)
             self.buf = []
 
     def close(self) -> None:
@@ -82,18 +132,12 @@ class _Spool:
     def read(self, on_tag: Callable[[Any], None] | None = None) -> Iterator[Any]:
         self.close()
         try:
-            with open(self.path, "rb") as f:
-                while True:
-                    try:
-                        batch = pickle.load(f)
-                    except EOFError:
-                        return
-                    for it in batch:
-                        if isinstance(it, _Tagged):
-                            if on_tag is not None:
-                                on_tag(it.tag)
-                            it = it.item
-                        yield it
+            for it in read_batches(self.path):
+                if isinstance(it, _Tagged):
+                    if on_tag is not None:
+                        on_tag(it.tag)
+                    it = it.item
+                yield it
         finally:
             self.discard()
 
@@ -297,9 +341,9 @@ class TwoPhase:
                         if not want:
                             break
             except (ReadError, OSError) as e:
-                raise RuntimeError(f"{f.name or 'input'}: could not read the file again ({e})") from None
+                raise InputChanged(f.name, f"could not read the file again ({e})") from None
             if want:
-                raise RuntimeError(f"{f.name or 'input'}: the file changed while it was read")
+                raise InputChanged(f.name)
         return out
 
 
@@ -311,7 +355,7 @@ def _next_claim(claims: Iterator[Claim] | None, seq: int, name: str | None) -> C
             return c
         if c.seq > seq:
             break
-    raise RuntimeError(f"{name or 'input'}: the file changed while it was read")
+    raise InputChanged(name)
 
 
 def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callable[[str | None, int], int],

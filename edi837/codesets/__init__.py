@@ -141,7 +141,8 @@ def _icd() -> ModuleType:
 
 # The ICD-10-CM table, compiled once from simple_icd_10_cm (the source of truth)
 # into {code as the library names it: status} and pickled to the user cache
-# directory, keyed by the library's version and its data files, so a run does
+# directory (edi837.cache: read only when no other user could have written it),
+# keyed by the library's version and a hash of its data files, so a run does
 # not parse the library's XML (about 2 s) after the first one.  Cache problems
 # are ignored: the table is then compiled from the library in-process.
 _ICD_SCHEMA = 1
@@ -156,14 +157,15 @@ def _icd_cache_file() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    parts = [str(_ICD_SCHEMA), importlib.metadata.version("simple_icd_10_cm")]
-    for p in sorted(data.iterdir()):
-        if p.is_file() and not p.name.endswith((".py", ".pyc")):
-            st = p.stat()
-            parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
     import hashlib
 
-    key = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    # keyed by the content of the library's data files (about 10 MB: a few ms), not their dates
+    h = hashlib.sha256(f"{_ICD_SCHEMA}|{importlib.metadata.version('simple_icd_10_cm')}".encode())
+    for p in sorted(data.iterdir()):
+        if p.is_file() and not p.name.endswith((".py", ".pyc")):
+            h.update(f"|{p.name}|".encode())
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    key = h.hexdigest()[:16]
     return cache_dir() / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
 
 

@@ -15,17 +15,19 @@ validator to report.
 from __future__ import annotations
 
 import functools
-import os
+import hashlib
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TypeAlias
 
+import lark
 from lark import Lark, Token, Tree
 from lark.common import LexerConf
 from lark.exceptions import UnexpectedInput
 from lark.lexer import Lexer
 
-from ..cache import cache_dir
+from ..cache import cache_dir, cached
 from ..reader.segment import Segment
 from .loop import Loop
 
@@ -80,17 +82,19 @@ Template: TypeAlias = tuple[str | None, tuple[int, ...], tuple["Template", ...]]
 @functools.cache
 def _lark(kind: str) -> Lark:
     text = (grammar_dir() / GRAMMAR_FILES[kind]).read_text()
-    # Lark's own cache of the LALR tables (keyed by a hash of the grammar and
-    # options, verified on load) saves most of the parser's start-up
-    cache: str | bool = False
+    # the LALR tables are kept in our cache folder (edi837.cache: read only when no other user
+    # could have written them), keyed by a hash of the grammar, the options and the versions;
+    # that saves most of the parser's start-up.  (Not Lark's own cache= file: Lark unpickles it
+    # before any check.)
+    key = hashlib.sha256("\0".join((text, *START_SYMBOLS, "lalr", lark.__version__,
+                                     sys.version.split()[0])).encode()).hexdigest()[:16]
+    stem = GRAMMAR_FILES[kind].removesuffix(".lark")
     try:
-        d = cache_dir()
-        d.mkdir(parents=True, exist_ok=True)
-        if os.access(d, os.W_OK):
-            cache = str(d / f"lark-{GRAMMAR_FILES[kind]}.cache")
-    except OSError:
-        pass
-    return Lark(text, parser="lalr", lexer=_TokenFeed, start=list(START_SYMBOLS), cache=cache)
+        path: Path | None = cache_dir() / f"lark-{stem}-{key}.pickle"
+    except RuntimeError:  # no home folder: no cache
+        path = None
+    return cached(path, lambda: Lark(text, parser="lalr", lexer=_TokenFeed, start=list(START_SYMBOLS)),
+                  lambda obj: isinstance(obj, Lark), dump=lambda obj, f: obj.save(f), load=Lark.load)
 
 
 class ChunkParser:

@@ -3,7 +3,8 @@
 The maps are read from the installed pyx12 package at run time. A parsed
 guide is cached in-process and pickled to ``$EDI837_CACHE_DIR`` (default
 ``~/.cache/edi837``), keyed by pyx12 version, the sha1 of the map and
-dataele files, and :data:`SCHEMA_VERSION`. Cache problems are ignored.
+dataele files, and :data:`SCHEMA_VERSION`; read back only when no other user
+could have written it (:mod:`edi837.cache`). Cache problems are ignored.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ documented by docs/report.schema.json:
 (``skipped``: the files of the input folders that were not read, with the
 reason; written by ``edi837 validate``, not by the gate's per-file reports.)
 
+The text report escapes control characters in what it quotes from outside
+(file names, skip reasons, messages, segment excerpts: :func:`edi837.findings.printable`),
+so an input cannot forge a line of it; the JSON report keeps the text as it is.
+
 Claims and findings are spooled to temporary files while the run goes and
 joined at the end, so memory does not grow with the number of claims.
 
@@ -26,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Protocol
 
 from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found
 from ..checks.verdicts import ClaimResult, FileResult
-from ..findings import EXCERPT, Finding, Severity, excerpt
+from ..findings import EXCERPT, Finding, Severity, excerpt, printable
 
 if TYPE_CHECKING:
     from .redact import Redactor
@@ -137,7 +141,7 @@ class TextReport:
         if self.skipped:  # first, so a reader sees what the run left out
             out.write(f"skipped ({len(self.skipped)} file(s) in the input folders not read):\n")
             for k in self.skipped:
-                out.write(f"  {k.path}: {k.reason}\n")
+                out.write(f"  {printable(k.path)}: {printable(k.reason)}\n")
             out.write("\n")
         self._buf: dict[int, list[Finding]] = defaultdict(list)  # claim_seq -> findings
         self._file_level: list[Finding] = []
@@ -166,13 +170,13 @@ class TextReport:
     @staticmethod
     def _format(f: Finding, indent: str) -> str:
         place = f.place()
-        lines = [f"{indent}{_SEV_MARK[f.severity]} {f.rule}: {f.message}"]
+        lines = [f"{indent}{_SEV_MARK[f.severity]} {f.rule}: {printable(f.message)}"]
         if place:
-            lines.append(f"{indent}        at {', '.join(place)}")
-        if f.segment_text:
-            lines.append(f"{indent}        > {f.segment_text}")  # (an excerpt: Finding bounds it)
+            lines.append(f"{indent}        at {printable(', '.join(place))}")
+        if f.segment_text:  # (an excerpt: Finding bounds it)
+            lines.append(f"{indent}        > {printable(f.segment_text)}")
         if f.citation:
-            lines.append(f"{indent}        source: {f.citation}")
+            lines.append(f"{indent}        source: {printable(f.citation)}")
         return "\n".join(lines) + "\n"
 
     def claim(self, c: ClaimResult) -> None:
@@ -189,14 +193,16 @@ class TextReport:
         notes = dict(c.notes)
         if "profile" in notes:
             reason = notes.get("profile_reason")
-            block.append(f"    payer profile: {notes['profile']}" + (f" ({reason})" if reason else "") + "\n")
+            block.append(printable(f"    payer profile: {notes['profile']}" + (f" ({reason})" if reason else ""))
+                         + "\n")
         block += [self._format(f, "    ") for f in fs]
         self._claim_blocks.append("".join(block))
 
     def file_end(self, r: FileResult) -> None:
         self.nfiles += 1
         w = self.out.write
-        w(f"== {r.file}\n")
+        name = printable(r.file)
+        w(f"== {name}\n")
         rest = [f for fs in self._buf.values() for f in fs]  # claims never settled (unreadable)
         outside = self._file_level + rest
         if outside:
@@ -210,7 +216,7 @@ class TextReport:
         status = "could not be read" if r.could_not_read else (
             f"{r.claims} claims: {r.accepted} accepted, {r.rejected} rejected; "
             f"{r.errors} errors, {r.warnings} warnings")
-        w(f"== {r.file}: {status}\n\n")
+        w(f"== {name}: {status}\n\n")
 
     def close(self) -> None:
         t = self.totals

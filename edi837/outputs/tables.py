@@ -5,6 +5,7 @@ The columns are documented in docs/lines.md (kept in sync by a test).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Iterable, Iterator
 
 from ..events import ClaimRead, Found, ModelEvent
@@ -60,6 +61,24 @@ COLUMNS: list[tuple[str, str]] = [
 ]
 COLUMN_NAMES = [c for c, _ in COLUMNS]
 LIST_SEP = "|"
+
+# CSV injection (OWASP "CSV Injection"): a spreadsheet opening the CSV runs a cell that starts
+# with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM(...), -2+3 ...)
+FORMULA_START = frozenset("=+-@\t\r")
+_PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)").fullmatch
+
+
+def csv_row(values: Iterable[Any]) -> list[Any]:
+    """A row for the CSV of ``edi837 lines``: a text cell that a spreadsheet would take for a
+    formula (it starts with = + - @, a tab or a carriage return) gets a leading ``'``, as OWASP
+    recommends; a plain decimal number (``-12.50``: a negative amount) is kept as it is, and so
+    is every other cell.  Only the CSV is neutralised: JSON Lines and Parquet carry the values."""
+    row = list(values)
+    for v in row:  # (most rows have no such cell: one scan)
+        if v.__class__ is str and v[:1] in FORMULA_START:
+            return [("'" + x) if x.__class__ is str and x[:1] in FORMULA_START and _PLAIN_NUMBER(x) is None
+                    else x for x in row]
+    return row
 
 
 # a claim's columns, in the four runs _claim_part returns
