@@ -501,6 +501,10 @@ class InboxWatch:
             self.observer = obs
             logs.log(log, logging.INFO, "watching", inbox=self.inbox, out=self.out_dir,
                      observer=type(obs).__name__, settle=self.settle.seconds)
+            if self.echo is not None:
+                logs.say(log, logging.INFO, f"edi837 watch: watching {self.inbox} "
+                         f"({'polling' if 'Polling' in type(obs).__name__ else 'system watcher'}), "
+                         f"outputs in {self.out_dir}; SIGINT or SIGTERM to stop")
             return
 
     # -- running -----------------------------------------------------------------------------
