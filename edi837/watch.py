@@ -694,8 +694,8 @@ class InboxWatch:
             there = os.path.exists(item.work)
             if item.state == "claimed":
                 if there:
-                    j.update(item, state="gating")
                     self._resumed(item, "gated")
+                    j.update(item, state="gating")
                     self._gate(item)
                 else:
                     j.forget(item)
