@@ -259,14 +259,20 @@ class Outcome:
                    "999" in fg.paths or "ta1" in fg.paths)
 
     @classmethod
-    def from_outputs(cls, out_dir: str, stem: str) -> Outcome:
+    def read(cls, out_dir: str, stem: str) -> Outcome | None:
         """From the report and acknowledgments in ``out_dir`` (a gate run that
-        finished renaming its outputs, its caller killed before it noted it)."""
-        with open(os.path.join(out_dir, stem + ".report.json"), encoding="utf-8") as fh:
-            f = json.load(fh)["files"][0]
-        acked = any(os.path.exists(os.path.join(out_dir, stem + s)) for s in (".999.x12", ".ta1.x12"))
-        return cls(f["claims"], f["accepted"], f["rejected"], f["errors"], bool(f["could_not_read"]),
-                   acked)
+        finished renaming its outputs, its caller killed before it noted it);
+        None when there is no readable report of ``stem``."""
+        try:
+            with open(os.path.join(out_dir, stem + ".report.json"), encoding="utf-8") as fh:
+                f = json.load(fh)["files"][0]
+            oc = cls(int(f["claims"]), int(f["accepted"]), int(f["rejected"]), int(f["errors"]),
+                     bool(f["could_not_read"]))
+        except (OSError, ValueError, LookupError, TypeError):
+            return None
+        oc.acknowledged = any(os.path.exists(os.path.join(out_dir, stem + s))
+                              for s in (".999.x12", ".ta1.x12"))
+        return oc
 
     @property
     def exit_code(self) -> int:
@@ -703,9 +709,9 @@ class InboxWatch:
                 if not there:
                     self._resumed(item, "lost: not in the work folder")
                     j.forget(item)
-                elif os.path.exists(os.path.join(self.out_dir, item.stem + ".report.json")):
+                elif (oc := Outcome.read(self.out_dir, item.stem)) is not None:
                     self._resumed(item, "its outputs are in place: not gated again")
-                    self._judge(item, Outcome.from_outputs(self.out_dir, item.stem))
+                    self._judge(item, oc)
                 else:
                     self._resumed(item, "gated again")
                     self._gate(item)
