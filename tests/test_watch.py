@@ -151,6 +151,7 @@ def test_files_present_then_new_ones_are_gated_once_into_done_or_failed(tmp_path
     drop(inbox, "d_new.x12", claims("000000301"))
     drop(inbox, "a_valid.x12", claims("000000302"))
     w.wait_for("new files in done/", landed(inbox, "d_new.x12", "a_valid.2.x12"))
+    w.wait_for("its line on stdout while it runs", lambda: "d_new.x12: done" in w.stdout.read_text())
     assert (inbox / DONE / "a_valid.x12").read_bytes() == VALID  # never overwritten
     assert (inbox / DONE / "a_valid.2.x12").read_bytes() == claims("000000302")
     assert {"d_new", "a_valid.2"} <= stems(out) and (out / "a_valid.2.999.x12").exists()
