@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import json
 import logging
 import os
@@ -517,13 +518,15 @@ def rules(snip: str | None, group: str | None, fmt: str, as_json: bool) -> None:
 
 
 def _attach_optional_commands() -> None:
-    """The `gate` command lives beside its stage (edi837.gate)."""
-    try:
-        from .gate import gate_command
-    except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
-        return
-    if isinstance(gate_command, click.Command) and gate_command.name not in main.commands:
-        main.add_command(gate_command)
+    """The `gate` and `watch` commands live beside their stage (edi837.gate,
+    edi837.watch: watchdog is imported only when `watch` runs)."""
+    for module, name in ((".gate", "gate_command"), (".watch", "watch_command")):
+        try:
+            command = getattr(importlib.import_module(module, __package__), name)
+        except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
+            continue
+        if isinstance(command, click.Command) and command.name not in main.commands:
+            main.add_command(command)
 
 
 _attach_optional_commands()
