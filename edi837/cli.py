@@ -499,13 +499,18 @@ def rules(snip: str | None, group: str | None, fmt: str, as_json: bool) -> None:
 
 
 def _attach_optional_commands() -> None:
-    """The `gate` command lives beside its stage (edi837.gate)."""
+    """The `gate` command lives beside its stage (edi837.gate), `serve` in edi837.service."""
     try:
         from .gate import gate_command
     except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
         return
     if isinstance(gate_command, click.Command) and gate_command.name not in main.commands:
         main.add_command(gate_command)
+    try:  # `edi837 serve` (edi837.service): says itself when the service extra is missing
+        from .service.command import serve_command
+    except Exception:  # noqa: BLE001
+        return
+    main.add_command(serve_command)
 
 
 _attach_optional_commands()
