@@ -257,7 +257,8 @@ def create_app(data: str, config: str | None = None, *, jobs: int | None = None,
 
         await asyncio.to_thread(recover, store, paths)
         worker = Worker(store, paths, jobs=cfg.jobs, batch=cfg.batch, redact=cfg.redact, on_done=done,
-                        on_batch=lambda n, s: metrics.batch.observe(s))
+                        on_batch=lambda n, s: metrics.batch.observe(s),
+                        on_failed=lambda u: metrics.failed.inc())
         app.state.store, app.state.metrics, app.state.worker = store, metrics, worker
         worker.start()
         logs.log(log, logging.INFO, "service start", data=paths.data, jobs=cfg.jobs, queue=cfg.queue,

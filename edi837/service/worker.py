@@ -193,10 +193,11 @@ class Worker:
 
     def __init__(self, store: Store, paths: Paths, *, jobs: int = 1, batch: int = 16, redact: bool = False,
                  on_done: Callable[[Upload, dict[str, Any]], None] | None = None,
-                 on_batch: Callable[[int, float], None] | None = None):
+                 on_batch: Callable[[int, float], None] | None = None,
+                 on_failed: Callable[[Upload], None] | None = None):
         self.store, self.paths = store, paths
         self.jobs, self.batch, self.redact = jobs, batch, redact
-        self.on_done, self.on_batch = on_done, on_batch
+        self.on_done, self.on_batch, self.on_failed = on_done, on_batch, on_failed
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.proc: GateProcess | None = None
@@ -260,5 +261,7 @@ class Worker:
             else:
                 self.store.finish({}, {u.id: str(got)})
                 logs.log(log, logging.ERROR, "upload failed", id=u.id, submitter=u.submitter)
+                if self.on_failed is not None:
+                    self.on_failed(u)
         if self.on_batch is not None:
             self.on_batch(len(batch), time.monotonic() - t0)
