@@ -211,13 +211,33 @@ def status_body(request: Request, u: Upload) -> dict[str, Any]:
     return d
 
 
-async def wait_done(store: Store, id: str, seconds: float) -> Upload | None:
+class Pulse:
+    """Wakes the requests waiting for uploads to be done when the dispatcher
+    (another thread) finishes a batch."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+
+    def fire(self) -> None:  # from any thread
+        self.loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        self.event.set()
+        self.event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.event.wait(), seconds)
+
+
+async def wait_done(request: Request, id: str, seconds: float) -> Upload | None:
+    store: Store = request.app.state.store
+    pulse: Pulse = request.app.state.pulse
     end = time.monotonic() + min(max(seconds, 0.0), 120.0)
     u = store.get(id)
-    delay = 0.02
-    while u is not None and u.status in ("queued", "running") and time.monotonic() < end:
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+    while u is not None and u.status in ("queued", "running") and (left := end - time.monotonic()) > 0:
+        await pulse.wait(min(left, 1.0))
         u = store.get(id)
     return u
 
@@ -251,15 +271,21 @@ def create_app(data: str, config: str | None = None, *, jobs: int | None = None,
         store = Store(paths.service)
         metrics = Metrics(lambda: store.count("queued"), lambda: store.count("running"))
 
+        pulse = Pulse()
+
         def done(u: Upload, summary: dict[str, Any]) -> None:
             t = _dt.datetime.fromisoformat(u.received)
             metrics.done(summary, (_dt.datetime.now(_dt.timezone.utc) - t).total_seconds())
 
+        def batch_done(n: int, seconds: float) -> None:
+            metrics.batch.observe(seconds)
+            pulse.fire()
+
         await asyncio.to_thread(recover, store, paths)
         worker = Worker(store, paths, jobs=cfg.jobs, batch=cfg.batch, redact=cfg.redact, on_done=done,
-                        on_batch=lambda n, s: metrics.batch.observe(s),
+                        on_batch=batch_done,
                         on_failed=lambda u: metrics.failed.inc())
-        app.state.store, app.state.metrics, app.state.worker = store, metrics, worker
+        app.state.store, app.state.metrics, app.state.worker, app.state.pulse = store, metrics, worker, pulse
         worker.start()
         logs.log(log, logging.INFO, "service start", data=paths.data, jobs=cfg.jobs, queue=cfg.queue,
                  submitters=len(cfg.submitters))
@@ -305,7 +331,7 @@ def create_app(data: str, config: str | None = None, *, jobs: int | None = None,
         m.uploads.labels("202").inc()
         logs.log(log, logging.INFO, "upload queued", id=u.id, submitter=sub.name, bytes=u.size)
         if wait > 0:
-            got = await wait_done(request.app.state.store, u.id, wait)
+            got = await wait_done(request, u.id, wait)
             if got is not None and got.status in ("done", "failed"):
                 return JSONResponse(status_body(request, got), 200)
         return JSONResponse({"id": u.id, "status": u.status, "status_url": status_url(request, u.id)}, 202)
@@ -335,7 +361,7 @@ def create_app(data: str, config: str | None = None, *, jobs: int | None = None,
         links to the files the gate wrote and the report (docs/report.schema.json)."""
         u = own_upload(request, id, sub)
         if wait > 0:
-            u = await wait_done(request.app.state.store, id, wait) or u
+            u = await wait_done(request, id, wait) or u
         body = status_body(request, u)
         rep = request.app.state.paths.output(id, "report")
         if report and u.status == "done" and os.path.exists(rep):

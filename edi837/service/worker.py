@@ -113,10 +113,28 @@ def run_gate(paths: Paths, ids: list[str], jobs: int, redact: bool) -> dict[str,
     return {i: summarize(paths.out, i) for i in ids}
 
 
+def _warm_up() -> None:
+    """Gate a tiny synthetic file into a scratch folder (no history, no counter
+    kept), so the first upload does not wait for imports and code sets."""
+    import tempfile
+
+    from ..checks.editpack.synth import build
+    from ..gate import gate
+
+    with tempfile.TemporaryDirectory(prefix="edi837-warm-") as d:
+        src = os.path.join(d, "warm.x12")
+        with open(src, "wb") as fh:
+            fh.write(build("837P", [{"id": "W1", "lines": [{"code": "90867", "date": "2025-03-03"}]}]))
+        gate([src], os.path.join(d, "out"), control_number=1)
+
+
 def _child_main(conn: multiprocessing.connection.Connection) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when this ends
     from ..gate import GateError
+
+    with contextlib.suppress(Exception):
+        _warm_up()
 
     while True:
         try:
