@@ -188,7 +188,7 @@ def write_docs(a: argparse.Namespace, uploads: int, claims: int, elapsed: float,
            f"The command-line gate is `edi837 gate FOLDER --history H --jobs {a.jobs}` in one fresh process "
            "on the same uploads (its start-up included).", "",
            f"- Machine: {info.get('CPU', '?')}, {info.get('Cores available', '?')} cores, "
-           f"load average at start {info.get('Load average', '?')}",
+           f"load average {info.get('Load average', '?')}",
            f"- Date: {info.get('Date', '?')}", "",
            "| what | uploads | claims | seconds | claims/s | p50 s | p99 s | peak RSS MB |",
            "|---|---|---|---|---|---|---|---|",
@@ -196,7 +196,11 @@ def write_docs(a: argparse.Namespace, uploads: int, claims: int, elapsed: float,
            f"| {pct(lat, 99):.2f} | {peak / 2**20:.0f} |",
            f"| edi837 gate (CLI) | {uploads} | {claims:,} | {cli_s:.1f} | {cli_rate:,.0f} |  |  |  |", "",
            f"Service / command line: **{ratio:.0%}** of the command-line gate's claims per second "
-           f"(target: at least 90%).  Errors: {len(errors)}.", END]
+           f"(target: at least 90%).  Errors: {len(errors)}.", "",
+           "Uploads are gated one batch at a time (at most `batch` per gate run), so with 16 clients "
+           "waiting for their results the latency is about one batch of 16 files, and the 60 s window "
+           "holds few rounds.  A load average above the core count means other processes shared the CPUs "
+           "(both rows are slower and noisier then).", END]
     text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Performance\n"
     if BEGIN in text and END in text:
         head, _, rest = text.partition(BEGIN)
