@@ -188,7 +188,7 @@ def write_docs(a: argparse.Namespace, uploads: int, claims: int, elapsed: float,
            f"The command-line gate is `edi837 gate FOLDER --history H --jobs {a.jobs}` in one fresh process "
            "on the same uploads (its start-up included).", "",
            f"- Machine: {info.get('CPU', '?')}, {info.get('Cores available', '?')} cores, "
-           f"load average {info.get('Load average', '?')}",
+           "load average at the end " + info.get("Load average", "?").replace(", at start", ""),
            f"- Date: {info.get('Date', '?')}", "",
            "| what | uploads | claims | seconds | claims/s | p50 s | p99 s | peak RSS MB |",
            "|---|---|---|---|---|---|---|---|",
