@@ -518,9 +518,11 @@ def rules(snip: str | None, group: str | None, fmt: str, as_json: bool) -> None:
 
 
 def _attach_optional_commands() -> None:
-    """The `gate` and `watch` commands live beside their stage (edi837.gate,
-    edi837.watch: watchdog is imported only when `watch` runs)."""
-    for module, name in ((".gate", "gate_command"), (".watch", "watch_command")):
+    """The `gate`, `watch` and `serve` commands live beside their stage (edi837.gate,
+    edi837.watch, edi837.service: watchdog and the web stack are imported only when
+    `watch` or `serve` runs)."""
+    for module, name in ((".gate", "gate_command"), (".watch", "watch_command"),
+                         (".service.command", "serve_command")):
         try:
             command = getattr(importlib.import_module(module, __package__), name)
         except Exception:  # noqa: BLE001 - the rest of the CLI must work without it

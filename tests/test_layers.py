@@ -1,7 +1,7 @@
 """Data flows one way: a lower stage never imports a higher one.
 
 findings, events, logs < reader < grammar < model < checks < outputs < faces (api,
-progress < parallel < gate, spark, validation (edi837.validate), watch < cli).  guide (the TR3 maps) and codesets (external
+progress < parallel < gate, spark, validation (edi837.validate), service, watch < cli).  guide (the TR3 maps) and codesets (external
 code sets) are reference data that any stage from grammar up may use; they
 import only findings/reader-level code themselves.
 
@@ -21,7 +21,7 @@ PKG = Path(__file__).resolve().parents[1] / "edi837"
 
 RANK = {"findings": 0, "cache": 0, "events": 0, "logs": 0, "reader": 1, "guide": 1, "codesets": 1, "grammar": 2,
         "model": 3, "checks": 4, "outputs": 5, "api": 6, "progress": 6, "parallel": 7, "gate": 8, "spark": 8,
-        "validation": 8, "watch": 8, "cli": 9,
+        "validation": 8, "service": 8, "watch": 8, "cli": 9,
         "__init__": 10, "__main__": 10}
 
 
