@@ -152,3 +152,38 @@ def test_shuffled_batches_give_the_same_verdicts(tmp_path):
         assert verdicts(Engine().run(paths)) == ref, seed
         if seed < 2:  # process-parallel (workers do the per-claim half)
             assert verdicts(parallel.validate(paths, jobs=2)) == ref, seed
+
+
+# -- bounded work: one patient's claims in reverse date order (issue 14) ----------------
+def test_claims_made_stale_are_checked_again_once_each_not_once_per_arrival(tmp_path, monkeypatch):
+    """Claims of one patient in reverse date order: each arrival makes every claim
+    before it stale (it is earlier).  A stale claim in the window is checked again
+    when it leaves the window (or at the end of the file), not after each arrival,
+    so the cross-claim checks are a few per claim, not one per pair; and the verdicts
+    are those of the claims in date order."""
+    import datetime as dt
+
+    from edi837.checks.engine import Engine as E
+
+    calls = {"n": 0}
+    real = E.check_keyed
+
+    def counted(self, *a, **k):
+        calls["n"] += 1
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(E, "check_keyed", counted)
+    n = 300
+    day0 = dt.date(2025, 1, 1)
+    claims = [{"id": f"C{i:04d}", "lines": [P("99213", (day0 + dt.timedelta(days=i)).isoformat())]}
+              for i in range(n)]
+    # files of 100 claims (the guide's most 2300 loops under one subscriber)
+    fwd = write(tmp_path, [("837P", "SYN0001", claims[i:i + 100]) for i in range(0, n, 100)], 1)
+    rev = write(tmp_path, [("837P", "SYN0001", claims[i:i + 100][::-1]) for i in range(0, n, 100)][::-1], 2)
+    got_rev = verdicts(Engine().run(rev))
+    checks_rev = calls["n"]
+    calls["n"] = 0
+    got_fwd = verdicts(Engine().run(fwd))
+    assert got_rev == got_fwd and len(got_rev) == n
+    assert calls["n"] <= n + 5  # in date order: nothing is checked again
+    assert checks_rev <= 3 * n  # before: each arrival checked the whole window again (n * 256)

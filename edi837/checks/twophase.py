@@ -224,17 +224,20 @@ class TwoPhase:
         stales = [st.stale for st in runs if isinstance(getattr(st, "stale", None), set)]
         listeners = only.claim_listeners
         # the latest claims, kept so that a claim made stale by one arriving soon after it
-        # (an anesthesia claim for the day of an ECT claim) is checked again at once, not read again
+        # (an anesthesia claim for the day of an ECT claim) is checked again as it leaves the
+        # window (or at the end of the file), not read again.  Once, then: not each time another
+        # claim makes it stale (a patient's claims all on one day would check the whole window
+        # again after each claim); made stale after that, it is read again in phase 2.
         window: OrderedDict[int, tuple[Claim, tuple[str, str, str]]] = OrderedDict()
         redo = self.redo
 
-        def fresh() -> None:
-            for stale in stales:
-                if stale:
-                    for u in [u for u in stale if u in window]:
-                        c, ctl = window[u]
-                        stale.discard(u)
-                        redo[u] = only.check_keyed(c, name, ctl, uid=u, recheck=True)
+        def leave(u: int, entry: tuple[Claim, tuple[str, str, str]]) -> None:
+            c, ctl = entry
+            if any(u in stale for stale in stales):
+                for stale in stales:
+                    stale.discard(u)
+                redo[u] = only.check_keyed(c, name, ctl, uid=u, recheck=True)
+            c.unlink()
 
         if tag is not None:
             spool.tagged = tag
@@ -266,8 +269,7 @@ class TwoPhase:
                     else:
                         window[uid] = (claim, ev.ctl)
                         if len(window) > WINDOW:
-                            window.popitem(last=False)[1][0].unlink()
-                    fresh()
+                            leave(*window.popitem(last=False))
                     spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine, uid))
                     if uid - base > f.last:
                         f.last = uid - base
@@ -281,11 +283,11 @@ class TwoPhase:
                         settled = getattr(st, "claim_settled", None)
                         if settled is not None:
                             settled(f.uid(cr.file, cr.claim_seq), cr.patient_key, ok)
-                    if not ok:
-                        fresh()
                     spool.add(cr)  # a bare ClaimResult: ClaimVerdict again on replay
                     continue
                 spool.add(ev)
+            while window:
+                leave(*window.popitem(last=False))
         except BaseException:
             spool.discard()
             raise

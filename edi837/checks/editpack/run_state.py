@@ -26,6 +26,9 @@ and :func:`profile`.
 
 from __future__ import annotations
 
+import bisect
+import heapq
+
 import datetime as _dt
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
@@ -206,9 +209,9 @@ class RunState:
         if self.history is not None:
             hist = (self.history.events_for(pid), self.history.stays_for(pid))
         ent = cache[pid] = [evs, stays, len(evs), len(stays), hist, claims, len(claims),
-                            max((c[2] for c in claims), default=0)]
+                            max((c[2] for c in claims), default=0), None]
         while len(cache) > self.cache_size:
-            old, (oe, os_, ne, ns, _, oc, nc, _) = cache.popitem(last=False)
+            old, (oe, os_, ne, ns, _, oc, nc, _, _) = cache.popitem(last=False)
             if len(oe) > ne or len(os_) > ns or len(oc) > nc:
                 self.spill.save(old, oe[ne:], os_[ns:], oc[nc:])
         return ent
@@ -358,31 +361,34 @@ class ClaimView:
         dropped = self.st.dropped
         out: list[Event] = []
         versions: list[Event] = []
-        replacing = False
-        if ent[4] is not None:
+        hist, run = _ordered(ent)
+        if hist:
             # the store's rows are earlier runs' (this run's own are pending, or its
             # session's, which the store leaves out): never hidden by key, so an ISA13
             # used again hides no history (issue 14 item 3); only a stored line that a
             # claim of this run repeats exactly (its key and line: the same file again)
             # counts once, as the run's
             again = {_line_id(e) for e in ent[0] if not (dropped and e.uid in dropped)}
-            for e in ent[4][0]:
+            for e in hist:
                 if (e.key[0], e.claim_id) == me:
                     versions.append(e)
                 elif _line_id(e) not in again:
                     out.append(e)
-        for e in ent[0]:
-            if e.uid == uid or (dropped and e.uid in dropped):
-                continue
-            if (e.key[0], e.claim_id) == me:
-                versions.append(e)
-                continue
-            if e.freq in _REPLACING:
-                replacing = True
-            out.append(e)
+        if dropped:
+            run = [e for e in run if e.uid not in dropped]
+        sender, cid = me
+        # (list comprehensions: this runs over all of a patient's events for each of its claims)
+        # (the claim's own events, there when it is checked again, have its sender and CLM01)
+        mine = [e for e in run if e.claim_id != cid or e.key[0] != sender]
+        if len(mine) < len(run):
+            versions += [e for e in run if e.claim_id == cid and e.key[0] == sender and e.uid != uid]
+        replacing = ent[8][3] and any(e.freq in _REPLACING for e in mine)
         if replacing:
-            out = _supersede(out)
-        out.sort(key=_order)
+            out = sorted(_supersede(out + mine), key=_order)
+        elif out and mine:  # both in date order already: merged, not sorted again
+            out = list(heapq.merge(out, mine, key=_order))
+        else:
+            out = out or mine
         return out, versions
 
     @_once
@@ -517,6 +523,33 @@ def _stay_id(s: Stay) -> tuple[Any, ...]:
 
 def _order(e: Event) -> tuple[_dt.date, Rank, int]:
     return (e.date or _NO_DATE, rank(e), e.seq)
+
+
+def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
+    """A patient's events of the history store and of the run, each sorted by
+    :func:`_order`, kept with the entry: the run's are added as they come (a
+    binary search each), so a patient with many claims is not sorted again for
+    each of them."""
+    got = ent[8]
+    if got is None:
+        hist = sorted(ent[4][0], key=_order) if ent[4] is not None else []
+        got = ent[8] = [hist, [], [], False, 0]
+    hist, keys, run, _, n = got
+    evs = ent[0]
+    if n < len(evs):
+        for e in evs[n:]:
+            if e.freq in _REPLACING:
+                got[3] = True  # the run has a replacement or void of this patient
+            k = _order(e)
+            if not keys or k >= keys[-1]:
+                keys.append(k)
+                run.append(e)
+            else:
+                i = bisect.bisect_right(keys, k)
+                keys.insert(i, k)
+                run.insert(i, e)
+        got[4] = len(evs)
+    return hist, run
 
 
 def _supersede(evs: list[Event]) -> list[Event]:
