@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import operator
+
 from array import array
 from bisect import bisect_left
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -56,7 +58,7 @@ class ClaimResult:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as a plain tuple of its fields (spool files): cheaper than attrs' slot state
-        return (_claim_result, tuple(getattr(self, n) for n in _CR_FIELDS))
+        return (_claim_result, _CR_FIELDS_OF(self))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -70,6 +72,7 @@ class ClaimResult:
 
 
 _CR_FIELDS = tuple(a.name for a in attrs.fields(ClaimResult))
+_CR_FIELDS_OF = operator.attrgetter(*_CR_FIELDS)  # the fields as one tuple (pickling)
 
 
 def _claim_result(*values: Any) -> ClaimResult:
