@@ -299,3 +299,23 @@ def test_a_claim_of_many_lines_is_capped_as_the_guide_says():
     # the edit pack's line rules stop at the guide's maximum
     pack = [f for f in fs if f.snip == 7 and f.line_number is not None]
     assert pack and max(f.line_number for f in pack) <= line_cap("837P")
+
+
+@pytest.mark.parametrize("block", [7, 199, 200, 201, 333, 1 << 20])
+def test_the_interchange_scan_reads_a_block_at_a_time(tmp_path, monkeypatch, block):
+    """interchange_ids reads a file a block at a time (no mapping of the whole file), with the
+    answers of a scan of the whole."""
+    import edi837.reader.interchanges as ics
+
+    rng = random.Random(block)
+    monkeypatch.setattr(ics, "BLOCK", block)
+    one = shape_bytes("tiny_interchanges", 3)
+    for k in range(30):
+        parts = [one[:rng.randint(0, len(one))], b"xISA*00*" * rng.randint(0, 2), one, b"\n" * rng.randint(0, 3),
+                 one.replace(b"000000002", b"000000777")]
+        rng.shuffle(parts)
+        data = b"".join(parts)
+        p = tmp_path / f"{k}.x12"
+        p.write_bytes(data)
+        assert ics.interchange_ids(str(p)) == ics._scan(data)
+    assert len(ics.interchange_ids(str(tmp_path / "0.x12"))) >= 3
