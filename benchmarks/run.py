@@ -184,16 +184,22 @@ def _measure(cmd: list[str], timeout: float | None = None) -> tuple[float, float
 OK_STATUS = {"validate": {0, 1}, "x12valid": {0, 1}}
 
 
-def ensure_file(kind: str, n: int) -> Path:
+def cached(name: str, make) -> Path:
+    """benchmarks/generated/NAME, made by ``make(tmp_path)`` when missing (then renamed into place)."""
     GENERATED.mkdir(parents=True, exist_ok=True)
-    path = GENERATED / f"{kind.lower()}_{n}.x12"
+    path = GENERATED / name
     if not path.exists() or path.stat().st_size == 0:
         tmp = path.with_suffix(".x12.part")
         print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, str(HERE / "generate.py"), "--claims", str(n), "--kind", kind,
-                        "--out", str(tmp)], check=True)
+        make(tmp)
         os.replace(tmp, path)
     return path
+
+
+def ensure_file(kind: str, n: int) -> Path:
+    return cached(f"{kind.lower()}_{n}.x12", lambda tmp: subprocess.run(
+        [sys.executable, str(HERE / "generate.py"), "--claims", str(n), "--kind", kind, "--out", str(tmp)],
+        check=True))
 
 
 def machine_info() -> dict[str, str]:
@@ -304,6 +310,12 @@ def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
         lines += ["", "Skipped: " + "; ".join(skipped)]
     lines += ["", "See benchmarks/README.md for how to run and profile.", ""]
     DOCS.parent.mkdir(parents=True, exist_ok=True)
+    # the sections other scripts write stay (each has its own command: benchmarks/service_load.py,
+    # benchmarks/hostile.py); they follow this script's part
+    old = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
+    starts = [i for i in (old.find("\n<!-- service-load: begin -->"), old.find("\n## Hostile input")) if i >= 0]
+    if starts:
+        lines.append(old[min(starts) + 1:].rstrip("\n") + "\n")
     DOCS.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {DOCS}", file=sys.stderr)
 

@@ -445,9 +445,12 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
         fg.paths["277ca"] = base + ".277ca.x12"
     # TA1: interchanges in error or asking for one (ISA14=1)
     ta1s = []
+    ic_errs: dict[str | None, list[Finding]] = {}  # the interchange findings by ISA13: one pass
+    for f in findings:
+        if is_interchange_finding(f):
+            ic_errs.setdefault(f.interchange, []).append(f)
     for isa in env.interchanges:
-        ctl = isa[13].strip()
-        errs = [f for f in findings if is_interchange_finding(f) and f.interchange == ctl]
+        errs = list(ic_errs.get(isa[13].strip(), ()))
         if errs or isa[14] == "1":
             ta1s.append((isa, errs))
     # an interchange the TA1 rejects: its groups are rejected in the 999 too

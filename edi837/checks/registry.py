@@ -248,4 +248,12 @@ def _load_all() -> None:
         if rid not in RULES:
             sev = Severity.WARNING if rid == "RDR-003" else (
                 Severity.INFO if rid == "GRM-001" else Severity.ERROR)
-            declare(rid, sev, 1, title, group="reader" if rid.startswith("RDR") else "grammar")
+            declare(rid, sev, 1, title, group="reader" if rid.startswith("RDR") else "grammar",
+                    citation=_READER_CITATIONS.get(rid, ""))
+
+
+_READER_CITATIONS = {
+    "RDR-009": ("ASC X12N TR3 005010X222A1 / 005010X223A2, segment and element attributes (every element "
+                "has a maximum length: the longest segment, HI, is about 2 KB); ASC X12.6 (a segment ends "
+                "at its segment terminator)"),
+}

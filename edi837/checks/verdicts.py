@@ -13,7 +13,7 @@ from __future__ import annotations
 import operator
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import attrs
@@ -114,6 +114,9 @@ class Pending:
         self._spill: Any = None  # temporary file of pickled chunks
         self._chunks = 0
         self._late: list[tuple[int, str, int | None, list[str]]] = []  # (chunks spilled then, kind, key, rules)
+        # whether the claims' (transaction, group) ordinals ascend, as in file order (see _flag_cols)
+        self._ordered = True
+        self._last: tuple[int, int] = (0, 0)
         self._reset()
 
     def _reset(self) -> None:
@@ -133,6 +136,9 @@ class Pending:
     def append(self, cr: ClaimResult) -> None:
         if len(self.claim_id) >= self.SPILL_AT:
             self._spill_chunk()
+        if cr.tx_no < self._last[0] or cr.grp_no < self._last[1]:
+            self._ordered = False
+        self._last = (cr.tx_no, cr.grp_no)
         row = len(self.claim_id)
         for col, attr in zip(self.ints, self._INTS):
             col.append(getattr(cr, attr))
@@ -180,21 +186,30 @@ class Pending:
             self._late.append((self._chunks, "claim", claim_seq, [rule]))
 
     @staticmethod
-    def _flag_cols(cols: _Cols, level: str, number: int | None, rules: list[str]) -> None:
+    def _flag_cols(cols: _Cols, level: str, number: int | None, rules: list[str], ordered: bool) -> None:
         ints = cols[0]
         col = ints[5] if level == "transaction" else ints[6] if level == "group" else None
-        for row in range(len(cols[1])):
-            if col is not None and col[row] != number:
-                continue
+        rows: Iterable[int]
+        if col is None:
+            rows = range(len(cols[1]))
+        elif ordered and number is not None:
+            # claims arrive in file order, so their transaction and group ordinals ascend: the
+            # claims of one are a run found by bisection -- O(its claims) a flag, not O(every
+            # claim pending): a file of many transactions with an error each stays linear
+            rows = range(bisect_left(col, number), bisect_right(col, number))
+        else:
+            rows = [r for r in range(len(col)) if col[r] == number]
+        for row in rows:
             Pending._err(cols, row, rules)
 
     def flag(self, level: str, number: int | None, rules: list[str]) -> None:
         """An error in an enclosing transaction/group (by ordinal) or the interchange."""
-        self._flag_cols(self._columns(), level, number, rules)
+        self._flag_cols(self._columns(), level, number, rules, self._ordered)
         if self._chunks:
             self._late.append((self._chunks, level, number, list(rules)))
 
-    def _apply_late(self, cols: _Cols, chunk: int, late: list[tuple[int, str, int | None, list[str]]]) -> None:
+    def _apply_late(self, cols: _Cols, chunk: int, late: list[tuple[int, str, int | None, list[str]]],
+                    ordered: bool) -> None:
         for n, kind, key, rules in late:
             if n <= chunk:  # spilled after this record: it was applied in memory
                 continue
@@ -205,13 +220,14 @@ class Pending:
                 if i < len(seqs) and seqs[i] == key:
                     self._err(cols, i, rules)
             else:
-                self._flag_cols(cols, kind, key, rules)
+                self._flag_cols(cols, kind, key, rules, ordered)
 
     def drain(self) -> Iterator[ClaimResult]:
         spill, n = self._spill, self._chunks
         last = self._columns()
         self._spill, self._chunks = None, 0
         late, self._late = self._late, []
+        ordered, self._ordered, self._last = self._ordered, True, (0, 0)
         self._reset()
         if spill is not None:
             import pickle
@@ -219,7 +235,7 @@ class Pending:
             spill.seek(0)
             for i in range(n):
                 cols = pickle.load(spill)
-                self._apply_late(cols, i, late)
+                self._apply_late(cols, i, late, ordered)
                 yield from self._results(cols)
             spill.close()
         yield from self._results(last)

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import TYPE_CHECKING, Sequence
+import sys
+from bisect import bisect_left, bisect_right
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import attrs
 
@@ -182,28 +184,82 @@ def ak9_code(f: Finding) -> str:
 
 def _tx_of(f: Finding, groups: list[GroupInfo]) -> tuple[GroupInfo | None, TxInfo | None]:
     """The group and transaction a finding belongs to: by segment ordinal, else control numbers."""
-    if f.segment_seq is not None:
+    return _Places(groups).of(f)
+
+
+class _Places:
+    """:func:`_tx_of` for many findings: the transactions indexed once, so placing a finding costs
+    O(log transactions), not a walk over every group and transaction (issue 14: a file of 100,000
+    interchanges with an error each).  Same answers as the walk: the first transaction in file
+    order whose span holds the finding's segment (ST to SE; without SE, up to the group's next
+    ST, else to the end), else the first group (and transaction) its control numbers name."""
+
+    def __init__(self, groups: list[GroupInfo]) -> None:
+        self.groups = groups
+        self.flat = [(g, t) for g in groups for t in g.txs]
+        self.starts = [t.st_seq for _, t in self.flat]
+        # transactions are in file order (ascending ST ordinals); were they not, walk as before
+        self.ordered = all(a < b for a, b in zip(self.starts, self.starts[1:]))
+        self.reach: list[int] = []  # running maximum of the last ordinal each span holds
+        top = -1
         for g in groups:
-            for t in g.txs:
-                if t.st_seq <= f.segment_seq and (t.end_seq is None or f.segment_seq <= t.end_seq):
-                    later = [u for u in g.txs if u.st_seq > t.st_seq]
-                    if t.end_seq is None and later and f.segment_seq >= later[0].st_seq:
-                        continue
-                    return g, t
+            for k, t in enumerate(g.txs):
+                end = t.end_seq if t.end_seq is not None else (
+                    g.txs[k + 1].st_seq - 1 if k + 1 < len(g.txs) else sys.maxsize)
+                top = max(top, end)
+                self.reach.append(top)
+        # groups by GS06, and by (ISA13, GS06): their indexes in file order
+        self.by_gs06: dict[str, list[int]] = {}
+        self.by_key: dict[tuple[str, str], list[int]] = {}
+        for i, g in enumerate(groups):
+            isa13 = g.isa[13].strip() if g.isa is not None else ""
+            gs06 = g.gs[6] if len(g.gs) > 6 else ""
+            self.by_gs06.setdefault(gs06, []).append(i)
+            self.by_key.setdefault((isa13, gs06), []).append(i)
+        self.st02: dict[int, dict[str, TxInfo]] = {}  # group index -> ST02 -> its first transaction
+
+    def of(self, f: Finding) -> tuple[GroupInfo | None, TxInfo | None]:
+        seq = f.segment_seq
+        if seq is not None:
+            if self.ordered:
+                i = bisect_left(self.reach, seq)
+                if i < bisect_right(self.starts, seq):
+                    return self.flat[i]
+            else:
+                got = _walk(seq, self.groups)
+                if got is not None:
+                    return got
+        if not f.group:
+            return None, None
+        if f.interchange:
+            cands: Iterable[int] = sorted(self.by_key.get((f.interchange, f.group), [])
+                                          + self.by_key.get(("", f.group), []))
+        else:
+            cands = self.by_gs06.get(f.group, [])
+        for i in cands:
+            g = self.groups[i]
+            if not f.transaction:
+                return g, None
+            named = self.st02.get(i)
+            if named is None:
+                named = self.st02[i] = {}
+                for t in g.txs:
+                    named.setdefault(t.st[2], t)
+            tx = named.get(f.transaction)
+            if tx is not None:
+                return g, tx
+        return None, None
+
+
+def _walk(seq: int, groups: list[GroupInfo]) -> tuple[GroupInfo, TxInfo] | None:
     for g in groups:
-        isa13 = g.isa[13].strip() if g.isa is not None else ""
-        gs06 = g.gs[6] if len(g.gs) > 6 else ""
-        if f.interchange and isa13 and f.interchange != isa13:
-            continue
-        if not f.group or f.group != gs06:
-            continue
-        if f.transaction:
-            for t in g.txs:
-                if t.st[2] == f.transaction:
-                    return g, t
-            continue
-        return g, None
-    return None, None
+        for t in g.txs:
+            if t.st_seq <= seq and (t.end_seq is None or seq <= t.end_seq):
+                later = [u for u in g.txs if u.st_seq > t.st_seq]
+                if t.end_seq is None and later and seq >= later[0].st_seq:
+                    continue
+                return g, t
+    return None
 
 
 def _control(v: str) -> str:
@@ -271,8 +327,9 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
     errs = [f for f in findings if f.severity is Severity.ERROR and f.snip in (1, 2)]
     by_tx: dict[int, list[Finding]] = {}
     by_grp: dict[int, list[Finding]] = {}
+    places = _Places(groups)
     for f in errs:
-        g, t = _tx_of(f, groups)
+        g, t = places.of(f)
         if t is not None:
             by_tx.setdefault(id(t), []).append(f)
         elif g is not None and f.segment_id in ("GS", "GE", None) and f.group:

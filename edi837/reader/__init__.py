@@ -19,13 +19,20 @@ import re
 import zlib
 from typing import BinaryIO, Iterator, cast
 
-from ..findings import Finding, Severity
+from ..findings import EXCERPT, Finding, Severity
 from .segment import Delimiters, Segment
 
 __all__ = ["Delimiters", "Segment", "SegmentReader", "read_segments", "ReadError", "open_source",
            "GZIP_MAGIC", "starts_like_x12"]
 
 BLOCK = 1 << 20
+#: the longest segment the reader takes, in bytes (leading white space included): a longer one is
+#: RDR-009 and is skipped up to its terminator without being held.  The 5010 837 guides' longest
+#: segment is about 2 KB (HI: 12 composites; see tests/test_issue14_bounded.py), so a megabyte is a
+#: margin of 500 for files that overrun the guide (their long values are SNIP 2 findings,
+#: quoted as excerpts); it bounds what one segment costs (the reader holds at most a block and
+#: one segment, ``MAX_SEGMENT + BLOCK`` characters).
+MAX_SEGMENT = 1 << 20
 _WS = " \t\r\n\x00\x0b\x0c"
 # ISA, its element separator, and ISA01 (2 chars) followed by the same separator
 _ISA = re.compile(r"ISA([^A-Za-z0-9\s])[^\r\n]{2}\1")
@@ -41,8 +48,12 @@ RULES = {
     "RDR-007": "The file cannot be read (missing, unreadable or a folder).",
     "RDR-008": ("Characters other than line breaks (spaces, tabs, control characters) between a segment "
                 "terminator and the next segment, as in indented files; CR and LF there are tolerated."),
+    "RDR-009": ("A segment is longer than the reader takes (1 MiB; the guides' longest is about 2 KB): it was "
+                "skipped up to its segment terminator (or the end of the file) and is not read; what encloses "
+                "it (its transaction, else its group or interchange) is rejected."),
 }
 _BREAKS = "\r\n"
+EXCERPT_AT = EXCERPT + 32  # (what a finding quotes of a segment at most)
 _CONTROL_GAPS = ("\t", "\x00", "\x0b", "\x0c")
 
 
@@ -185,9 +196,10 @@ class SegmentReader:
     """
 
     def __init__(self, source: "str | os.PathLike[str] | bytes | BinaryIO", file: str | None = None,
-                 block: int = BLOCK):
+                 block: int = BLOCK, max_segment: int = MAX_SEGMENT):
         self.stream, self.file = open_source(source, file)
         self.block = block
+        self.max_segment = max_segment
         self.findings: list[Finding] = []
         self.delims: Delimiters | None = None
         self.seq = 0
@@ -209,6 +221,19 @@ class SegmentReader:
                      f"breaks (CR, LF) may stand between segments"),
             file=self.file, segment_seq=seq, line=line, byte_offset=offset,
             segment_id=fields[0][:3], segment_text=text[:80]))
+
+    def _too_long(self, seq: int, line: int, offset: int, head: str, ele: str, size: int, ended: bool) -> None:
+        """RDR-009 for segment ``seq`` of ``size`` bytes starting with ``head`` (skipped, not read);
+        ``ended``: whether a segment terminator ended it (else the end of the file did)."""
+        sid = head.split(ele, 1)[0][:3]
+        self.findings.append(Finding(
+            rule="RDR-009", severity=Severity.ERROR, snip=1,
+            message=(f"segment {sid or '?'!r} is {size:,} bytes long, more than the {self.max_segment:,} the reader "
+                     f"takes (the 837 guides' longest segment is about 2 KB): it was skipped "
+                     + ("up to its segment terminator" if ended else
+                        "up to the end of the file, which has no segment terminator after it")),
+            file=self.file, segment_seq=seq, line=line, byte_offset=offset, segment_id=sid or None,
+            segment_text=f"{head[:EXCERPT]}... ({size - EXCERPT} more)"))
 
     def close(self) -> None:
         try:
@@ -246,6 +271,12 @@ class SegmentReader:
         seen_isa = False
         isa_open = False  # an ISA was read and its IEA not yet
         seq = self.seq
+        # the segments split from the buffer and not yet read: parts[pi] starts at buffer offset parts_at;
+        # kept across an IEA, so each byte is split once however small the interchanges
+        parts: list[str] = []
+        pi = parts_at = 0
+        parts_term = ""
+        ascii_block = gaps = False
 
         def more() -> bool:
             nonlocal buf, base, pos, eof
@@ -263,7 +294,62 @@ class SegmentReader:
             base += pos
             buf = buf[pos:] + chunk.decode("latin-1")
             pos = 0
+            parts.clear()  # (split at the old offsets)
             return True
+
+        max_seg = self.max_segment
+
+        def skip_long(nl_term: int) -> None:
+            """The segment at ``pos`` has no terminator within ``max_seg`` bytes: RDR-009, and read on
+            to its terminator (or the end of the file) a block at a time, holding none of it."""
+            nonlocal buf, base, pos, eof, line, seq
+            raw = buf[pos:pos + EXCERPT_AT]
+            lead = len(raw) - len(raw.lstrip(_WS))
+            start_line, start = line + raw.count("\n", 0, lead), base + pos + lead
+            size = len(buf) - pos - lead
+            line += buf.count("\n", pos)
+            ended = False
+            while True:
+                base += len(buf)
+                buf, pos = "", 0
+                if eof:
+                    break
+                try:
+                    chunk = stream.read(self.block)
+                except OSError as e:
+                    self._note("RDR-007", Severity.ERROR, f"read error: {e.strerror or e}")
+                    chunk = b""
+                if not chunk:
+                    eof = True
+                    break
+                buf = chunk.decode("latin-1")
+                k = buf.find(term)
+                if k >= 0:
+                    size += k
+                    line += buf.count("\n", 0, k) + nl_term
+                    pos = k + 1
+                    ended = True
+                    break
+                size += len(buf)
+                line += buf.count("\n")
+            seq += 1
+            self._too_long(seq, start_line, start, raw[lead:], delims.element if delims else "*", size, ended)
+
+        # text of more than max_seg bytes with no ISA in it is dropped as it is searched, keeping a
+        # tail where an ISA may begin; what the findings quote of it: (its first 40 characters, line
+        # and offset of its first one, line and offset of its start)
+        junk: tuple[str, int, int, int, int] | None = None
+
+        def drop_junk() -> None:
+            nonlocal pos, line, junk
+            cut = len(buf) - 256
+            text = buf[pos:cut]
+            body = text.lstrip(_WS) if junk is None else ""
+            if body:
+                lead = len(text) - len(body)
+                junk = (body[:40], line + text.count("\n", 0, lead), base + pos + lead, line, base + pos)
+            line += text.count("\n")
+            pos = cut
 
         while True:
             self.seq = seq  # (read by _note for the findings about what comes next)
@@ -273,6 +359,10 @@ class SegmentReader:
                     m = _ISA.search(buf, pos)
                     if m and (len(buf) - m.start() >= 200 or eof):
                         break
+                    if m is None and len(buf) - pos > max_seg:
+                        if not seen_isa and _GS_ST.search(buf, pos) is not None:
+                            break  # a megabyte and no ISA, but a GS or ST: read with guessed delimiters
+                        drop_junk()
                     if not more():
                         m = _ISA.search(buf, pos)
                         break
@@ -281,7 +371,11 @@ class SegmentReader:
                     if not seen_isa:
                         g = _GS_ST.search(buf, pos)
                         if g is None:
-                            if rest.strip(_WS):
+                            if junk is not None:
+                                self._note("RDR-002", Severity.ERROR,
+                                           "no X12 interchange found: the file has no ISA, GS or ST segment",
+                                           line=junk[3], offset=junk[4])
+                            elif rest.strip(_WS):
                                 self._note("RDR-002", Severity.ERROR,
                                            "no X12 interchange found: the file has no ISA, GS or ST segment",
                                            line=line, offset=base + pos)
@@ -306,7 +400,11 @@ class SegmentReader:
                         seen_isa = True
                         self.delims = delims
                         continue
-                    if rest.strip(_WS):
+                    if junk is not None:
+                        self._note("RDR-003", Severity.WARNING,
+                                   f"text after the last interchange was skipped: {junk[0]!r}",
+                                   line=junk[1], offset=junk[2])
+                    elif rest.strip(_WS):
                         self._note("RDR-003", Severity.WARNING,
                                    f"text after the last interchange was skipped: {rest.strip(_WS)[:40]!r}",
                                    line=line + (len(rest) - len(rest.lstrip(_WS)) and
@@ -316,7 +414,12 @@ class SegmentReader:
                     return
                 start = m.start()
                 skipped = buf[pos:start]
-                if skipped.strip(_WS):
+                if junk is not None:
+                    self._note("RDR-003", Severity.WARNING,
+                               ("text before the ISA was skipped: " if not seen_isa else
+                                "text between interchanges was skipped: ") + repr(junk[0]),
+                               line=junk[1], offset=junk[2])
+                elif skipped.strip(_WS):
                     lead = len(skipped) - len(skipped.lstrip(_WS))
                     self._note("RDR-003", Severity.WARNING,
                                ("text before the ISA was skipped: " if not seen_isa else
@@ -330,6 +433,7 @@ class SegmentReader:
                 line += skipped.count("\n")
                 pos = start
                 seen_isa = True
+                junk = None
                 # parse the ISA: 16 element separators, then ISA16, then the terminator
                 sep = m.group(1)
                 i = start + 3
@@ -370,9 +474,22 @@ class SegmentReader:
             # split segments in the current delimiter regime
             cur = delims  # (a name that stays a Delimiters until the next ISA)
             restart = False
+            nl_term = 1 if term == "\n" else 0
             while not restart:
-                j = buf.find(term, pos)
-                if j < 0:
+                if parts:
+                    # the parts split before the last IEA: go on from where the ISA search left pos
+                    while pi < len(parts) and parts_at + len(parts[pi]) < pos:
+                        parts_at += len(parts[pi]) + 1
+                        pi += 1
+                    if pi < len(parts) and parts_at < pos:
+                        parts[pi] = parts[pi][pos - parts_at:]
+                        parts_at = pos
+                    if pi >= len(parts) or parts_at != pos or parts_term != term:
+                        parts.clear()
+                if not parts and buf.find(term, pos) < 0:
+                    if len(buf) - pos > max_seg:
+                        skip_long(nl_term)
+                        continue
                     if more():
                         continue
                     rest = buf[pos:]
@@ -410,19 +527,31 @@ class SegmentReader:
                         yield Segment(fields, seq, seg_line, base + pos + lead, cur, file, utf8=u8)
                     self.seq = seq
                     return
-                # process every complete segment currently in the buffer
-                block = buf[pos:]
-                parts = block.split(term)
-                parts.pop()  # incomplete (or empty) tail
-                nl_term = 1 if term == "\n" else 0
+                if not parts:
+                    # split every complete segment currently in the buffer
+                    block = buf[pos:]
+                    parts = block.split(term)
+                    parts.pop()  # incomplete (or empty) tail
+                    pi, parts_at, parts_term = 0, pos, term
+                    ascii_block = block.isascii()
+                    # RDR-008 costs a test per segment only in blocks that may hold a gap (a test over
+                    # the whole block: still right for what is left of it after an IEA)
+                    gaps = (block[:1] == " " or any(c in block for c in _CONTROL_GAPS)
+                            or _space_after(term).search(block) is not None)
                 ele = cur.element
-                ascii_block = block.isascii()
-                # RDR-008 costs a test per segment only in blocks that may hold a gap
                 brk = _BREAKS
-                gaps = (block[:1] == " " or any(c in block for c in _CONTROL_GAPS)
-                        or _space_after(term).search(block) is not None)
-                for raw in parts:
+                while pi < len(parts):
+                    raw = parts[pi]
                     n = len(raw)
+                    if n > max_seg:
+                        seq += 1
+                        lead = n - len(raw.lstrip(_WS))
+                        self._too_long(seq, line + raw.count("\n", 0, lead), base + pos + lead,
+                                       raw[lead:lead + EXCERPT_AT], ele, n - lead, True)
+                        pi += 1
+                        pos += n + 1
+                        line += raw.count("\n") + nl_term
+                        continue
                     text = raw.lstrip(_WS)
                     lead = n - len(text)
                     nl = raw.count("\n")
@@ -441,7 +570,8 @@ class SegmentReader:
                                 and raw[:lead].strip(brk):
                             self._between(raw[:lead], seq, seg_line, base + pos + lead, fields, text)
                         if sid == "ISA" and isa_open:
-                            # a new ISA without IEA: re-detect delimiters from it
+                            # a new ISA without IEA: re-detect delimiters from it (this part is read
+                            # again, from pos, once they are known)
                             seq -= 1
                             pos += lead
                             line = seg_line
@@ -457,14 +587,19 @@ class SegmentReader:
                             isa_open = True
                         elif sid == "IEA":
                             isa_open = False
+                            pi += 1
                             pos += n + 1
+                            parts_at = pos
                             line += nl + nl_term
                             delims = None
                             restart = True
                             break
+                    pi += 1
                     pos += n + 1
+                    parts_at = pos
                     line += nl + nl_term
                 if not restart:
+                    parts.clear()
                     more()
             # delims is None: look for the next ISA
 

@@ -4,13 +4,12 @@ it to find an interchange sent twice before checking anything)."""
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
-from typing import Any
+from typing import Any, BinaryIO
 
 # "ISA" and its element separator; one at the start, or after a segment terminator or white
-# space, is a header (not "ISA" inside a word: checked in _scan, so that the pattern starts with
+# space, is a header (not "ISA" inside a word: checked in _add, so that the pattern starts with
 # a literal the regex engine searches for quickly)
 _ISA = re.compile(rb"ISA([^A-Za-z0-9\s])")
 
@@ -18,15 +17,47 @@ _ISA = re.compile(rb"ISA([^A-Za-z0-9\s])")
 def _scan(buf: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for m in _ISA.finditer(buf):
-        at = m.start()
-        if at and buf[at - 1:at].isalnum():
-            continue
-        sep = m.group(1)
-        head = bytes(buf[m.start():m.start() + 200]).split(sep)
-        if len(head) < 17:
-            continue
-        out.append((head[6].decode("latin-1").strip(), head[13].decode("latin-1").strip()))
+        _add(out, buf, m)
     return out
+
+
+def _add(out: list[tuple[str, str]], buf: bytes, m: "re.Match[bytes]") -> None:
+    """(ISA06, ISA13) of the ISA matched at ``m`` onto ``out`` (nothing when it has fewer than 17
+    elements, or when it is inside a word)."""
+    at = m.start()
+    if at and buf[at - 1:at].isalnum():
+        return
+    head = bytes(buf[m.start():m.start() + 200]).split(m.group(1))
+    if len(head) >= 17:
+        out.append((head[6].decode("latin-1").strip(), head[13].decode("latin-1").strip()))
+
+
+BLOCK = 1 << 20
+
+
+def _scan_file(f: BinaryIO) -> list[tuple[str, str]]:
+    """:func:`_scan` a block at a time: memory is a block, whatever the file's size (a mapped
+    file's pages count in the resident set).  The last 200 bytes of a block wait for the next
+    one (an ISA header there may go on in it), with the byte before them (what _add
+    looks at)."""
+    out: list[tuple[str, str]] = []
+    carry, lo = b"", 0  # matches in buf from offset lo on are not taken yet
+    while True:
+        chunk = f.read(BLOCK)
+        buf = carry + chunk
+        limit = len(buf) - 200 if chunk else len(buf)
+        if limit <= lo:
+            if not chunk:
+                return out
+            carry = buf
+            continue
+        for m in _ISA.finditer(buf, lo):
+            if m.start() >= limit:
+                break
+            _add(out, buf, m)
+        if not chunk:
+            return out
+        carry, lo = buf[limit - 1:], 1
 
 
 def interchange_ids(source: Any) -> list[tuple[str, str]]:
@@ -38,11 +69,9 @@ def interchange_ids(source: Any) -> list[tuple[str, str]]:
         return []
     try:
         with open(source, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
+            if f.read(2) == b"\x1f\x8b":  # gzip: the reader's business
                 return []
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                if m[:2] == b"\x1f\x8b":  # gzip: the reader's business
-                    return []
-                return _scan(m)
+            f.seek(0)
+            return _scan_file(f)
     except (OSError, ValueError):
         return []
