@@ -1,0 +1,311 @@
+"""Columnar claim lines (issue 16 item 1): the rows of ``edi837 lines`` read straight from
+a claim's segments, without building the claim view (:mod:`edi837.model.claims`).
+
+A claim's shape -- its 2300 loop's segment ids, its child loops' and their child loops'
+-- is turned once into a :class:`Plan`: where each column is read from (the segment
+indices of CLM, HI, REF, DTP; the child loop of each provider role; for each service
+line its LX, SV1/SV2, DTP, REF and rendering provider loop).  Plans are cached by
+shape (bounded), so a file of a few distinct shapes compiles a few plans.  Applying a
+plan reads the elements it names and gives the same values
+:func:`edi837.outputs.tables.claim_rows` gives from the model -- the golden test
+(tests/test_lines_columnar.py) holds the two to the same bytes.  A claim the plan
+cannot read (a loop without segments) is read through the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..model.build import ClaimLoopRead
+from ..model.claims import (CONDITION, DX_CODED, DX_PRINCIPAL, DX_QUALIFIERS, LINE_RENDERING, PROVIDER_LOOPS,
+                            parse_date, parse_decimal)
+from ..grammar.loop import Loop
+
+LIST_SEP = "|"
+MAX_PLANS = 4096
+_MEMO_MAX = 8192
+
+# shape key -> plan (cleared when full)
+_PLANS: dict[Any, "Plan | None"] = {}
+
+# element text -> str(parse_decimal(text)) or None; (format, value) -> ISO (from, to)
+_DEC: dict[str, str | None] = {}
+_PERIOD: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+
+def dec_text(v: str) -> str | None:
+    """The column text of an X12 R element: ``str`` of the model's Decimal, None when not a number."""
+    try:
+        return _DEC[v]
+    except KeyError:
+        pass
+    d = parse_decimal(v)
+    t = str(d) if d is not None else None
+    if len(_DEC) >= _MEMO_MAX:
+        _DEC.clear()
+    _DEC[v] = t
+    return t
+
+
+def iso_period(fmt: str, v: str) -> tuple[str | None, str | None]:
+    """A D8 / RD8 value as ISO (from, to), as :func:`edi837.model.claims.parse_period` reads it."""
+    key = (fmt, v)
+    try:
+        return _PERIOD[key]
+    except KeyError:
+        pass
+    if fmt == "RD8" or "-" in v:
+        a, _, b = v.partition("-")
+        d1, d2 = parse_date(a), parse_date(b)
+    else:
+        d1 = d2 = parse_date(v)
+    out = (d1.isoformat() if d1 else None, d2.isoformat() if d2 else None)
+    if len(_PERIOD) >= _MEMO_MAX:
+        _PERIOD.clear()
+    _PERIOD[key] = out
+    return out
+
+
+def _iso(v: str) -> str | None:
+    d = parse_date(v)
+    return d.isoformat() if d else None
+
+
+class LinePlan:
+    """Where one service line's columns are: indices into the 2400 loop's segments (and children)."""
+
+    __slots__ = ("child", "sv", "dtp", "ref", "rendering")
+
+    def __init__(self, child: int, sv: int | None, dtp: tuple[int, ...], ref: tuple[int, ...],
+                 rendering: int | None):
+        self.child = child  # index of the 2400 loop among the 2300 loop's children
+        self.sv = sv  # the first SV1 / SV2
+        self.dtp = dtp
+        self.ref = ref
+        self.rendering = rendering  # index of the line's rendering provider loop (2420A / 2420C)
+
+
+class Plan:
+    """Where one claim shape's columns are read from."""
+
+    __slots__ = ("kind", "hi", "ref", "dtp", "roles", "lines")
+
+    def __init__(self, kind: str | None, hi: tuple[int, ...], ref: tuple[int, ...], dtp: tuple[int, ...],
+                 roles: dict[str, int], lines: tuple[LinePlan, ...]):
+        self.kind = kind
+        self.hi = hi
+        self.ref = ref
+        self.dtp = dtp
+        self.roles = roles  # provider role -> index of its (first) 2310 loop among the children
+        self.lines = lines
+
+
+def _ids(lp: Loop) -> tuple[str, ...]:
+    return tuple([s.fields[0] for s in lp.segments])
+
+
+def shape_key(kind: str | None, lp: Loop) -> Any:
+    """The claim's shape: its loops' ids and their segments' ids (what a plan depends on)."""
+    return (kind, _ids(lp), tuple([(ch.id, _ids(ch), tuple([(g.id, _ids(g)) for g in ch.children]))
+                                   for ch in lp.children]))
+
+
+def compile_plan(kind: str | None, lp: Loop) -> Plan | None:
+    """The plan of ``lp``'s shape; None when the claim is to be read through the model."""
+    if not lp.segments:
+        return None
+    own = _ids(lp)
+    hi = tuple(i for i, s in enumerate(own) if s == "HI")
+    ref = tuple(i for i, s in enumerate(own) if s == "REF")
+    dtp = tuple(i for i, s in enumerate(own) if s == "DTP")
+    role_of = PROVIDER_LOOPS.get(kind or "837P", {})
+    rend_id = LINE_RENDERING.get(kind or "837P", "2420A")
+    roles: dict[str, int] = {}
+    lines: list[LinePlan] = []
+    for ci, ch in enumerate(lp.children):
+        if ch.id == "2400":
+            if not ch.segments:
+                return None
+            ids = _ids(ch)
+            sv = next((i for i, s in enumerate(ids) if s == "SV1" or s == "SV2"), None)
+            rl = next((gi for gi, g in enumerate(ch.children) if g.id == rend_id), None)
+            if rl is not None and not ch.children[rl].segments:
+                return None
+            lines.append(LinePlan(ci, sv, tuple(i for i, s in enumerate(ids) if s == "DTP"),
+                                  tuple(i for i, s in enumerate(ids) if s == "REF"), rl))
+            continue
+        role = role_of.get(ch.id or "")
+        if role and role not in roles:
+            if not ch.segments:
+                return None
+            roles[role] = ci
+    return Plan(kind, hi, ref, dtp, roles, tuple(lines))
+
+
+def plan_for(kind: str | None, lp: Loop) -> Plan | None:
+    key = shape_key(kind, lp)
+    try:
+        return _PLANS[key]
+    except KeyError:
+        pass
+    plan = compile_plan(kind, lp)
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _npi_tax(lp: Loop, prv_loop: Loop | None = None) -> tuple[str, str]:
+    """(NPI, taxonomy) of a provider loop, as :func:`edi837.model.claims._provider` reads them."""
+    nm1 = lp.segments[0]
+    npi = nm1[9] if nm1[8] == "XX" else ""
+    for s in (prv_loop or lp).segments:
+        if s.fields[0] == "PRV":
+            return npi, (s[3] if s[2] == "PXC" else "")
+    return npi, ""
+
+
+def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any]] | None:
+    """The rows of the claim of ``ev`` (``columns``: the column names); None when its shape is
+    one the model must read."""
+    lp = ev.loop
+    kind = ev.kind
+    plan = plan_for(kind, lp)
+    if plan is None:
+        return None
+    segs = lp.segments
+    children = lp.children
+    clm = segs[0]
+    # -- the claim's columns
+    tx = ev.transaction
+    g = tx.group if tx else None
+    i = g.interchange if g else None
+    c5 = clm.components(5)
+    n5 = len(c5)
+    facility = c5[0] if n5 else ""
+    frequency = c5[2] if n5 > 2 else ""
+    is_i = kind == "837I"
+    bill_type = facility + frequency if is_i and facility else ""
+    a = (ev.file, i.control_number if i else "", g.control_number if g else "", tx.control_number if tx else "", kind,
+         ev.seq, clm[1], dec_text(clm[2]), facility, frequency, bill_type)
+    coded: list[tuple[int, str]] = []  # (position, code) of the diagnoses lines may point to
+    principal: str | None = None
+    conditions: list[str] = []
+    pos = 0  # 1-based position among the claim's diagnoses (SV107 pointers)
+    for hi in plan.hi:
+        s = segs[hi]
+        for k in range(1, len(s.fields)):
+            comps = s.components(k)
+            if not comps or not comps[0]:
+                continue
+            q = comps[0]
+            if q in DX_QUALIFIERS:
+                pos += 1
+                code = comps[1] if len(comps) > 1 else ""
+                if q in DX_CODED:
+                    coded.append((pos, code))
+                if principal is None and q in DX_PRINCIPAL:
+                    principal = code
+            elif q == CONDITION:
+                conditions.append(comps[1] if len(comps) > 1 else "")
+    claim_auth = [segs[k][2] for k in plan.ref if segs[k][1] == "G1"]
+    st_from = st_to = adm = None
+    for k in plan.dtp:
+        s = segs[k]
+        q = s[1]
+        if q == "434":
+            st_from, st_to = iso_period(s[2], s[3])
+        elif q == "435":
+            adm = _iso(s[3][:8])
+    b = (st_from, st_to, adm)
+    c = (principal or "", LIST_SEP.join(conditions))
+    sub, pat, payer_id, payer_name, bp = ev.enclosing.get(kind, ev.billing, ev.subscriber, ev.patient)
+    roles = plan.roles
+    att = roles.get("attending")
+    opr = roles.get("operating")
+    bd = pat.birth_date
+    d = (bp.npi if bp is not None else "",
+         _npi_tax(children[att])[0] if att is not None else "",
+         _npi_tax(children[opr])[0] if opr is not None else "",
+         payer_id, payer_name, sub.member_id, pat.member_id or sub.member_id, pat.last_name, pat.first_name,
+         bd.isoformat() if bd else None)
+    # the claim's rendering provider (2310B 837P / 2310D 837I), else the billing provider
+    ri = roles.get("rendering")
+    r_npi_tax = _npi_tax(children[ri]) if ri is not None else None
+    bill_tax = bp.taxonomy if bp is not None else ""
+    all_codes = LIST_SEP.join(code for _, code in coded)
+    claim_auth_text = LIST_SEP.join(claim_auth)
+    pos_claim = facility if not is_i else ""
+    out: list[dict[str, Any]] = []
+    if not plan.lines:
+        # claim_rows' empty line: the claim's rendering provider, else the billing one, its own taxonomy
+        if r_npi_tax is not None:
+            rn, rt = r_npi_tax
+        elif bp is not None:
+            rn, rt = bp.npi, bp.taxonomy
+        else:
+            rn = rt = ""
+        out.append(dict(zip(columns, (
+            *a, None, "", "", "", None, "", None, pos_claim, "", None, None, *b, "", all_codes, *c, rn, rt, *d,
+            claim_auth_text), strict=True)))
+        return out
+    # the rendering provider with its taxonomy: its own PRV, else the claim's rendering provider's,
+    # else the billing provider's (model.claims._with_taxonomy)
+    fallback_tax = r_npi_tax[1] if r_npi_tax is not None and r_npi_tax[1] else bill_tax
+    if r_npi_tax is not None:
+        claim_rend: tuple[str, str] = (r_npi_tax[0], r_npi_tax[1] or fallback_tax)
+    elif bp is not None:
+        claim_rend = (bp.npi, bp.taxonomy or fallback_tax)
+    else:
+        claim_rend = ("", "")
+    by_pos: dict[int, str] | None = None
+    for lpl in plan.lines:
+        ln = children[lpl.child]
+        ls = ln.segments
+        line_number = ls[0][1]
+        sd = se = None
+        for k in lpl.dtp:
+            s = ls[k]
+            if sd is None and s[1] == "472":
+                sd, se = iso_period(s[2], s[3])
+        line_auth = [ls[k][2] for k in lpl.ref if ls[k][1] == "G1"]
+        if lpl.sv is not None:
+            sv = ls[lpl.sv]
+            f = sv.fields
+            if len(f) < 8:
+                f = f + [""] * (8 - len(f))
+            is_sv1 = f[0] == "SV1"
+            comps = sv.components(1 if is_sv1 else 2)
+            pq = comps[0] if comps else ""
+            pc = comps[1] if len(comps) > 1 else ""
+            mods = LIST_SEP.join([m for m in comps[2:6] if m]) if len(comps) > 2 else ""
+            if is_sv1:
+                charge, basis, units, place, rev = dec_text(f[2]), f[3], dec_text(f[4]), f[5] or facility, ""
+                ptrs = [int(p) for p in sv.components(7) if p.isascii() and p.isdigit()] if f[7] else []
+                pointers = LIST_SEP.join(map(str, ptrs))
+                if is_i:
+                    codes = all_codes
+                elif not ptrs:
+                    codes = ""
+                else:
+                    if by_pos is None:
+                        by_pos = dict(coded)
+                    codes = LIST_SEP.join([by_pos[p] for p in ptrs if p in by_pos])
+            else:
+                rev, charge, basis, units, place = f[1], dec_text(f[3]), f[4], dec_text(f[5]), ""
+                pointers, codes = "", all_codes
+        else:
+            pq = pc = mods = basis = rev = pointers = ""
+            charge = units = None
+            place = pos_claim
+            codes = all_codes
+        if lpl.rendering is not None:
+            rn, rt = _npi_tax(ln.children[lpl.rendering])
+            if not rt:
+                rt = fallback_tax
+        else:
+            rn, rt = claim_rend
+        out.append(dict(zip(columns, (
+            *a, line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se, *b, pointers, codes, *c,
+            rn, rt, *d, LIST_SEP.join(line_auth or claim_auth)), strict=True)))
+    return out
