@@ -96,6 +96,9 @@ class ClaimChunk:
 
     loop: Loop
     n: int
+    # the grammar's template of the claim's shape (the same object for every claim of that shape)
+    # when no segment was misplaced, else None: what the columnar lines cache their plans by
+    shape: object = None
 
 
 @attrs.frozen(slots=True, weakref_slot=False)

@@ -141,6 +141,7 @@ def test_fuzzed_files_rows_equal_the_model(kind: str) -> None:
 
 def test_plans_are_cached_per_shape() -> None:
     columnar._PLANS.clear()
+    columnar._BY_TEMPLATE.clear()
     data = _generated("837P", 200, 2)
     list(rows(loop_stream(data, "g.x12"), model=False))
     assert 0 < len(columnar._PLANS) < 200

@@ -137,6 +137,7 @@ class Structurer:
         return p
 
     def _chunk(self, kind: str, start: str | None, segs: list[Segment], toks: list[str]) -> Loop:
+        self.shape: object = None  # the template of the last chunk (ClaimChunk.shape)
         if start is None:
             lp = Loop(None, list(segs))
             for s in segs:
@@ -144,6 +145,7 @@ class Structurer:
                 s.loop = None
             return lp
         tmpl, misplaced = self._parser(kind).shape(start, toks)
+        self.shape = None if misplaced else tmpl
         return build_loop(tmpl, segs, misplaced)
 
     def _old(self, at: Segment, element: str, old: str, st: Segment, version: str) -> Finding:
@@ -198,7 +200,7 @@ class Structurer:
             elif first == "HL":
                 yield HlChunk(lp, hl_level, len(segs))
             elif first == "CLM":
-                yield ClaimChunk(lp, len(segs))
+                yield ClaimChunk(lp, len(segs), self.shape)
             if held:
                 found, held = held, []
                 yield from map(Found, found)

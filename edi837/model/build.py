@@ -45,6 +45,7 @@ class ClaimLoopRead:
     subscriber: Loop | None
     patient: Loop | None
     enclosing: Enclosing
+    shape: object = None  # ClaimChunk.shape: the grammar's template when no segment was misplaced
 
     def build(self) -> Claim:
         return build_claim(self.loop, self.kind, self.seq, self.file, self.transaction, self.billing,
@@ -74,7 +75,7 @@ def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator
     enclosing = Enclosing()
     for e in ev:
         match e:
-            case ClaimChunk(lp, n):
+            case ClaimChunk(lp, n, shape):
                 claim_seq += 1
                 parent = patient or subscriber
                 lp.parent = parent
@@ -83,7 +84,7 @@ def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator
                     tx.segment_count += n
                 if not claims:
                     yield ClaimLoopRead(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber,
-                                        patient, enclosing)
+                                        patient, enclosing, shape)
                     continue
                 c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient,
                                 enclosing)

@@ -20,6 +20,7 @@ from ..model.build import ClaimLoopRead
 from ..model.claims import (CONDITION, DX_CODED, DX_PRINCIPAL, DX_QUALIFIERS, LINE_RENDERING, PROVIDER_LOOPS,
                             parse_date, parse_decimal)
 from ..grammar.loop import Loop
+from ..reader.segment import Segment
 
 LIST_SEP = "|"
 MAX_PLANS = 4096
@@ -27,6 +28,8 @@ _MEMO_MAX = 8192
 
 # shape key -> plan (cleared when full)
 _PLANS: dict[Any, "Plan | None"] = {}
+# (kind, id of the grammar's template) -> (the template, its plan)
+_BY_TEMPLATE: dict[tuple[str | None, int], tuple[object, "Plan | None"]] = {}
 
 # element text -> str(parse_decimal(text)) or None; (format, value) -> ISO (from, to)
 _DEC: dict[str, str | None] = {}
@@ -142,7 +145,19 @@ def compile_plan(kind: str | None, lp: Loop) -> Plan | None:
     return Plan(kind, hi, ref, dtp, roles, tuple(lines))
 
 
-def plan_for(kind: str | None, lp: Loop) -> Plan | None:
+def plan_for(kind: str | None, lp: Loop, shape: object = None) -> Plan | None:
+    """The plan of the claim ``lp``; ``shape``: the grammar's template of the claim (the same
+    object for each claim of that shape), else the shape is read from the loops."""
+    if shape is not None:
+        # by the template's identity: it is kept in the entry, so its id is not reused while cached
+        got = _BY_TEMPLATE.get((kind, id(shape)))
+        if got is not None and got[0] is shape:
+            return got[1]
+        plan = plan_for(kind, lp)
+        if len(_BY_TEMPLATE) >= MAX_PLANS:
+            _BY_TEMPLATE.clear()
+        _BY_TEMPLATE[(kind, id(shape))] = (shape, plan)
+        return plan
     key = shape_key(kind, lp)
     try:
         return _PLANS[key]
@@ -165,12 +180,87 @@ def _npi_tax(lp: Loop, prv_loop: Loop | None = None) -> tuple[str, str]:
     return npi, ""
 
 
+# (component separator, repetition separator, *SV1 / SV2 elements) -> _service's values
+_SV: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _service(sv: Segment) -> tuple[Any, ...]:
+    """A line's SV1 / SV2 columns, as model.claims._line reads them: (procedure qualifier, code,
+    modifiers, charge, unit basis, units, SV105 (837P: the claim's CLM05-1 when empty), revenue
+    code, pointers text, pointers (None for SV2))."""
+    f = sv.fields
+    if len(f) < 8:
+        f = f + [""] * (8 - len(f))
+    is_sv1 = f[0] == "SV1"
+    comps = sv.components(1 if is_sv1 else 2)
+    pq = comps[0] if comps else ""
+    pc = comps[1] if len(comps) > 1 else ""
+    mods = LIST_SEP.join([m for m in comps[2:6] if m]) if len(comps) > 2 else ""
+    if is_sv1:
+        ptrs = tuple(int(p) for p in sv.components(7) if p.isascii() and p.isdigit()) if f[7] else ()
+        return (pq, pc, mods, dec_text(f[2]), f[3], dec_text(f[4]), f[5], "", LIST_SEP.join(map(str, ptrs)), ptrs)
+    return (pq, pc, mods, dec_text(f[3]), f[4], dec_text(f[5]), "", f[1], "", None)
+
+
+# What a claim takes from the HL loops enclosing it (model.claims.Enclosing, _person, _provider),
+# read once per loop: the last loop of each level (held, so never a reused id) and its values
+_LAST: dict[str, tuple[Loop | None, Any]] = {}
+
+
+def _billing(billing: Loop | None) -> tuple[str, str] | None:
+    """(NPI, taxonomy) of the billing provider (2010AA NM1, 2000A PRV), None without 2010AA."""
+    last = _LAST.get("20")
+    if last is not None and last[0] is billing:
+        return last[1]  # type: ignore[no-any-return]
+    bp = None
+    if billing is not None:
+        aa = billing.child("2010AA")
+        if aa is not None:
+            bp = _npi_tax(aa, billing)
+    _LAST["20"] = (billing, bp)
+    return bp
+
+
+def _person(lp: Loop | None) -> tuple[str, str, str, str | None]:
+    """(member id, last name, first name, ISO birth date) as model.claims._person reads them."""
+    if lp is None:
+        return ("", "", "", None)
+    nm1 = lp.segments[0] if lp.segments else None
+    dmg = lp.seg("DMG")
+    return (nm1[9] if nm1 else "", nm1[3] if nm1 else "", nm1[4] if nm1 else "",
+            _iso(dmg[2]) if dmg else None)
+
+
+def _subscriber(subscriber: Loop | None) -> tuple[Any, ...]:
+    """(payer id, payer name, member id, last name, first name, birth date) of a 2000B loop."""
+    last = _LAST.get("22")
+    if last is not None and last[0] is subscriber:
+        return last[1]  # type: ignore[no-any-return]
+    if subscriber is None:
+        got: tuple[Any, ...] = ("", "", *_person(None))
+    else:
+        payer = subscriber.child("2010BB")
+        got = (payer.segments[0][9] if payer is not None else "", payer.segments[0][3] if payer is not None else "",
+               *_person(subscriber.child("2010BA")))
+    _LAST["22"] = (subscriber, got)
+    return got
+
+
+def _patient(patient: Loop) -> tuple[str, str, str, str | None]:
+    last = _LAST.get("23")
+    if last is not None and last[0] is patient:
+        return last[1]  # type: ignore[no-any-return]
+    got = _person(patient.child("2010CA"))
+    _LAST["23"] = (patient, got)
+    return got
+
+
 def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any]] | None:
     """The rows of the claim of ``ev`` (``columns``: the column names); None when its shape is
     one the model must read."""
     lp = ev.loop
     kind = ev.kind
-    plan = plan_for(kind, lp)
+    plan = plan_for(kind, lp, ev.shape)
     if plan is None:
         return None
     segs = lp.segments
@@ -219,20 +309,20 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
             adm = _iso(s[3][:8])
     b = (st_from, st_to, adm)
     c = (principal or "", LIST_SEP.join(conditions))
-    sub, pat, payer_id, payer_name, bp = ev.enclosing.get(kind, ev.billing, ev.subscriber, ev.patient)
+    bp = _billing(ev.billing)
+    sub_cols = _subscriber(ev.subscriber)
+    pat_cols = _patient(ev.patient) if ev.patient is not None else sub_cols[2:]
     roles = plan.roles
     att = roles.get("attending")
     opr = roles.get("operating")
-    bd = pat.birth_date
-    d = (bp.npi if bp is not None else "",
+    d = (bp[0] if bp is not None else "",
          _npi_tax(children[att])[0] if att is not None else "",
          _npi_tax(children[opr])[0] if opr is not None else "",
-         payer_id, payer_name, sub.member_id, pat.member_id or sub.member_id, pat.last_name, pat.first_name,
-         bd.isoformat() if bd else None)
+         sub_cols[0], sub_cols[1], sub_cols[2], pat_cols[0] or sub_cols[2], *pat_cols[1:])
     # the claim's rendering provider (2310B 837P / 2310D 837I), else the billing provider
     ri = roles.get("rendering")
     r_npi_tax = _npi_tax(children[ri]) if ri is not None else None
-    bill_tax = bp.taxonomy if bp is not None else ""
+    bill_tax = bp[1] if bp is not None else ""
     all_codes = LIST_SEP.join(code for _, code in coded)
     claim_auth_text = LIST_SEP.join(claim_auth)
     pos_claim = facility if not is_i else ""
@@ -242,7 +332,7 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
         if r_npi_tax is not None:
             rn, rt = r_npi_tax
         elif bp is not None:
-            rn, rt = bp.npi, bp.taxonomy
+            rn, rt = bp
         else:
             rn = rt = ""
         out.append(dict(zip(columns, (
@@ -255,7 +345,7 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     if r_npi_tax is not None:
         claim_rend: tuple[str, str] = (r_npi_tax[0], r_npi_tax[1] or fallback_tax)
     elif bp is not None:
-        claim_rend = (bp.npi, bp.taxonomy or fallback_tax)
+        claim_rend = (bp[0], bp[1] or fallback_tax)
     else:
         claim_rend = ("", "")
     by_pos: dict[int, str] | None = None
@@ -271,18 +361,17 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
         line_auth = [ls[k][2] for k in lpl.ref if ls[k][1] == "G1"]
         if lpl.sv is not None:
             sv = ls[lpl.sv]
-            f = sv.fields
-            if len(f) < 8:
-                f = f + [""] * (8 - len(f))
-            is_sv1 = f[0] == "SV1"
-            comps = sv.components(1 if is_sv1 else 2)
-            pq = comps[0] if comps else ""
-            pc = comps[1] if len(comps) > 1 else ""
-            mods = LIST_SEP.join([m for m in comps[2:6] if m]) if len(comps) > 2 else ""
-            if is_sv1:
-                charge, basis, units, place, rev = dec_text(f[2]), f[3], dec_text(f[4]), f[5] or facility, ""
-                ptrs = [int(p) for p in sv.components(7) if p.isascii() and p.isdigit()] if f[7] else []
-                pointers = LIST_SEP.join(map(str, ptrs))
+            dl = sv.delims
+            key = (dl.component, dl.repetition, *sv.fields)
+            got = _SV.get(key)
+            if got is None:
+                got = _service(sv)
+                if len(_SV) >= _MEMO_MAX:
+                    _SV.clear()
+                _SV[key] = got
+            pq, pc, mods, charge, basis, units, place, rev, pointers, ptrs = got
+            if ptrs is not None:  # SV1
+                place = place or facility
                 if is_i:
                     codes = all_codes
                 elif not ptrs:
@@ -292,8 +381,7 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
                         by_pos = dict(coded)
                     codes = LIST_SEP.join([by_pos[p] for p in ptrs if p in by_pos])
             else:
-                rev, charge, basis, units, place = f[1], dec_text(f[3]), f[4], dec_text(f[5]), ""
-                pointers, codes = "", all_codes
+                codes = all_codes
         else:
             pq = pc = mods = basis = rev = pointers = ""
             charge = units = None
