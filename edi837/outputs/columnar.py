@@ -349,6 +349,9 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     else:
         claim_rend = ("", "")
     by_pos: dict[int, str] | None = None
+    # each line's row: a copy of the claim's (the line's columns empty), the line's columns set
+    base = dict(zip(columns, (*a, *_LINE_EMPTY[:11], *b, "", "", *c, "", "", *d, ""), strict=True))
+    line_cols = _line_columns(columns)
     for lpl in plan.lines:
         ln = children[lpl.child]
         ls = ln.segments
@@ -393,7 +396,23 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
                 rt = fallback_tax
         else:
             rn, rt = claim_rend
-        out.append(dict(zip(columns, (
-            *a, line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se, *b, pointers, codes, *c,
-            rn, rt, *d, LIST_SEP.join(line_auth or claim_auth)), strict=True)))
+        row = base.copy()
+        row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
+                                   pointers, codes, rn, rt, LIST_SEP.join(line_auth or claim_auth))))
+        out.append(row)
     return out
+
+
+_LINE_EMPTY = (None,) * 11
+_LINE_COLUMNS: dict[int, tuple[list[str], list[str]]] = {}
+
+
+def _line_columns(columns: list[str]) -> list[str]:
+    """The line's columns among ``columns`` (tables.COLUMNS: line_number .. service_date_end,
+    diagnosis_pointers, diagnosis_codes, rendering_npi, rendering_taxonomy, prior_auth)."""
+    got = _LINE_COLUMNS.get(id(columns))
+    if got is None or got[0] is not columns:
+        if len(columns) != 42:
+            raise ValueError(f"the lines table has 42 columns, not {len(columns)}")
+        got = _LINE_COLUMNS[id(columns)] = (columns, columns[11:22] + columns[25:27] + columns[29:31] + columns[41:])
+    return got[1]
