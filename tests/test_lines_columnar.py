@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edi837.model import build
 from edi837.model.build import loop_stream
 from edi837.outputs import columnar
 from edi837.outputs.tables import COLUMN_NAMES, csv_row, rows
@@ -111,6 +112,10 @@ def _mutants(data: bytes, rng: random.Random, n: int) -> list[bytes]:
             else:
                 f[j] = rng.choice(values)
             s2[i] = "*".join(f)
+        if rng.random() < 0.4:  # a segment moved (the grammar places it as misplaced, or elsewhere)
+            i, j = rng.randrange(len(s2)), rng.randrange(len(s2))
+            if not s2[i].lstrip().startswith(("ISA", "GS", "ST", "SE", "GE", "IEA")) and 2 < j < len(s2) - 3:
+                s2.insert(j, s2.pop(i))
         if rng.random() < 0.3:  # a segment dropped or repeated
             i = rng.randrange(len(s2))
             if not s2[i].lstrip().startswith(("ISA", "GS", "ST", "SE", "GE", "IEA")):
@@ -137,6 +142,34 @@ def test_fuzzed_files_rows_equal_the_model(kind: str) -> None:
     for p in FIXTURES[:6]:
         for data in _mutants(p.read_bytes(), rng, 15):
             _same(data)
+
+
+def test_misplaced_segments_are_read_by_their_loops() -> None:
+    """Claims with misplaced segments (no template: the shape is read from the loops) are among
+    the fuzzed ones, and read without the model."""
+    rng = random.Random(16)
+    seen = 0
+    for data in _mutants(_generated("837P", 12, 5, lines_per_claim=2), rng, 60):
+        try:
+            evs = [e for e in loop_stream(data, "g.x12") if isinstance(e, build.ClaimLoopRead)]
+        except Exception:  # noqa: BLE001 - (a mutant the reader rejects)
+            continue
+        for e in evs:
+            if e.shape is None:
+                seen += 1
+                assert columnar.claim_line_rows(e, COLUMN_NAMES) is not None
+    assert seen > 0
+
+
+def test_a_shape_without_plan_is_read_through_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (ROOT / "fixtures" / "837p_tms_course.x12").read_bytes()
+    want = list(rows(loop_stream(data, "f.x12"), model=True))
+    monkeypatch.setattr(columnar, "compile_plan", lambda kind, lp: None)
+    columnar._PLANS.clear()
+    columnar._BY_TEMPLATE.clear()
+    assert list(rows(loop_stream(data, "f.x12"), model=False)) == want
+    columnar._PLANS.clear()
+    columnar._BY_TEMPLATE.clear()
 
 
 def test_plans_are_cached_per_shape() -> None:

@@ -10,11 +10,17 @@ plan reads the elements it names and gives the same values
 :func:`edi837.outputs.tables.claim_rows` gives from the model -- the golden test
 (tests/test_lines_columnar.py) holds the two to the same bytes.  A claim the plan
 cannot read (a loop without segments) is read through the model.
+
+A claim whose segments the grammar placed all where they belong comes with the
+grammar's template of its shape (``ClaimLoopRead.shape``, one object per shape): its
+plan is found by that object, without reading the shape from the loops.  The values
+a claim takes from its HL loops (billing provider, subscriber, payer, patient) are
+read once per loop; a line's SV1 / SV2 columns are memoised by the segment's elements.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 from ..model.build import ClaimLoopRead
 from ..model.claims import (CONDITION, DX_CODED, DX_PRINCIPAL, DX_QUALIFIERS, LINE_RENDERING, PROVIDER_LOOPS,
