@@ -92,7 +92,8 @@ class HlChunk:
 
 @attrs.frozen(slots=True, weakref_slot=False)
 class ClaimChunk:
-    """One 2300 claim loop with its service lines."""
+    """One 2300 claim loop with its service lines (flat -- the claim's segments in file order, its
+    loops not built -- when the structurer's ``claim_loops`` is off and ``shape`` is given)."""
 
     loop: Loop
     n: int

@@ -129,6 +129,9 @@ class Structurer:
         self.reader = reader
         self.file = reader.file
         self.parsers: dict[str, ChunkParser] = {}
+        # False: a claim chunk whose segments are all in place is not built into loops: its event
+        # carries a flat loop (the claim's segments in file order) and the template (ClaimChunk.shape)
+        self.claim_loops = True
 
     def _parser(self, kind: str) -> ChunkParser:
         p = self.parsers.get(kind)
@@ -146,6 +149,8 @@ class Structurer:
             return lp
         tmpl, misplaced = self._parser(kind).shape(start, toks)
         self.shape = None if misplaced else tmpl
+        if not misplaced and not self.claim_loops and start == "loop_2300":
+            return Loop(tmpl[0], segs)
         return build_loop(tmpl, segs, misplaced)
 
     def _old(self, at: Segment, element: str, old: str, st: Segment, version: str) -> Finding:

@@ -26,6 +26,7 @@ from ..events import (ClaimChunk, ClaimRead, Found, GeSeen, GroupEnd, GroupStart
                       HlChunk, HlRead, IeaSeen, InterchangeEnd, InterchangeStart, IsaSeen, ModelEvent,
                       OtherSegment, SeSeen, TransactionEnd, TransactionStart)
 from ..grammar.loop import Loop
+from ..grammar.parser import Template, build_loop
 from ..grammar.stream import events
 from .claims import Claim, Enclosing, build_claim
 from .envelope import FunctionalGroup, Interchange, Transaction
@@ -46,9 +47,19 @@ class ClaimLoopRead:
     patient: Loop | None
     enclosing: Enclosing
     shape: object = None  # ClaimChunk.shape: the grammar's template when no segment was misplaced
+    # the loop is flat: the claim's segments in file order, its loops not built (``shape`` gives them)
+    flat: bool = False
+
+    def tree(self) -> Loop:
+        """The claim's 2300 loop with its child loops."""
+        if not self.flat:
+            return self.loop
+        lp = build_loop(cast(Template, self.shape), self.loop.segments, ())
+        lp.parent = self.loop.parent
+        return lp
 
     def build(self) -> Claim:
-        return build_claim(self.loop, self.kind, self.seq, self.file, self.transaction, self.billing,
+        return build_claim(self.tree(), self.kind, self.seq, self.file, self.transaction, self.billing,
                            self.subscriber, self.patient, self.enclosing)
 
 
@@ -64,6 +75,7 @@ def loop_stream(source: Any, file: str | None = None) -> Iterator[ModelEvent | C
 
 def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator[ModelEvent | ClaimLoopRead]:
     ev = events(source, file)
+    ev.claim_loops = claims  # (ClaimLoopRead: a claim whose segments are all in place comes flat)
     fname = ev.file
     ic: Interchange | None = None
     grp: FunctionalGroup | None = None
@@ -84,7 +96,7 @@ def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator
                     tx.segment_count += n
                 if not claims:
                     yield ClaimLoopRead(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber,
-                                        patient, enclosing, shape)
+                                        patient, enclosing, shape, shape is not None)
                     continue
                 c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient,
                                 enclosing)

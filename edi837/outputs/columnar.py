@@ -34,8 +34,8 @@ _MEMO_MAX = 8192
 
 # shape key -> plan (cleared when full)
 _PLANS: dict[Any, "Plan | None"] = {}
-# (kind, id of the grammar's template) -> (the template, its plan)
-_BY_TEMPLATE: dict[tuple[str | None, int], tuple[object, "Plan | None"]] = {}
+# (kind, flat, id of the grammar's template) -> (the template, its plan)
+_BY_TEMPLATE: dict[tuple[str | None, bool, int], tuple[object, "Plan | None"]] = {}
 
 # element text -> str(parse_decimal(text)) or None; (format, value) -> ISO (from, to)
 _DEC: dict[str, str | None] = {}
@@ -80,32 +80,37 @@ def _iso(v: str) -> str | None:
     return d.isoformat() if d else None
 
 
+# a provider loop's (NM1, first PRV) segment indices (-1: no PRV)
+_Prov = tuple[int, int]
+
+
 class LinePlan:
-    """Where one service line's columns are: indices into the 2400 loop's segments (and children)."""
+    """Where one service line's columns are: indices into the claim's segments."""
 
-    __slots__ = ("child", "sv", "dtp", "ref", "rendering")
+    __slots__ = ("lx", "sv", "dtp", "ref", "rendering")
 
-    def __init__(self, child: int, sv: int | None, dtp: tuple[int, ...], ref: tuple[int, ...],
-                 rendering: int | None):
-        self.child = child  # index of the 2400 loop among the 2300 loop's children
+    def __init__(self, lx: int, sv: int | None, dtp: tuple[int, ...], ref: tuple[int, ...],
+                 rendering: _Prov | None):
+        self.lx = lx
         self.sv = sv  # the first SV1 / SV2
         self.dtp = dtp
         self.ref = ref
-        self.rendering = rendering  # index of the line's rendering provider loop (2420A / 2420C)
+        self.rendering = rendering  # the line's rendering provider loop (2420A / 2420C)
 
 
 class Plan:
-    """Where one claim shape's columns are read from."""
+    """Where one claim shape's columns are read from: indices into the claim's segments (in
+    file order when the claim comes flat, else in loop order: :func:`flat_segments`)."""
 
-    __slots__ = ("kind", "hi", "ref", "dtp", "roles", "lines")
+    __slots__ = ("clm", "hi", "ref", "dtp", "roles", "lines")
 
-    def __init__(self, kind: str | None, hi: tuple[int, ...], ref: tuple[int, ...], dtp: tuple[int, ...],
-                 roles: dict[str, int], lines: tuple[LinePlan, ...]):
-        self.kind = kind
+    def __init__(self, clm: int, hi: tuple[int, ...], ref: tuple[int, ...], dtp: tuple[int, ...],
+                 roles: dict[str, _Prov], lines: tuple[LinePlan, ...]):
+        self.clm = clm
         self.hi = hi
         self.ref = ref
         self.dtp = dtp
-        self.roles = roles  # provider role -> index of its (first) 2310 loop among the children
+        self.roles = roles  # provider role -> its (first) 2310 loop
         self.lines = lines
 
 
@@ -119,61 +124,84 @@ def shape_key(kind: str | None, lp: Loop) -> Any:
                                    for ch in lp.children]))
 
 
-def compile_plan(kind: str | None, lp: Loop) -> Plan | None:
-    """The plan of ``lp``'s shape; None when the claim is to be read through the model."""
+def flat_segments(lp: Loop) -> list[Segment]:
+    """A claim loop's segments in loop order: its own, then each child loop's (and theirs)."""
+    out = list(lp.segments)
+    for ch in lp.children:
+        out.extend(ch.segments)
+        for g in ch.children:
+            out.extend(g.segments)
+    return out
+
+
+def compile_plan(kind: str | None, lp: Loop, segs: list[Segment]) -> Plan | None:
+    """The plan of ``lp``'s shape, as indices into ``segs`` (the claim's segments); None when
+    the claim is to be read through the model."""
     if not lp.segments:
         return None
-    own = _ids(lp)
-    hi = tuple(i for i, s in enumerate(own) if s == "HI")
-    ref = tuple(i for i, s in enumerate(own) if s == "REF")
-    dtp = tuple(i for i, s in enumerate(own) if s == "DTP")
+    at = {id(s): i for i, s in enumerate(segs)}
+
+    def where(lp: Loop, sid: str) -> tuple[int, ...]:
+        return tuple(at[id(s)] for s in lp.segments if s.fields[0] == sid)
+
+    def prov(lp: Loop) -> _Prov:
+        prv = where(lp, "PRV")
+        return (at[id(lp.segments[0])], prv[0] if prv else -1)
+
     role_of = PROVIDER_LOOPS.get(kind or "837P", {})
     rend_id = LINE_RENDERING.get(kind or "837P", "2420A")
-    roles: dict[str, int] = {}
+    roles: dict[str, _Prov] = {}
     lines: list[LinePlan] = []
-    for ci, ch in enumerate(lp.children):
+    for ch in lp.children:
         if ch.id == "2400":
             if not ch.segments:
                 return None
-            ids = _ids(ch)
-            sv = next((i for i, s in enumerate(ids) if s == "SV1" or s == "SV2"), None)
-            rl = next((gi for gi, g in enumerate(ch.children) if g.id == rend_id), None)
-            if rl is not None and not ch.children[rl].segments:
+            sv = next((at[id(s)] for s in ch.segments if s.fields[0] in ("SV1", "SV2")), None)
+            rl = next((g for g in ch.children if g.id == rend_id), None)
+            if rl is not None and not rl.segments:
                 return None
-            lines.append(LinePlan(ci, sv, tuple(i for i, s in enumerate(ids) if s == "DTP"),
-                                  tuple(i for i, s in enumerate(ids) if s == "REF"), rl))
+            lines.append(LinePlan(at[id(ch.segments[0])], sv, where(ch, "DTP"), where(ch, "REF"),
+                                  prov(rl) if rl is not None else None))
             continue
         role = role_of.get(ch.id or "")
         if role and role not in roles:
             if not ch.segments:
                 return None
-            roles[role] = ci
-    return Plan(kind, hi, ref, dtp, roles, tuple(lines))
+            roles[role] = prov(ch)
+    return Plan(at[id(lp.segments[0])], where(lp, "HI"), where(lp, "REF"), where(lp, "DTP"), roles,
+                tuple(lines))
 
 
-def plan_for(kind: str | None, lp: Loop, shape: object = None) -> Plan | None:
-    """The plan of the claim ``lp``; ``shape``: the grammar's template of the claim (the same
-    object for each claim of that shape), else the shape is read from the loops."""
+def plan_for(ev: ClaimLoopRead) -> tuple[Plan | None, list[Segment]]:
+    """The plan of the claim of ``ev`` and the segments its indices are into.  A flat claim
+    (its loops not built, ``ev.flat``) or one with the grammar's template (``ev.shape``: the
+    same object for each claim of that shape) finds its plan by the template; else the shape
+    is read from the loops."""
+    kind, lp, shape = ev.kind, ev.loop, ev.shape
     if shape is not None:
+        segs = lp.segments if ev.flat else flat_segments(lp)
         # by the template's identity: it is kept in the entry, so its id is not reused while cached
-        got = _BY_TEMPLATE.get((kind, id(shape)))
+        key = (kind, ev.flat, id(shape))
+        got = _BY_TEMPLATE.get(key)
         if got is not None and got[0] is shape:
-            return got[1]
-        plan = plan_for(kind, lp)
+            return got[1], segs
+        tree = ev.tree() if ev.flat else lp
+        plan = compile_plan(kind, tree, segs)
         if len(_BY_TEMPLATE) >= MAX_PLANS:
             _BY_TEMPLATE.clear()
-        _BY_TEMPLATE[(kind, id(shape))] = (shape, plan)
-        return plan
+        _BY_TEMPLATE[key] = (shape, plan)
+        return plan, segs
+    segs = flat_segments(lp)
     key = shape_key(kind, lp)
     try:
-        return _PLANS[key]
+        return _PLANS[key], segs
     except KeyError:
         pass
-    plan = compile_plan(kind, lp)
+    plan = compile_plan(kind, lp, segs)
     if len(_PLANS) >= MAX_PLANS:
         _PLANS.clear()
     _PLANS[key] = plan
-    return plan
+    return plan, segs
 
 
 def _npi_tax(lp: Loop, prv_loop: Loop | None = None) -> tuple[str, str]:
@@ -184,6 +212,16 @@ def _npi_tax(lp: Loop, prv_loop: Loop | None = None) -> tuple[str, str]:
         if s.fields[0] == "PRV":
             return npi, (s[3] if s[2] == "PXC" else "")
     return npi, ""
+
+
+def _npi_tax_at(segs: list[Segment], p: _Prov) -> tuple[str, str]:
+    """(NPI, taxonomy) of the provider loop at ``p`` (its NM1 and first PRV) in ``segs``."""
+    nm1 = segs[p[0]]
+    npi = nm1[9] if nm1[8] == "XX" else ""
+    if p[1] < 0:
+        return npi, ""
+    prv = segs[p[1]]
+    return npi, (prv[3] if prv[2] == "PXC" else "")
 
 
 # (component separator, repetition separator, *SV1 / SV2 elements) -> _service's values
@@ -264,14 +302,11 @@ def _patient(patient: Loop) -> tuple[str, str, str, str | None]:
 def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any]] | None:
     """The rows of the claim of ``ev`` (``columns``: the column names); None when its shape is
     one the model must read."""
-    lp = ev.loop
     kind = ev.kind
-    plan = plan_for(kind, lp, ev.shape)
+    plan, segs = plan_for(ev)
     if plan is None:
         return None
-    segs = lp.segments
-    children = lp.children
-    clm = segs[0]
+    clm = segs[plan.clm]
     # -- the claim's columns
     tx = ev.transaction
     g = tx.group if tx else None
@@ -322,12 +357,12 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     att = roles.get("attending")
     opr = roles.get("operating")
     d = (bp[0] if bp is not None else "",
-         _npi_tax(children[att])[0] if att is not None else "",
-         _npi_tax(children[opr])[0] if opr is not None else "",
+         _npi_tax_at(segs, att)[0] if att is not None else "",
+         _npi_tax_at(segs, opr)[0] if opr is not None else "",
          sub_cols[0], sub_cols[1], sub_cols[2], pat_cols[0] or sub_cols[2], *pat_cols[1:])
     # the claim's rendering provider (2310B 837P / 2310D 837I), else the billing provider
     ri = roles.get("rendering")
-    r_npi_tax = _npi_tax(children[ri]) if ri is not None else None
+    r_npi_tax = _npi_tax_at(segs, ri) if ri is not None else None
     bill_tax = bp[1] if bp is not None else ""
     all_codes = LIST_SEP.join(code for _, code in coded)
     claim_auth_text = LIST_SEP.join(claim_auth)
@@ -359,17 +394,15 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     base = dict(zip(columns, (*a, *_LINE_EMPTY[:11], *b, "", "", *c, "", "", *d, ""), strict=True))
     line_cols = _line_columns(columns)
     for lpl in plan.lines:
-        ln = children[lpl.child]
-        ls = ln.segments
-        line_number = ls[0][1]
+        line_number = segs[lpl.lx][1]
         sd = se = None
         for k in lpl.dtp:
-            s = ls[k]
+            s = segs[k]
             if sd is None and s[1] == "472":
                 sd, se = iso_period(s[2], s[3])
-        line_auth = [ls[k][2] for k in lpl.ref if ls[k][1] == "G1"]
+        line_auth = [segs[k][2] for k in lpl.ref if segs[k][1] == "G1"]
         if lpl.sv is not None:
-            sv = ls[lpl.sv]
+            sv = segs[lpl.sv]
             dl = sv.delims
             key = (dl.component, dl.repetition, *sv.fields)
             got = _SV.get(key)
@@ -397,7 +430,7 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
             place = pos_claim
             codes = all_codes
         if lpl.rendering is not None:
-            rn, rt = _npi_tax(ln.children[lpl.rendering])
+            rn, rt = _npi_tax_at(segs, lpl.rendering)
             if not rt:
                 rt = fallback_tax
         else:
