@@ -391,8 +391,9 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
         claim_rend = ("", "")
     by_pos: dict[int, str] | None = None
     # each line's row: a copy of the claim's (the line's columns empty), the line's columns set
-    base = dict(zip(columns, (*a, *_LINE_EMPTY[:11], *b, "", "", *c, "", "", *d, ""), strict=True))
-    line_cols = _line_columns(columns)
+    empty, claim_cols, line_cols = _columns(columns)
+    base = empty.copy()
+    base.update(zip(claim_cols, (*a, *b, *c, *d), strict=True))
     for lpl in plan.lines:
         line_number = segs[lpl.lx][1]
         sd = se = None
@@ -437,21 +438,23 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
             rn, rt = claim_rend
         row = base.copy()
         row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
-                                   pointers, codes, rn, rt, LIST_SEP.join(line_auth or claim_auth))))
+                                   pointers, codes, rn, rt, LIST_SEP.join(line_auth or claim_auth)), strict=True))
         out.append(row)
     return out
 
 
-_LINE_EMPTY = (None,) * 11
-_LINE_COLUMNS: dict[int, tuple[list[str], list[str]]] = {}
+_COLUMNS: dict[int, tuple[list[str], tuple[dict[str, Any], list[str], list[str]]]] = {}
 
 
-def _line_columns(columns: list[str]) -> list[str]:
-    """The line's columns among ``columns`` (tables.COLUMNS: line_number .. service_date_end,
-    diagnosis_pointers, diagnosis_codes, rendering_npi, rendering_taxonomy, prior_auth)."""
-    got = _LINE_COLUMNS.get(id(columns))
+def _columns(columns: list[str]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """A row of ``columns`` (tables.COLUMNS) with every value None, the claim's columns and the
+    line's (line_number .. service_date_end, diagnosis_pointers, diagnosis_codes,
+    rendering_npi, rendering_taxonomy, prior_auth)."""
+    got = _COLUMNS.get(id(columns))
     if got is None or got[0] is not columns:
         if len(columns) != 42:
             raise ValueError(f"the lines table has 42 columns, not {len(columns)}")
-        got = _LINE_COLUMNS[id(columns)] = (columns, columns[11:22] + columns[25:27] + columns[29:31] + columns[41:])
+        got = _COLUMNS[id(columns)] = (columns, (
+            dict.fromkeys(columns), columns[:11] + columns[22:25] + columns[27:29] + columns[31:41],
+            columns[11:22] + columns[25:27] + columns[29:31] + columns[41:]))
     return got[1]
