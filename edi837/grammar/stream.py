@@ -132,6 +132,7 @@ class Structurer:
         # False: a claim chunk whose segments are all in place is not built into loops: its event
         # carries a flat loop (the claim's segments in file order) and the template (ClaimChunk.shape)
         self.claim_loops = True
+        self.shape: object = None  # the template of the last chunk (ClaimChunk.shape)
 
     def _parser(self, kind: str) -> ChunkParser:
         p = self.parsers.get(kind)
@@ -140,7 +141,7 @@ class Structurer:
         return p
 
     def _chunk(self, kind: str, start: str | None, segs: list[Segment], toks: list[str]) -> Loop:
-        self.shape: object = None  # the template of the last chunk (ClaimChunk.shape)
+        self.shape = None
         if start is None:
             lp = Loop(None, list(segs))
             for s in segs:

@@ -31,6 +31,7 @@ from ..grammar.stream import events
 from .claims import Claim, Enclosing, build_claim
 from .envelope import FunctionalGroup, Interchange, Transaction
 
+
 @attrs.frozen(slots=True, weakref_slot=False)
 class ClaimLoopRead:
     """A claim's 2300 loop with what encloses it, before the claim view is built
