@@ -10,7 +10,7 @@ import attrs
 from .events import TransactionEnd
 from .findings import Finding
 from .model.build import iter_claims as iter_claims  # part of the API
-from .model.build import stream
+from .model.build import loop_stream, stream
 from .model.envelope import Transaction
 from .outputs.tables import rows
 from .reader import ReadError, open_source, starts_like_x12
@@ -195,4 +195,4 @@ def lines(paths: Source | Iterable[Source], findings: list[Finding] | None = Non
     for p in paths:
         srcs = expand_paths([p]) if isinstance(p, (str, os.PathLike)) else [p]
         for src in srcs:
-            yield from rows(stream(src), findings.append if findings is not None else None)
+            yield from rows(loop_stream(src), findings.append if findings is not None else None)

@@ -30,7 +30,7 @@ from .checks.twophase import InputChanged
 from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
-from .model.build import stream
+from .model.build import loop_stream, stream
 from .outputs.atomic import atomic_write, remove_stale_parts
 from .outputs.tables import COLUMN_NAMES, csv_row, rows
 from .progress import Progress, TerminalOut, quiet_option
@@ -368,7 +368,7 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
 
 
 def _file_rows(path: str, status: _Status, bar: Progress | None = None) -> Iterator[dict[str, Any]]:
-    events = stream(path)
+    events = loop_stream(path)
     return rows(bar.events(events) if bar is not None else events, status.found)
 
 

@@ -92,10 +92,14 @@ class HlChunk:
 
 @attrs.frozen(slots=True, weakref_slot=False)
 class ClaimChunk:
-    """One 2300 claim loop with its service lines."""
+    """One 2300 claim loop with its service lines (flat -- the claim's segments in file order, its
+    loops not built -- when the structurer's ``claim_loops`` is off and ``shape`` is given)."""
 
     loop: Loop
     n: int
+    # the grammar's template of the claim's shape (the same object for every claim of that shape)
+    # when no segment was misplaced, else None: what the columnar lines cache their plans by
+    shape: object = None
 
 
 @attrs.frozen(slots=True, weakref_slot=False)

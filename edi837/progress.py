@@ -17,6 +17,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .events import ClaimRead
+from .model.build import ClaimLoopRead
 from .findings import printable
 
 if TYPE_CHECKING:
@@ -84,6 +85,10 @@ class Progress:
         for ev in events:
             if isinstance(ev, ClaimRead):
                 self.claim(ev.claim, pass_no)
+            elif isinstance(ev, ClaimLoopRead):  # (edi837 lines: the claim view is not built)
+                self._n += 1
+                if self._n % self.EVERY == 0 and ev.loop.segments:
+                    self.position(ev.file, ev.loop.segments[0].offset, pass_no)
             yield ev
 
     def listener(self, pass_no: int) -> Callable[[Any], None]:

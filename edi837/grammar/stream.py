@@ -129,6 +129,10 @@ class Structurer:
         self.reader = reader
         self.file = reader.file
         self.parsers: dict[str, ChunkParser] = {}
+        # False: a claim chunk whose segments are all in place is not built into loops: its event
+        # carries a flat loop (the claim's segments in file order) and the template (ClaimChunk.shape)
+        self.claim_loops = True
+        self.shape: object = None  # the template of the last chunk (ClaimChunk.shape)
 
     def _parser(self, kind: str) -> ChunkParser:
         p = self.parsers.get(kind)
@@ -137,6 +141,7 @@ class Structurer:
         return p
 
     def _chunk(self, kind: str, start: str | None, segs: list[Segment], toks: list[str]) -> Loop:
+        self.shape = None
         if start is None:
             lp = Loop(None, list(segs))
             for s in segs:
@@ -144,6 +149,9 @@ class Structurer:
                 s.loop = None
             return lp
         tmpl, misplaced = self._parser(kind).shape(start, toks)
+        self.shape = None if misplaced else tmpl
+        if not misplaced and not self.claim_loops and start == "loop_2300":
+            return Loop(tmpl[0], segs)
         return build_loop(tmpl, segs, misplaced)
 
     def _old(self, at: Segment, element: str, old: str, st: Segment, version: str) -> Finding:
@@ -198,7 +206,7 @@ class Structurer:
             elif first == "HL":
                 yield HlChunk(lp, hl_level, len(segs))
             elif first == "CLM":
-                yield ClaimChunk(lp, len(segs))
+                yield ClaimChunk(lp, len(segs), self.shape)
             if held:
                 found, held = held, []
                 yield from map(Found, found)

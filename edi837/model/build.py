@@ -18,18 +18,65 @@ memory does not grow with the file.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
+
+import attrs
 
 from ..events import (ClaimChunk, ClaimRead, Found, GeSeen, GroupEnd, GroupStart, GsSeen, HeaderChunk,
                       HlChunk, HlRead, IeaSeen, InterchangeEnd, InterchangeStart, IsaSeen, ModelEvent,
                       OtherSegment, SeSeen, TransactionEnd, TransactionStart)
 from ..grammar.loop import Loop
+from ..grammar.parser import Template, build_loop
 from ..grammar.stream import events
 from .claims import Claim, Enclosing, build_claim
 from .envelope import FunctionalGroup, Interchange, Transaction
 
+
+@attrs.frozen(slots=True, weakref_slot=False)
+class ClaimLoopRead:
+    """A claim's 2300 loop with what encloses it, before the claim view is built
+    (:func:`loop_stream`): what :func:`edi837.outputs.columnar` reads the lines table from;
+    :meth:`build` gives the :class:`Claim` that :class:`ClaimRead` would have carried."""
+
+    loop: Loop
+    kind: str | None
+    seq: int
+    file: str | None
+    transaction: Transaction | None
+    billing: Loop | None
+    subscriber: Loop | None
+    patient: Loop | None
+    enclosing: Enclosing
+    shape: object = None  # ClaimChunk.shape: the grammar's template when no segment was misplaced
+    # the loop is flat: the claim's segments in file order, its loops not built (``shape`` gives them)
+    flat: bool = False
+
+    def tree(self) -> Loop:
+        """The claim's 2300 loop with its child loops."""
+        if not self.flat:
+            return self.loop
+        lp = build_loop(cast(Template, self.shape), self.loop.segments, ())
+        lp.parent = self.loop.parent
+        return lp
+
+    def build(self) -> Claim:
+        return build_claim(self.tree(), self.kind, self.seq, self.file, self.transaction, self.billing,
+                           self.subscriber, self.patient, self.enclosing)
+
+
 def stream(source: Any, file: str | None = None, keep: bool = False) -> Iterator[ModelEvent]:
+    return cast(Iterator[ModelEvent], _stream(source, file, keep, True))
+
+
+def loop_stream(source: Any, file: str | None = None) -> Iterator[ModelEvent | ClaimLoopRead]:
+    """:func:`stream` with a :class:`ClaimLoopRead` in place of each :class:`ClaimRead`: the
+    claim view is not built (the columnar ``edi837 lines``, issue 16)."""
+    return _stream(source, file, False, False)
+
+
+def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator[ModelEvent | ClaimLoopRead]:
     ev = events(source, file)
+    ev.claim_loops = claims  # (ClaimLoopRead: a claim whose segments are all in place comes flat)
     fname = ev.file
     ic: Interchange | None = None
     grp: FunctionalGroup | None = None
@@ -41,13 +88,17 @@ def stream(source: Any, file: str | None = None, keep: bool = False) -> Iterator
     enclosing = Enclosing()
     for e in ev:
         match e:
-            case ClaimChunk(lp, n):
+            case ClaimChunk(lp, n, shape):
                 claim_seq += 1
                 parent = patient or subscriber
                 lp.parent = parent
                 if tx is not None:
                     tx.claim_count += 1
                     tx.segment_count += n
+                if not claims:
+                    yield ClaimLoopRead(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber,
+                                        patient, enclosing, shape, shape is not None)
+                    continue
                 c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient,
                                 enclosing)
                 if keep:

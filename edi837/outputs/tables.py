@@ -5,12 +5,15 @@ The columns are documented in docs/lines.md (kept in sync by a test).
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Callable, Iterable, Iterator
 
 from ..events import ClaimRead, Found, ModelEvent
 from ..findings import Finding
+from ..model.build import ClaimLoopRead
 from ..model.claims import Claim, ServiceLine
+from .columnar import LIST_SEP, claim_line_rows
 
 # (column, description) -- the order is the CSV column order
 COLUMNS: list[tuple[str, str]] = [
@@ -60,7 +63,6 @@ COLUMNS: list[tuple[str, str]] = [
     ("prior_auth", "REF*G1 prior authorization: the line's (837P 2400), else the claim's (2300)"),
 ]
 COLUMN_NAMES = [c for c, _ in COLUMNS]
-LIST_SEP = "|"
 
 # CSV injection (OWASP "CSV Injection"): a spreadsheet opening the CSV runs a cell that starts
 # with one of these as a formula (=HYPERLINK(...), +cmd|..., @SUM(...), -2+3 ...)
@@ -146,13 +148,29 @@ def claim_rows(claim: Claim) -> Iterator[dict[str, Any]]:
         yield _row(part, ln)
 
 
-def rows(events: Iterable[ModelEvent], on_finding: Callable[[Finding], None] | None = None
-         ) -> Iterator[dict[str, Any]]:
-    """The rows of every claim in a model event stream (:func:`edi837.model.stream`);
-    reader and grammar findings go to ``on_finding``.  The one loop behind
-    ``edi837 lines``, :func:`edi837.api.lines` and its parallel twin."""
+def model_forced() -> bool:
+    """``EDI837_LINES_MODEL=1``: every claim's rows are read through the claim model (the
+    path before issue 16's columnar lines; the differential test compares the two)."""
+    return os.environ.get("EDI837_LINES_MODEL", "") not in ("", "0")
+
+
+def rows(events: Iterable[ModelEvent | ClaimLoopRead], on_finding: Callable[[Finding], None] | None = None,
+         model: bool | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of every claim in a model event stream (:func:`edi837.model.stream`, or
+    :func:`edi837.model.build.loop_stream`, whose claims are read column by column from their
+    segments, :mod:`.columnar`); reader and grammar findings go to ``on_finding``.  With
+    ``model`` (default: ``EDI837_LINES_MODEL`` set) every claim is read through the claim model.
+    The one loop behind ``edi837 lines``, :func:`edi837.api.lines` and its parallel twin."""
+    if model is None:
+        model = model_forced()
     for ev in events:
-        if isinstance(ev, ClaimRead):
+        if isinstance(ev, ClaimLoopRead):
+            got = None if model else claim_line_rows(ev, COLUMN_NAMES)
+            if got is None:
+                yield from claim_rows(ev.build())
+            else:
+                yield from got
+        elif isinstance(ev, ClaimRead):
             yield from claim_rows(ev.claim)
         elif on_finding is not None and isinstance(ev, Found):
             on_finding(ev.finding)
