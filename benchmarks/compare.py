@@ -32,6 +32,9 @@ sys.path.insert(0, str(HERE))
 def run_once(tree: str, args: list[str]) -> tuple[float, float, int]:
     """(cpu seconds, wall seconds, peak RSS KiB) of one run of the CLI from ``tree``."""
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    # as users run it: with bytecode caches (else every run compiles each tree's modules, and a
+    # tree with more code pays for its size at each start-up)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     out = None
     if "OUT" in args:  # the gate: a fresh out folder each run
         out = tempfile.mkdtemp(prefix="edi837-compare-out-")
