@@ -278,15 +278,19 @@ class SegmentReader:
         parts_term = ""
         ascii_block = gaps = False
 
+        def read_block() -> bytes:
+            """The next block of the file; b"" at its end (a read error is RDR-007 and ends it)."""
+            try:
+                return stream.read(self.block)
+            except OSError as e:
+                self._note("RDR-007", Severity.ERROR, f"read error: {e.strerror or e}")
+                return b""
+
         def more() -> bool:
             nonlocal buf, base, pos, eof
             if eof:
                 return False
-            try:
-                chunk = stream.read(self.block)
-            except OSError as e:
-                self._note("RDR-007", Severity.ERROR, f"read error: {e.strerror or e}")
-                chunk = b""
+            chunk = read_block()
             if not chunk:
                 eof = True
                 return False
@@ -314,11 +318,7 @@ class SegmentReader:
                 buf, pos = "", 0
                 if eof:
                     break
-                try:
-                    chunk = stream.read(self.block)
-                except OSError as e:
-                    self._note("RDR-007", Severity.ERROR, f"read error: {e.strerror or e}")
-                    chunk = b""
+                chunk = read_block()
                 if not chunk:
                     eof = True
                     break
