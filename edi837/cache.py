@@ -146,3 +146,61 @@ def cached(path: Path | None, build: Callable[[], T], valid: Callable[[Any], boo
             finally:
                 os.close(dfd)
     return obj
+
+
+def content_key(salt: str, files: list[Path]) -> str:
+    """A hash of ``salt`` and the names and contents of ``files``, the key of a cache entry
+    compiled from them.
+
+    Hashing the files (the ICD-10-CM data: about 10 MB) on each start-up costs more than
+    loading the entry, so the key is remembered in the cache folder with each file's
+    ``stat`` signature (device, inode, size, modification and change time in ns), as git's
+    index does: while every file's signature is unchanged, the remembered key is used;
+    otherwise the files are hashed again.  The memo is JSON (it cannot run code) and is read
+    under the same checks as every entry."""
+    import hashlib
+    import json
+
+    sigs = []
+    for p in files:
+        st = p.stat()
+        sigs.append([str(p), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+    memo_name = "content-keys.json"
+    ident = hashlib.sha256(json.dumps([salt, sigs]).encode()).hexdigest()
+    memo: dict[str, str] = {}
+    try:
+        dfd = _safe_dir(cache_dir())
+    except RuntimeError:  # no home folder
+        dfd = None
+    if dfd is not None:
+        try:
+            found, got = _load(dfd, memo_name, json.load)
+            if found and isinstance(got, dict):
+                memo = {k: v for k, v in got.items() if isinstance(k, str) and isinstance(v, str)}
+        except Exception:  # noqa: BLE001 - a bad memo is rebuilt
+            pass
+        finally:
+            os.close(dfd)
+    key = memo.get(ident)
+    if key is not None:
+        return key
+    h = hashlib.sha256(salt.encode())
+    for p in files:
+        h.update(f"|{p.name}|".encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    key = h.hexdigest()
+    if len(memo) >= 64:
+        memo = {}
+    memo[ident] = key
+    try:
+        dfd = _safe_dir(cache_dir(), create=True)
+    except RuntimeError:
+        dfd = None
+    if dfd is not None:
+        try:
+            _store(dfd, memo_name, memo, lambda obj, f: f.write(json.dumps(obj).encode()))
+        except Exception:  # noqa: BLE001 - unwritable cache: fine
+            pass
+        finally:
+            os.close(dfd)
+    return key

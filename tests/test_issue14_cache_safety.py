@@ -123,7 +123,7 @@ def load_all():
 def test_planted_pickles_never_run(fresh, monkeypatch, tmp_path, how):
     d, clear = fresh
     assert load_all() == ("CLM", Lark, "billable")
-    names = sorted(p.name for p in d.iterdir())
+    names = sorted(p.name for p in d.iterdir() if p.suffix == ".pickle")  # (and content-keys.json)
     assert [n.split("-")[0] for n in names] == ["guide", "icd10cm", "lark"]
     marker = tmp_path / "ran"
     for n in names:  # each entry replaced by a pickle that would create the marker
@@ -165,7 +165,30 @@ def test_icd_key_is_the_content_of_the_data(fresh, monkeypatch, tmp_path):
     data = Path(next(iter(importlib.util.find_spec("simple_icd_10_cm").submodule_search_locations))) / "data"
     files = [p for p in data.iterdir() if p.is_file() and not p.name.endswith((".py", ".pyc"))]
     assert files
+    # the key is remembered with the files' stat signatures: a second call hashes nothing
+    monkeypatch.setattr(Path, "read_bytes", lambda p: pytest.fail(f"{p} read again"))
+    assert cs._icd_cache_file() == name
+
+
+def test_content_key_follows_the_content(fresh, monkeypatch, tmp_path):
+    """cache.content_key: the same content gives the same key whatever its dates; other content
+    another key; an unchanged file (same stat signature) is not read again."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes(b"alpha")
+    b.write_bytes(b"beta")
+    k1 = cache.content_key("s", [a, b])
+    assert len(k1) == 64
+    assert cache.content_key("t", [a, b]) != k1  # the salt counts
+    os.utime(a, ns=(10**18, 10**18))  # other dates, same content: hashed again, same key
+    assert cache.content_key("s", [a, b]) == k1
+    a.write_bytes(b"alphb")  # same size, other content (and a new change time)
+    k2 = cache.content_key("s", [a, b])
+    assert k2 != k1
     real_read = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes",
-                        lambda p: real_read(p) + (b"x" if p == files[0] else b""))
-    assert cs._icd_cache_file() != name  # other content, other entry
+    monkeypatch.setattr(Path, "read_bytes", lambda p: pytest.fail(f"{p} read again"))
+    assert cache.content_key("s", [a, b]) == k2  # remembered
+    monkeypatch.setattr(Path, "read_bytes", real_read)
+    memo = fresh[0] / "content-keys.json"
+    assert stat.S_IMODE(memo.stat().st_mode) == 0o600
+    memo.write_text('{"x": ')  # a broken memo is rebuilt, never an error
+    assert cache.content_key("s", [a, b]) == k2

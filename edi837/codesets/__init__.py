@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Literal, cast
 
-from ..cache import cache_dir, cached
+from ..cache import cache_dir, cached, content_key
 
 __all__ = [
     "ICD10_DX_QUALIFIERS", "ICD9_DX_QUALIFIERS", "ICD10_PROC_QUALIFIERS",
@@ -157,15 +157,10 @@ def _icd_cache_file() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    import hashlib
-
-    # keyed by the content of the library's data files (about 10 MB: a few ms), not their dates
-    h = hashlib.sha256(f"{_ICD_SCHEMA}|{importlib.metadata.version('simple_icd_10_cm')}".encode())
-    for p in sorted(data.iterdir()):
-        if p.is_file() and not p.name.endswith((".py", ".pyc")):
-            h.update(f"|{p.name}|".encode())
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    key = h.hexdigest()[:16]
+    # keyed by the content of the library's data files (edi837.cache.content_key: hashed
+    # again only when a file's size or dates change), not their dates
+    files = sorted(p for p in data.iterdir() if p.is_file() and not p.name.endswith((".py", ".pyc")))
+    key = content_key(f"{_ICD_SCHEMA}|{importlib.metadata.version('simple_icd_10_cm')}", files)[:16]
     return cache_dir() / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
 
 

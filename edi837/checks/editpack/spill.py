@@ -24,10 +24,25 @@ class Spill:
     a history store will record them (``pend``)."""
 
     BATCH = 500
+    BITS = 1 << 20  # the filter of patients saved (128 KiB)
 
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
         self.n = 0
+        # a Bloom filter (two bits per patient) of the patients saved: most patients of a
+        # run are new when their first claim comes, and are then not looked up in SQLite
+        self.saved = bytearray(self.BITS // 8)
+
+    def _bits(self, pid: str) -> tuple[int, int]:
+        h = hash(pid)
+        m = self.BITS - 1
+        return h & m, (h >> 20) & m
+
+    def maybe_saved(self, pid: str) -> bool:
+        """False when nothing of patient ``pid`` was saved (True: perhaps)."""
+        a, b = self._bits(pid)
+        bits = self.saved
+        return bool(bits[a >> 3] & (1 << (a & 7)) and bits[b >> 3] & (1 << (b & 7)))
 
     def _db(self) -> sqlite3.Connection:
         if self.conn is None:
@@ -55,13 +70,16 @@ class Spill:
                             protocol=pickle.HIGHEST_PROTOCOL)
         self._db().execute("INSERT INTO ev VALUES (?, ?)", (pid, data))
         self._wrote(1)
+        bits = self.saved
+        for i in self._bits(pid):
+            bits[i >> 3] |= 1 << (i & 7)
 
     def load(self, pid: str) -> tuple[list[Event], list[Stay], list[Any]]:
         """The patient's saved events, stays and claim spans, in the order saved."""
         evs: list[Event] = []
         stays: list[Stay] = []
         claims: list[Any] = []
-        if self.conn is None:
+        if self.conn is None or not self.maybe_saved(pid):
             return evs, stays, claims
         for (data,) in self.conn.execute("SELECT data FROM ev WHERE patient = ? ORDER BY rowid", (pid,)):
             es, ss, cs = pickle.loads(data)
