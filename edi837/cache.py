@@ -148,6 +148,12 @@ def cached(path: Path | None, build: Callable[[], T], valid: Callable[[Any], boo
     return obj
 
 
+def _json_dump(obj: Any, f: IO[bytes]) -> None:
+    import json
+
+    f.write(json.dumps(obj).encode())
+
+
 def content_key(salt: str, files: list[Path]) -> str:
     """A hash of ``salt`` and the names and contents of ``files``, the key of a cache entry
     compiled from them.
@@ -198,7 +204,7 @@ def content_key(salt: str, files: list[Path]) -> str:
         dfd = None
     if dfd is not None:
         try:
-            _store(dfd, memo_name, memo, lambda obj, f: f.write(json.dumps(obj).encode()))
+            _store(dfd, memo_name, memo, _json_dump)
         except Exception:  # noqa: BLE001 - unwritable cache: fine
             pass
         finally:

@@ -15,7 +15,7 @@ import operator
 
 import enum
 import re
-from typing import Any
+from typing import Any, Callable, cast
 
 import attrs
 
@@ -171,8 +171,15 @@ _FIELDS_OF = operator.attrgetter(*_FIELDS)  # the fields as one tuple (pickling)
 _SET = object.__setattr__
 
 
-def _finding(*values: Any) -> Finding:
-    f = object.__new__(Finding)
-    for n, v in zip(_FIELDS, values):
-        _SET(f, n, v)
-    return f
+def _finding_builder() -> Callable[..., Finding]:
+    """``_finding(*fields)``: a Finding from its fields in order, as pickled (no converter runs
+    again).  Generated once: one plain slot store per field (the class has no setattr hook),
+    several times cheaper than a loop of ``object.__setattr__``."""
+    src = (f"def _finding({', '.join(_FIELDS)}):\n    f = _new(Finding)\n"
+           + "".join(f"    f.{n} = {n}\n" for n in _FIELDS) + "    return f\n")
+    ns: dict[str, Any] = {"_new": object.__new__, "Finding": Finding}
+    exec(compile(src, "<edi837.findings._finding>", "exec"), ns)  # noqa: S102 - our own field names
+    return cast(Callable[..., Finding], ns["_finding"])
+
+
+_finding = _finding_builder()

@@ -251,18 +251,13 @@ class Claim:
     lines: list[ServiceLine] = attrs.field(factory=list)
 
     def unlink(self) -> None:
-        """Break the claim's reference cycles (its service lines' links back to it, its
-        loops' lists of child loops), so that it is freed as soon as it is no longer
-        used rather than by the cyclic garbage collector, after it has aged into the
-        oldest generation (a run that keeps each claim for a while would otherwise
-        spend a third of its time there).  For the claim's last user: the claim has
-        no lines and its loops no children afterwards."""
+        """Break the claim's reference cycle (its service lines' links back to it), so that
+        it is freed as soon as it is no longer used rather than by the cyclic garbage
+        collector, after it has aged into the oldest generation (a run that keeps each claim
+        for a while would otherwise spend a third of its time there).  Its loops form no
+        cycle (a loop holds its parent weakly).  For the claim's last user: the claim has
+        no lines afterwards."""
         self.lines = []
-        todo = [self.loop]
-        while todo:
-            lp = todo.pop()
-            todo.extend(lp.children)
-            lp.children = []
 
     @property
     def clm(self) -> Segment:
