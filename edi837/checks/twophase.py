@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from .engine import Engine, Key
 
 BATCH = 2000  # spool items per pickled batch
+# spool items (findings, claims, claim results) a run keeps in memory before its spools go to
+# temporary files: about 12,000 claims, some megabytes (docs/performance.md)
+MEMORY_ITEMS = 30_000
 WINDOW = 256  # claims kept at hand in phase 1 (see TwoPhase.add_file)
 
 
@@ -100,13 +103,27 @@ class _Tagged:
         return (_Tagged, (self.tag, self.item))
 
 
-class _Spool:
-    """A temporary file of pickled batches of items, read back once in order."""
+class _Budget:
+    """How many more spool items a run may keep in memory (:data:`MEMORY_ITEMS`)."""
 
-    def __init__(self, tmpdir: str | None):
-        fd, self.path = tempfile.mkstemp(prefix="edi837-spool-", suffix=".pickle", dir=tmpdir)
-        self.f: IO[bytes] | None = os.fdopen(fd, "wb")
+    __slots__ = ("left",)
+
+    def __init__(self, n: int):
+        self.left = n
+
+
+class _Spool:
+    """The items of one file, read back once in order: kept in memory while the run's
+    ``budget`` lasts (a run of some thousands of claims pickles nothing), then written to
+    a temporary file of pickled batches, so memory stays bounded however large the run."""
+
+    def __init__(self, tmpdir: str | None, budget: _Budget | None = None):
+        self.tmpdir = tmpdir
+        self.path: str | None = None
+        self.f: IO[bytes] | None = None
         self.buf: list[Any] = []
+        self.budget = budget
+        self.kept = 0  # items counted against the budget
         self.tagged: Callable[[], Any] | None = None  # each item is kept with tagged()
 
     def add(self, item: Any) -> None:
@@ -115,24 +132,53 @@ class _Spool:
             buf.append(_Tagged(self.tagged(), item))
         else:
             buf.append(item)
+        b = self.budget
+        if b is not None:
+            if b.left > 0:
+                b.left -= 1
+                self.kept += 1
+                return
+            self._to_disk()
         if len(buf) >= BATCH:
             self._flush()
 
+    def _to_disk(self) -> None:
+        """From now on the items go to the file (those in memory first)."""
+        if self.budget is not None:
+            self.budget.left += self.kept
+            self.kept = 0
+            self.budget = None
+        self._flush()
+
     def _flush(self) -> None:
-        if self.buf and self.f is not None:
-            write_batches(self.f, self.buf)
-            self.buf = []
+        if not self.buf:
+            return
+        if self.f is None:
+            if self.path is not None:  # closed: nothing more is written
+                return
+            fd, self.path = tempfile.mkstemp(prefix="edi837-spool-", suffix=".pickle", dir=self.tmpdir)
+            self.f = os.fdopen(fd, "wb")
+        write_batches(self.f, self.buf)
+        self.buf = []
 
     def close(self) -> None:
-        if self.f is not None:
+        if self.budget is None:
             self._flush()
+        if self.f is not None:
             self.f.close()
             self.f = None
 
     def read(self, on_tag: Callable[[Any], None] | None = None) -> Iterator[Any]:
         self.close()
         try:
-            for it in read_batches(self.path):
+            if self.path is not None:
+                items: Iterable[Any] = read_batches(self.path)
+            else:
+                items, self.buf = self.buf, []
+                if self.budget is not None:
+                    self.budget.left += self.kept
+                    self.kept = 0
+            for it in items:
                 if isinstance(it, _Tagged):
                     if on_tag is not None:
                         on_tag(it.tag)
@@ -143,10 +189,15 @@ class _Spool:
 
     def discard(self) -> None:
         self.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        self.buf = []
+        if self.budget is not None:
+            self.budget.left += self.kept
+            self.kept = 0
+        if self.path is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
 
 class _File:
@@ -185,6 +236,7 @@ class TwoPhase:
         # uid -> cross-claim findings of a claim checked again (phase 1 when it was still at
         # hand, else phase 2); the latest check wins
         self.redo: dict[int, list[tuple[Key, Finding]]] = {}
+        self.budget = _Budget(MEMORY_ITEMS)
         for st in only.pack_runs():
             if hasattr(st, "where"):
                 st.where = self.where
@@ -210,7 +262,7 @@ class TwoPhase:
         each event is taken; the replay hands its answer back (``files(on_tag)``)
         before the outputs of that event (Spark places rows with it)."""
         only = self.only
-        f = _File(source, name, _Spool(self.tmpdir), only.uids)
+        f = _File(source, name, _Spool(self.tmpdir, self.budget), only.uids)
         self.done.append(f)
         keep = not _rereadable(source)
         if keep:
