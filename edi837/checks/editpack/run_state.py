@@ -50,7 +50,7 @@ _T = TypeVar("_T")
 # a patient's cache entry: [events of the run's passed claims, their stays, events
 # saved in the spill, stays saved, the store's (events, stays) or None, the run's
 # claims of the patient as (uid, first date, last date, passed) ordinals, claims
-# saved, the latest last date among them]
+# saved, the latest last date among them, the sorted index of _ordered]
 _Entry = list[Any]
 # ClaimView's TMS course index: (gap, TMS codes, dated TMS events, their dates,
 # date -> (course events, start, end))
@@ -338,6 +338,12 @@ class ClaimView:
         return self.st._entry(self.pid)
 
     @_once
+    def stored(self) -> bool:
+        """Whether the history store holds events of the patient (from earlier runs)."""
+        h = self._entry[4]
+        return h is not None and bool(h[0])
+
+    @_once
     def versions(self) -> list[Event]:
         """Events of the patient's other claims with this claim's sender and CLM01
         (earlier copies, originals it replaces, replacements of it): never
@@ -377,10 +383,11 @@ class ClaimView:
         if dropped:
             run = [e for e in run if e.uid not in dropped]
         sender, cid = me
-        # (list comprehensions: this runs over all of a patient's events for each of its claims)
         # (the claim's own events, there when it is checked again, have its sender and CLM01)
-        mine = [e for e in run if e.claim_id != cid or e.key[0] != sender]
-        if len(mine) < len(run):
+        if not ent[8][5].get(me):  # the usual case: no event of the run has them, so no copy
+            mine = run
+        else:  # (list comprehensions: this runs over all of a patient's events for each of its claims)
+            mine = [e for e in run if e.claim_id != cid or e.key[0] != sender]
             versions += [e for e in run if e.claim_id == cid and e.key[0] == sender and e.uid != uid]
         replacing = ent[8][3] and any(e.freq in _REPLACING for e in mine)
         if replacing:
@@ -533,13 +540,15 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
     got = ent[8]
     if got is None:
         hist = sorted(ent[4][0], key=_order) if ent[4] is not None else []
-        got = ent[8] = [hist, [], [], False, 0]
-    hist, keys, run, _, n = got
+        got = ent[8] = [hist, [], [], False, 0, {}]
+    hist, keys, run, _, n, ids = got
     evs = ent[0]
     if n < len(evs):
         for e in evs[n:]:
             if e.freq in _REPLACING:
                 got[3] = True  # the run has a replacement or void of this patient
+            me = (e.key[0], e.claim_id)
+            ids[me] = ids.get(me, 0) + 1  # the run's events per sender and CLM01 (ClaimView._split)
             k = _order(e)
             if not keys or k >= keys[-1]:
                 keys.append(k)
