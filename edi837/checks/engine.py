@@ -310,11 +310,15 @@ class Engine:
                         keyed += self._claim_findings_keyed(claim, ctx)
                         if self._noting:
                             self._note(claim, cr)
-                        kept = suppress_cascades([f for _, f in keyed])
-                        kof = {id(f): k for k, f in keyed}
-                        for f in kept:
-                            yield Found(note(f))
-                        yield ClaimChecked(claim, [kof[id(f)] for f in kept], env_r, (ctl[0], ctl[1], ctl[2]))
+                        if keyed:
+                            kept = suppress_cascades([f for _, f in keyed])
+                            kof = {id(f): k for k, f in keyed}
+                            for f in kept:
+                                yield Found(note(f))
+                            keys = [kof[id(f)] for f in kept]
+                        else:  # (most claims: nothing found)
+                            keys = []
+                        yield ClaimChecked(claim, keys, env_r, (ctl[0], ctl[1], ctl[2]))
                         for listen in self.claim_listeners:
                             listen(claim)
                         pending.append(cr)
