@@ -154,7 +154,35 @@ def _cannot_read(e: ReadError) -> None:
              event="cannot read", reason=e.message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """The `gate`, `watch` and `serve` commands live beside their stage (edi837.gate,
+    edi837.watch, edi837.service) and are imported only when asked for (or listed by
+    --help): `validate` and `lines` do not pay for the gate, the acknowledgments or the web
+    stack at start-up.  A command whose module cannot be imported (an optional dependency
+    missing) is simply not offered."""
+
+    LAZY = {"gate": (".gate", "gate_command"), "watch": (".watch", "watch_command"),
+            "serve": (".service.command", "serve_command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.LAZY))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        got = super().get_command(ctx, cmd_name)
+        if got is not None or cmd_name not in self.LAZY:
+            return got
+        module, name = self.LAZY[cmd_name]
+        try:
+            command = getattr(importlib.import_module(module, __package__), name)
+        except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
+            return None
+        if not isinstance(command, click.Command):
+            return None
+        self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edi837")
 def main() -> None:
     """Read, validate and gate X12 837P (005010X222A1) and 837I (005010X223A2) claim files."""
@@ -522,23 +550,6 @@ def rules(snip: str | None, group: str | None, fmt: str, as_json: bool) -> None:
         click.echo(f"{r.id:<12} {r.severity.value:<8} SNIP {r.snip}  {r.title}")
         if r.citation:
             click.echo(f"{'':<12} source: {r.citation}")
-
-
-def _attach_optional_commands() -> None:
-    """The `gate`, `watch` and `serve` commands live beside their stage (edi837.gate,
-    edi837.watch, edi837.service: watchdog and the web stack are imported only when
-    `watch` or `serve` runs)."""
-    for module, name in ((".gate", "gate_command"), (".watch", "watch_command"),
-                         (".service.command", "serve_command")):
-        try:
-            command = getattr(importlib.import_module(module, __package__), name)
-        except Exception:  # noqa: BLE001 - the rest of the CLI must work without it
-            continue
-        if isinstance(command, click.Command) and command.name not in main.commands:
-            main.add_command(command)
-
-
-_attach_optional_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover
