@@ -315,7 +315,8 @@ class HistoryStore:
                 cur.execute("COMMIT")
                 return 0 < v < 2  # a store that held plain member ids
             except BaseException:
-                cur.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.rollback()
                 raise
         if self._retry(run):
             # the plain ids are gone from the tables; copy the file anew and empty
@@ -392,7 +393,9 @@ class HistoryStore:
                 cur.execute("COMMIT")
                 return got
             except BaseException:
-                cur.execute("ROLLBACK")
+                # (a SIGTERM can land just after COMMIT did its work: then nothing is open)
+                if self.conn.in_transaction:
+                    self.conn.rollback()
                 raise
         return self._retry(run)
 
@@ -484,6 +487,11 @@ class HistoryStore:
         if run is None:
             return
         try:
+            # a failure or SIGTERM can land inside a write (even between BEGIN and the try
+            # that would roll it back): end that transaction first, or BEGIN IMMEDIATE below
+            # fails and the run's rows stay behind (nothing of this run is to be kept anyway)
+            if self.conn.in_transaction:
+                self.conn.rollback()
             self._tx(lambda cur: self._void(cur, [run]))
         finally:
             if run == self.run:
