@@ -167,3 +167,18 @@ def test_recovery_reruns_an_upload_unless_its_run_was_committed(tmp_path, gated,
     if outcome == "done":
         assert u.summary is not None and u.summary["accepted"] == 1 and "999" in u.summary["outputs"]
     st.close()
+
+
+def test_store_write_that_fails_leaves_no_open_transaction(tmp_path):
+    """A write of the upload store that fails (here: a NOT NULL violation) is rolled back and
+    raises its own error; the next write works (no transaction left open)."""
+    from edi837.service.store import Store
+
+    st = Store(str(tmp_path / "q.sqlite"))
+    with pytest.raises(sqlite3.IntegrityError):
+        st.add("u1", None, 10, "a.x12", [], max_queued=5)  # type: ignore[arg-type]
+    assert not st.conn.in_transaction
+    assert st.add("u2", "alpha", 10, "b.x12", [], max_queued=5)
+    assert st.add("u3", "alpha", 10, "c.x12", [], max_queued=1) is False  # queue full: nothing written
+    assert [u.id for u in st.take(5)] == ["u2"]
+    st.close()

@@ -10,11 +10,12 @@ committed; ``failed`` when the gate could not run on it.  A restart puts every
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import sqlite3
 import threading
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import attrs
 
@@ -85,25 +86,32 @@ class Store:
         with self.lock:
             self.conn.close()
 
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One IMMEDIATE transaction (the caller holds ``self.lock``): committed when the block
+        ends, rolled back when it raises, if still open (an interruption can land just after
+        COMMIT did its work; a second ROLLBACK would then replace the real error)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            raise
+
     def add(self, id: str, submitter: str, size: int, filename: str | None,
             interchanges: list[tuple[str, str]], max_queued: int) -> bool:
         """Insert a queued upload, unless ``max_queued`` uploads already wait
         (then False: the queue is full)."""
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                waiting = self.conn.execute("SELECT count(*) FROM uploads WHERE status = 'queued'").fetchone()[0]
-                if waiting >= max_queued:
-                    self.conn.execute("ROLLBACK")
-                    return False
-                self.conn.execute(
-                    "INSERT INTO uploads (id, submitter, received, status, size, filename, interchanges)"
-                    " VALUES (?,?,?,?,?,?,?)",
-                    (id, submitter, now_iso(), "queued", size, filename, json.dumps(interchanges)))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self.lock, self._immediate():
+            waiting = self.conn.execute("SELECT count(*) FROM uploads WHERE status = 'queued'").fetchone()[0]
+            if waiting >= max_queued:
+                return False  # (nothing written: the commit ends the read)
+            self.conn.execute(
+                "INSERT INTO uploads (id, submitter, received, status, size, filename, interchanges)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (id, submitter, now_iso(), "queued", size, filename, json.dumps(interchanges)))
         return True
 
     def get(self, id: str) -> Upload | None:
@@ -131,40 +139,26 @@ class Store:
 
     def take(self, limit: int) -> list[Upload]:
         """Mark the ``limit`` oldest queued uploads running and return them."""
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self.conn.execute("SELECT * FROM uploads WHERE status = 'queued' ORDER BY seq LIMIT ?",
-                                         (limit,)).fetchall()
-                at = now_iso()
-                self.conn.executemany("UPDATE uploads SET status = 'running', started = ?,"
-                                      " attempts = attempts + 1 WHERE id = ?", [(at, r["id"]) for r in rows])
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self.lock, self._immediate():
+            rows = self.conn.execute("SELECT * FROM uploads WHERE status = 'queued' ORDER BY seq LIMIT ?",
+                                     (limit,)).fetchall()
+            at = now_iso()
+            self.conn.executemany("UPDATE uploads SET status = 'running', started = ?,"
+                                  " attempts = attempts + 1 WHERE id = ?", [(at, r["id"]) for r in rows])
         return [attrs.evolve(Upload.of(r), status="running", started=at, attempts=r["attempts"] + 1)
                 for r in rows]
 
     def finish(self, done: dict[str, dict[str, Any]], failed: dict[str, str] | None = None) -> None:
         """Uploads done (id -> summary) and failed (id -> reason), in one transaction."""
         at = now_iso()
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.executemany("UPDATE uploads SET status = 'done', finished = ?, summary = ?, error = NULL"
-                                      " WHERE id = ?", [(at, json.dumps(s), i) for i, s in done.items()])
-                self.conn.executemany("UPDATE uploads SET status = 'failed', finished = ?, error = ?"
-                                      " WHERE id = ?", [(at, e, i) for i, e in (failed or {}).items()])
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self.lock, self._immediate():
+            self.conn.executemany("UPDATE uploads SET status = 'done', finished = ?, summary = ?, error = NULL"
+                                  " WHERE id = ?", [(at, json.dumps(s), i) for i, s in done.items()])
+            self.conn.executemany("UPDATE uploads SET status = 'failed', finished = ?, error = ?"
+                                  " WHERE id = ?", [(at, e, i) for i, e in (failed or {}).items()])
 
     def requeue(self, ids: Iterable[str]) -> None:
         ids = list(ids)
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.lock, self._immediate():
             self.conn.executemany("UPDATE uploads SET status = 'queued', started = NULL WHERE id = ?",
                                   [(i,) for i in ids])
-            self.conn.execute("COMMIT")
