@@ -11,7 +11,7 @@ from ..registry import Hit
 from .claim_facts import fmt, line_seg, units
 from .codes import CODES, TMS, T
 from .declare import coverage, erule, say
-from .run_state import profile, rank, state, view
+from .run_state import profile, state, view
 from .history import Event
 
 if TYPE_CHECKING:
@@ -134,10 +134,8 @@ def _before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list[Event]:
         return []
     idx = cv.idx(ln)
     mine = cv.mine
-    r = cv.rank
-    # (ClaimView.before inlined: an earlier date, or the same date and a lower rank)
-    return [e for e in course if (ed := e.date) is not None and ed <= d
-            and (e.seq < idx if id(e) in mine else (ed < d or rank(e) < r))]
+    return [e for e in course if e.date is not None and e.date <= d
+            and (e.seq < idx if id(e) in mine else cv.before(e, d))]
 
 
 def _initial_before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list[Event]:
@@ -147,10 +145,8 @@ def _initial_before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list
         return []
     idx = cv.idx(ln)
     mine = cv.mine
-    r = cv.rank
     return [e for e in course if e.code == INITIAL
-            and (e.seq < idx if id(e) in mine
-                 else (ed := e.date) is not None and (ed < d or (ed == d and rank(e) < r)))]
+            and (e.seq < idx if id(e) in mine else cv.before(e, d))]
 
 
 @erule("TMS-003", "error", "90867 once per treatment course",
