@@ -37,8 +37,6 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
         return
     npi = ln.rendering_npi
     cv = view(ctx, ln.claim)
-    if code not in EM and code not in EVAL and not cv.stored:
-        return  # (a TMS or ECT line looks only for an E/M of an earlier run, below)
     pool = cv.on_date(ln, d, "all")
     if code in EM and "25" not in ln.modifiers:
         for e in pool:

@@ -338,12 +338,6 @@ class ClaimView:
         return self.st._entry(self.pid)
 
     @_once
-    def stored(self) -> bool:
-        """Whether the history store holds events of the patient (from earlier runs)."""
-        h = self._entry[4]
-        return h is not None and bool(h[0])
-
-    @_once
     def versions(self) -> list[Event]:
         """Events of the patient's other claims with this claim's sender and CLM01
         (earlier copies, originals it replaces, replacements of it): never
