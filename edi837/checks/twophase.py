@@ -41,7 +41,10 @@ BATCH = 2000  # spool items per pickled batch
 # spool items (findings, claims, claim results) a run keeps in memory before its spools go to
 # temporary files: about 1,500 claims (a few megabytes: 30,000 raised the peak of a 30k-claim run by 13 MB)
 MEMORY_ITEMS = 4_000
-WINDOW = 256  # claims kept at hand in phase 1 (see TwoPhase.add_file)
+# claims kept at hand in phase 1 (see TwoPhase.add_file): on the shared corpus, as one run, 64 leaves
+# 164 claims to read again in phase 2 against 161 with 256 (most are made stale by another file), and
+# holds a quarter of the memory (256 claims raised the peak of a 100k-claim run by about 4 MB)
+WINDOW = 64
 
 
 class InputChanged(Exception):
@@ -280,15 +283,17 @@ class TwoPhase:
         # window (or at the end of the file), not read again.  Once, then: not each time another
         # claim makes it stale (a patient's claims all on one day would check the whole window
         # again after each claim); made stale after that, it is read again in phase 2.
-        window: OrderedDict[int, tuple[Claim, tuple[str, str, str]]] = OrderedDict()
+        window: OrderedDict[int, tuple[Claim, tuple[str, str, str], list[tuple[Key, Finding]]]] = OrderedDict()
         redo = self.redo
 
-        def leave(u: int, entry: tuple[Claim, tuple[str, str, str]]) -> None:
-            c, ctl = entry
+        def leave(u: int, entry: tuple[Claim, tuple[str, str, str], list[tuple[Key, Finding]]]) -> None:
+            c, ctl, first = entry
             if any(u in stale for stale in stales):
                 for stale in stales:
                     stale.discard(u)
-                redo[u] = only.check_keyed(c, name, ctl, uid=u, recheck=True)
+                got = only.check_keyed(c, name, ctl, uid=u, recheck=True)
+                if got or first:  # (nothing found either time, the usual case: nothing to keep)
+                    redo[u] = got
             c.unlink()
 
         if tag is not None:
@@ -319,7 +324,7 @@ class TwoPhase:
                     if keep and f.claims is not None:
                         f.claims[uid] = claim
                     else:
-                        window[uid] = (claim, ev.ctl)
+                        window[uid] = (claim, ev.ctl, mine)
                         if len(window) > WINDOW:
                             leave(*window.popitem(last=False))
                     spool.add(("claim", seq, ev.keys, ev.reasons, ev.ctl, mine, uid))
@@ -425,7 +430,7 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callabl
             continue
         if isinstance(it, tuple):
             _, seq, keys, reasons, _ctl, mine, uid = it
-            got = redo.get(uid)
+            got = redo.pop(uid, None)  # (each claim is replayed once)
             if got is not None:
                 mine = got
             n = len(keys)

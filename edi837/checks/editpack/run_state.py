@@ -529,13 +529,14 @@ def _order(e: Event) -> tuple[_dt.date, Rank, int]:
 def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
     """A patient's events of the history store and of the run, each sorted by
     :func:`_order`, kept with the entry: the run's are added as they come (a
-    binary search each), so a patient with many claims is not sorted again for
-    each of them."""
+    binary search each, when one comes out of order), so a patient with many
+    claims is not sorted again for each of them.  Only the last event's order key
+    is kept (one key per event would cost memory for every cached patient)."""
     got = ent[8]
     if got is None:
         hist = sorted(ent[4][0], key=_order) if ent[4] is not None else []
-        got = ent[8] = [hist, [], [], False, 0, {}]
-    hist, keys, run, _, n, ids = got
+        got = ent[8] = [hist, None, [], False, 0, {}]
+    hist, last, run, _, n, ids = got
     evs = ent[0]
     if n < len(evs):
         for e in evs[n:]:
@@ -544,13 +545,12 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
             me = (e.key[0], e.claim_id)
             ids[me] = ids.get(me, 0) + 1  # the run's events per sender and CLM01 (ClaimView._split)
             k = _order(e)
-            if not keys or k >= keys[-1]:
-                keys.append(k)
+            if last is None or k >= last:
                 run.append(e)
+                last = k
             else:
-                i = bisect.bisect_right(keys, k)
-                keys.insert(i, k)
-                run.insert(i, e)
+                run.insert(bisect.bisect_right(run, k, key=_order), e)
+        got[1] = last
         got[4] = len(evs)
     return hist, run
 
