@@ -50,6 +50,10 @@ MEMORY_ITEMS = 1_000
 WINDOW = 64
 
 
+# a claim in the phase-1 window: (claim, its envelope control numbers, its first cross-claim findings)
+_Held = tuple["Claim", tuple[str, str, str], list[tuple["Key", Finding]]]
+
+
 class InputChanged(Exception):
     """An input file changed while the run read it (its claims are not those read in
     phase 1), or could not be read again: the run cannot give a verdict on it.
@@ -286,10 +290,10 @@ class TwoPhase:
         # window (or at the end of the file), not read again.  Once, then: not each time another
         # claim makes it stale (a patient's claims all on one day would check the whole window
         # again after each claim); made stale after that, it is read again in phase 2.
-        window: OrderedDict[int, tuple[Claim, tuple[str, str, str], list[tuple[Key, Finding]]]] = OrderedDict()
+        window: OrderedDict[int, _Held] = OrderedDict()
         redo = self.redo
 
-        def leave(u: int, entry: tuple[Claim, tuple[str, str, str], list[tuple[Key, Finding]]]) -> None:
+        def leave(u: int, entry: _Held) -> None:
             c, ctl, first = entry
             if any(u in stale for stale in stales):
                 for stale in stales:

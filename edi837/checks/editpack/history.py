@@ -298,27 +298,19 @@ class HistoryStore:
         raise ValueError(f"tries must be at least 1, not {tries}")
 
     def _migrate(self) -> None:
-        def run() -> bool:
-            cur = self.conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                v: int = cur.execute("PRAGMA user_version").fetchone()[0]
-                if v > SCHEMA_VERSION:
-                    raise RuntimeError(f"history store {self.path} has schema {v}, newer than {SCHEMA_VERSION}")
-                for n in range(v + 1, SCHEMA_VERSION + 1):
-                    for step in MIGRATIONS[n]:
-                        if isinstance(step, str):
-                            cur.execute(step)
-                        else:
-                            step(cur)
-                    cur.execute(f"PRAGMA user_version = {n}")
-                cur.execute("COMMIT")
-                return 0 < v < 2  # a store that held plain member ids
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.rollback()
-                raise
-        if self._retry(run):
+        def run(cur: sqlite3.Cursor) -> bool:
+            v: int = cur.execute("PRAGMA user_version").fetchone()[0]
+            if v > SCHEMA_VERSION:
+                raise RuntimeError(f"history store {self.path} has schema {v}, newer than {SCHEMA_VERSION}")
+            for n in range(v + 1, SCHEMA_VERSION + 1):
+                for step in MIGRATIONS[n]:
+                    if isinstance(step, str):
+                        cur.execute(step)
+                    else:
+                        step(cur)
+                cur.execute(f"PRAGMA user_version = {n}")
+            return 0 < v < 2  # a store that held plain member ids
+        if self._tx(run):
             # the plain ids are gone from the tables; copy the file anew and empty
             # the journal so that no old page keeps them
             self._retry(lambda: self.conn.execute("VACUUM"))
