@@ -100,6 +100,10 @@ class ClaimChunk:
     # the grammar's template of the claim's shape (the same object for every claim of that shape)
     # when no segment was misplaced, else None: what the columnar lines cache their plans by
     shape: object = None
+    # a claim of more service lines than its guide allows + 1: the segments past those lines, which
+    # ``loop`` leaves out, as (byte offset of the first, byte offset of the segment after the last or
+    # None at the end of the file, how many); ``n`` counts them too
+    overflow: tuple[int, int | None, int] | None = None
 
 
 @attrs.frozen(slots=True, weakref_slot=False)

@@ -433,6 +433,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
                           prov_totals)
     sp = Splitter(paths, verdicts, hl_children, counter, stack)
+    sp.source = path
     sp.run(stream(path), listeners=[env, ack277, *([progress.listener(1)] if progress is not None else [])])
     ack277.finish()
     if sp.missing:

@@ -288,17 +288,102 @@ def test_pending_flags_claims_out_of_order_too():
 
 
 def test_a_claim_of_many_lines_is_capped_as_the_guide_says():
-    n = 3 * line_cap("837P")
+    cap = line_cap("837P")
+    n = 3 * cap
     data = shape_bytes("many_lines", n)
     # every line has an element error (its unit count is no number), whatever its number
     data = data.replace(b"SV1*HC:90868*300*UN*1*", b"SV1*HC:90868*300*UN*X*")
     fs = found(Engine().run_file(data, file="l.x12"))
     ele = [f for f in fs if f.rule == "S1-ELE-001"]
-    assert sorted(f.line_number for f in ele) == list(range(1, n + 1))  # each on its own line
+    # the grammar keeps one line past the guide's maximum (the one S2-LOOP-002 names) and holds
+    # none after it (docs/conformance.md: pyx12 goes on to the element errors of every line)
+    assert sorted(f.line_number for f in ele) == list(range(1, cap + 2))
     assert sum(f.rule == "S2-LOOP-002" for f in fs) == 1  # more lines than the guide allows: once
+    # the segments not held still count in SE01, and the charge total is not judged on part of
+    # the lines (one cause, one finding)
+    assert not [f for f in fs if f.rule in ("S1-ENV-008", "S3-CLM-001")]
     # the edit pack's line rules stop at the guide's maximum
     pack = [f for f in fs if f.snip == 7 and f.line_number is not None]
-    assert pack and max(f.line_number for f in pack) <= line_cap("837P")
+    assert pack and max(f.line_number for f in pack) <= cap
+
+
+def _claim_segments(data: bytes, cid: str) -> list[bytes]:
+    """The segments of claim ``cid`` (its CLM up to the next CLM, HL or SE), line breaks removed."""
+    segs = [s.strip(b"\r\n") for s in data.split(b"~")]
+    i = next(k for k, s in enumerate(segs) if s.startswith(b"CLM*" + cid.encode() + b"*"))
+    j = next(k for k in range(i + 1, len(segs)) if segs[k][:3] in (b"CLM", b"HL*", b"SE*"))
+    return segs[i:j]
+
+
+@pytest.mark.parametrize("kind", ["837P", "837I"])
+def test_a_claim_of_too_many_lines_is_held_only_up_to_one_line_past_the_guide(kind):
+    """The structure stage holds a claim's lines up to the guide's maximum + 1 (837P 50, 837I 999),
+    however many it has; its event counts every segment and names the byte range left out."""
+    from edi837.events import ClaimChunk
+    from edi837.grammar.stream import events
+
+    cap = line_cap(kind)
+    data = shape_bytes("many_lines", cap + 30)
+    if kind == "837I":
+        data = data.replace(b"005010X222A1", b"005010X223A2")
+    chunks = [e for e in events(data, "l.x12") if isinstance(e, ClaimChunk)]
+    assert len(chunks) == 1
+    ch = chunks[0]
+    lines = [s for s in ch.loop.iter_segments() if s.fields[0] == "LX"]
+    assert len(lines) == cap + 1
+    start, end, n = ch.overflow
+    assert n == 29 * 3  # 29 lines of LX, SV1, DTP
+    assert data[start:end].startswith(f"LX*{cap + 2}~".encode()) and data[end:].startswith(b"SE*")
+    assert ch.n == 5 + (cap + 30) * 3
+    # a claim within the guide's maximum + 1 carries no overflow
+    ok = shape_bytes("many_lines", cap + 1)
+    if kind == "837I":
+        ok = ok.replace(b"005010X222A1", b"005010X223A2")
+    assert [e.overflow for e in events(ok, "l.x12") if isinstance(e, ClaimChunk)] == [None]
+
+
+def test_the_gate_writes_every_line_of_a_claim_of_too_many_lines_to_the_rejected_file(tmp_path):
+    """The lines the grammar leaves out are copied from the input: the rejected file holds the
+    claim as it came (in the middle of a file, and as the last claim of a file without SE)."""
+    cap = line_cap("837P")
+    one = shape_bytes("many_lines", cap + 40).decode()
+    # a second claim after the long one, in the same transaction: the long claim's range ends at it
+    head, tail = one.split("\nSE*", 1)
+    second = "CLM*C2*300***11:B:1*Y*A*Y*Y~\nHI*ABK:F332~\nLX*1~\nSV1*HC:90868*300*UN*1*11**1~\nDTP*472*D8*20250909~\n"
+    n_se = int(tail.split("*", 1)[0]) + 5
+    data = (head + "\n" + second + "SE*" + str(n_se) + tail[tail.index("*"):]).encode()
+    p = tmp_path / "long.x12"
+    p.write_bytes(data)
+    res = gate([str(p)], str(tmp_path / "out"), now=NOW, control_number=5)
+    assert res.exit_code == 1
+    out = tmp_path / "out"
+    rejected = (out / "long.rejected.x12").read_bytes()
+    assert _claim_segments(rejected, "C1") == _claim_segments(data, "C1")
+    assert len([s for s in _claim_segments(rejected, "C1") if s.startswith(b"LX*")]) == cap + 40
+    # SE01 of the rejected file counts what was written
+    segs = [s.strip(b"\r\n") for s in rejected.split(b"~") if s.strip()]
+    st = next(i for i, s in enumerate(segs) if s.startswith(b"ST*"))
+    se = next(i for i, s in enumerate(segs) if s.startswith(b"SE*"))
+    assert int(segs[se].split(b"*")[1]) == se - st + 1
+    assert b"CLM*C2*" in (out / "long.accepted.x12").read_bytes()
+    # the long claim as the file's last, with no SE after it: copied to the end of the file
+    cut = data[:data.index(b"CLM*C2*")]
+    q = tmp_path / "cut.x12"
+    q.write_bytes(cut)
+    gate([str(q)], str(tmp_path / "out2"), now=NOW, control_number=5)
+    assert _claim_segments((tmp_path / "out2" / "cut.rejected.x12").read_bytes() + b"SE*~", "C1") == \
+        _claim_segments(cut + b"SE*~", "C1")
+
+
+def test_lines_names_a_claim_of_too_many_lines(tmp_path):
+    cap = line_cap("837P")
+    p = tmp_path / "long.x12"
+    p.write_bytes(shape_bytes("many_lines", cap + 10))
+    r = CliRunner().invoke(main, ["lines", str(p), "--format", "csv", "-o", str(tmp_path / "l.csv")])
+    assert r.exit_code == 1
+    assert "GRM-008" in r.stderr and f"the {cap} its guide allows" in r.stderr
+    rows = (tmp_path / "l.csv").read_text().splitlines()
+    assert len(rows) == 1 + cap + 1  # the header, the lines read
 
 
 @pytest.mark.parametrize("block", [7, 199, 200, 201, 333, 1 << 20])
@@ -319,3 +404,28 @@ def test_the_interchange_scan_reads_a_block_at_a_time(tmp_path, monkeypatch, blo
         p.write_bytes(data)
         assert ics.interchange_ids(str(p)) == ics._scan(data)
     assert len(ics.interchange_ids(str(tmp_path / "0.x12"))) >= 3
+
+
+def test_the_interchanges_seen_in_a_run_are_held_in_bounded_memory(tmp_path, monkeypatch):
+    """A run remembers every (ISA06, ISA13) it read, to find an interchange sent twice: the first
+    MEMORY in a dict, the rest in a temporary SQLite database; an interchange sent again is found
+    on either side of that line."""
+    from edi837.reader.interchanges import SeenInterchanges
+
+    monkeypatch.setattr(SeenInterchanges, "MEMORY", 3)
+    data = shape_bytes("tiny_interchanges", 8)  # ISA13 1 .. 8
+    a = tmp_path / "a.x12"
+    a.write_bytes(data)
+    sub = tmp_path / "again"
+    sub.mkdir()
+    # the same interchanges 2 (held in the dict) and 7 (in the database) in another file
+    parts = [b"ISA*" + p for p in data.split(b"ISA*") if p]
+    b = sub / "b.x12"
+    b.write_bytes(parts[1] + parts[6])
+    e = Engine()
+    fs = found(e.run([str(a), str(b)]))
+    dup = sorted((f.file, f.interchange) for f in fs if f.rule == "S1-ENV-015")
+    assert dup == [(str(b), "000000002"), (str(b), "000000007")]
+    seen = e._ics_seen
+    assert seen is not None and len(seen.mem) == 3 and seen.conn is not None
+    assert seen.get(("EDI837SYNTH", "000000007")) == 1 and seen.get(("EDI837SYNTH", "000000099")) is None

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from ..events import (ClaimChecked, ClaimRead, ClaimVerdict, EngineEvent, FileDone, FileStart, Found, GroupEnd,
                       GroupStart, HlRead, InterchangeEnd, InterchangeStart, TransactionEnd, TransactionStart)
 from ..findings import Finding, Severity
+from ..grammar.stream import line_cap as line_cap  # (the guide's line maximum; tests import it here)
 from ..model.build import stream
 from ..model.claims import Claim
 from ..reader import ReadError
@@ -45,6 +46,7 @@ from .verdicts import ClaimResult, FileResult, Pending, suppress_cascades
 
 if TYPE_CHECKING:
     from ..grammar.loop import Loop
+    from ..reader.interchanges import SeenInterchanges
 
 HL_LEVEL = {"20": "billing", "22": "subscriber", "23": "patient"}  # HL03 -> level
 HL_CLEARS = {"billing": ("billing", "subscriber", "patient"), "subscriber": ("subscriber", "patient"),
@@ -112,7 +114,8 @@ class Engine:
         self.uids = 0  # claims numbered so far in this run (checks/twophase.py)
         # interchange ordinal in the file being read -> where it was sent before (S1-ENV-015)
         self.dup_ics: dict[int, str] = {}
-        self._ics_seen: dict[tuple[str, str], tuple[int, str]] = {}  # (ISA06, ISA13) -> (file no, where)
+        self._ics_seen: SeenInterchanges | None = None  # (ISA06, ISA13) -> the file no that sent it first
+        self._ics_where: dict[int, str] = {}  # file no -> where, for the message
         self._n_files = 0
         if cross_claim == "run":
             self._skip = Engine(options.serial, cross_claim="skip")
@@ -147,24 +150,28 @@ class Engine:
         earlier file of this run, or accepted in an earlier run (a pack's
         ``interchange_accepted``, e.g. the history store): ordinal -> where.
         An ISA13 repeated inside one file is S1-ENV-009's, not counted here."""
-        from ..reader.interchanges import interchange_ids
+        from ..reader.interchanges import SeenInterchanges, iter_interchange_ids
 
         self._n_files += 1
         no = self._n_files
         out: dict[int, str] = {}
         seen = self._ics_seen
+        if seen is None:
+            seen = self._ics_seen = SeenInterchanges()
+        where = self._ics_where
         looks = [fn for st in self.pack_runs() if (fn := getattr(st, "interchange_accepted", None)) is not None]
-        for n, k in enumerate(interchange_ids(source), 1):
+        for n, k in enumerate(iter_interchange_ids(source), 1):
             first = seen.get(k)
             if first is not None:
-                if first[0] != no:
-                    out[n] = first[1]
+                if first != no:
+                    out[n] = where[first]
                 continue
             if any(look(*k) for look in looks):
                 out[n] = "accepted in an earlier run, by the history store"
                 continue
-            if len(seen) < 1_000_000:
-                seen[k] = (no, f"sent earlier in this run, in {name or 'an earlier input'}")
+            if no not in where:
+                where[no] = f"sent earlier in this run, in {name or 'an earlier input'}"
+            seen.add(k, no)
         return out
 
     def pack_runs(self) -> list[Any]:
@@ -549,24 +556,6 @@ class Engine:
         fin = self.options.on_finish
         if fin is not None:
             fin()
-
-
-_CAPS: dict[str | None, int | None] = {}
-
-
-def line_cap(kind: str | None) -> int | None:
-    """The guide's maximum number of service lines (loop 2400) per claim of ``kind``."""
-    try:
-        return _CAPS[kind]
-    except KeyError:
-        pass
-    cap: int | None = None
-    if kind in ("837P", "837I"):
-        from ..guide.loader import load_guide
-
-        cap = next((lp.repeat for lp in load_guide(kind).root.walk() if lp.id == "2400"), None)
-    _CAPS[kind] = cap
-    return cap
 
 
 def _name(source: Any, file: str | None) -> str:

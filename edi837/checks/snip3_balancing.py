@@ -52,6 +52,8 @@ def clm02_balances(claim: Claim, ctx: Any) -> Iterator[Hit]:
     charge = claim.charge
     if charge is None or not claim.lines:
         return  # missing/invalid CLM02 is a SNIP 1/2 finding
+    if claim.overflow is not None:
+        return  # more lines than the guide allows (S2-LOOP-002): those past it are not read, so not summed
     total = Decimal(0)
     for ln in claim.lines:
         if ln.charge is None:

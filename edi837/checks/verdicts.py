@@ -101,7 +101,7 @@ class Pending:
     """
 
     _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
-    SPILL_AT = 20000
+    SPILL_AT = 4000
 
     def __init__(self, file: str | None):
         self.file = file

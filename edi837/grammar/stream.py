@@ -33,6 +33,9 @@ RULES = {
     "GRM-005": "ST01 (transaction set identifier code) is empty: the transaction cannot be read as an 837.",
     "GRM-006": "An 837 of a guide edi837 does not read (ST03/GS08 not an 837P or 837I version, e.g. 837D): "
                "its claims cannot be checked.",
+    "GRM-008": "A claim of more service lines than its guide allows (837P 50, 837I 999): `edi837 lines` "
+               "exports one line past the maximum and names the claim; the lines after it are not read "
+               "(validate and gate reject the claim, S2-LOOP-002, and the gate's rejected file keeps every line).",
     "GRM-007": "An 837 of version 4010 (GS08/ST03 004010X098A1 or 004010X096A1, ISA12 00401) or older: "
                "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012; its claims are not read.",
 }
@@ -122,8 +125,48 @@ def guide_kind(version: str, gs01: str = "") -> tuple[str | None, str | None]:
     return kind, f"version {version} is read with the {exact} grammar; the guides differ in places"
 
 
+_CAPS: dict[str | None, int | None] = {}
+_FEWEST_LINES = 50  # the lower of the two guides' line maximums (837P)
+
+
+def overflow_finding(claim_first: Segment, kind: str | None, overflow: tuple[int, int | None, int],
+                     file: str | None) -> Finding:
+    """GRM-008: the claim starting at ``claim_first`` (its CLM) left out ``overflow``'s segments."""
+    cap = line_cap(kind)
+    return Finding(rule="GRM-008", severity=Severity.ERROR, snip=2,
+                   message=f"the claim has more service lines than the {cap} its guide allows: line "
+                           f"{cap + 1 if cap else '?'} is the last one read; its {overflow[2]:,} segments after it "
+                           "were not read or exported",
+                   file=file, segment_seq=claim_first.seq, line=claim_first.line,
+                   byte_offset=claim_first.offset, segment_id=claim_first.fields[0])
+
+
+def line_cap(kind: str | None) -> int | None:
+    """The guide's maximum number of service lines (loop 2400) per claim of ``kind``."""
+    try:
+        return _CAPS[kind]
+    except KeyError:
+        pass
+    cap: int | None = None
+    if kind in ("837P", "837I"):
+        from ..guide.loader import load_guide
+
+        cap = next((lp.repeat for lp in load_guide(kind).root.walk() if lp.id == "2400"), None)
+    _CAPS[kind] = cap
+    return cap
+
+
 class Structurer:
-    """Turns the segments of one file into loop events, chunk by chunk."""
+    """Turns the segments of one file into loop events, chunk by chunk.
+
+    A claim of more service lines than its guide allows (837P 50, 837I 999) is
+    cut after one line more than the guide's maximum: the lines past that are
+    not held (memory stays bounded however many lines one claim has; the
+    claim is rejected for the extra line, S2-LOOP-002).  Its
+    :class:`ClaimChunk` counts every segment (SE01) and names the byte range of
+    the segments left out (``overflow``), so the gate's split copies them
+    into the rejected output from the input.
+    """
 
     def __init__(self, reader: SegmentReader):
         self.reader = reader
@@ -191,13 +234,21 @@ class Structurer:
         # reader findings about segments of the chunk being gathered: they follow the chunk's
         # event, so the engine places them in their own transaction (and HL), not in the one before
         held: list[Finding] = []
+        # service lines of the open claim chunk, and what it leaves out past its guide's maximum
+        # + 1 lines: [segments, byte offset of the first one]
+        lx = 0
+        over: list[int] | None = None
 
-        def flush() -> Iterator[StructureEvent]:
-            nonlocal chunk, toks, held
+        def flush(end: int | None = None) -> Iterator[StructureEvent]:
+            """The gathered chunk's event; ``end``: the byte offset of the segment after it (None:
+            the end of the file)."""
+            nonlocal chunk, toks, held, lx, over
             if not chunk:
                 return
             segs, chunk = chunk, []
             tt, toks = toks, []
+            lx = 0
+            cut, over = over, None
             assert kind is not None  # chunks are gathered only inside an 837 transaction (kind set at its ST)
             lp = self._chunk(kind, chunk_start, segs, tt)
             first = segs[0].fields[0]
@@ -206,7 +257,10 @@ class Structurer:
             elif first == "HL":
                 yield HlChunk(lp, hl_level, len(segs))
             elif first == "CLM":
-                yield ClaimChunk(lp, len(segs), self.shape)
+                if cut is None:
+                    yield ClaimChunk(lp, len(segs), self.shape)
+                else:
+                    yield ClaimChunk(lp, len(segs) + cut[0], self.shape, (cut[1], end, cut[0]))
             if held:
                 found, held = held, []
                 yield from map(Found, found)
@@ -214,7 +268,7 @@ class Structurer:
         def close_missing_se(seg: Segment) -> Iterator[StructureEvent]:
             nonlocal in_st, skipping
             if in_st or skipping:
-                yield from flush()
+                yield from flush(seg.offset)
                 yield Found(Finding(
                     rule="GRM-004", severity=Severity.ERROR, snip=1, ik3=None,
                     message=f"the transaction has no SE trailer: {seg.id} found before it",
@@ -235,7 +289,7 @@ class Structurer:
             sid = seg.fields[0]
             if in_st:
                 if sid == "HL" or sid == "CLM":
-                    yield from flush()
+                    yield from flush(seg.offset)
                     if sid == "HL":
                         hl_level = seg[3]
                         toks.append("HL_" + hl_level)
@@ -253,7 +307,7 @@ class Structurer:
                     chunk.append(seg)
                     continue
                 if sid == "SE":
-                    yield from flush()
+                    yield from flush(seg.offset)
                     seg.loop = None
                     in_st = False
                     yield SeSeen(seg)
@@ -261,6 +315,16 @@ class Structurer:
                 if sid in ("ST", "GE", "IEA", "GS", "ISA"):
                     yield from close_missing_se(seg)
                 else:
+                    if sid == "LX" and chunk_start == "loop_2300":
+                        lx += 1
+                        if lx > _FEWEST_LINES + 1 and over is None:
+                            cap = line_cap(kind)
+                            if cap is not None and lx > cap + 1:
+                                over = [0, seg.offset]
+                    if over is not None:  # past the guide's maximum + 1 lines: counted, not held
+                        over[0] += 1
+                        seg.loop = None
+                        continue
                     chunk.append(seg)
                     toks.append("NM1_" + seg[1] if sid == "NM1" else sid)
                     continue

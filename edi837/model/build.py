@@ -50,6 +50,8 @@ class ClaimLoopRead:
     shape: object = None  # ClaimChunk.shape: the grammar's template when no segment was misplaced
     # the loop is flat: the claim's segments in file order, its loops not built (``shape`` gives them)
     flat: bool = False
+    # ClaimChunk.overflow: the service lines past the guide's maximum + 1, not in ``loop``
+    overflow: tuple[int, int | None, int] | None = None
 
     def tree(self) -> Loop:
         """The claim's 2300 loop with its child loops."""
@@ -60,8 +62,11 @@ class ClaimLoopRead:
         return lp
 
     def build(self) -> Claim:
-        return build_claim(self.tree(), self.kind, self.seq, self.file, self.transaction, self.billing,
-                           self.subscriber, self.patient, self.enclosing)
+        c = build_claim(self.tree(), self.kind, self.seq, self.file, self.transaction, self.billing,
+                        self.subscriber, self.patient, self.enclosing)
+        if self.overflow is not None:
+            c.overflow = self.overflow
+        return c
 
 
 def stream(source: Any, file: str | None = None, keep: bool = False) -> Iterator[ModelEvent]:
@@ -88,7 +93,7 @@ def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator
     enclosing = Enclosing()
     for e in ev:
         match e:
-            case ClaimChunk(lp, n, shape):
+            case ClaimChunk(lp, n, shape, overflow):
                 claim_seq += 1
                 parent = patient or subscriber
                 lp.parent = parent
@@ -97,10 +102,12 @@ def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator
                     tx.segment_count += n
                 if not claims:
                     yield ClaimLoopRead(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber,
-                                        patient, enclosing, shape, shape is not None)
+                                        patient, enclosing, shape, shape is not None, overflow)
                     continue
                 c = build_claim(lp, tx.kind if tx else None, claim_seq, fname, tx, billing, subscriber, patient,
                                 enclosing)
+                if overflow is not None:
+                    c.overflow = overflow
                 if keep:
                     if parent is not None:
                         parent.children.append(lp)

@@ -249,6 +249,9 @@ class Claim:
     statement_to: _dt.date | None = None
     admission_date: _dt.date | None = None
     lines: list[ServiceLine] = attrs.field(factory=list)
+    # more service lines than the guide allows + 1: the segments past them, which the claim leaves
+    # out (grammar.stream.Structurer), as (first byte offset, end byte offset or None, how many)
+    overflow: tuple[int, int | None, int] | None = None
 
     def unlink(self) -> None:
         """Break the claim's reference cycle (its service lines' links back to it), so that

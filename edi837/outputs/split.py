@@ -21,10 +21,11 @@ import datetime as _dt
 import os
 import re
 import unicodedata
-from typing import IO, TYPE_CHECKING, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent,
                       TransactionEnd, TransactionStart)
+from ..reader import MAX_SEGMENT, read_range
 from ..reader.segment import Delimiters, Segment
 from .atomic import atomic_write
 
@@ -231,6 +232,9 @@ class Splitter:
         self.hl_children = hl_children
         self.counter = counter
         self.written: dict[str, list[str]] = {v: [] for v in paths}  # claim ids per output
+        # the input read (path or bytes): a claim of more lines than its guide allows has the
+        # segments past them copied from it (Claim.overflow)
+        self.source: Any = None
         self.missing: list[int] = []  # claim_seqs without a pass-1 verdict
 
     def run(self, events: Iterable[ModelEvent], listeners: Iterable[Callable[[ModelEvent], None]] = ()) -> None:
@@ -298,6 +302,41 @@ class Splitter:
             if o.w is not None:
                 o.close_isa()
 
+    def _overflow(self, overflow: tuple[int, int | None, int], w: SegmentWriter, delims: Delimiters) -> int:
+        """Copy the segments a claim of too many service lines left out (``Claim.overflow``) from
+        the input, one at a time as the reader split them (a segment longer than the reader takes
+        is left out, as the reader leaves it out); returns how many were written."""
+        if self.source is None:
+            raise RuntimeError("a claim of more service lines than the guide allows needs the input "
+                               "(Splitter.source) to copy the lines past them")
+        start, end, _n = overflow
+        tb = delims.segment.encode("latin-1")
+        el = delims.element
+        n = 0
+        rest = b""
+        skipping = False  # inside a segment longer than the reader takes
+
+        def put(raw: bytes) -> int:
+            raw = raw.strip(b"\r\n")
+            if not raw:
+                return 0
+            w.write(raw.decode("latin-1").split(el), "latin-1")
+            return 1
+
+        for chunk in read_range(self.source, start, end):
+            parts = (rest + chunk).split(tb)
+            rest = parts.pop()
+            for p in parts:
+                if skipping:
+                    skipping = False
+                    continue
+                n += put(p)
+            if len(rest) > MAX_SEGMENT:
+                rest, skipping = b"", True
+        if not skipping:
+            n += put(rest)
+        return n
+
     def _claim(self, claim: Claim, isa: Segment | None, gs: Segment | None, header: list[Segment],
                chain: list[tuple[str, list[Segment]]], tx_no: int) -> None:
         verdict = self.verdicts.get(claim.seq)
@@ -357,6 +396,8 @@ class Splitter:
         for s in segs:
             w.write(s.fields, s.encoding)
             o.segs += 1
+        if claim.overflow is not None:
+            o.segs += self._overflow(claim.overflow, w, delims)
         o.claims += 1
         self.written[verdict].append(claim.claim_id)
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..events import ClaimRead, Found, ModelEvent
 from ..findings import Finding
+from ..grammar.stream import overflow_finding
 from ..model.build import ClaimLoopRead
 from ..model.claims import Claim, ServiceLine
 from .columnar import LIST_SEP, claim_line_rows
@@ -165,12 +166,17 @@ def rows(events: Iterable[ModelEvent | ClaimLoopRead], on_finding: Callable[[Fin
         model = model_forced()
     for ev in events:
         if isinstance(ev, ClaimLoopRead):
+            if ev.overflow is not None and on_finding is not None and ev.loop.segments:
+                on_finding(overflow_finding(ev.loop.segments[0], ev.kind, ev.overflow, ev.file))
             got = None if model else claim_line_rows(ev, COLUMN_NAMES)
             if got is None:
                 yield from claim_rows(ev.build())
             else:
                 yield from got
         elif isinstance(ev, ClaimRead):
-            yield from claim_rows(ev.claim)
+            c = ev.claim
+            if c.overflow is not None and on_finding is not None and c.loop.segments:
+                on_finding(overflow_finding(c.loop.segments[0], c.kind, c.overflow, c.file))
+            yield from claim_rows(c)
         elif on_finding is not None and isinstance(ev, Found):
             on_finding(ev.finding)

@@ -167,6 +167,35 @@ def open_source(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str |
     raise TypeError(f"cannot read {type(source).__name__}")
 
 
+def read_range(source: "str | os.PathLike[str] | bytes | BinaryIO", start: int, end: int | None,
+               block: int = BLOCK) -> Iterator[bytes]:
+    """The input's bytes from byte offset ``start`` up to ``end`` (None: its end), a block at a
+    time; offsets are the reader's (:attr:`Segment.offset`: of the decompressed bytes of gzip
+    input).  A path or bytes are opened anew; a stream is read from where it stands."""
+    stream, _ = open_source(source)
+    try:
+        pos = 0
+        try:
+            stream.seek(start)
+            pos = start
+        except (OSError, AttributeError, ValueError):
+            pass
+        while pos < start:  # (a stream that cannot seek: read up to ``start``)
+            b = stream.read(min(block, start - pos))
+            if not b:
+                return
+            pos += len(b)
+        while end is None or pos < end:
+            b = stream.read(block if end is None else min(block, end - pos))
+            if not b:
+                return
+            pos += len(b)
+            yield b
+    finally:
+        if not hasattr(source, "read"):
+            stream.close()
+
+
 def starts_like_x12(head: bytes) -> bool:
     """Whether the first bytes of a file (decompressed, if it was gzip) begin
     with an ISA header, after an optional UTF-8 byte-order mark and white space."""
