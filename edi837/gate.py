@@ -232,7 +232,7 @@ def private_folder(path: str, what: str) -> None:
 def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile: Any = None,
          history: Any = None, control_number: int | None = None, now: _dt.datetime | None = None,
          echo: Callable[[str], Any] | None = None, jobs: int = 1, redact: bool = False,
-         progress: bool = False, **engine_options: Any) -> GateResult:
+         progress: bool = False, keep_results: bool = True, **engine_options: Any) -> GateResult:
     """Gate ``inputs`` (files or folders) into ``out_dir``; see the module doc.
 
     ``jobs > 1``: pass 1 of several files runs on that many processes
@@ -240,7 +240,10 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
     here, file after file, so outputs and control numbers are those of one job.
     ``redact``: PHI is masked in the report.json files
     (:mod:`edi837.outputs.redact`); ``progress``: a bar on standard error over
-    the input bytes (two passes a file, :mod:`edi837.progress`).
+    the input bytes (two passes a file, :mod:`edi837.progress`); ``keep_results``
+    False: ``GateResult.claims`` and each ``FileGate.results`` stay empty (the
+    claim results are in each file's report.json), so a run of millions of
+    claims does not hold one result per claim (the CLI, the service and watch).
 
     One gate run at a time per ``out_dir`` (a lock; another run waits).  It
     starts by removing what a killed run left (hidden ``.part`` files, scratch
@@ -284,7 +287,7 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
         scratch = os.path.join(out_dir, SCRATCH)
         try:
             result = _gate_files(files, stems, out_dir, opts, counter, now, echo, jobs, scratch,
-                                 redactor, progress)
+                                 redactor, progress, keep_results)
             result.skipped = got.skipped
             fsync_dir(out_dir)  # every output renamed into place for good, then the history
             if store is not None:
@@ -305,7 +308,8 @@ def gate(inputs: Iterable[str] | str, out_dir: str, *, snip: Any = None, profile
 
 def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptions,
                 counter: ControlCounter, now: _dt.datetime, echo: Callable[[str], Any] | None,
-                jobs: int, scratch: str, redactor: Redactor | None, progress: bool) -> GateResult:
+                jobs: int, scratch: str, redactor: Redactor | None, progress: bool,
+                keep_results: bool = True) -> GateResult:
     # part and spool files of the run (PHI, 0600 in a 0700 folder): removed at the end,
     # or at the next start
     private_folder(scratch, "scratch folder")
@@ -333,7 +337,10 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
             fg = gate_file(engine, path, out_dir, stem, counter, now, events, chains.pop(path, {}),
                            redact=redactor, progress=bar)
             result.files.append(fg)
-            result.claims.extend(fg.results)
+            if keep_results:
+                result.claims.extend(fg.results)
+            else:
+                fg.results = []
             if bar is not None:
                 bar.file_done(path)
             r = fg.result
@@ -552,7 +559,7 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
         with _stop_on_sigterm():
             res = gate(list(files_or_folders), out_dir, snip=snip, profile=profile, history=history,
                        control_number=control_number, now=now, echo=None if quiet else echo, jobs=jobs,
-                       redact=redact, progress=wanted(quiet))
+                       redact=redact, progress=wanted(quiet), keep_results=False)
     except Stopped:  # the unfinished input's temporaries are removed, the history run voided
         fail("stopped (SIGTERM); the outputs of the inputs not finished were not written")
     except GateError as e:
@@ -567,7 +574,8 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
         fail(f"{e}; the run stopped (run it again once the file is complete)", file=e.path,
              event="input changed")
     logs.log(log, logging.INFO, "run end", command="gate", exit_code=res.exit_code,
-             seconds=round(time.monotonic() - t0, 3), files=len(res.files), claims=len(res.claims),
+             seconds=round(time.monotonic() - t0, 3), files=len(res.files),
+             claims=sum(f.result.claims for f in res.files),
              accepted=sum(f.result.accepted for f in res.files),
              rejected=sum(f.result.rejected for f in res.files))
     sys.exit(res.exit_code)

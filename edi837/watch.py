@@ -598,7 +598,7 @@ class InboxWatch:
                 why=f"same content as {same.name}")
         self.stop.in_gate = True
         try:
-            res = gate([item.work], self.out_dir, echo=None, **self.gate_options)
+            res = gate([item.work], self.out_dir, echo=None, keep_results=False, **self.gate_options)
         except GateError as e:
             msg = str(e)
             if not msg.startswith(item.work + ":"):

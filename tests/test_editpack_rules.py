@@ -274,6 +274,46 @@ def test_tms_course_bounds():
     assert course_bounds(ds, ds[3], 9) == (ds[3], ds[3])
 
 
+@pytest.mark.parametrize("few", [0, 10_000])
+def test_the_claim_view_reads_a_course_outwards_from_its_date_as_course_bounds_defines_it(monkeypatch, few):
+    """ClaimView.tms_course walks the date-sorted peers outwards from a date (work in the size of
+    the course, not of the patient's history): the same course as course_bounds over every TMS
+    date of the patient, with its events in the same order (random patients)."""
+    import datetime as dt
+    import random
+
+    from edi837.checks.editpack import run_state
+    from edi837.checks.editpack.history import Event
+    from edi837.checks.editpack.run_state import ClaimView, _order
+    from edi837.checks.editpack.tms_course import course_bounds
+
+    # (few: every patient indexed whole for each claim, as before; 0: every one searched outwards)
+    monkeypatch.setattr(run_state, "_FEW", few)
+
+    tms = frozenset({"90867", "90868", "90869"})
+    day0 = dt.date(2025, 1, 1)
+    rng = random.Random(7)
+    for trial in range(300):
+        def ev(uid: int, seq: int) -> Event:
+            d = None if rng.random() < 0.05 else day0 + dt.timedelta(days=rng.randint(0, 200))
+            code = rng.choice(["90868", "90867", "90834", "90870"])
+            return Event(("S", "1", "1", "1", f"C{uid}"), f"C{uid}", "837P", "", code, "", (), d, d, 1.0, "N",
+                         False, seq, uid)
+        peers = sorted((ev(rng.randint(0, 40), s) for s in range(rng.randint(0, 60))), key=_order)
+        own = [ev(99, s) for s in range(rng.randint(0, 4))]
+        cv = ClaimView(None, None, 99)  # type: ignore[arg-type]
+        cv.__dict__.update(peers=peers, events=own)
+        gap = rng.choice([0, 3, 10, 29])
+        for d in [day0 + dt.timedelta(days=rng.randint(-5, 205)) for _ in range(3)] + \
+                [e.date for e in own if e.date is not None]:
+            evs = [e for e in peers + own if e.code in tms and e.date]
+            dates = sorted({e.date for e in evs} | {d})
+            start, end = course_bounds(dates, d, gap)
+            assert cv.tms_course(d, gap, tms) == ([e for e in evs if start <= e.date <= end], start, end), trial
+            # the patient's events of that date, peers first (ClaimView.on_date's)
+            assert cv._day(d) == [e for e in peers + own if e.date == d]
+
+
 def test_profile_read_once_per_process_and_again_when_changed(tmp_path, monkeypatch):
     import os
 

@@ -429,3 +429,17 @@ def test_the_interchanges_seen_in_a_run_are_held_in_bounded_memory(tmp_path, mon
     seen = e._ics_seen
     assert seen is not None and len(seen.mem) == 3 and seen.conn is not None
     assert seen.get(("EDI837SYNTH", "000000007")) == 1 and seen.get(("EDI837SYNTH", "000000099")) is None
+
+
+def test_a_gate_run_can_leave_out_the_claim_results_it_holds(tmp_path):
+    """keep_results=False (the CLI, the service, watch): the run returns its counts and writes every
+    output, and holds no ClaimResult per claim (a run of millions of claims)."""
+    p = tmp_path / "t.x12"
+    p.write_bytes(shape_bytes("tiny_interchanges", 3))
+    kept = gate([str(p)], str(tmp_path / "a"), now=NOW, control_number=5)
+    lean = gate([str(p)], str(tmp_path / "b"), now=NOW, control_number=5, keep_results=False)
+    assert len(kept.claims) == 3 and len(kept.files[0].results) == 3
+    assert lean.claims == [] and lean.files[0].results == []
+    assert lean.files[0].result.claims == 3 and lean.exit_code == kept.exit_code
+    for name in sorted(x.name for x in (tmp_path / "a").iterdir() if not x.name.startswith(".")):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()

@@ -109,7 +109,8 @@ def run_gate(paths: Paths, ids: list[str], jobs: int, redact: bool) -> dict[str,
     os.chdir(paths.incoming)  # the reports name the upload ID.x12, not a path of the server
     for i in ids:
         remove_outputs(paths.out, i)
-    gate([i + ".x12" for i in ids], paths.out, history=paths.history, jobs=jobs, redact=redact)
+    gate([i + ".x12" for i in ids], paths.out, history=paths.history, jobs=jobs, redact=redact,
+         keep_results=False)
     return {i: summarize(paths.out, i) for i in ids}
 
 

@@ -50,13 +50,13 @@ _T = TypeVar("_T")
 # a patient's cache entry: [events of the run's passed claims, their stays, events
 # saved in the spill, stays saved, the store's (events, stays) or None, the run's
 # claims of the patient as (uid, first date, last date, passed) ordinals, claims
-# saved, the latest last date among them, the sorted index of _ordered]
+# saved, the latest last date among them, the sorted index of _ordered (with a count of
+# the patient's multi-day events)]
 _Entry = list[Any]
-# ClaimView's TMS course index: (gap, TMS codes, dated TMS events, their dates,
-# date -> (course events, start, end))
-_CourseIndex = tuple[int, frozenset[str], list[Event], set[_dt.date],
-                     dict[_dt.date, tuple[list[Event], _dt.date, _dt.date]]]
 _NO_DATE = _dt.date.min
+# a patient of at most this many events on other claims is indexed whole for each claim (a dict by
+# date, every TMS date); of more, the date-sorted events are searched (ClaimView._day, tms_course)
+_FEW = 64
 _REPLACING = ("7", "8")  # CLM05-3 replacement, void
 
 
@@ -311,7 +311,10 @@ class ClaimView:
         self.st = st
         self.claim = claim
         self.uid = uid
-        self._tms: _CourseIndex | None = None
+        self._tms: dict[tuple[int, frozenset[str], _dt.date], tuple[list[Event], _dt.date, _dt.date]] = {}
+        self._days: dict[_dt.date | None, list[Event]] = {}
+        # (gap, TMS codes, the patient's dated TMS events, their dates): tms_course of few events
+        self._tms_few: tuple[int, frozenset[str], list[Event], set[_dt.date]] | None = None
         self._last: tuple[ServiceLine, Any, str, list[Event]] | None = None
         self.memo: dict[Any, Any] = {}
 
@@ -437,7 +440,8 @@ class ClaimView:
 
     @_once
     def by_date(self) -> dict[_dt.date | None, list[Event]]:
-        """date -> the patient's events of that date (peers, then this claim's)."""
+        """date -> the patient's events of that date (peers, then this claim's): for a
+        patient of few events (see :meth:`_day`)."""
         b: dict[_dt.date | None, list[Event]] = {}
         for evs in (self.peers, self.events):
             for e in evs:
@@ -448,11 +452,35 @@ class ClaimView:
                     lst.append(e)
         return b
 
+    def _day(self, d: _dt.date | None) -> list[Event]:
+        """The patient's events of date ``d`` (peers, then this claim's).  Of a patient
+        of many events, a slice of :attr:`peers`, which are sorted by date, found by
+        bisection: no index of every date of the patient's history for each claim (of
+        few, :attr:`by_date` is cheaper)."""
+        if len(self.peers) <= _FEW:
+            return self.by_date.get(d) or []
+        got = self._days.get(d)
+        if got is None:
+            peers = self.peers
+            # (events without a date sort first, see _order)
+            i = _first_on(peers, d) if d is not None else 0
+            j = i
+            n = len(peers)
+            while j < n and peers[j].date == d:
+                j += 1
+            got = self._days[d] = peers[i:j] + [e for e in self.events if e.date == d]
+        return got
+
     @_once
     def ranged(self) -> bool:
         """Whether any dated event of the patient spans more than one day."""
-        return any(e.date is not None and e.date_end and e.date_end != e.date
-                   for evs in (self.peers, self.events) for e in evs)
+        if any(_spans(e) for e in self.events):
+            return True
+        peers = self.peers
+        got = self._entry[8]  # (set by peers: _ordered) the patient's multi-day events, counted as they came
+        if got is not None and not got[6]:
+            return False
+        return any(_spans(e) for e in peers)
 
     def on_date(self, ln: ServiceLine, d: Any, which: str = "before") -> list[Event]:
         """The patient's events of date ``d`` other than line ``ln``'s: ``"before"``
@@ -462,7 +490,7 @@ class ClaimView:
         last = self._last
         if last is not None and last[0] is ln and last[1] == d and last[2] == which:
             return last[3]
-        lst = self.by_date.get(d)
+        lst = self._day(d)
         if not lst:
             out = []
         else:
@@ -500,17 +528,91 @@ class ClaimView:
                    tms: frozenset[str]) -> tuple[list[Event], _dt.date, _dt.date]:
         """(the patient's dated TMS events whose dates fall in the course holding ``d``,
         start, end): courses are runs of dates at most ``gap`` days apart, over the
-        TMS dates of the patient (peers and this claim) and ``d``."""
-        t = self._tms
-        if t is None or t[0] != gap or t[1] is not tms:
-            evs = [e for evs in (self.peers, self.events) for e in evs if e.code in tms and e.date]
-            t = self._tms = (gap, tms, evs, {e.date for e in evs if e.date is not None}, {})
-        _, _, evs, dset, memo = t
-        got = memo.get(d)
-        if got is None:
+        TMS dates of the patient (peers and this claim) and ``d``.  Read outwards from
+        ``d`` over the date-sorted :attr:`peers`: the work is the course's, not the
+        patient's whole history's."""
+        mk = (gap, tms, d)
+        got = self._tms.get(mk)
+        if got is not None:
+            return got
+        peers = self.peers
+        if len(peers) <= _FEW:  # a patient of few events: every TMS date of theirs, then the course
+            t = self._tms_few
+            if t is None or t[0] != gap or t[1] is not tms:
+                evs = [e for ev in (peers, self.events) for e in ev if e.code in tms and e.date]
+                t = self._tms_few = (gap, tms, evs, {e.date for e in evs if e.date is not None})
+            _, _, evs, dset = t
             start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
-            got = memo[d] = ([e for e in evs if e.date is not None and start <= e.date <= end], start, end)
+            got = self._tms[mk] = ([e for e in evs if e.date is not None and start <= e.date <= end], start, end)
+            return got
+        own = sorted({e.date for e in self.events if e.code in tms and e.date is not None})
+        at = _first_on(peers, d)
+        n = len(peers)
+        # outwards from d: the next TMS date (the patient's other claims', this claim's) while it
+        # is at most ``gap`` days from the course's first (last) date so far
+        start, i, k = d, at - 1, bisect.bisect_left(own, d) - 1
+        while True:
+            pd: _dt.date | None = None
+            while i >= 0:
+                e = peers[i]
+                ed = e.date
+                if ed is None:  # (undated events sort first)
+                    i = -1
+                    break
+                if ed < start and e.code in tms:
+                    pd = ed
+                    break
+                i -= 1
+            while k >= 0 and own[k] >= start:
+                k -= 1
+            od = own[k] if k >= 0 else None
+            prev = od if pd is None or (od is not None and od > pd) else pd
+            if prev is None or (start - prev).days > gap:
+                break
+            start = prev
+        end, i, k = d, at, bisect.bisect_right(own, d)
+        while True:
+            nd: _dt.date | None = None
+            while i < n:
+                e = peers[i]
+                ed = e.date
+                if ed is not None and ed > end and e.code in tms:
+                    nd = ed
+                    break
+                i += 1
+            while k < len(own) and own[k] <= end:
+                k += 1
+            od = own[k] if k < len(own) else None
+            nxt = od if nd is None or (od is not None and od < nd) else nd
+            if nxt is None or (nxt - end).days > gap:
+                break
+            end = nxt
+        evs = []
+        for i in range(_first_on(peers, start), n):
+            e = peers[i]
+            if e.date is None:
+                continue
+            if e.date > end:
+                break
+            if e.code in tms:
+                evs.append(e)
+        evs += [e for e in self.events if e.code in tms and e.date is not None and start <= e.date <= end]
+        got = self._tms[mk] = (evs, start, end)
         return got
+
+
+def _day_of(e: Event) -> _dt.date:
+    return e.date or _NO_DATE
+
+
+def _first_on(evs: list[Event], d: _dt.date) -> int:
+    """Index of the first of ``evs`` (sorted by :func:`_order`) dated ``d`` or later."""
+    return bisect.bisect_left(evs, d, key=_day_of)
+
+
+def _spans(e: Event) -> bool:
+    """Whether a dated event spans more than one day."""
+    return e.date is not None and bool(e.date_end) and e.date_end != e.date
 
 
 def _line_id(e: Event) -> tuple[Any, ...]:
@@ -535,13 +637,15 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
     got = ent[8]
     if got is None:
         hist = sorted(ent[4][0], key=_order) if ent[4] is not None else []
-        got = ent[8] = [hist, None, [], False, 0, {}]
-    hist, last, run, _, n, ids = got
+        got = ent[8] = [hist, None, [], False, 0, {}, sum(map(_spans, hist))]
+    hist, last, run, _, n, ids, _ = got
     evs = ent[0]
     if n < len(evs):
         for e in evs[n:]:
             if e.freq in _REPLACING:
                 got[3] = True  # the run has a replacement or void of this patient
+            if e.date_end is not None and _spans(e):
+                got[6] += 1  # multi-day events of the patient (store's and run's: ClaimView.ranged)
             me = (e.key[0], e.claim_id)
             ids[me] = ids.get(me, 0) + 1  # the run's events per sender and CLM01 (ClaimView._split)
             k = _order(e)
