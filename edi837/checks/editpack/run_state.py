@@ -311,8 +311,9 @@ class ClaimView:
         self.st = st
         self.claim = claim
         self.uid = uid
-        self._tms: dict[tuple[int, frozenset[str], _dt.date], tuple[list[Event], _dt.date, _dt.date]] = {}
-        self._days: dict[_dt.date | None, list[Event]] = {}
+        # tms_course and _day of a patient of many events: (gap, codes, date) -> course, date -> events
+        self._tms: dict[tuple[int, frozenset[str], _dt.date], tuple[list[Event], _dt.date, _dt.date]] | None = None
+        self._days: dict[_dt.date | None, list[Event]] | None = None
         # (gap, TMS codes, the patient's dated TMS events, their dates): tms_course of few events
         self._tms_few: tuple[int, frozenset[str], list[Event], set[_dt.date]] | None = None
         self._last: tuple[ServiceLine, Any, str, list[Event]] | None = None
@@ -459,7 +460,10 @@ class ClaimView:
         few, :attr:`by_date` is cheaper)."""
         if len(self.peers) <= _FEW:
             return self.by_date.get(d) or []
-        got = self._days.get(d)
+        days = self._days
+        if days is None:
+            days = self._days = {}
+        got = days.get(d)
         if got is None:
             peers = self.peers
             # (events without a date sort first, see _order)
@@ -468,7 +472,7 @@ class ClaimView:
             n = len(peers)
             while j < n and peers[j].date == d:
                 j += 1
-            got = self._days[d] = peers[i:j] + [e for e in self.events if e.date == d]
+            got = days[d] = peers[i:j] + [e for e in self.events if e.date == d]
         return got
 
     @_once
@@ -490,7 +494,7 @@ class ClaimView:
         last = self._last
         if last is not None and last[0] is ln and last[1] == d and last[2] == which:
             return last[3]
-        lst = self._day(d)
+        lst = self.by_date.get(d) if len(self.peers) <= _FEW else self._day(d)
         if not lst:
             out = []
         else:
@@ -531,10 +535,6 @@ class ClaimView:
         TMS dates of the patient (peers and this claim) and ``d``.  Read outwards from
         ``d`` over the date-sorted :attr:`peers`: the work is the course's, not the
         patient's whole history's."""
-        mk = (gap, tms, d)
-        got = self._tms.get(mk)
-        if got is not None:
-            return got
         peers = self.peers
         if len(peers) <= _FEW:  # a patient of few events: every TMS date of theirs, then the course
             t = self._tms_few
@@ -543,7 +543,13 @@ class ClaimView:
                 t = self._tms_few = (gap, tms, evs, {e.date for e in evs if e.date is not None})
             _, _, evs, dset = t
             start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
-            got = self._tms[mk] = ([e for e in evs if e.date is not None and start <= e.date <= end], start, end)
+            return [e for e in evs if e.date is not None and start <= e.date <= end], start, end
+        memo = self._tms
+        if memo is None:
+            memo = self._tms = {}
+        mk = (gap, tms, d)
+        got = memo.get(mk)
+        if got is not None:
             return got
         own = sorted({e.date for e in self.events if e.code in tms and e.date is not None})
         at = _first_on(peers, d)
@@ -597,7 +603,7 @@ class ClaimView:
             if e.code in tms:
                 evs.append(e)
         evs += [e for e in self.events if e.code in tms and e.date is not None and start <= e.date <= end]
-        got = self._tms[mk] = (evs, start, end)
+        got = memo[mk] = (evs, start, end)
         return got
 
 
@@ -644,7 +650,7 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
         for e in evs[n:]:
             if e.freq in _REPLACING:
                 got[3] = True  # the run has a replacement or void of this patient
-            if e.date_end is not None and _spans(e):
+            if e.date_end and e.date_end != e.date and e.date is not None:
                 got[6] += 1  # multi-day events of the patient (store's and run's: ClaimView.ranged)
             me = (e.key[0], e.claim_id)
             ids[me] = ids.get(me, 0) + 1  # the run's events per sender and CLM01 (ClaimView._split)
