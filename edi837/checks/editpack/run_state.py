@@ -552,6 +552,13 @@ class ClaimView:
         if got is not None:
             return got
         own = sorted({e.date for e in self.events if e.code in tms and e.date is not None})
+        if own and d in own:
+            # a course found for another TMS date of this claim holds this one too when it spans
+            # it (both are TMS dates: the same run of dates), so the course is read once a claim
+            for (m_gap, m_tms, m_d), c in memo.items():
+                if m_gap == gap and m_tms is tms and c[1] <= d <= c[2] and m_d in own:
+                    memo[mk] = c
+                    return c
         at = _first_on(peers, d)
         n = len(peers)
         # outwards from d: the next TMS date (the patient's other claims', this claim's) while it
