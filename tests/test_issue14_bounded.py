@@ -443,3 +443,21 @@ def test_a_gate_run_can_leave_out_the_claim_results_it_holds(tmp_path):
     assert lean.files[0].result.claims == 3 and lean.exit_code == kept.exit_code
     for name in sorted(x.name for x in (tmp_path / "a").iterdir() if not x.name.startswith(".")):
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+
+
+def test_a_claim_of_too_many_segments_without_lines_is_cut_and_rejected(tmp_path, monkeypatch):
+    """Segments that no LX marks as lines (misplaced SV1s) are held up to MAX_CLAIM_SEGMENTS a claim:
+    the rest is left out as lines past the guide's maximum are, and GRM-008 rejects the claim (its
+    lines are not all checked); the gate's rejected file still holds every segment."""
+    import edi837.grammar.stream as gstream
+
+    monkeypatch.setattr(gstream, "MAX_CLAIM_SEGMENTS", 40)
+    data = shape_bytes("many_lines", 30).replace(b"LX*", b"NTE*ADD*")  # no LX: 90 unmarked segments
+    fs = found(Engine().run_file(data, file="n.x12"))
+    grm = [f for f in fs if f.rule == "GRM-008"]
+    assert len(grm) == 1 and grm[0].severity is Severity.ERROR and grm[0].segment_id == "CLM"
+    p = tmp_path / "n.x12"
+    p.write_bytes(data)
+    res = gate([str(p)], str(tmp_path / "out"), now=NOW, control_number=5)
+    assert res.exit_code == 1 and [c.claim_id for c in res.claims if "GRM-008" in c.reasons] == ["C1"]
+    assert _claim_segments((tmp_path / "out" / "n.rejected.x12").read_bytes(), "C1") == _claim_segments(data, "C1")

@@ -35,7 +35,9 @@ RULES = {
                "its claims cannot be checked.",
     "GRM-008": "A claim of more service lines than its guide allows (837P 50, 837I 999): `edi837 lines` "
                "exports one line past the maximum and names the claim; the lines after it are not read "
-               "(validate and gate reject the claim, S2-LOOP-002, and the gate's rejected file keeps every line).",
+               "(validate and gate reject the claim, S2-LOOP-002, and the gate's rejected file keeps every line). "
+               "Also a claim of more than 50,000 segments not marked as lines (validate and gate: this error "
+               "rejects it).",
     "GRM-007": "An 837 of version 4010 (GS08/ST03 004010X098A1 or 004010X096A1, ISA12 00401) or older: "
                "837 files use 5010 (005010X222A1 / 005010X223A2) since 2012; its claims are not read.",
 }
@@ -127,6 +129,10 @@ def guide_kind(version: str, gs01: str = "") -> tuple[str | None, str | None]:
 
 _CAPS: dict[str | None, int | None] = {}
 _FEWEST_LINES = 50  # the lower of the two guides' line maximums (837P)
+#: the most segments of one claim held however its lines are marked: a claim of the guide's maximum
+#: of lines (837I 999) has far fewer; past it (segments without an LX that counts them), the rest is
+#: left out as the lines past the guide's maximum are
+MAX_CLAIM_SEGMENTS = 50_000
 
 
 def overflow_finding(claim_first: Segment, kind: str | None, overflow: tuple[int, int | None, int],
@@ -315,12 +321,23 @@ class Structurer:
                 if sid in ("ST", "GE", "IEA", "GS", "ISA"):
                     yield from close_missing_se(seg)
                 else:
-                    if sid == "LX" and chunk_start == "loop_2300":
-                        lx += 1
-                        if lx > _FEWEST_LINES + 1 and over is None:
-                            cap = line_cap(kind)
-                            if cap is not None and lx > cap + 1:
-                                over = [0, seg.offset]
+                    if chunk_start == "loop_2300" and over is None:
+                        if sid == "LX":
+                            lx += 1
+                            if lx > _FEWEST_LINES + 1:
+                                cap = line_cap(kind)
+                                if cap is not None and lx > cap + 1:
+                                    over = [0, seg.offset]
+                        elif len(chunk) >= MAX_CLAIM_SEGMENTS:  # (segments without LX lines: misplaced)
+                            over = [0, seg.offset]
+                            clm = chunk[0]  # (said at the claim's CLM: the claim's own finding)
+                            held.append(Finding(
+                                rule="GRM-008", severity=Severity.ERROR, snip=2,
+                                message=f"the claim has more than {MAX_CLAIM_SEGMENTS:,} segments (a claim of "
+                                        "the guide's most service lines has far fewer): its segments from "
+                                        f"segment {seg.seq:,} (line {seg.line:,}) on were not read or checked",
+                                file=self.file, segment_seq=clm.seq, line=clm.line, byte_offset=clm.offset,
+                                segment_id=clm.fields[0]))
                     if over is not None:  # past the guide's maximum + 1 lines: counted, not held
                         over[0] += 1
                         seg.loop = None
