@@ -171,7 +171,8 @@ def read_range(source: "str | os.PathLike[str] | bytes | BinaryIO", start: int, 
                block: int = BLOCK) -> Iterator[bytes]:
     """The input's bytes from byte offset ``start`` up to ``end`` (None: its end), a block at a
     time; offsets are the reader's (:attr:`Segment.offset`: of the decompressed bytes of gzip
-    input).  A path or bytes are opened anew; a stream is read from where it stands."""
+    input).  A path or bytes are opened anew (and closed); a stream is sought to ``start`` (read up
+    to it, from where it stands, when it cannot seek) and left open."""
     stream, _ = open_source(source)
     try:
         pos = 0
