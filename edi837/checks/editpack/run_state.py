@@ -657,7 +657,7 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
         for e in evs[n:]:
             if e.freq in _REPLACING:
                 got[3] = True  # the run has a replacement or void of this patient
-            if e.date_end and e.date_end != e.date and e.date is not None:
+            if _spans(e):
                 got[6] += 1  # multi-day events of the patient (store's and run's: ClaimView.ranged)
             me = (e.key[0], e.claim_id)
             ids[me] = ids.get(me, 0) + 1  # the run's events per sender and CLM01 (ClaimView._split)
