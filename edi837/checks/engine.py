@@ -121,11 +121,15 @@ class Engine:
             self._skip = Engine(options.serial, cross_claim="skip")
             if not self.claim_rules and not self.line_rules:  # nothing cross-claim: one phase
                 self._skip.claim_listeners = self.claim_listeners
-        self._by_kind: dict[str | None, tuple[_Rules, _Rules]] = {}  # claim kind -> (claim rules, line rules)
+        # claim kind -> (claim rules, line rules, the guide's line maximum)
+        self._by_kind: dict[str | None, tuple[_Rules, _Rules, int | None]] = {}
         self._by_code: dict[str | None, dict[str, _Rules]] = {}  # claim kind -> procedure code -> line rules
         self._ctx: dict[str | None, Context] = {}
         self._packs: dict[str, RulePack] = {p.name: p for p in registry.packs()}
         self._runs: dict[str, PackRun | None] = {}  # started pack states, in start order
+        # the started states' hooks, listed once (each claim calls them): None until asked, and
+        # again whenever a pack state starts
+        self._hooks: dict[str, list[Callable[..., Any]]] | None = None
         # packs with a rule selected in this run: their run state may note something
         # on each claim's result (an optional ``claim_note``, see packs.ClaimNoter)
         self._noting = [p.name for p in self._packs.values()
@@ -143,7 +147,19 @@ class Engine:
         if st is None:
             st = self._packs[name].start_run(self.options)
             self._runs[name] = st
+            self._hooks = None
         return st
+
+    def _hook(self, name: str) -> list[Callable[..., Any]]:
+        """The started pack states' methods ``name`` (those that have one), in start order."""
+        hooks = self._hooks
+        if hooks is None:
+            hooks = self._hooks = {}
+        got = hooks.get(name)
+        if got is None:
+            got = hooks[name] = [fn for st in self._runs.values() if st is not None
+                                 and (fn := getattr(st, name, None)) is not None]
+        return got
 
     def scan_interchanges(self, source: Any, name: str | None) -> dict[int, str]:
         """The interchanges of the next file of the run that were sent before: in an
@@ -313,8 +329,9 @@ class Engine:
                         out.extend(ch.on_event(ev) or ())
                     if skip:
                         env_r = list(cr.reasons)
-                        keyed = [((0, i), f) for i, f in enumerate(out)]
-                        keyed += self._claim_findings_keyed(claim, ctx)
+                        keyed = self._claim_findings_keyed(claim, ctx)
+                        if out:
+                            keyed = [((0, i), f) for i, f in enumerate(out)] + keyed
                         if self._noting:
                             self._note(claim, cr)
                         if keyed:
@@ -424,9 +441,8 @@ class Engine:
 
     def verdict_final(self, p: ClaimResult) -> None:
         """Tell the packs and ``on_verdict`` that ``p``'s verdict is final."""
-        for st in list(self._runs.values()):
-            if st is not None:
-                st.on_verdict(p)
+        for fn in list(self._hook("on_verdict")):
+            fn(p)
         cb = self.options.on_verdict
         if cb is not None:
             cb(p)
@@ -444,8 +460,9 @@ class Engine:
         if rules is None:
             rules = self._by_kind[kind] = (
                 [(r, r.func) for r in self.claim_rules if kind in r.applies_to and r.func is not None],
-                [(r, r.func) for r in self.line_rules if kind in r.applies_to and r.func is not None])
-        claim_rules, line_rules = rules
+                [(r, r.func) for r in self.line_rules if kind in r.applies_to and r.func is not None],
+                line_cap(kind))
+        claim_rules, line_rules, cap = rules
         for r, func in claim_rules:
             for h in func(claim, ctx) or ():
                 out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
@@ -454,7 +471,6 @@ class Engine:
             if by_code is None:
                 by_code = self._by_code[kind] = {}
             lines = claim.lines
-            cap = line_cap(kind)
             if cap is not None and len(lines) > cap:
                 # more lines than the guide allows is a SNIP 2 error that rejects the claim; the
                 # line rules stop at the guide's maximum (bounded work, however many lines)
@@ -473,9 +489,8 @@ class Engine:
                             h.line = ln
                         out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if self.cross_claim != "skip":
-            for st in list(self._runs.values()):
-                if st is not None:
-                    st.on_claim(claim)
+            for fn in list(self._hook("on_claim")):
+                fn(claim)
         return out
 
     # -- cross-claim half of a split run ------------------------------------
@@ -496,10 +511,8 @@ class Engine:
         rules that look at it alone; ``recheck``: phase 2 of a two-phase run
         (see checks/twophase.py)."""
         if uid is not None:
-            for st in self._runs.values():
-                begin = getattr(st, "begin_claim", None)
-                if begin is not None:
-                    begin(claim, uid, passed, recheck)
+            for begin in self._hook("begin_claim"):
+                begin(claim, uid, passed, recheck)
         name = file if file is not None else claim.file
         if ctl is None:
             ctl = claim.control

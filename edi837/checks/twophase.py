@@ -320,7 +320,7 @@ class TwoPhase:
                         claim = _next_claim(claims, seq, name)
                     n = len(ev.keys)
                     mine_found = found[len(found) - n:] if n else []
-                    passed = not ev.reasons and not any(x.severity is Severity.ERROR for x in mine_found)
+                    passed = not ev.reasons and not (n and any(x.severity is Severity.ERROR for x in mine_found))
                     if f.uids is not None:
                         uid = f.uids[(claim.file, seq)] = base + len(f.uids) + 1
                     else:

@@ -133,6 +133,8 @@ _FEWEST_LINES = 50  # the lower of the two guides' line maximums (837P)
 #: of lines (837I 999) has far fewer; past it (segments without an LX that counts them), the rest is
 #: left out as the lines past the guide's maximum are
 MAX_CLAIM_SEGMENTS = 50_000
+# segment ids that open, close or count something inside a transaction (the rest are only gathered)
+_IN_ST_MARKS = frozenset(("HL", "CLM", "SE", "ST", "GE", "IEA", "GS", "ISA", "LX"))
 
 
 def overflow_finding(claim_first: Segment, kind: str | None, overflow: tuple[int, int | None, int],
@@ -244,6 +246,7 @@ class Structurer:
         # + 1 lines: [segments, byte offset of the first one]
         lx = 0
         over: list[int] | None = None
+        watch = False  # the open chunk is a claim's (CLM ...): its lines are counted
 
         def flush(end: int | None = None) -> Iterator[StructureEvent]:
             """The gathered chunk's event; ``end``: the byte offset of the segment after it (None:
@@ -294,41 +297,47 @@ class Structurer:
                 findings.clear()
             sid = seg.fields[0]
             if in_st:
-                if sid == "HL" or sid == "CLM":
-                    yield from flush(seg.offset)
-                    if sid == "HL":
-                        hl_level = seg[3]
-                        toks.append("HL_" + hl_level)
-                        chunk_start = HL_START.get(hl_level)
-                        if chunk_start is None:
-                            yield Found(Finding(
-                                rule="GRM-002", severity=Severity.ERROR, snip=2, ik3="2",
-                                message=f"HL03 level code {hl_level!r} is not a level of this guide "
-                                        "(20 billing provider, 22 subscriber, 23 patient)",
-                                file=self.file, segment_seq=seg.seq, line=seg.line,
-                                byte_offset=seg.offset, segment_id="HL", element="HL03", value=hl_level))
-                    else:
-                        toks.append(sid)
-                        chunk_start = "loop_2300"
-                    chunk.append(seg)
-                    continue
-                if sid == "SE":
-                    yield from flush(seg.offset)
-                    seg.loop = None
-                    in_st = False
-                    yield SeSeen(seg)
-                    continue
-                if sid in ("ST", "GE", "IEA", "GS", "ISA"):
-                    yield from close_missing_se(seg)
-                else:
-                    if chunk_start == "loop_2300" and over is None:
-                        if sid == "LX":
-                            lx += 1
-                            if lx > _FEWEST_LINES + 1:
-                                cap = line_cap(kind)
-                                if cap is not None and lx > cap + 1:
-                                    over = [0, seg.offset]
-                        elif len(chunk) >= MAX_CLAIM_SEGMENTS:  # (segments without LX lines: misplaced)
+                if sid in _IN_ST_MARKS:
+                    if sid == "HL" or sid == "CLM":
+                        yield from flush(seg.offset)
+                        if sid == "HL":
+                            watch = False
+                            hl_level = seg[3]
+                            toks.append("HL_" + hl_level)
+                            chunk_start = HL_START.get(hl_level)
+                            if chunk_start is None:
+                                yield Found(Finding(
+                                    rule="GRM-002", severity=Severity.ERROR, snip=2, ik3="2",
+                                    message=f"HL03 level code {hl_level!r} is not a level of this guide "
+                                            "(20 billing provider, 22 subscriber, 23 patient)",
+                                    file=self.file, segment_seq=seg.seq, line=seg.line,
+                                    byte_offset=seg.offset, segment_id="HL", element="HL03", value=hl_level))
+                        else:
+                            watch = True
+                            toks.append(sid)
+                            chunk_start = "loop_2300"
+                        chunk.append(seg)
+                        continue
+                    if sid == "SE":
+                        yield from flush(seg.offset)
+                        watch = False
+                        seg.loop = None
+                        in_st = False
+                        yield SeSeen(seg)
+                        continue
+                    if sid != "LX":  # ST, GE, IEA, GS, ISA: the transaction has no SE
+                        watch = False
+                        yield from close_missing_se(seg)
+                    elif watch and over is None:
+                        lx += 1
+                        if lx > _FEWEST_LINES + 1:
+                            cap = line_cap(kind)
+                            if cap is not None and lx > cap + 1:
+                                over = [0, seg.offset]
+                if in_st:
+                    if watch:  # a claim's segments: bounded (its lines past the maximum, or a backstop)
+                        if over is None and len(chunk) >= MAX_CLAIM_SEGMENTS and sid != "LX":
+                            # (segments without LX lines: misplaced)
                             over = [0, seg.offset]
                             clm = chunk[0]  # (said at the claim's CLM: the claim's own finding)
                             held.append(Finding(
@@ -338,10 +347,10 @@ class Structurer:
                                         f"segment {seg.seq:,} (line {seg.line:,}) on were not read or checked",
                                 file=self.file, segment_seq=clm.seq, line=clm.line, byte_offset=clm.offset,
                                 segment_id=clm.fields[0]))
-                    if over is not None:  # past the guide's maximum + 1 lines: counted, not held
-                        over[0] += 1
-                        seg.loop = None
-                        continue
+                        if over is not None:  # past the guide's maximum + 1 lines: counted, not held
+                            over[0] += 1
+                            seg.loop = None
+                            continue
                     chunk.append(seg)
                     toks.append("NM1_" + seg[1] if sid == "NM1" else sid)
                     continue

@@ -17,6 +17,7 @@ import io
 import os
 import re
 import zlib
+from itertools import islice
 from typing import BinaryIO, Iterator, cast
 
 from ..findings import EXCERPT, Finding, Severity
@@ -307,6 +308,11 @@ class SegmentReader:
         pi = parts_at = 0
         parts_term = ""
         ascii_block = gaps = False
+        # parts of a clean block (see _clean_split) are read by a short loop: psep, the length of
+        # what separates them (the terminator and its line break), dline the lines each spans;
+        # short_last, the last part ended the block with a terminator but no line break yet
+        fast = short_last = False
+        psep, dline = 1, 0
 
         def read_block() -> bytes:
             """The next block of the file; b"" at its end (a read error is RDR-007 and ends it)."""
@@ -509,7 +515,7 @@ class SegmentReader:
                 if parts:
                     # the parts split before the last IEA: go on from where the ISA search left pos
                     while pi < len(parts) and parts_at + len(parts[pi]) < pos:
-                        parts_at += len(parts[pi]) + 1
+                        parts_at += len(parts[pi]) + psep
                         pi += 1
                     if pi < len(parts) and parts_at < pos:
                         parts[pi] = parts[pi][pos - parts_at:]
@@ -560,15 +566,64 @@ class SegmentReader:
                 if not parts:
                     # split every complete segment currently in the buffer
                     block = buf[pos:]
-                    parts = block.split(term)
-                    parts.pop()  # incomplete (or empty) tail
-                    pi, parts_at, parts_term = 0, pos, term
                     ascii_block = block.isascii()
                     # RDR-008 costs a test per segment only in blocks that may hold a gap (a test over
                     # the whole block: still right for what is left of it after an IEA)
                     gaps = (block[:1] == " " or any(c in block for c in _CONTROL_GAPS)
                             or _space_after(term).search(block) is not None)
+                    got = _clean_split(block, term, max_seg) if ascii_block and not gaps else None
+                    if got is not None:
+                        parts, lead, psep, dline, short_last = got
+                        fast = True
+                        pos += lead
+                        line += 1 if lead else 0
+                    else:
+                        parts = block.split(term)
+                        parts.pop()  # incomplete (or empty) tail
+                        fast = short_last = False
+                        psep, dline = 1, nl_term
+                    pi, parts_at, parts_term = 0, pos, term
                 ele = cur.element
+                if fast:
+                    # a clean block: each part is one segment's text, nothing around it
+                    for raw in islice(parts, pi, None):
+                        seq += 1
+                        fields = raw.split(ele)
+                        sid = fields[0]
+                        if sid in _ENVELOPE:
+                            if sid == "ISA":
+                                if isa_open:  # a new ISA without IEA: re-detect delimiters (as below)
+                                    seq -= 1
+                                    parts_at = pos
+                                    delims = None
+                                    isa_open = False
+                                    restart = True
+                                    break
+                                isa_open = True
+                            else:
+                                yield Segment(fields, seq, line, base + pos, cur, file)
+                                isa_open = False
+                                pi += 1
+                                pos += len(raw) + psep
+                                line += dline
+                                if short_last and pi == len(parts):
+                                    pos -= psep - 1
+                                    line -= dline
+                                parts_at = pos
+                                delims = None
+                                restart = True
+                                break
+                        yield Segment(fields, seq, line, base + pos, cur, file)
+                        pi += 1
+                        pos += len(raw) + psep
+                        line += dline
+                    if not restart:
+                        if short_last:
+                            pos -= psep - 1
+                            line -= dline
+                        parts.clear()
+                        more()
+                    continue
                 brk = _BREAKS
                 while pi < len(parts):
                     raw = parts[pi]
@@ -632,6 +687,51 @@ class SegmentReader:
                     parts.clear()
                     more()
             # delims is None: look for the next ISA
+
+
+_ENVELOPE = frozenset(("ISA", "IEA"))
+
+
+def _clean_split(block: str, term: str, max_seg: int) -> tuple[list[str], int, int, int, bool] | None:
+    """The complete segments of an ASCII ``block`` without gaps (RDR-008), when it is clean:
+    every segment is its text alone, separated by the terminator and always the same line break
+    (none, LF or CR LF), with no empty segment, no white space around any and none longer than
+    ``max_seg``.  Returns (the segments' texts, the length of a line break the block starts
+    with, the length of a separator, the lines a separator ends, whether the last segment ended
+    the block at its terminator, before its line break); None when the block is not clean
+    (it is read segment by segment, as any other)."""
+    lead = 0
+    i = block.find(term)
+    if i < 0 or block[:1] == term:
+        return None
+    if term == "\n":
+        nl = ""
+    else:
+        nl = "\r\n" if block[i + 1:i + 3] == "\r\n" else "\n" if block[i + 1:i + 2] == "\n" else ""
+        if nl and block.startswith(nl):
+            lead = len(nl)
+            block = block[lead:]
+            if block[:1] == term:
+                return None
+    sep = term + nl
+    k = block.count(sep)
+    if term == "\n":
+        if "\r" in block or "\n\n" in block or " \n" in block:
+            return None
+    elif block.count("\n") != (k if nl else 0) or block.count("\r") != (k if nl == "\r\n" else 0) \
+            or block.count(term) != k + (1 if nl and block.endswith(term) else 0):
+        return None
+    if " " + term in block or sep + term in block or sep + sep in block:
+        return None
+    parts = block.split(sep)
+    tail = parts.pop()  # the incomplete (or empty) rest, unless a segment ends the block
+    short = False
+    if nl and tail.endswith(term):  # (its line break is in the next block, or the file has none)
+        parts.append(tail[:-1])
+        short = True
+    if not parts or max(map(len, parts)) > max_seg:
+        return None
+    return parts, lead, len(sep), 1 if term == "\n" or nl else 0, short
 
 
 def read_segments(source: "str | os.PathLike[str] | bytes | BinaryIO", file: str | None = None
