@@ -1,7 +1,7 @@
 """One event vocabulary for the whole flow: grammar, model, engine and outputs.
 
-Every stage hands the next one a stream of these frozen, typed events, and
-every consumer takes them apart with ``match``::
+Every stage hands the next one a stream of these typed events (slotted records,
+never changed once made), and every consumer takes them apart with ``match``::
 
     for ev in engine.run_file(path):
         match ev:
@@ -46,15 +46,19 @@ if TYPE_CHECKING:  # payload types, for the type checker only
     from .model.envelope import FunctionalGroup, Interchange, Transaction
     from .reader.segment import Segment
 
+# Events are plain slotted records (attrs.define), made by the million (several per claim):
+# attrs' frozen classes set each field through object.__setattr__, which makes them about 3.5
+# times as dear to build; nothing changes an event once it is made.  (Hashable by value.)
+
 # -- every stage ---------------------------------------------------------------
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class Found:
     """A finding, passed on as soon as it is known."""
 
     finding: Finding
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class OtherSegment:
     """A segment outside any 837 transaction (e.g. the body of an 835 in the same file)."""
 
@@ -62,17 +66,17 @@ class OtherSegment:
 
 
 # -- the structure stage (grammar) -------------------------------------------------
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class IsaSeen:
     seg: Segment
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class GsSeen:
     seg: Segment
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class HeaderChunk:
     """ST and the transaction's header loops; ``n`` segments read."""
 
@@ -81,7 +85,7 @@ class HeaderChunk:
     n: int
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class HlChunk:
     """One HL loop (2000A/B/C) with its 2010 loops; ``level`` is HL03."""
 
@@ -90,7 +94,7 @@ class HlChunk:
     n: int
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimChunk:
     """One 2300 claim loop with its service lines (flat -- the claim's segments in file order, its
     loops not built -- when the structurer's ``claim_loops`` is off and ``shape`` is given)."""
@@ -106,19 +110,19 @@ class ClaimChunk:
     overflow: tuple[int, int | None, int] | None = None
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class SeSeen:
     """The end of a transaction; ``seg`` is None when its SE is missing."""
 
     seg: Segment | None
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class GeSeen:
     seg: Segment
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class IeaSeen:
     seg: Segment
 
@@ -128,46 +132,46 @@ StructureEvent = Union[Found, OtherSegment, IsaSeen, GsSeen, HeaderChunk, HlChun
 
 
 # -- the model ------------------------------------------------------------------
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class InterchangeStart:
     interchange: Interchange
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class InterchangeEnd:
     interchange: Interchange
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class GroupStart:
     group: FunctionalGroup
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class GroupEnd:
     group: FunctionalGroup
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class TransactionStart:
     """At ST, with the header loops read."""
 
     transaction: Transaction
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class TransactionEnd:
     transaction: Transaction
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class HlRead:
     """A 2000A/B/C loop (or another HL level the guide does not define)."""
 
     loop: Loop
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimRead:
     """A claim, as soon as its 2300 loop is complete."""
 
@@ -179,14 +183,14 @@ ModelEvent = Union[Found, OtherSegment, InterchangeStart, InterchangeEnd, GroupS
 
 
 # -- the engine -----------------------------------------------------------------
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class FileStart:
     """A file (path, bytes or stream) is about to be checked."""
 
     source: Any
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimChecked:
     """A split run's first half is done with a claim (its findings just came).
 
@@ -200,7 +204,7 @@ class ClaimChecked:
     ctl: tuple[str, str, str]
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimCheckedAt:
     """:class:`ClaimChecked` as a worker process sends it: the claim by its
     ordinal in the file (the parent reads the claim itself)."""
@@ -211,7 +215,7 @@ class ClaimCheckedAt:
     ctl: tuple[str, str, str]
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimSent:
     """:class:`ClaimChecked` as a Spark executor sends it: the claim pickled
     with only what encloses it (``edi837.parallel.dump_claim``)."""
@@ -222,14 +226,14 @@ class ClaimSent:
     ctl: tuple[str, str, str]
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimVerdict:
     """A claim's final verdict (at the end of its interchange)."""
 
     result: ClaimResult
 
 
-@attrs.frozen(slots=True, weakref_slot=False)
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class FileDone:
     """The end of a file, with its counts."""
 

@@ -127,9 +127,9 @@ class Engine:
         self._ctx: dict[str | None, Context] = {}
         self._packs: dict[str, RulePack] = {p.name: p for p in registry.packs()}
         self._runs: dict[str, PackRun | None] = {}  # started pack states, in start order
-        # the started states' hooks, listed once (each claim calls them): None until asked, and
-        # again whenever a pack state starts
-        self._hooks: dict[str, list[Callable[..., Any]]] | None = None
+        # the started states' per-claim hooks (on_claim, on_verdict, begin_claim), listed once:
+        # None until asked, and again whenever a pack state starts
+        self._hooks: tuple[list[Callable[..., Any]], ...] | None = None
         # packs with a rule selected in this run: their run state may note something
         # on each claim's result (an optional ``claim_note``, see packs.ClaimNoter)
         self._noting = [p.name for p in self._packs.values()
@@ -150,15 +150,12 @@ class Engine:
             self._hooks = None
         return st
 
-    def _hook(self, name: str) -> list[Callable[..., Any]]:
-        """The started pack states' methods ``name`` (those that have one), in start order."""
-        hooks = self._hooks
-        if hooks is None:
-            hooks = self._hooks = {}
-        got = hooks.get(name)
-        if got is None:
-            got = hooks[name] = [fn for st in self._runs.values() if st is not None
-                                 and (fn := getattr(st, name, None)) is not None]
+    def _list_hooks(self) -> tuple[list[Callable[..., Any]], ...]:
+        """The started pack states' on_claim, on_verdict and begin_claim methods (those that
+        have one), in start order."""
+        runs = [st for st in self._runs.values() if st is not None]
+        self._hooks = got = tuple([fn for st in runs if (fn := getattr(st, name, None)) is not None]
+                                  for name in ("on_claim", "on_verdict", "begin_claim"))
         return got
 
     def scan_interchanges(self, source: Any, name: str | None) -> dict[int, str]:
@@ -441,7 +438,7 @@ class Engine:
 
     def verdict_final(self, p: ClaimResult) -> None:
         """Tell the packs and ``on_verdict`` that ``p``'s verdict is final."""
-        for fn in list(self._hook("on_verdict")):
+        for fn in (self._hooks or self._list_hooks())[1]:
             fn(p)
         cb = self.options.on_verdict
         if cb is not None:
@@ -489,7 +486,7 @@ class Engine:
                             h.line = ln
                         out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if self.cross_claim != "skip":
-            for fn in list(self._hook("on_claim")):
+            for fn in (self._hooks or self._list_hooks())[0]:
                 fn(claim)
         return out
 
@@ -511,7 +508,7 @@ class Engine:
         rules that look at it alone; ``recheck``: phase 2 of a two-phase run
         (see checks/twophase.py)."""
         if uid is not None:
-            for begin in self._hook("begin_claim"):
+            for begin in (self._hooks or self._list_hooks())[2]:
                 begin(claim, uid, passed, recheck)
         name = file if file is not None else claim.file
         if ctl is None:

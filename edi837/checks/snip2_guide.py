@@ -476,6 +476,9 @@ class GuideChecker:
             qp = qpos.get(sid)
             if qp is None:
                 parts.append(("!", sid) if seg.misplaced else sid)
+            elif len(qp) == 1:  # (the usual case: one qualifier place)
+                i, comp = qp[0]
+                parts.append((sid, seg.misplaced, ((seg.component(i, 1) if comp else f[i]) if i < len(f) else "")))
             else:
                 n = len(f)
                 parts.append((sid, seg.misplaced, *[(seg.component(i, 1) if comp else f[i]) if i < n else ""
@@ -707,6 +710,8 @@ class GuideChecker:
         cap = self._cap
         n0 = len(cap)
         self._value1(es, v)
+        if len(cap) == n0:  # (the usual case: nothing found)
+            return True
         return all(c[0] == "S2-ELE-005" for c in cap[n0:])  # a trailing-space warning is no verdict on the value
 
     def _value1(self, es: _ESpec, v: str) -> None:

@@ -68,6 +68,10 @@ class InputChanged(Exception):
 def write_batches(f: IO[bytes], items: Iterable[Any]) -> int:
     """``items`` to a spool or part file, pickled in batches of :data:`BATCH` (read back by
     :func:`read_batches`); returns how many."""
+    if isinstance(items, list):  # (a spool's buffer: cut in batches, not walked item by item)
+        for i in range(0, len(items), BATCH):
+            pickle.dump(items[i:i + BATCH], f, protocol=pickle.HIGHEST_PROTOCOL)
+        return len(items)
     n = 0
     buf: list[Any] = []
     for it in items:
@@ -284,6 +288,7 @@ class TwoPhase:
         found: list[Finding] = []  # the findings since the last claim
         runs = only.pack_runs()
         stales = [st.stale for st in runs if isinstance(getattr(st, "stale", None), set)]
+        settles = [fn for st in runs if (fn := getattr(st, "claim_settled", None)) is not None]
         listeners = only.claim_listeners
         # the latest claims, kept so that a claim made stale by one arriving soon after it
         # (an anesthesia claim for the day of an ECT claim) is checked again as it leaves the
@@ -295,12 +300,14 @@ class TwoPhase:
 
         def leave(u: int, entry: _Held) -> None:
             c, ctl, first = entry
-            if any(u in stale for stale in stales):
-                for stale in stales:
-                    stale.discard(u)
-                got = only.check_keyed(c, name, ctl, uid=u, recheck=True)
-                if got or first:  # (nothing found either time, the usual case: nothing to keep)
-                    redo[u] = got
+            for st in stales:
+                if u in st:
+                    for stale in stales:
+                        stale.discard(u)
+                    got = only.check_keyed(c, name, ctl, uid=u, recheck=True)
+                    if got or first:  # (nothing found either time, the usual case: nothing to keep)
+                        redo[u] = got
+                    break
             c.unlink()
 
         if tag is not None:
@@ -342,11 +349,11 @@ class TwoPhase:
                 found = []
                 if isinstance(ev, ClaimVerdict):
                     cr = ev.result
-                    ok = cr.verdict == "accepted"
-                    for st in runs:
-                        settled = getattr(st, "claim_settled", None)
-                        if settled is not None:
-                            settled(f.uid(cr.file, cr.claim_seq), cr.patient_key, ok)
+                    if settles:
+                        ok = cr.verdict == "accepted"
+                        u = base + cr.claim_seq if f.uids is None else f.uid(cr.file, cr.claim_seq)
+                        for settled in settles:
+                            settled(u, cr.patient_key, ok)
                     spool.add(cr)  # a bare ClaimResult: ClaimVerdict again on replay
                     continue
                 spool.add(ev)
@@ -437,9 +444,12 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callabl
             continue
         if isinstance(it, tuple):
             _, seq, keys, reasons, _ctl, mine, uid = it
-            got = redo.pop(uid, None)  # (each claim is replayed once)
-            if got is not None:
-                mine = got
+            if redo:
+                got = redo.pop(uid, None)  # (each claim is replayed once)
+                if got is not None:
+                    mine = got
+            if not mine and not buf:  # (most claims: nothing found on them, nothing added)
+                continue
             n = len(keys)
             found = buf[len(buf) - n:] if n else []
             yield from map(Found, buf[:len(buf) - n])

@@ -638,6 +638,8 @@ def _stay_id(s: Stay) -> tuple[Any, ...]:
 
 
 def _order(e: Event) -> tuple[_dt.date, Rank, int]:
+    """An event's place among its patient's: date, then :func:`rank`, then line (written out
+    in :func:`_ordered` as well)."""
     return (e.date or _NO_DATE, rank(e), e.seq)
 
 
@@ -657,11 +659,12 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
         for e in evs[n:]:
             if e.freq in _REPLACING:
                 got[3] = True  # the run has a replacement or void of this patient
-            if _spans(e):
+            d, end, ek, cid, u = e.date, e.date_end, e.key, e.claim_id, e.uid
+            if d is not None and end and end != d:  # (_spans, inline: this runs for every event)
                 got[6] += 1  # multi-day events of the patient (store's and run's: ClaimView.ranged)
-            me = (e.key[0], e.claim_id)
+            me = (ek[0], cid)
             ids[me] = ids.get(me, 0) + 1  # the run's events per sender and CLM01 (ClaimView._split)
-            k = _order(e)
+            k = (d or _NO_DATE, (1 if u else 0, ek[0], cid, ek, u), e.seq)  # (_order, inline)
             if last is None or k >= last:
                 run.append(e)
                 last = k
