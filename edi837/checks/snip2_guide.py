@@ -253,6 +253,11 @@ def _ALL_RULES() -> tuple[str, ...]:
     return tuple(r for r in RULES if r.startswith(("S1-ELE", "S1-SEG", "S2-")))
 
 
+def _names(sid: str, pos: Any) -> str:
+    """Element ids of a syntax note, e.g. "NM108, NM109" (for its message only)."""
+    return ", ".join(f"{sid}{p:02d}" for p in pos)
+
+
 @checker("S1-ELE-001", "S1-ELE-002", "S1-ELE-003", "S1-ELE-004", "S1-ELE-005", "S1-SEG-001", "S1-SEG-002",
          "S1-SEG-003", "S1-SEG-004", "S1-SEG-005", "S2-SEG-001", "S2-SEG-002", "S2-SEG-003", "S2-SEG-004",
          "S2-LOOP-001", "S2-LOOP-002", "S2-ELE-001", "S2-ELE-002", "S2-ELE-003", "S2-ELE-004", "S2-ELE-005",
@@ -770,14 +775,13 @@ class GuideChecker:
             pos = note.positions
             have = [bool(f[p]) if p < n else False for p in pos]
             k = note.kind
-            names = ", ".join(f"{sid}{p:02d}" for p in pos)
             bad = None
             if k == "P" and any(have) and not all(have):
-                bad = f"{names} must be given together"
+                bad = f"{_names(sid, pos)} must be given together"
             elif k == "R" and not any(have):
-                bad = f"at least one of {names} is required"
+                bad = f"at least one of {_names(sid, pos)} is required"
             elif k == "E" and sum(have) > 1:
-                bad = f"only one of {names} may be given"
+                bad = f"only one of {_names(sid, pos)} may be given"
             elif k == "C" and have[0] and not all(have[1:]):
                 bad = f"when {sid}{pos[0]:02d} is given, {', '.join(f'{sid}{p:02d}' for p in pos[1:])} " \
                       "must be given too"

@@ -100,7 +100,7 @@ class Pending:
     are recorded and applied when the chunk is read back in :meth:`drain`.
     """
 
-    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
+    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")  # (append writes them out in this order)
     SPILL_AT = 4000
 
     def __init__(self, file: str | None):
@@ -134,8 +134,14 @@ class Pending:
             self._ordered = False
         self._last = (cr.tx_no, cr.grp_no)
         row = len(self.claim_id)
-        for col, attr in zip(self.ints, self._INTS):
-            col.append(getattr(cr, attr))
+        ints = self.ints  # (the columns of _INTS, in that order)
+        ints[0].append(cr.claim_seq)
+        ints[1].append(cr.errors)
+        ints[2].append(cr.warnings)
+        ints[3].append(cr.first_seq)
+        ints[4].append(cr.last_seq)
+        ints[5].append(cr.tx_no)
+        ints[6].append(cr.grp_no)
         self.claim_id.append(cr.claim_id)
         iw, ic, ip, inote = self._intern
         w = (cr.kind, cr.interchange, cr.group, cr.transaction)
