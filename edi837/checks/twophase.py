@@ -458,8 +458,9 @@ def replay(only: Engine, items: Iterable[Any], file: str | None, uid_of: Callabl
             tally.claim(seq, reasons, found, merged, added)
             yield from map(Found, merged)
             continue
-        yield from map(Found, buf)
-        buf = []
+        if buf:
+            yield from map(Found, buf)
+            buf = []
         if isinstance(it, ClaimResult):
             cr = it
             cr.run_uid = uid_of(cr.file, cr.claim_seq)

@@ -73,7 +73,12 @@ def patient_id_of(key: tuple[str, ...]) -> str:
     """:func:`patient_id` of a claim whose ``patient_key`` is ``key``."""
     if not key:
         return "[]"
-    for p in key:  # plain printable ASCII without quotes or backslashes: what json.dumps writes as is
-        if type(p) is not str or not (p.isascii() and p.isprintable()) or '"' in p or "\\" in p:
-            return json.dumps(list(key))
-    return '["' + '", "'.join(key) + '"]'
+    try:
+        j = "".join(key)
+    except TypeError:  # (a part that is not text)
+        return json.dumps(list(key))
+    # plain printable ASCII without quotes or backslashes (in every part, so in all of them
+    # joined): what json.dumps writes as is
+    if j.isascii() and j.isprintable() and '"' not in j and "\\" not in j:
+        return '["' + '", "'.join(key) + '"]'
+    return json.dumps(list(key))
