@@ -27,6 +27,7 @@ line the line rules by id, then hooks.
 
 from __future__ import annotations
 
+import functools
 import os
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
@@ -148,6 +149,9 @@ class Engine:
             st = self._packs[name].start_run(self.options)
             self._runs[name] = st
             self._hooks = None
+            skip = self._skip
+            if skip is not None and hasattr(st, "twin"):  # (the same pack's state in the per-claim engine)
+                setattr(st, "twin", functools.partial(skip._runs.get, name))  # (a pack's own attribute)
         return st
 
     def _list_hooks(self) -> tuple[list[Callable[..., Any]], ...]:

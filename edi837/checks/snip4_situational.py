@@ -63,7 +63,12 @@ def dx_pointer(line: Any, ctx: Any) -> Iterator[Hit]:
     if sv is None or sv.fields[0] != "SV1":
         return
     claim = line.claim
-    n = sum(1 for d in claim.diagnoses if d.qualifier in DX_CODED)
+    memo = ctx.state.get("dx_coded") if ctx is not None else None  # (counted once per claim, not per line)
+    if memo is None or memo[0] is not claim:
+        memo = (claim, sum(1 for d in claim.diagnoses if d.qualifier in DX_CODED))
+        if ctx is not None:
+            ctx.state["dx_coded"] = memo
+    n = memo[1]
     for j, p in enumerate(sv.components(7), 1):
         if not p:
             continue
@@ -109,25 +114,33 @@ def _creation_date(claim: Claim) -> _dt.date | None:
     return parse_date(bht[4]) if bht is not None else None
 
 
-def _claim_dates(claim: Claim) -> Iterator[tuple[Any, _dt.date, Any, str, Any]]:
+def _claim_dates(claim: Claim) -> Iterator[tuple[tuple[Any, ...], _dt.date, Any, str, Any]]:
     """(what, date, segment, element, line) for every date in the claim; ``what``
-    is a callable giving the words for a message (only a finding needs them)."""
+    says what the date is, in words only through :func:`_what` (only a finding needs them)."""
     for d in claim.loop.segs("DTP"):
         a, b = parse_period(d[2], d[3][:8] if d[2] == "DT" else d[3])
         for x in (a, b):
             if x is not None:
-                yield (lambda d=d: f"DTP*{d[1]} date"), x, d, "DTP03", None
+                yield ("DTP", d), x, d, "DTP03", None
     for e in claim.occurrence_codes + claim.procedures:
         for x in (e.date, e.date_end):
             if x is not None:
-                yield ((lambda e=e: f"HI {e.qualifier}:{e.code} date"), x, e.segment,
-                       e.element.replace("-2", "-4"), None)
+                yield ("HI", e), x, e.segment, e.element.replace("-2", "-4"), None
     for ln in claim.lines:
         for d in ln.loop.segs("DTP"):
             a, b = parse_period(d[2], d[3][:8] if d[2] == "DT" else d[3])
             for x in (a, b):
                 if x is not None:
-                    yield (lambda d=d, ln=ln: f"line {ln.line_number} DTP*{d[1]} date"), x, d, "DTP03", ln
+                    yield ("line", d, ln), x, d, "DTP03", ln
+
+
+def _what(w: tuple[Any, ...]) -> str:
+    """The words for a date of :func:`_claim_dates`."""
+    if w[0] == "DTP":
+        return f"DTP*{w[1][1]} date"
+    if w[0] == "HI":
+        return f"HI {w[1].qualifier}:{w[1].code} date"
+    return f"line {w[2].line_number} DTP*{w[1][1]} date"
 
 
 @rule("S4-DTE-002", "error", 4, "A claim date (service, statement, admission or HI date) is after the file's "
@@ -142,7 +155,7 @@ def no_future_dates(claim: Claim, ctx: Any) -> Iterator[Hit]:
     for what, d, seg, el, ln in _claim_dates(claim):
         if d > created and (seg.seq if seg is not None else None, el) not in seen:
             seen.add((seg.seq if seg is not None else None, el))
-            yield Hit(f"{what()} {d.isoformat()} is after the file's creation date {created.isoformat()} (BHT04); "
+            yield Hit(f"{_what(what)} {d.isoformat()} is after the file's creation date {created.isoformat()} (BHT04); "
                       f"correct the date or bill after the service", seg, element=el, line=ln,
                       value=seg[3] if seg is not None and seg.fields[0] == "DTP" else None)
 

@@ -128,12 +128,14 @@ def _segment_hits(segs: Iterable[Segment], kind: str | None) -> Iterator[tuple[s
     """(rule id, hit) for NPI, taxonomy, state and ZIP of the given segments."""
     nine = _NINE_DIGIT_ZIP.get(kind or "837P", {"2010AA"})
     for s in segs:
-        sid = s.fields[0]
-        if sid == "NM1" and s[8] == "XX" and s[9]:
-            why = cs.npi_problem(s[9])
-            if why:
-                yield "S5-NPI-001", Hit(f"NPI {s[9]} of {_who(s)} (loop {s.loop or '?'}) is not valid: {why}; "
-                                        f"check the NPI in NPPES", s, element="NM109", value=s[9])
+        f = s.fields
+        sid = f[0]
+        if sid == "NM1":
+            if len(f) > 9 and f[8] == "XX" and f[9]:  # (s[8], s[9] without the calls: every NM1 comes here)
+                why = cs.npi_problem(f[9])
+                if why:
+                    yield "S5-NPI-001", Hit(f"NPI {f[9]} of {_who(s)} (loop {s.loop or '?'}) is not valid: {why}; "
+                                            f"check the NPI in NPPES", s, element="NM109", value=f[9])
         elif sid == "PRV" and s[2] == "PXC" and s[3] and not cs.taxonomy_format_ok(s[3]):
             yield "S5-TAX-001", Hit(f"taxonomy {s[3]!r} (PRV03, loop {s.loop or '?'}) is not a NUCC taxonomy code "
                                     f"(10 characters: 3 digits, 6 letters/digits, then X, e.g. 2084P0800X)",
@@ -203,17 +205,17 @@ _SEG_SEVERITY = {"S5-CTY-002": "warning"}  # (the rest are errors)
 def _seg_rule(rid: str) -> None:
     title, reads, cite, ik = _SEG_RULES[rid]
 
-    def f(claim: Claim, ctx: Any) -> Iterator[Hit]:
+    def f(claim: Claim, ctx: Any) -> list[Hit] | None:
         # the claim's own loops (2300, 23xx, 2400, 24xx); 2000A/B/C go through the checker.
         # One scan per claim, shared by the rules of _SEG_RULES (cached in the file's scratch state).
+        # (A plain function, not a generator: seven of them run on every claim, and find nothing.)
         memo = ctx.state.get("snip5_segments") if ctx is not None else None
         if memo is None or memo[0] is not claim:
             memo = (claim, list(_segment_hits(claim.loop.iter_segments(), claim.kind)))
             if ctx is not None:
                 ctx.state["snip5_segments"] = memo
-        for r, h in memo[1]:
-            if r == rid:
-                yield h
+        hits = memo[1]
+        return [h for r, h in hits if r == rid] if hits else None
 
     f.__name__ = "claim_" + rid.replace("-", "_")
     rule(rid, _SEG_SEVERITY.get(rid, "error"), 5, title, reads=reads, citation=cite, **ik)(f)

@@ -65,7 +65,8 @@ class Loop:
         while lp is not None:
             if lp.id:
                 ids.append(lp.id)
-            lp = lp.parent
+            up = lp._up  # (the parent property, inline: every finding and unit asks a path)
+            lp = up() if up is not None else None
         return "/".join(reversed(ids))
 
     @property

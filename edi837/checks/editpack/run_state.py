@@ -58,6 +58,9 @@ _NO_DATE = _dt.date.min
 # date, every TMS date); of more, the date-sorted events are searched (ClaimView._day, tms_course)
 _FEW = 64
 _REPLACING = ("7", "8")  # CLM05-3 replacement, void
+# ClaimView parts that depend on the claim and the options alone (not on the run's other claims or
+# its numbering): a twin run state's view of the same claim may hand them over (RunState.twin)
+_SHARED = ("profile_choice", "profile", "key", "pid")
 
 
 Rank = tuple[int, str, str, tuple[str, ...], int]
@@ -148,6 +151,11 @@ class RunState:
         self.stale: set[int] = set()  # claims to check again against the final set
         # uid -> where the claim is, for messages (set by the engine's two-phase run)
         self.where: Callable[[int], str] = lambda uid: f"claim #{uid} of this run"
+        # the run state of the engine that ran this run's per-claim rules in this process, when
+        # there is one (set by the engine): what its view of the claim being checked already
+        # holds that does not depend on the run (the payer profile, the claim key, the patient)
+        # is taken, not computed again
+        self.twin: Callable[[], RunState | None] | None = None
         h = opts.history
         self.history: HistoryStore | None = None
         if isinstance(h, HistoryStore):
@@ -195,6 +203,15 @@ class RunState:
                 self.uids += 1
                 nxt = self.next = (self.uids, True, False)
             c = self.cur = ClaimView(self, claim, nxt[0])
+            tw = self.twin
+            if tw is not None:
+                o = tw()
+                oc = o.cur if o is not None else None
+                if oc is not None and oc.claim is claim:
+                    od, cd = oc.__dict__, c.__dict__
+                    for k in _SHARED:
+                        if k in od:
+                            cd[k] = od[k]
         return c
 
     def _entry(self, pid: str) -> _Entry:
