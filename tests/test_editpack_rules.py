@@ -351,3 +351,30 @@ def test_ect008_undated_90870_after_a_php_day_is_no_crash():
     got = {(e.finding.rule, e.finding.claim_id) for e in Engine().run_file(data, "x.x12") if isinstance(e, Found)}
     assert ("S2-SEG-003", "C2") in got
     assert not any(r == "ECT-008" for r, _ in got)
+
+
+def test_ordered_keeps_a_patients_events_in_order_key_order_whatever_order_they_come_in():
+    # run_state._ordered writes _order and _spans out inline (it runs for every event): its
+    # result must stay what they define, for events that come in any order
+    import datetime as dt
+    import random
+
+    from edi837.checks.editpack import run_state as rs
+    from edi837.checks.editpack.history import Event
+
+    rnd = random.Random(5)
+    for _ in range(50):
+        evs = []
+        for i in range(rnd.randint(1, 40)):
+            d = dt.date(2026, 1, 1) + dt.timedelta(days=rnd.randint(0, 20)) if rnd.random() < 0.9 else None
+            end = d + dt.timedelta(days=rnd.choice([0, 0, 1, 3])) if d is not None and rnd.random() < 0.3 else None
+            key = (rnd.choice(["S1", "S2"]), "1", "1", "1", rnd.choice(["C1", "C2", "C3"]))
+            evs.append(Event(key, key[4], "837P", "", "90868", "", (), d, end, 1.0, "", False, i % 3,
+                             rnd.choice([0, 1, 2, 3]), rnd.choice(["1", "7", "8"])))
+        ent = [[], [], 0, 0, None, [], 0, 0, None]
+        for k in range(0, len(evs), 7):  # (a few claims' events at a time)
+            ent[0].extend(evs[k:k + 7])
+            hist, run = rs._ordered(ent)
+        assert run == sorted(evs, key=rs._order)
+        assert ent[8][6] == sum(map(rs._spans, evs))
+        assert ent[8][3] == any(e.freq in ("7", "8") for e in evs)

@@ -300,8 +300,8 @@ class TwoPhase:
 
         def leave(u: int, entry: _Held) -> None:
             c, ctl, first = entry
-            for st in stales:
-                if u in st:
+            for s in stales:
+                if u in s:
                     for stale in stales:
                         stale.discard(u)
                     got = only.check_keyed(c, name, ctl, uid=u, recheck=True)
