@@ -100,7 +100,8 @@ class Pending:
     are recorded and applied when the chunk is read back in :meth:`drain`.
     """
 
-    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")  # (append writes them out in this order)
+    # the int columns, in order (append writes them out one by one, in this order)
+    _INTS = ("claim_seq", "errors", "warnings", "first_seq", "last_seq", "tx_no", "grp_no")
     SPILL_AT = 4000
 
     def __init__(self, file: str | None):
