@@ -23,10 +23,10 @@ import signal
 import sqlite3
 import os
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NoReturn
 
 import attrs
@@ -37,12 +37,13 @@ from .api import Inputs, Skipped, collect_inputs
 from .checks.editpack.history import HistoryStore
 from .checks.engine import ClaimResult, Engine, FileResult, RunOptions
 from .checks.twophase import InputChanged
-from .events import ClaimVerdict, EngineEvent, FileDone, Found
-from .findings import Finding
+from .events import ClaimVerdict, EngineEvent, FileDone, Found, ModelEvent, TransactionStart
+from .findings import Severity
 from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
-from .outputs.ack999 import EnvelopeCollector, write_999
+from .outputs.ack999 import StreamingAcks, write_999
 from .outputs.atomic import atomic_write
+from .outputs.gatespool import GateSpool
 from .outputs.outfolder import SCRATCH, CounterFile, fsync_dir, locked, remove_stale
 from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
@@ -314,12 +315,13 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
     # or at the next start
     private_folder(scratch, "scratch folder")
     engine, per_file = file_events(files, jobs, opts, tmpdir=scratch)
-    # every claim's HL chain, noted as the engine checks it: with cross-claim rules every
-    # file is checked before the first file's events come (checks/twophase.py)
-    chains: dict[str | None, dict[int, tuple[str, str, str]]] = {}
+    # what pass 1 finds (verdicts, SNIP 1-2 errors, every claim's HL chain, noted as the engine
+    # checks it: with cross-claim rules every file is checked before the first file's events
+    # come, checks/twophase.py) is kept on disk, so memory does not grow with the files
+    spool = GateSpool(os.path.join(scratch, "gate-state.sqlite"))
 
     def hook(claim: Claim) -> None:
-        chains.setdefault(claim.file, {})[claim.seq] = _chain(claim)
+        spool.note_chain(claim.file, claim.seq, _chain(claim))
 
     engine.claim_listeners.append(hook)
     bar = Progress(files, "gate", passes=2) if progress else None
@@ -327,15 +329,15 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
         engine.claim_listeners.append(bar.claim)
     result = GateResult()
     written: set[str] = set()  # outputs of this run: never overwritten
-    with contextlib.closing(per_file), bar or contextlib.nullcontext():
+    with contextlib.closing(per_file), contextlib.closing(spool), bar or contextlib.nullcontext():
         for (path, events), stem in zip(per_file, stems):  # both in input order
             mine = {(stem + x).casefold() for x in OUTPUT_SUFFIXES}  # all in out_dir
             if mine & written:
                 raise RuntimeError(f"{path}: its outputs would overwrite outputs of this run")
             written |= mine
             t0, first = time.monotonic(), counter.value
-            fg = gate_file(engine, path, out_dir, stem, counter, now, events, chains.pop(path, {}),
-                           redact=redactor, progress=bar)
+            fg = gate_file(engine, path, out_dir, stem, counter, now, events, redact=redactor,
+                           progress=bar, spool=spool, keep_results=keep_results)
             result.files.append(fg)
             if keep_results:
                 result.claims.extend(fg.results)
@@ -362,38 +364,47 @@ def _chain(claim: Claim) -> tuple[str, str, str]:
 
 
 def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
-              now: _dt.datetime, events: Iterable[EngineEvent] | None = None,
-              hl_of: dict[int, tuple[str, str, str]] | None = None, *,
-              redact: Redactor | None = None, progress: Progress | None = None) -> FileGate:
+              now: _dt.datetime, events: Iterable[EngineEvent] | None = None, *,
+              redact: Redactor | None = None, progress: Progress | None = None,
+              spool: GateSpool | None = None, keep_results: bool = True) -> FileGate:
     """Gate one file; ``events`` are ``engine.run_file(path)``'s (or those
-    :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine,
-    with ``hl_of``: claim seq -> its HL chain, noted as the engine checked it);
-    ``redact`` masks PHI in its report; ``progress`` moves with the split."""
+    :func:`edi837.parallel.file_events` gives for it, ``engine`` its engine);
+    ``redact`` masks PHI in its report; ``progress`` moves with the split.
+    ``spool``: where pass 1's state goes (:class:`GateSpool`, whose claim
+    chains the caller notes as the engine checks claims); without one, a
+    spool of this file's own is made in ``out_dir``'s scratch folder.
+    ``keep_results`` False: the FileGate keeps no claim result or claim id."""
     fg = FileGate(input=path)
     base = os.path.join(out_dir, stem)
-    # pass 1: validate; keep verdicts, SNIP 1-2 findings, HL chains of claims
-    mine = hl_of is None
-    if hl_of is None:
-        hl_of = {}
-
-    def hook(claim: Claim) -> None:
-        if mine:
-            hl_of[claim.seq] = _chain(claim)
-
-    # every output of the file is renamed into place together, when all are done
+    hook: Callable[[Claim], None] | None = None
     with contextlib.ExitStack() as stack:
-        return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, hl_of, hook, stack,
-                          events, redact, progress)
+        if spool is None:
+            scratch = os.path.join(out_dir, SCRATCH)
+            private_folder(scratch, "scratch folder")
+            fd, db = tempfile.mkstemp(prefix="gate-state.", suffix=".sqlite", dir=scratch)
+            os.close(fd)
+            os.unlink(db)
+            spool = stack.enter_context(contextlib.closing(GateSpool(db)))
+            own_spool = spool
+
+            def hook(claim: Claim) -> None:
+                own_spool.note_chain(claim.file, claim.seq, _chain(claim))
+        # every output of the file is renamed into place together, when all are done
+        with contextlib.ExitStack() as outputs:
+            return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, spool, hook,
+                              outputs, events, redact, progress, keep_results)
 
 
 def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: ControlCounter,
-               now: _dt.datetime, fg: FileGate, base: str, hl_of: dict[int, tuple[str, str, str]],
-               hook: Callable[[Claim], None],
-               stack: contextlib.ExitStack, events: Iterable[EngineEvent] | None,
-               redact: Redactor | None = None, progress: Progress | None = None) -> FileGate:
-    engine.claim_listeners.append(hook)
-    results: dict[int, ClaimResult] = {}
-    findings: list[Finding] = []
+               now: _dt.datetime, fg: FileGate, base: str, spool: GateSpool,
+               hook: Callable[[Claim], None] | None, stack: contextlib.ExitStack,
+               events: Iterable[EngineEvent] | None, redact: Redactor | None = None,
+               progress: Progress | None = None, keep_results: bool = True) -> FileGate:
+    # pass 1: validate; verdicts, SNIP 1-2 errors and HL chains of claims into the spool
+    spool.begin_file(path)
+    results: dict[int, ClaimResult] = {}  # only with keep_results
+    if hook is not None:
+        engine.claim_listeners.append(hook)
     try:
         with contextlib.nullcontext(stack.enter_context(atomic_write(base + ".report.json", "w"))) \
                 as rfh:
@@ -403,46 +414,43 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
                 feed(rep, ev)
                 match ev:
                     case Found(f) if f.snip in (1, 2) or f.snip is None:
-                        findings.append(f)
+                        spool.add_finding(f, error=f.severity is Severity.ERROR and f.snip in (1, 2),
+                                          interchange=is_interchange_finding(f))
                     case ClaimVerdict(cr):
-                        results[cr.claim_seq] = cr
+                        spool.add_result(cr)
+                        if keep_results:
+                            results[cr.claim_seq] = cr
                     case FileDone(fr):  # the engine's counts of the file
                         fg.result = fr
             rep.close()
     finally:
-        engine.claim_listeners.remove(hook)
+        if hook is not None:
+            engine.claim_listeners.remove(hook)
     fg.paths["report"] = base + ".report.json"
     fg.results = list(results.values())
-    verdicts = {s: r.verdict for s, r in results.items()}
-    hl_children: dict[str, set[tuple[int, str]]] = {"accepted": set(), "rejected": set()}
-    # [accepted, rejected, accepted amount, rejected amount]
-    tx_totals: dict[int, list[int | Decimal]] = {}  # by tx_no
-    prov_totals: dict[tuple[int, str], list[int | Decimal]] = {}  # by (tx_no, billing HL01)
-    key: Any  # either table's key
-    table: dict[Any, list[int | Decimal]]
-    for s, r in results.items():
-        b, sub, pat = hl_of.get(s, ("", "", ""))
-        if b and sub:
-            hl_children[r.verdict].add((r.tx_no, b))
-        if sub and pat:
-            hl_children[r.verdict].add((r.tx_no, sub))
-        amt = Decimal(r.charge) if r.charge not in (None, "") else Decimal(0)
-        for key, table in ((r.tx_no, tx_totals), ((r.tx_no, b), prov_totals)):
-            t = table.setdefault(key, [0, 0, Decimal(0), Decimal(0)])
-            i = 0 if r.verdict == "accepted" else 1
-            t[i] += 1
-            t[2 + i] += amt
-    if fg.result.could_not_read or (not results and not any(f.interchange for f in findings)):
+    if fg.result.could_not_read or (not spool.claim_count() and not spool.interchange_found):
         return fg  # nothing readable to split or acknowledge
-    # pass 2: split, 277CA; collect the envelope for the 999 / TA1
+    # pass 2: split, 277CA; the 999 bodies and TA1s spooled as each group and interchange ends
     paths = output_paths(out_dir, stem)
-    env = EnvelopeCollector({f.segment_seq for f in findings if f.ik3 == "3" and f.segment_seq is not None})
-    ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, results, tx_totals,
-                          prov_totals)
-    sp = Splitter(paths, verdicts, hl_children, counter, stack)
+    acks = StreamingAcks(spool)
+    ack277 = Ack277Writer(base + ".277ca.x12", stack, counter, now, {}, {}, {})
+    sp = Splitter(paths, {}, {}, counter, stack, keep_ids=keep_results)
     sp.source = path
-    sp.run(stream(path), listeners=[env, ack277, *([progress.listener(1)] if progress is not None else [])])
+    tx_no = 0
+
+    def load(ev: ModelEvent) -> None:  # each transaction's pass-1 state, as its ST comes
+        nonlocal tx_no
+        if isinstance(ev, TransactionStart):
+            tx_no += 1
+            st = spool.transaction(tx_no)
+            sp.verdicts, sp.hl_children = st.verdicts, st.hl_children
+            ack277.results, ack277.tx_totals, ack277.prov_totals = \
+                st.results, st.tx_totals, st.prov_totals  # type: ignore[assignment]
+
+    sp.run(stream(path), listeners=[load, acks, ack277,
+                                    *([progress.listener(1)] if progress is not None else [])])
     ack277.finish()
+    acks.finish()
     if sp.missing:
         raise RuntimeError(f"{path}: claims {sp.missing} had no verdict in pass 1")
     for v in ("accepted", "rejected"):
@@ -451,30 +459,20 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     fg.accepted_ids, fg.rejected_ids = sp.written["accepted"], sp.written["rejected"]
     if ack277.claims:
         fg.paths["277ca"] = base + ".277ca.x12"
-    # TA1: interchanges in error or asking for one (ISA14=1)
-    ta1s = []
-    ic_errs: dict[str | None, list[Finding]] = {}  # the interchange findings by ISA13: one pass
-    for f in findings:
-        if is_interchange_finding(f):
-            ic_errs.setdefault(f.interchange, []).append(f)
-    for isa in env.interchanges:
-        errs = list(ic_errs.get(isa[13].strip(), ()))
-        if errs or isa[14] == "1":
-            ta1s.append((isa, errs))
-    # an interchange the TA1 rejects: its groups are rejected in the 999 too
-    ta1_rejected = [isa for isa, errs in ta1s if errs]
-    if env.groups:
+    # 999, then TA1 (interchanges in error or asking for one, ISA14=1): written once the split
+    # has its control numbers, from the spool in file order
+    if acks.has_groups:
         with contextlib.nullcontext(stack.enter_context(
                 atomic_write(base + ".999.x12", "wb"))) as fh:
-            write_999(SegmentWriter(fh, Delimiters()), env.groups, findings,
-                      list(results.values()), counter, now, rejected_interchanges=ta1_rejected,
-                      loops=env.loops)
+            write_999(SegmentWriter(fh, Delimiters()),
+                      ((ic, head[0], head[1], segs) for ic, head, segs in spool.acks("999")),
+                      counter, now)
         fg.paths["999"] = base + ".999.x12"
-    if ta1s:
+    if spool.has_acks("ta1"):
         with contextlib.nullcontext(stack.enter_context(
                 atomic_write(base + ".ta1.x12", "wb"))) as fh:
             w = SegmentWriter(fh, Delimiters())
-            for isa, errs in ta1s:
+            for _ic, isa, errs in spool.acks("ta1"):
                 write_ta1(w, isa, errs, counter, now)
         fg.paths["ta1"] = base + ".ta1.x12"
     return fg

@@ -28,7 +28,7 @@ import datetime as _dt
 import re
 import sys
 from bisect import bisect_left, bisect_right
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Container, Iterable, Sequence
 
 import attrs
 
@@ -68,10 +68,10 @@ class GroupInfo:
 class EnvelopeCollector:
     """Listener on the gate's second pass: interchanges, groups, transactions."""
 
-    def __init__(self, loops_of: set[int] | None = None) -> None:
+    def __init__(self, loops_of: Container[int] | None = None) -> None:
         # first-segment ordinals of the loops whose segment list the 999 needs
         # (loops with a required segment missing): -> [(segment id, ordinal)]
-        self.loops_of = loops_of or set()
+        self.loops_of: Container[int] = loops_of if loops_of is not None else set()
         self.loops: dict[int, list[tuple[str, int]]] = {}
         self.groups: list[GroupInfo] = []
         self.interchanges: list[Segment] = []
@@ -321,7 +321,8 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
 
     A group of an interchange in ``rejected_interchanges`` (the ISAs a TA1
     rejects) is rejected whatever its own findings: every IK5 and the AK9 are
-    R (with the codes of its own errors, if any), AK904 0."""
+    R (with the codes of its own errors, if any), AK904 0.  (The gate builds
+    the same bodies a group at a time: :class:`StreamingAcks`.)"""
     rejected_isas = {id(isa) for isa in rejected_interchanges}
     loops = loops or {}
     errs = [f for f in findings if f.severity is Severity.ERROR and f.snip in (1, 2)]
@@ -340,100 +341,112 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
             accepted_by_tx[c.tx_no] = accepted_by_tx.get(c.tx_no, 0) + 1
     out = []
     for g in groups:
-        gs = g.gs + [""] * (9 - len(g.gs))
-        # AK101: the group's GS01 when X231A1 can name it (an HP group of 835s), else HC
-        segs: list[list[str]] = [["AK1", gs[1] if gs[1] in AK101_CODES else "HC", _control(gs[6]),
-                                  _version(gs[8], g.txs)]]
-        n_acc = 0
-        statuses = []
         isa_rejected = g.isa is not None and id(g.isa) in rejected_isas
-        for t in g.txs:
-            st = t.st + [""] * (4 - len(t.st))
-            fs = by_tx.get(id(t), [])
-            if st[1] and st[1] not in AK201_CODES:
-                # a transaction set X231A1 cannot name in AK201 (a 999, a 997): no AK2 of its own;
-                # counted in the AK9 as received and not accepted
-                statuses.append("R")
-                continue
-            segs.append(["AK2", st[1] or "837", _clean(st[2], 9) or "0001"]
-                        + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
-            seen: dict[tuple[int, str], int] = {}  # (ordinal, segment id) -> index of its IK3
-            placed: list[tuple[int, str, Finding]] = []
-            for f in fs:
-                if f.segment_seq is None or not (f.ik3 or f.ik4) or not f.segment_id:
-                    continue
-                miss = missing_segment(f, st[3], loops)
-                placed.append((miss[1], miss[0], f) if miss else (f.segment_seq, f.segment_id, f))
-            for seq, sid, f in sorted(placed, key=lambda x: x[0]):
-                pos = seq - t.st_seq + 1
-                if pos < 1:
-                    continue
-                if (seq, sid) not in seen:
-                    loop = (f.loop or "").split("/")[-1]
-                    ik3 = ["IK3", sid[:3], str(pos), loop if 0 < len(loop) <= 4 else "", f.ik3 or "8"]
-                    seen[(seq, sid)] = len(segs)
-                    segs.append(ik3)
-                    if f.claim_id:
-                        segs.append(["CTX", "CLM01:" + _clean(f.claim_id, 35)])
-                elif f.ik3 and segs[seen[(seq, sid)]][4] == "8":
-                    segs[seen[(seq, sid)]][4] = f.ik3
-                if f.ik4:
-                    p = element_position(f.element)
-                    if p:
-                        segs.append(["IK4", p, "", f.ik4] + ([_clean(f.value)] if f.value else []))
-            if not fs:
-                # a transaction not read (under a 4010 interchange or group) is not supported
-                status, codes = ("A", []) if t.tx_no else ("R", ["1"])
-            else:
-                codes = sorted({ik5_code(f) for f in fs}, key=lambda c: (len(c), c))[:5]
-                env = any(f.claim_seq is None for f in fs)
-                status = "R" if env or not t.tx_no or not accepted_by_tx.get(t.tx_no) else "E"
-            if isa_rejected:
-                status = "R"
-            segs.append(["IK5", status] + codes)
-            statuses.append(status)
-            if status != "R":
-                n_acc += 1
-        gerrs = by_grp.get(id(g), [])
-        if gerrs or isa_rejected:
-            ak9 = "R"
-            n_acc = 0
-        elif not statuses or all(s == "A" for s in statuses):
-            ak9 = "A"
-        elif all(s == "R" for s in statuses):
-            ak9 = "R"
-        elif any(s == "R" for s in statuses):
-            ak9 = "P"
-        else:
-            ak9 = "E"
-        ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isascii() and g.ge[1].isdigit() else str(len(g.txs))
-        codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
-        if not codes9 and g.txs and all(len(t.st) > 1 and t.st[1] not in ("", "837") for t in g.txs):
-            codes9 = ["1"]  # a group of other transaction sets (835s, 270s ...): not supported
-        segs.append(["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9)
+        segs, ak9 = group_999(g, [by_tx.get(id(t), []) for t in g.txs], by_grp.get(id(g), []),
+                              lambda n: accepted_by_tx.get(n, 0), isa_rejected, loops)
         out.append((g, segs, ak9))
     return out
 
 
-def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult],
-              counter: ControlCounter, now: _dt.datetime, *,
-              rejected_interchanges: Sequence[Segment] = (),
-              loops: dict[int, list[tuple[str, int]]] | None = None) -> None:
+def group_999(g: GroupInfo, tx_errs: Sequence[list[Finding]], gerrs: list[Finding],
+              accepted: Callable[[int], int], isa_rejected: bool,
+              loops: dict[int, list[tuple[str, int]]]) -> tuple[list[list[str]], str]:
+    """The 999 body (AK1..AK9) of group ``g`` and its AK901: ``tx_errs[k]`` the SNIP 1-2
+    errors placed in its k-th transaction, ``gerrs`` those of the group's envelope,
+    ``accepted(tx_no)`` how many claims of a transaction were accepted, ``isa_rejected``
+    whether the TA1 rejects its interchange."""
+    gs = g.gs + [""] * (9 - len(g.gs))
+    # AK101: the group's GS01 when X231A1 can name it (an HP group of 835s), else HC
+    segs: list[list[str]] = [["AK1", gs[1] if gs[1] in AK101_CODES else "HC", _control(gs[6]),
+                              _version(gs[8], g.txs)]]
+    n_acc = 0
+    statuses = []
+    for t, fs in zip(g.txs, tx_errs):
+        st = t.st + [""] * (4 - len(t.st))
+        if st[1] and st[1] not in AK201_CODES:
+            # a transaction set X231A1 cannot name in AK201 (a 999, a 997): no AK2 of its own;
+            # counted in the AK9 as received and not accepted
+            statuses.append("R")
+            continue
+        segs.append(["AK2", st[1] or "837", _clean(st[2], 9) or "0001"]
+                    + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
+        seen: dict[tuple[int, str], int] = {}  # (ordinal, segment id) -> index of its IK3
+        placed: list[tuple[int, str, Finding]] = []
+        for f in fs:
+            if f.segment_seq is None or not (f.ik3 or f.ik4) or not f.segment_id:
+                continue
+            miss = missing_segment(f, st[3], loops)
+            placed.append((miss[1], miss[0], f) if miss else (f.segment_seq, f.segment_id, f))
+        for seq, sid, f in sorted(placed, key=lambda x: x[0]):
+            pos = seq - t.st_seq + 1
+            if pos < 1:
+                continue
+            if (seq, sid) not in seen:
+                loop = (f.loop or "").split("/")[-1]
+                ik3 = ["IK3", sid[:3], str(pos), loop if 0 < len(loop) <= 4 else "", f.ik3 or "8"]
+                seen[(seq, sid)] = len(segs)
+                segs.append(ik3)
+                if f.claim_id:
+                    segs.append(["CTX", "CLM01:" + _clean(f.claim_id, 35)])
+            elif f.ik3 and segs[seen[(seq, sid)]][4] == "8":
+                segs[seen[(seq, sid)]][4] = f.ik3
+            if f.ik4:
+                p = element_position(f.element)
+                if p:
+                    segs.append(["IK4", p, "", f.ik4] + ([_clean(f.value)] if f.value else []))
+        if not fs:
+            # a transaction not read (under a 4010 interchange or group) is not supported
+            status, codes = ("A", []) if t.tx_no else ("R", ["1"])
+        else:
+            codes = sorted({ik5_code(f) for f in fs}, key=lambda c: (len(c), c))[:5]
+            env = any(f.claim_seq is None for f in fs)
+            status = "R" if env or not t.tx_no or not accepted(t.tx_no) else "E"
+        if isa_rejected:
+            status = "R"
+        segs.append(["IK5", status] + codes)
+        statuses.append(status)
+        if status != "R":
+            n_acc += 1
+    if gerrs or isa_rejected:
+        ak9 = "R"
+        n_acc = 0
+    elif not statuses or all(s == "A" for s in statuses):
+        ak9 = "A"
+    elif all(s == "R" for s in statuses):
+        ak9 = "R"
+    elif any(s == "R" for s in statuses):
+        ak9 = "P"
+    else:
+        ak9 = "E"
+    ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isascii() and g.ge[1].isdigit() else str(len(g.txs))
+    codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
+    if not codes9 and g.txs and all(len(t.st) > 1 and t.st[1] not in ("", "837") for t in g.txs):
+        codes9 = ["1"]  # a group of other transaction sets (835s, 270s ...): not supported
+    segs.append(["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9)
+    return segs, ak9
+
+
+def write_999(w: SegmentWriter, bodies: Iterable[tuple[object, Sequence[str] | Segment | None, list[str],
+                                                    list[list[str]]]],
+              counter: ControlCounter, now: _dt.datetime) -> None:
+    """The 999 file: one interchange per input interchange (``bodies``: for each group in
+    file order, its interchange's key (equal keys: one interchange), that interchange's ISA
+    (fields or segment, None for none), the group's GS fields and its body
+    (:func:`group_999`)), a group and a 999 transaction per input group."""
     w.set_delims(ACK_DELIMS)
     date8, time4 = now.strftime("%Y%m%d"), now.strftime("%H%M")
-    bodies = build_999(groups, findings, claims, rejected_interchanges, loops)
     cur_isa: object = object()  # no interchange yet
     isa_f: list[str] | None = None
     ngroups = 0
-    for g, segs, _ in bodies:
-        if g.isa is not cur_isa:
+    for key, isa, gs_in, segs in bodies:
+        if isa_f is None or key != cur_isa:
             if isa_f is not None:
                 w.write(["IEA", str(ngroups), isa_f[13]])
-            cur_isa = g.isa
-            isa_f = ack_isa_fields(g.isa, counter.next(), now)
+            cur_isa = key
+            isa_f = ack_isa_fields(isa, counter.next(), now)
             w.write(isa_f)
             ngroups = 0
-        gs = g.gs + [""] * (9 - len(g.gs))
+        gs = list(gs_in) + [""] * (9 - len(gs_in))
         gctl = str(counter.next())
         w.write(["GS", "FA", ack_app_code(gs[3]), ack_app_code(gs[2]), date8, time4, gctl, "X",
                  "005010X231A1"])
@@ -445,3 +458,167 @@ def write_999(w: SegmentWriter, groups: list[GroupInfo], findings: list[Finding]
         w.write(["GE", "1", gctl])
     if isa_f is not None:
         w.write(["IEA", str(ngroups), isa_f[13]])
+
+
+def memory_bodies(groups: list[GroupInfo], findings: list[Finding], claims: list[ClaimResult], *,
+                  rejected_interchanges: Sequence[Segment] = (),
+                  loops: dict[int, list[tuple[str, int]]] | None = None
+                  ) -> list[tuple[object, Segment | None, list[str], list[list[str]]]]:
+    """:func:`write_999`'s bodies from groups and findings held in memory (:func:`build_999`)."""
+    return [(id(g.isa) if g.isa is not None else None, g.isa, g.gs, segs)
+            for g, segs, _ in build_999(groups, findings, claims, rejected_interchanges, loops)]
+
+
+class StreamingAcks(EnvelopeCollector):
+    """The gate's listener on its second pass: :class:`EnvelopeCollector`, but each group's
+    999 body is built as soon as the group ends and spooled, and each interchange's TA1 as it
+    starts, so memory holds one group, not the file (issue 14 item 6).
+
+    ``spool`` (:class:`edi837.outputs.gatespool.GateSpool`) holds the file's SNIP 1-2 errors
+    and claim verdicts from pass 1 and takes the bodies.  An error is placed as
+    :func:`build_999` places it: in the transaction whose span (ST to SE) holds its segment,
+    else in the first group, in file order, its control numbers name; except that a
+    transaction without SE ends with its group (at GE, or where the next group or interchange
+    starts), not at the end of the file, and an error outside every transaction is placed by
+    its control numbers only once the second pass is past its segment."""
+
+    def __init__(self, spool: Any) -> None:
+        self.window = _MissingWindow(spool)
+        super().__init__(self.window)
+        self.spool = spool
+        self._ic = 0  # interchange ordinal (the key of write_999)
+        self._ic_rejected = False  # the TA1 rejects the open interchange
+        self.has_groups = False
+
+    def __call__(self, ev: ModelEvent) -> None:
+        match ev:
+            case InterchangeStart(ic):
+                self._end_group(ic.isa.seq - 1 if ic.isa is not None else None)
+            case GroupStart(grp):
+                self._end_group(grp.gs.seq - 1 if grp.gs is not None else None)
+            case TransactionStart(tx):
+                self.window.start(tx.st.seq)
+        super().__call__(ev)
+        match ev:
+            case InterchangeStart(ic):
+                self._ic += 1
+                self._ic_rejected = False
+                isa = ic.isa
+                if isa is not None:
+                    self.interchanges.clear()
+                    errs = self.spool.interchange_errors(isa[13].strip())
+                    self._ic_rejected = bool(errs)
+                    if errs or isa[14] == "1":
+                        fields = list(isa.fields[:17]) + [""] * (17 - len(isa.fields))
+                        self.spool.add_ack("ta1", None, fields, errs)
+            case GroupEnd(grp):
+                if self.groups:
+                    self._end_group(grp.ge.seq if grp.ge is not None else None, self.groups[-1])
+
+    def finish(self) -> None:
+        """The last group ended (at the end of the file)."""
+        self._end_group(None)
+
+    def _end_group(self, end: int | None, g: GroupInfo | None = None) -> None:
+        if g is None:
+            if self._grp is None or not self.groups or self.groups[-1] is not self._grp:
+                return
+            g = self._grp
+        self.groups.remove(g)
+        self.has_groups = True
+        if end is None:
+            end = sys.maxsize
+        # the transactions' spans: ST to SE; without SE, to the next ST, else to the group's end
+        starts = [t.st_seq for t in g.txs]
+        ends = [t.end_seq if t.end_seq is not None else (
+            g.txs[k + 1].st_seq - 1 if k + 1 < len(g.txs) else max(end, t.st_seq))
+            for k, t in enumerate(g.txs)]
+        tx_errs: list[list[tuple[int, Finding]]] = [[] for _ in g.txs]
+        gerrs: list[tuple[int, Finding]] = []
+        taken: list[int] = []
+        if starts:
+            lo, hi = min(starts), max(ends)
+            ordered = all(a < b for a, b in zip(starts, starts[1:]))
+            for n, f in self.spool.errors_between(lo, hi):
+                seq = f.segment_seq
+                assert seq is not None
+                k = _span_of(seq, starts, ends, ordered)
+                if k is not None:
+                    tx_errs[k].append((n, f))
+                    taken.append(n)
+            self.spool.placed(taken)
+        gs06 = g.gs[6] if len(g.gs) > 6 else ""
+        isa13 = g.isa[13].strip() if g.isa is not None else ""
+        named: list[int] = []
+        for n, f in self.spool.errors_named(gs06, max(end, max(ends, default=0))):
+            if not f.group:
+                continue
+            if f.interchange and isa13 not in (f.interchange, ""):
+                continue
+            if not f.transaction:
+                named.append(n)
+                if f.segment_id in ("GS", "GE", None):
+                    gerrs.append((n, f))
+                continue
+            for k, t in enumerate(g.txs):
+                if t.st[2] == f.transaction:
+                    tx_errs[k].append((n, f))
+                    named.append(n)
+                    break
+        self.spool.placed(named)
+        segs, _ak9 = group_999(g, [[f for _, f in sorted(fs, key=_first)] for fs in tx_errs],
+                               [f for _, f in gerrs], self.spool.accepted, self._ic_rejected,
+                               self.loops)
+        self.loops.clear()
+        isa_fields = list(g.isa.fields[:17]) if g.isa is not None else None
+        self.spool.add_ack("999", self._ic if g.isa is not None else None, [isa_fields, g.gs], segs)
+        if self._grp is g:
+            self._grp = None
+
+
+def _first(x: tuple[int, Finding]) -> int:
+    return x[0]
+
+
+def _span_of(seq: int, starts: list[int], ends: list[int], ordered: bool) -> int | None:
+    """The first transaction whose span ``starts[k]..ends[k]`` holds ``seq``."""
+    if ordered:
+        k = bisect_right(starts, seq) - 1
+        return k if k >= 0 and seq <= ends[k] else None
+    for k, (a, b) in enumerate(zip(starts, ends)):
+        if a <= seq <= b:
+            return k
+    return None
+
+
+class _MissingWindow:
+    """The segment ordinals of missing-segment errors (IK304 3) near the second pass: the
+    :attr:`EnvelopeCollector.loops_of` of :class:`StreamingAcks`, read from the spool a page
+    at a time, holding those of the open transaction only."""
+
+    def __init__(self, spool: Any) -> None:
+        self.spool = spool
+        self.any = bool(spool.missing_found)
+        self.window: set[int] = set()
+        self.last = -1  # the highest ordinal read from the spool
+        self.done = not self.any
+
+    def __bool__(self) -> bool:
+        return self.any
+
+    def start(self, st_seq: int) -> None:
+        """A transaction starts at ``st_seq``: the ordinals before it are not needed again."""
+        if self.window:
+            self.window = {s for s in self.window if s >= st_seq}
+
+    def __contains__(self, seq: object) -> bool:
+        if not isinstance(seq, int):
+            return False
+        while not self.done and self.last < seq:
+            page = self.spool.missing_after(self.last)
+            if not page:
+                self.done = True
+                break
+            self.window.update(page)
+            self.last = page[-1]
+        return seq in self.window

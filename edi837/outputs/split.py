@@ -21,7 +21,7 @@ import datetime as _dt
 import os
 import re
 import unicodedata
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..events import (ClaimRead, GroupEnd, GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent,
                       TransactionEnd, TransactionStart)
@@ -142,7 +142,7 @@ def ack_app_code(v: str | None) -> str:
     return c if len(c) >= 2 else "EDI837"
 
 
-def ack_isa_fields(isa: Segment | None, control: int, now: _dt.datetime) -> list[str]:
+def ack_isa_fields(isa: Segment | Sequence[str] | None, control: int, now: _dt.datetime) -> list[str]:
     """The ISA of an acknowledgment (999, TA1, 277CA) answering ``isa``.
 
     Always a 00501 interchange with our delimiters (ISA11 ``^``, ISA16 ``:``),
@@ -152,7 +152,7 @@ def ack_isa_fields(isa: Segment | None, control: int, now: _dt.datetime) -> list
     receiver are the input's receiver and sender, fixed-width (15) and in the
     character set; an unknown qualifier becomes ZZ.  ISA14 0; ISA15 the input's
     P/T (P when it is neither)."""
-    f = list(isa.fields[:17]) if isa is not None else []
+    f = list(isa.fields[:17] if isinstance(isa, Segment) else isa[:17]) if isa is not None else []
     f += [""] * (17 - len(f))
 
     def party(q: str, ident: str) -> tuple[str, str]:
@@ -226,12 +226,14 @@ class Splitter:
 
     def __init__(self, paths: dict[str, str], verdicts: dict[int, str],
                  hl_children: dict[str, set[tuple[int, str]]], counter: ControlCounter,
-                 stack: contextlib.ExitStack):
+                 stack: contextlib.ExitStack, *, keep_ids: bool = True):
         self.outputs = {v: _Output(p, stack, counter) for v, p in paths.items()}
         self.verdicts = verdicts
         self.hl_children = hl_children
         self.counter = counter
-        self.written: dict[str, list[str]] = {v: [] for v in paths}  # claim ids per output
+        # claim ids per output (``keep_ids``; else left empty: a file of millions of claims)
+        self.written: dict[str, list[str]] = {v: [] for v in paths}
+        self.keep_ids = keep_ids
         # the input read (path or bytes): a claim of more lines than its guide allows has the
         # segments past them copied from it (Claim.overflow)
         self.source: Any = None
@@ -399,7 +401,8 @@ class Splitter:
         if claim.overflow is not None:
             o.segs += self._overflow(claim.overflow, w, delims)
         o.claims += 1
-        self.written[verdict].append(claim.claim_id)
+        if self.keep_ids:
+            self.written[verdict].append(claim.claim_id)
 
 
 def output_paths(out_dir: str, name: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ envelope, directly after its ISA: ``ISA TA1 IEA`` (no functional group).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..findings import Finding, Severity
 from ..reader.segment import Segment
@@ -47,7 +47,7 @@ def note_code(findings: Iterable[Finding]) -> str:
     return "022"  # invalid control structure
 
 
-def write_ta1(w: SegmentWriter, isa: Segment, findings: list[Finding], counter: ControlCounter,
+def write_ta1(w: SegmentWriter, isa: Segment | Sequence[str], findings: list[Finding], counter: ControlCounter,
               now: _dt.datetime) -> None:
     """One TA1 interchange (ISA TA1 IEA) answering ``isa``."""
     errs = [f for f in findings if f.severity is Severity.ERROR]
