@@ -43,7 +43,7 @@ from .model.build import stream
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import StreamingAcks, write_999
 from .outputs.atomic import atomic_write
-from .outputs.gatespool import GateSpool
+from .outputs.gatespool import GateSpool, err_of
 from .outputs.outfolder import SCRATCH, CounterFile, fsync_dir, locked, remove_stale
 from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
@@ -428,6 +428,7 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
             engine.claim_listeners.remove(hook)
     fg.paths["report"] = base + ".report.json"
     fg.results = list(results.values())
+    spool.end_pass1()
     if fg.result.could_not_read or (not spool.claim_count() and not spool.interchange_found):
         return fg  # nothing readable to split or acknowledge
     # pass 2: split, 277CA; the 999 bodies and TA1s spooled as each group and interchange ends
@@ -464,16 +465,14 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
     if acks.has_groups:
         with contextlib.nullcontext(stack.enter_context(
                 atomic_write(base + ".999.x12", "wb"))) as fh:
-            write_999(SegmentWriter(fh, Delimiters()),
-                      ((ic, head[0], head[1], segs) for ic, head, segs in spool.acks("999")),
-                      counter, now)
+            write_999(SegmentWriter(fh, Delimiters()), acks.bodies(), counter, now)
         fg.paths["999"] = base + ".999.x12"
     if spool.has_acks("ta1"):
         with contextlib.nullcontext(stack.enter_context(
                 atomic_write(base + ".ta1.x12", "wb"))) as fh:
             w = SegmentWriter(fh, Delimiters())
-            for _ic, isa, errs in spool.acks("ta1"):
-                write_ta1(w, isa, errs, counter, now)
+            for _g, _ic, isa, errs in spool.acks("ta1"):
+                write_ta1(w, isa, [err_of(e) for e in errs], counter, now)
         fg.paths["ta1"] = base + ".ta1.x12"
     return fg
 

@@ -28,7 +28,8 @@ import datetime as _dt
 import re
 import sys
 from bisect import bisect_left, bisect_right
-from typing import TYPE_CHECKING, Any, Callable, Container, Iterable, Sequence
+import heapq
+from typing import TYPE_CHECKING, Any, Callable, Container, Iterable, Iterator, Sequence, Union
 
 import attrs
 
@@ -38,12 +39,14 @@ from ..guide.loader import load_guide
 from ..guide.model import LoopDef
 from ..findings import Finding, Severity
 from ..reader.segment import Segment
+from .gatespool import Err
 from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_app_code, ack_isa_fields, ack_text
 
 if TYPE_CHECKING:
     from ..checks.verdicts import ClaimResult
     from ..grammar.loop import Loop
 
+AckErr = Union[Finding, Err]  # what the 999 reads of an error: a finding, or its spooled fields
 _REF = re.compile(r"^([A-Z][A-Z0-9]{1,2}?)(\d{2})(?:-(\d+))?$")
 
 
@@ -158,7 +161,7 @@ AK101_CODES = frozenset({"BE", "HB", "HC", "HI", "HN", "HP", "HR", "HS", "RA"})
 AK201_CODES = frozenset({"270", "271", "276", "277", "278", "820", "834", "835", "837"})
 
 
-def ik5_code(f: Finding) -> str:
+def ik5_code(f: AckErr) -> str:
     if f.rule in ("GRM-003", "GRM-007"):
         return "1"  # transaction set not supported (another transaction set; an 837 before 5010)
     if f.segment_id == "SE" and f.element == "SE01":
@@ -172,7 +175,7 @@ def ik5_code(f: Finding) -> str:
     return "5"
 
 
-def ak9_code(f: Finding) -> str:
+def ak9_code(f: AckErr) -> str:
     if f.element == "GE01":
         return "5"
     if f.element == "GE02":
@@ -282,7 +285,7 @@ _SEG_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 _MISSING_LOOP = re.compile(r"^Loop (\w+) .* is required")
 
 
-def missing_segment(f: Finding, st03: str, loops: dict[int, list[tuple[str, int]]]) -> tuple[str, int] | None:
+def missing_segment(f: AckErr, st03: str, loops: dict[int, list[tuple[str, int]]]) -> tuple[str, int] | None:
     """IK301 and the segment ordinal of IK302 for a required segment or loop
     the transaction lacks (a finding with IK304 3 that names the missing
     segment, or the missing loop's first segment, in ``element``): that id,
@@ -322,7 +325,7 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
     A group of an interchange in ``rejected_interchanges`` (the ISAs a TA1
     rejects) is rejected whatever its own findings: every IK5 and the AK9 are
     R (with the codes of its own errors, if any), AK904 0.  (The gate builds
-    the same bodies a group at a time: :class:`StreamingAcks`.)"""
+    the same bodies a transaction at a time: :class:`StreamingAcks`.)"""
     rejected_isas = {id(isa) for isa in rejected_interchanges}
     loops = loops or {}
     errs = [f for f in findings if f.severity is Severity.ERROR and f.snip in (1, 2)]
@@ -342,97 +345,148 @@ def build_999(groups: list[GroupInfo], findings: list[Finding], claims: list[Cla
     out = []
     for g in groups:
         isa_rejected = g.isa is not None and id(g.isa) in rejected_isas
-        segs, ak9 = group_999(g, [by_tx.get(id(t), []) for t in g.txs], by_grp.get(id(g), []),
-                              lambda n: accepted_by_tx.get(n, 0), isa_rejected, loops)
-        out.append((g, segs, ak9))
+        ak9 = _Ak9()
+        segs = [ak1_segment(g)]
+        for t in g.txs:
+            fs = by_tx.get(id(t), [])
+            st3 = (t.st + [""] * 4)[3]
+            placed = sorted((p for p in (placed_at(f, st3, loops) for f in fs) if p is not None),
+                            key=lambda x: x[0])
+            ik5 = _Ik5()
+            for f in fs:
+                ik5.add(f)
+            segs += tx_segments(t, placed, ik5, ak9, lambda n: accepted_by_tx.get(n, 0), isa_rejected)
+        seg9 = ak9.segment(g, by_grp.get(id(g), []), isa_rejected)
+        segs.append(seg9)
+        out.append((g, segs, seg9[1]))
     return out
 
 
-def group_999(g: GroupInfo, tx_errs: Sequence[list[Finding]], gerrs: list[Finding],
-              accepted: Callable[[int], int], isa_rejected: bool,
-              loops: dict[int, list[tuple[str, int]]]) -> tuple[list[list[str]], str]:
-    """The 999 body (AK1..AK9) of group ``g`` and its AK901: ``tx_errs[k]`` the SNIP 1-2
-    errors placed in its k-th transaction, ``gerrs`` those of the group's envelope,
-    ``accepted(tx_no)`` how many claims of a transaction were accepted, ``isa_rejected``
-    whether the TA1 rejects its interchange."""
+def ak1_segment(g: GroupInfo) -> list[str]:
     gs = g.gs + [""] * (9 - len(g.gs))
     # AK101: the group's GS01 when X231A1 can name it (an HP group of 835s), else HC
-    segs: list[list[str]] = [["AK1", gs[1] if gs[1] in AK101_CODES else "HC", _control(gs[6]),
-                              _version(gs[8], g.txs)]]
-    n_acc = 0
-    statuses = []
-    for t, fs in zip(g.txs, tx_errs):
-        st = t.st + [""] * (4 - len(t.st))
-        if st[1] and st[1] not in AK201_CODES:
-            # a transaction set X231A1 cannot name in AK201 (a 999, a 997): no AK2 of its own;
-            # counted in the AK9 as received and not accepted
-            statuses.append("R")
+    return ["AK1", gs[1] if gs[1] in AK101_CODES else "HC", _control(gs[6]), _version(gs[8], g.txs)]
+
+
+def placed_at(f: AckErr, st03: str, loops: dict[int, list[tuple[str, int]]]
+              ) -> tuple[int, str, AckErr] | None:
+    """(ordinal, segment id, error) of the IK3 an error goes under, None when it has none."""
+    if f.segment_seq is None or not (f.ik3 or f.ik4) or not f.segment_id:
+        return None
+    miss = missing_segment(f, st03, loops)
+    return (miss[1], miss[0], f) if miss else (f.segment_seq, f.segment_id, f)
+
+
+def ik3_segments(st_seq: int, placed: Iterable[tuple[int, str, AckErr]]) -> Iterator[list[str]]:
+    """IK3 (with CTX) and IK4 segments of errors placed at their ordinals, ``placed`` in
+    ordinal order (then in the order found): the errors at one ordinal are held until the
+    next ordinal comes, so an IK3's code can still be set by a later error on its segment."""
+    buf: list[list[str]] = []
+    seen: dict[str, int] = {}  # segment id -> index of its IK3 at the ordinal ``cur``
+    cur: int | None = None
+    for seq, sid, f in placed:
+        if seq != cur:
+            yield from buf
+            buf, seen, cur = [], {}, seq
+        pos = seq - st_seq + 1
+        if pos < 1:
             continue
-        segs.append(["AK2", st[1] or "837", _clean(st[2], 9) or "0001"]
-                    + ([_clean(st[3], 35)] if _clean(st[3], 35) else []))
-        seen: dict[tuple[int, str], int] = {}  # (ordinal, segment id) -> index of its IK3
-        placed: list[tuple[int, str, Finding]] = []
-        for f in fs:
-            if f.segment_seq is None or not (f.ik3 or f.ik4) or not f.segment_id:
-                continue
-            miss = missing_segment(f, st[3], loops)
-            placed.append((miss[1], miss[0], f) if miss else (f.segment_seq, f.segment_id, f))
-        for seq, sid, f in sorted(placed, key=lambda x: x[0]):
-            pos = seq - t.st_seq + 1
-            if pos < 1:
-                continue
-            if (seq, sid) not in seen:
-                loop = (f.loop or "").split("/")[-1]
-                ik3 = ["IK3", sid[:3], str(pos), loop if 0 < len(loop) <= 4 else "", f.ik3 or "8"]
-                seen[(seq, sid)] = len(segs)
-                segs.append(ik3)
-                if f.claim_id:
-                    segs.append(["CTX", "CLM01:" + _clean(f.claim_id, 35)])
-            elif f.ik3 and segs[seen[(seq, sid)]][4] == "8":
-                segs[seen[(seq, sid)]][4] = f.ik3
-            if f.ik4:
-                p = element_position(f.element)
-                if p:
-                    segs.append(["IK4", p, "", f.ik4] + ([_clean(f.value)] if f.value else []))
-        if not fs:
-            # a transaction not read (under a 4010 interchange or group) is not supported
-            status, codes = ("A", []) if t.tx_no else ("R", ["1"])
+        if sid not in seen:
+            loop = (f.loop or "").split("/")[-1]
+            seen[sid] = len(buf)
+            buf.append(["IK3", sid[:3], str(pos), loop if 0 < len(loop) <= 4 else "", f.ik3 or "8"])
+            if f.claim_id:
+                buf.append(["CTX", "CLM01:" + _clean(f.claim_id, 35)])
+        elif f.ik3 and buf[seen[sid]][4] == "8":
+            buf[seen[sid]][4] = f.ik3
+        if f.ik4:
+            p = element_position(f.element)
+            if p:
+                buf.append(["IK4", p, "", f.ik4] + ([_clean(f.value)] if f.value else []))
+    yield from buf
+
+
+class _Ak9:
+    """The statuses of a group's transactions, as far as they are known, for its AK9."""
+
+    def __init__(self) -> None:
+        self.n = self.n_acc = self.n_a = self.n_r = 0
+
+    def add(self, status: str) -> None:
+        self.n += 1
+        self.n_a += status == "A"
+        self.n_r += status == "R"
+        self.n_acc += status != "R"
+
+    def segment(self, g: GroupInfo, gerrs: Sequence[AckErr], isa_rejected: bool) -> list[str]:
+        n_acc = self.n_acc
+        if gerrs or isa_rejected:
+            ak9 = "R"
+            n_acc = 0
+        elif not self.n or self.n_a == self.n:
+            ak9 = "A"
+        elif self.n_r == self.n:
+            ak9 = "R"
+        elif self.n_r:
+            ak9 = "P"
         else:
-            codes = sorted({ik5_code(f) for f in fs}, key=lambda c: (len(c), c))[:5]
-            env = any(f.claim_seq is None for f in fs)
-            status = "R" if env or not t.tx_no or not accepted(t.tx_no) else "E"
-        if isa_rejected:
-            status = "R"
-        segs.append(["IK5", status] + codes)
-        statuses.append(status)
-        if status != "R":
-            n_acc += 1
-    if gerrs or isa_rejected:
-        ak9 = "R"
-        n_acc = 0
-    elif not statuses or all(s == "A" for s in statuses):
-        ak9 = "A"
-    elif all(s == "R" for s in statuses):
-        ak9 = "R"
-    elif any(s == "R" for s in statuses):
-        ak9 = "P"
+            ak9 = "E"
+        ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isascii() and g.ge[1].isdigit() \
+            else str(len(g.txs))
+        codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
+        if not codes9 and g.txs and all(len(t.st) > 1 and t.st[1] not in ("", "837") for t in g.txs):
+            codes9 = ["1"]  # a group of other transaction sets (835s, 270s ...): not supported
+        return ["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9
+
+
+class _Ik5:
+    """The IK5 codes of a transaction's errors, noted as they pass."""
+
+    def __init__(self) -> None:
+        self.codes: set[str] = set()
+        self.env = self.some = False
+
+    def add(self, f: AckErr) -> None:
+        self.some = True
+        self.codes.add(ik5_code(f))
+        if f.claim_seq is None:
+            self.env = True
+
+
+def tx_segments(t: TxInfo, placed: Iterable[tuple[int, str, AckErr]], ik5: _Ik5, ak9: _Ak9,
+                accepted: Callable[[int], int], isa_rejected: bool) -> Iterator[list[str]]:
+    """A transaction's AK2, IK3/CTX/IK4 (``placed``: :func:`placed_at` of its errors, in
+    ordinal order) and IK5 (from ``ik5``, read once ``placed`` is consumed); its status goes
+    to ``ak9``."""
+    st = t.st + [""] * (4 - len(t.st))
+    if st[1] and st[1] not in AK201_CODES:
+        # a transaction set X231A1 cannot name in AK201 (a 999, a 997): no AK2 of its own;
+        # counted in the AK9 as received and not accepted
+        for _ in placed:
+            pass
+        ak9.add("R")
+        return
+    yield ["AK2", st[1] or "837", _clean(st[2], 9) or "0001"] + ([_clean(st[3], 35)] if _clean(st[3], 35) else [])
+    yield from ik3_segments(t.st_seq, placed)
+    if not ik5.some:
+        # a transaction not read (under a 4010 interchange or group) is not supported
+        status, codes = ("A", []) if t.tx_no else ("R", ["1"])
     else:
-        ak9 = "E"
-    ge01 = g.ge[1] if g.ge and len(g.ge) > 1 and g.ge[1].isascii() and g.ge[1].isdigit() else str(len(g.txs))
-    codes9 = sorted({ak9_code(f) for f in gerrs}, key=lambda c: (len(c), c))[:5]
-    if not codes9 and g.txs and all(len(t.st) > 1 and t.st[1] not in ("", "837") for t in g.txs):
-        codes9 = ["1"]  # a group of other transaction sets (835s, 270s ...): not supported
-    segs.append(["AK9", ak9, ge01, str(len(g.txs)), str(n_acc)] + codes9)
-    return segs, ak9
+        codes = sorted(ik5.codes, key=lambda c: (len(c), c))[:5]
+        status = "R" if ik5.env or not t.tx_no or not accepted(t.tx_no) else "E"
+    if isa_rejected:
+        status = "R"
+    ak9.add(status)
+    yield ["IK5", status] + codes
 
 
 def write_999(w: SegmentWriter, bodies: Iterable[tuple[object, Sequence[str] | Segment | None, list[str],
-                                                    list[list[str]]]],
+                                                    Iterable[list[str]]]],
               counter: ControlCounter, now: _dt.datetime) -> None:
     """The 999 file: one interchange per input interchange (``bodies``: for each group in
     file order, its interchange's key (equal keys: one interchange), that interchange's ISA
-    (fields or segment, None for none), the group's GS fields and its body
-    (:func:`group_999`)), a group and a 999 transaction per input group."""
+    (fields or segment, None for none), the group's GS fields and its body, AK1 to AK9), a
+    group and a 999 transaction per input group."""
     w.set_delims(ACK_DELIMS)
     date8, time4 = now.strftime("%Y%m%d"), now.strftime("%H%M")
     cur_isa: object = object()  # no interchange yet
@@ -451,10 +505,12 @@ def write_999(w: SegmentWriter, bodies: Iterable[tuple[object, Sequence[str] | S
         w.write(["GS", "FA", ack_app_code(gs[3]), ack_app_code(gs[2]), date8, time4, gctl, "X",
                  "005010X231A1"])
         ngroups += 1
-        body = [["ST", "999", "0001", "005010X231A1"]] + segs
-        for s in body:
+        w.write(["ST", "999", "0001", "005010X231A1"])
+        n = 1
+        for s in segs:
             w.write(s)
-        w.write(["SE", str(len(body) + 1), "0001"])
+            n += 1
+        w.write(["SE", str(n + 1), "0001"])
         w.write(["GE", "1", gctl])
     if isa_f is not None:
         w.write(["IEA", str(ngroups), isa_f[13]])
@@ -470,17 +526,23 @@ def memory_bodies(groups: list[GroupInfo], findings: list[Finding], claims: list
 
 
 class StreamingAcks(EnvelopeCollector):
-    """The gate's listener on its second pass: :class:`EnvelopeCollector`, but each group's
-    999 body is built as soon as the group ends and spooled, and each interchange's TA1 as it
-    starts, so memory holds one group, not the file (issue 14 item 6).
+    """The gate's listener on its second pass: :class:`EnvelopeCollector`, but each
+    transaction's part of the 999 is built as soon as the transaction ends and spooled, each
+    group's AK1/AK9 as the group ends, and each interchange's TA1 as it starts, so memory
+    holds the errors of one segment, not those of a file (issue 14 item 6).
 
     ``spool`` (:class:`edi837.outputs.gatespool.GateSpool`) holds the file's SNIP 1-2 errors
-    and claim verdicts from pass 1 and takes the bodies.  An error is placed as
+    and claim verdicts from pass 1 and takes the pieces.  An error is placed as
     :func:`build_999` places it: in the transaction whose span (ST to SE) holds its segment,
-    else in the first group, in file order, its control numbers name; except that a
-    transaction without SE ends with its group (at GE, or where the next group or interchange
-    starts), not at the end of the file, and an error outside every transaction is placed by
-    its control numbers only once the second pass is past its segment."""
+    else in the first group and transaction, in file order, its control numbers name; with
+    these differences, each for a file with broken envelopes:
+
+    - a transaction without SE ends at the next ST, else where its group ends (GE, or the
+      next GS or ISA), and takes the errors at that segment that name its group (GRM-004,
+      "no SE"), not every later error of the file;
+    - an error placed by its control numbers goes to the first group or transaction naming
+      them that ends at or after its segment: a second group reusing a GS06 gets its own
+      envelope errors, not the first group."""
 
     def __init__(self, spool: Any) -> None:
         self.window = _MissingWindow(spool)
@@ -488,16 +550,22 @@ class StreamingAcks(EnvelopeCollector):
         self.spool = spool
         self._ic = 0  # interchange ordinal (the key of write_999)
         self._ic_rejected = False  # the TA1 rejects the open interchange
+        self._gno = 0  # group ordinal
+        self._open: TxInfo | None = None  # the transaction of the open group not ended yet
+        self._ak9 = _Ak9()
         self.has_groups = False
 
     def __call__(self, ev: ModelEvent) -> None:
         match ev:
             case InterchangeStart(ic):
-                self._end_group(ic.isa.seq - 1 if ic.isa is not None else None)
+                self._end_group(ic.isa.seq if ic.isa is not None else None)
             case GroupStart(grp):
-                self._end_group(grp.gs.seq - 1 if grp.gs is not None else None)
+                self._end_group(grp.gs.seq if grp.gs is not None else None)
             case TransactionStart(tx):
+                self._end_tx(tx.st.seq, False)
                 self.window.start(tx.st.seq)
+            case OtherSegment(seg) if seg.id == "ST" and self._grp is not None:
+                self._end_tx(seg.seq, False)
         super().__call__(ev)
         match ev:
             case InterchangeStart(ic):
@@ -510,85 +578,120 @@ class StreamingAcks(EnvelopeCollector):
                     self._ic_rejected = bool(errs)
                     if errs or isa[14] == "1":
                         fields = list(isa.fields[:17]) + [""] * (17 - len(isa.fields))
-                        self.spool.add_ack("ta1", None, fields, errs)
-            case GroupEnd(grp):
-                if self.groups:
-                    self._end_group(grp.ge.seq if grp.ge is not None else None, self.groups[-1])
+                        self.spool.add_ack("ta1", None, None, fields, [e.to_json() for e in errs])
+            case TransactionStart() if self._grp is not None and self._grp.txs:
+                self._open = self._grp.txs[-1]
+            case OtherSegment(seg) if seg.id == "ST" and self._grp is not None and self._grp.txs:
+                self._open = self._grp.txs[-1]
+            case GroupEnd(grp) if self.groups and self._grp is None:
+                # (the collector closed the group: it is the last one, not ended here yet)
+                self._end_group(grp.ge.seq if grp.ge is not None else None, self.groups[-1])
 
     def finish(self) -> None:
-        """The last group ended (at the end of the file)."""
+        """The file ended."""
         self._end_group(None)
 
-    def _end_group(self, end: int | None, g: GroupInfo | None = None) -> None:
-        if g is None:
-            if self._grp is None or not self.groups or self.groups[-1] is not self._grp:
-                return
-            g = self._grp
-        self.groups.remove(g)
-        self.has_groups = True
-        if end is None:
-            end = sys.maxsize
-        # the transactions' spans: ST to SE; without SE, to the next ST, else to the group's end
-        starts = [t.st_seq for t in g.txs]
-        ends = [t.end_seq if t.end_seq is not None else (
-            g.txs[k + 1].st_seq - 1 if k + 1 < len(g.txs) else max(end, t.st_seq))
-            for k, t in enumerate(g.txs)]
-        tx_errs: list[list[tuple[int, Finding]]] = [[] for _ in g.txs]
-        gerrs: list[tuple[int, Finding]] = []
-        taken: list[int] = []
-        if starts:
-            lo, hi = min(starts), max(ends)
-            ordered = all(a < b for a, b in zip(starts, starts[1:]))
-            for n, f in self.spool.errors_between(lo, hi):
-                seq = f.segment_seq
-                assert seq is not None
-                k = _span_of(seq, starts, ends, ordered)
-                if k is not None:
-                    tx_errs[k].append((n, f))
-                    taken.append(n)
-            self.spool.placed(taken)
+    def _end_tx(self, boundary: int | None, group_end: bool) -> None:
+        """The open transaction ends: the next ST, GE, GS or ISA is at ordinal ``boundary``
+        (None: the file ended); ``group_end``: its group ends there too."""
+        t = self._open
+        g = self._group
+        if t is None or g is None:
+            return
+        self._open = None
         gs06 = g.gs[6] if len(g.gs) > 6 else ""
         isa13 = g.isa[13].strip() if g.isa is not None else ""
-        named: list[int] = []
-        for n, f in self.spool.errors_named(gs06, max(end, max(ends, default=0))):
-            if not f.group:
-                continue
-            if f.interchange and isa13 not in (f.interchange, ""):
-                continue
-            if not f.transaction:
-                named.append(n)
-                if f.segment_id in ("GS", "GE", None):
-                    gerrs.append((n, f))
-                continue
-            for k, t in enumerate(g.txs):
-                if t.st[2] == f.transaction:
-                    tx_errs[k].append((n, f))
-                    named.append(n)
-                    break
-        self.spool.placed(named)
-        segs, _ak9 = group_999(g, [[f for _, f in sorted(fs, key=_first)] for fs in tx_errs],
-                               [f for _, f in gerrs], self.spool.accepted, self._ic_rejected,
-                               self.loops)
+        st = t.st + [""] * (4 - len(t.st))
+        last = boundary - 1 if boundary is not None else sys.maxsize  # before the next envelope
+        end = t.end_seq if t.end_seq is not None else max(last, t.st_seq)  # the span: ST .. SE
+        loops = self.loops
+        named = []  # errors placed by control numbers (and those at the boundary naming the group)
+        if gs06 and st[2]:
+            named += self.spool.errors_named(gs06, st[2], last, (t.st_seq, end))
+        if t.end_seq is None and group_end and boundary is not None and gs06:
+            named += self.spool.errors_at(boundary, gs06)  # GRM-004: this transaction has no SE
+        named = [(n, f) for n, f in named if not (f.interchange and isa13 not in (f.interchange, ""))]
+        ik5 = _Ik5()
+        heap: list[tuple[int, int, str, AckErr]] = []  # errors in ordinal order, then as found
+        for n, f in named:
+            ik5.add(f)
+            p = placed_at(f, st[3], loops)
+            if p is not None:
+                heapq.heappush(heap, (p[0], n, p[1], f))
+
+        def placed() -> Iterator[tuple[int, str, AckErr]]:
+            for n, f in self.spool.errors_in(t.st_seq, end):
+                ik5.add(f)
+                p = placed_at(f, st[3], loops)
+                if p is None:
+                    continue
+                if p[0] != f.segment_seq:  # its IK3 is at a later ordinal
+                    heapq.heappush(heap, (p[0], n, p[1], f))
+                    continue
+                while heap and (heap[0][0], heap[0][1]) < (p[0], n):
+                    q = heapq.heappop(heap)
+                    yield q[0], q[2], q[3]
+                yield p
+            while heap:
+                q = heapq.heappop(heap)
+                yield q[0], q[2], q[3]
+
+        out: list[list[str]] = []
+        for seg in tx_segments(t, placed(), ik5, self._ak9, self.spool.accepted, self._ic_rejected):
+            out.append(seg)
+            if len(out) >= 500:
+                self.spool.add_ack("999b", self._gno, None, out)
+                out = []
+        if out:
+            self.spool.add_ack("999b", self._gno, None, out)
+        self.spool.place_range(t.st_seq, end)
+        self.spool.place([n for n, _ in named])
         self.loops.clear()
+
+    @property
+    def _group(self) -> GroupInfo | None:
+        return self.groups[-1] if self.groups else None
+
+    def _end_group(self, boundary: int | None, g: GroupInfo | None = None) -> None:
+        """The open group ends: the next GS or ISA is at ordinal ``boundary``, or its GE (None:
+        the file ended)."""
+        g = g or self._grp
+        if g is None or not self.groups or self.groups[-1] is not g:
+            return
+        self._end_tx(boundary, True)
+        self.groups.remove(g)
+        self.has_groups = True
+        gs06 = g.gs[6] if len(g.gs) > 6 else ""
+        isa13 = g.isa[13].strip() if g.isa is not None else ""
+        gerrs = []
+        taken = []
+        if gs06:
+            for n, f in self.spool.errors_named(gs06, None, boundary if boundary is not None else sys.maxsize):
+                if f.interchange and isa13 not in (f.interchange, ""):
+                    continue
+                taken.append(n)
+                if f.segment_id in ("GS", "GE", None):
+                    gerrs.append(f)
+        self.spool.place(taken)
         isa_fields = list(g.isa.fields[:17]) if g.isa is not None else None
-        self.spool.add_ack("999", self._ic if g.isa is not None else None, [isa_fields, g.gs], segs)
+        self.spool.add_ack("999", self._gno, self._ic if g.isa is not None else None,
+                           [isa_fields, g.gs, ak1_segment(g), self._ak9.segment(g, gerrs, self._ic_rejected)])
+        self._gno += 1
+        self._ak9 = _Ak9()
         if self._grp is g:
             self._grp = None
 
+    def bodies(self) -> Iterator[tuple[object, list[str] | None, list[str], Iterator[list[str]]]]:
+        """:func:`write_999`'s bodies, read back from the spool."""
+        for gno, ic, head, _ in self.spool.acks("999"):
+            isa, gs, ak1, ak9 = head
+            yield ic, isa, gs, self._body(gno, ak1, ak9)
 
-def _first(x: tuple[int, Finding]) -> int:
-    return x[0]
-
-
-def _span_of(seq: int, starts: list[int], ends: list[int], ordered: bool) -> int | None:
-    """The first transaction whose span ``starts[k]..ends[k]`` holds ``seq``."""
-    if ordered:
-        k = bisect_right(starts, seq) - 1
-        return k if k >= 0 and seq <= ends[k] else None
-    for k, (a, b) in enumerate(zip(starts, ends)):
-        if a <= seq <= b:
-            return k
-    return None
+    def _body(self, gno: int, ak1: list[str], ak9: list[str]) -> Iterator[list[str]]:
+        yield ak1
+        for _, _, segs, _ in self.spool.acks("999b", gno):
+            yield from segs
+        yield ak9
 
 
 class _MissingWindow:

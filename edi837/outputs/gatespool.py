@@ -19,27 +19,27 @@ group or an interchange at a time:
   ends and read back in file order once the second pass has handed out the
   split files' control numbers (so control numbers keep their order).
 
-What is spooled is this run's own, in a folder this run made: the findings go
-in with :mod:`pickle` (as :mod:`edi837.checks.twophase` spools events), the
-rest as plain columns and JSON.
+Everything is plain columns and JSON (nothing is unpickled): an error keeps
+the fields the 999 and the TA1 read (:class:`Err`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import sqlite3
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import attrs
 
+from ..findings import Finding, Severity
+
 if TYPE_CHECKING:
     from ..checks.verdicts import ClaimResult
-    from ..findings import Finding
 
-_BATCH = 2000
+_BATCH = 500
+_TX = "\x00tx"  # the totals row of a whole transaction (no HL01 is this)
 _PAGE = 500
 
 _SCHEMA = """
@@ -48,14 +48,57 @@ CREATE TABLE claims (seq INTEGER PRIMARY KEY, tx_no INTEGER, verdict TEXT, charg
                      reasons TEXT);
 CREATE INDEX claims_tx ON claims (tx_no);
 CREATE TABLE errs (n INTEGER PRIMARY KEY, seq INTEGER, ic INTEGER, interchange TEXT, grp TEXT,
-                   data BLOB);
+                   tx TEXT, rule TEXT, message TEXT, loop TEXT, segment_id TEXT, element TEXT,
+                   claim_seq INTEGER, claim_id TEXT, snip INTEGER, ik3 TEXT, ik4 TEXT, value TEXT,
+                   placed INTEGER DEFAULT 0);
 CREATE INDEX errs_seq ON errs (seq);
-CREATE INDEX errs_grp ON errs (grp);
+CREATE INDEX errs_grp ON errs (grp, tx);
 CREATE INDEX errs_ic ON errs (ic, interchange);
 CREATE TABLE missing (seq INTEGER);
 CREATE INDEX missing_seq ON missing (seq);
-CREATE TABLE acks (n INTEGER PRIMARY KEY, kind TEXT, ic INTEGER, head TEXT, body BLOB);
+CREATE TABLE hlkids (tx_no INTEGER, hl TEXT, verdict TEXT, PRIMARY KEY (tx_no, hl, verdict))
+    WITHOUT ROWID;
+CREATE TABLE totals (tx_no INTEGER, b TEXT, acc INTEGER, rej INTEGER, acc_amt TEXT, rej_amt TEXT,
+                     PRIMARY KEY (tx_no, b)) WITHOUT ROWID;
+CREATE TABLE acks (n INTEGER PRIMARY KEY, kind TEXT, grp INTEGER, ic INTEGER, head TEXT, body TEXT);
+CREATE INDEX acks_grp ON acks (kind, grp, n);
 """
+
+
+_ERR_COLS = ("segment_seq", "interchange", "group", "transaction", "rule", "message", "loop",
+             "segment_id", "element", "claim_seq", "claim_id", "snip", "ik3", "ik4", "value")
+_SELECT = "SELECT n, seq, interchange, grp, tx, rule, message, loop, segment_id, element, " \
+          "claim_seq, claim_id, snip, ik3, ik4, value FROM errs "
+
+
+@attrs.define(slots=True)
+class Err:
+    """A SNIP 1-2 error as the 999 and the TA1 read it (the fields of a
+    :class:`~edi837.findings.Finding` they use)."""
+
+    segment_seq: int | None
+    interchange: str | None
+    group: str | None
+    transaction: str | None
+    rule: str
+    message: str
+    loop: str | None
+    segment_id: str | None
+    element: str | None
+    claim_seq: int | None
+    claim_id: str | None
+    snip: int | None
+    ik3: str | None
+    ik4: str | None
+    value: str | None
+    severity: Severity = Severity.ERROR
+
+    def to_json(self) -> list[Any]:
+        return [getattr(self, k) for k in _ERR_COLS]
+
+
+def _errs(rows: Any) -> list[tuple[int, Err]]:
+    return [(r[0], Err(*r[1:])) for r in rows]
 
 
 @attrs.define(slots=True)
@@ -66,37 +109,47 @@ class Verdict:
     reasons: list[str]
 
 
-Totals = list  # [accepted, rejected, accepted amount, rejected amount]
 
 
 @attrs.define(slots=True)
 class TxState:
     """Pass-1 state of the claims of one transaction (by ``tx_no``, its ordinal in the file),
     in the shapes :class:`~edi837.outputs.split.Splitter` and
-    :class:`~edi837.outputs.ack277ca.Ack277Writer` read."""
+    :class:`~edi837.outputs.ack277ca.Ack277Writer` read; looked up in the spool claim by claim
+    and HL by HL, so a transaction of a million claims costs no more memory than one."""
 
-    verdicts: dict[int, str] = attrs.field(factory=dict)  # claim seq -> verdict
-    results: dict[int, Verdict] = attrs.field(factory=dict)
-    hl_children: dict[str, set[tuple[int, str]]] = attrs.field(
-        factory=lambda: {"accepted": set(), "rejected": set()})
-    tx_totals: dict[int, list[int | Decimal]] = attrs.field(factory=dict)
-    prov_totals: dict[tuple[int, str], list[int | Decimal]] = attrs.field(factory=dict)
+    verdicts: dict[int, str]  # claim seq -> verdict
+    results: dict[int, Verdict]
+    hl_children: dict[str, set[tuple[int, str]]]  # verdict -> (tx_no, HL01) with such a child
+    tx_totals: dict[int, list[int | Decimal]]
+    prov_totals: dict[tuple[int, str], list[int | Decimal]]  # by (tx_no, billing HL01)
 
 
 class _Lookup(dict):  # type: ignore[type-arg]
-    """One transaction's claims by seq; a claim the second pass places in another transaction
-    than the first pass did is looked up in the spool, so its verdict is never lost."""
+    """A read-only mapping whose ``get`` asks the spool (what the split and the 277CA call)."""
 
-    def __init__(self, items: dict[Any, Any], miss: Any) -> None:
-        super().__init__(items)
-        self._miss = miss
+    def __init__(self, ask: Any) -> None:
+        super().__init__()
+        self._ask = ask
 
     def get(self, key: Any, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            got = self._miss(key)
-            return default if got is None else got
+        got = self._ask(key)
+        return default if got is None else got
+
+
+class _Kids(set):  # type: ignore[type-arg]
+    """(tx_no, HL01) pairs whose HL has a child HL with a claim of one verdict, asked of the
+    spool."""
+
+    def __init__(self, spool: GateSpool, verdict: str) -> None:
+        super().__init__()
+        self._spool, self._verdict = spool, verdict
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        return self._spool.db.execute("SELECT 1 FROM hlkids WHERE tx_no = ? AND hl = ? AND verdict = ?",
+                                      (key[0], key[1], self._verdict)).fetchone() is not None
 
 
 class GateSpool:
@@ -143,7 +196,7 @@ class GateSpool:
         """Start the state of input ``path`` (the previous file's is dropped)."""
         self.flush()
         self.db.execute("BEGIN")
-        for t in ("claims", "errs", "missing", "acks"):
+        for t in ("claims", "errs", "missing", "acks", "hlkids", "totals"):
             self.db.execute(f"DELETE FROM {t}")
         if self.file is not None:
             self.db.execute("DELETE FROM chains WHERE file = ?", (self.file,))
@@ -170,7 +223,8 @@ class GateSpool:
         if not error:
             return
         self._errs.append((f.segment_seq, 1 if interchange else 0, f.interchange, f.group,
-                           pickle.dumps(f, pickle.HIGHEST_PROTOCOL)))
+                           f.transaction, f.rule, f.message, f.loop, f.segment_id, f.element,
+                           f.claim_seq, f.claim_id, f.snip, f.ik3, f.ik4, f.value))
         if f.ik3 == "3" and f.segment_seq is not None:
             self._missing.append((f.segment_seq,))
             self.missing_found = True
@@ -179,8 +233,9 @@ class GateSpool:
 
     def _flush_errs(self) -> None:
         if self._errs:
-            self.db.executemany("INSERT INTO errs (seq, ic, interchange, grp, data) "
-                                "VALUES (?, ?, ?, ?, ?)", self._errs)
+            self.db.executemany("INSERT INTO errs (seq, ic, interchange, grp, tx, rule, message, loop, "
+                                "segment_id, element, claim_seq, claim_id, snip, ik3, ik4, value) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._errs)
             self._errs = []
         if self._missing:
             self.db.executemany("INSERT INTO missing VALUES (?)", self._missing)
@@ -201,35 +256,67 @@ class GateSpool:
         return int(self.db.execute("SELECT count(*) FROM claims").fetchone()[0])
 
     # -- pass 2: the split and the 277CA ------------------------------------------------
-    def transaction(self, tx_no: int) -> TxState:
-        """The state of the file's transaction ``tx_no`` (see :class:`TxState`): the same sets
-        and totals the gate built from every claim of the file, restricted to the claims
-        pass 1 placed in that transaction."""
-        st = TxState()
-        rows = self.db.execute(
-            "SELECT c.seq, c.verdict, c.charge, c.reasons, h.b, h.s, h.p FROM claims c "
-            "LEFT JOIN chains h ON h.file = ? AND h.seq = c.seq WHERE c.tx_no = ?",
-            (self.file, tx_no))
-        verdicts, results = st.verdicts, st.results
-        key: Any
-        table: dict[Any, list[int | Decimal]]
-        for seq, verdict, charge, reasons, b, sub, pat in rows:
-            verdicts[seq] = verdict
-            results[seq] = Verdict(verdict, json.loads(reasons) if reasons else [])
-            b, sub, pat = b or "", sub or "", pat or ""
-            if b and sub:
-                st.hl_children[verdict].add((tx_no, b))
-            if sub and pat:
-                st.hl_children[verdict].add((tx_no, sub))
-            amt = Decimal(charge) if charge not in (None, "") else Decimal(0)
-            for key, table in ((tx_no, st.tx_totals), ((tx_no, b), st.prov_totals)):
-                t = table.setdefault(key, [0, 0, Decimal(0), Decimal(0)])
+    def end_pass1(self) -> None:
+        """Pass 1 of the file is done: which HL loops have claims of each verdict (HL04) and the
+        totals by transaction and billing provider (the 277CA) are worked out, a group of
+        claims at a time."""
+        self.flush()
+        db = self.db
+        db.execute("BEGIN")
+        for hl, child in (("b", "s"), ("s", "p")):
+            db.execute(f"INSERT OR IGNORE INTO hlkids SELECT c.tx_no, h.{hl}, c.verdict FROM claims c "
+                       f"JOIN chains h ON h.file = ? AND h.seq = c.seq WHERE h.{hl} != '' AND h.{child} != ''",
+                       (self.file,))
+        # totals: claims in (transaction, billing HL) order, one provider's sum at a time
+        cur = db.execute("SELECT c.tx_no, coalesce(h.b, ''), c.verdict, c.charge FROM claims c "
+                         "LEFT JOIN chains h ON h.file = ? AND h.seq = c.seq ORDER BY c.tx_no, 2",
+                         (self.file,))
+        out: list[tuple[Any, ...]] = []
+        key: tuple[int, str] | None = None
+        tx_tot: list[Any] = []
+        prov: list[Any] = []
+
+        def put(k: tuple[int, str], t: list[Any]) -> None:
+            out.append((k[0], k[1], t[0], t[1], str(t[2]), str(t[3])))
+
+        while True:
+            page = cur.fetchmany(_PAGE)
+            for tx_no, b, verdict, charge in page:
+                if key is None or tx_no != key[0]:
+                    if key is not None:
+                        put(key, prov)
+                        put((key[0], _TX), tx_tot)
+                    tx_tot = [0, 0, Decimal(0), Decimal(0)]
+                    key, prov = (tx_no, b), [0, 0, Decimal(0), Decimal(0)]
+                elif b != key[1]:
+                    put(key, prov)
+                    key, prov = (tx_no, b), [0, 0, Decimal(0), Decimal(0)]
+                amt = Decimal(charge) if charge not in (None, "") else Decimal(0)
                 i = 0 if verdict == "accepted" else 1
-                t[i] += 1
-                t[2 + i] += amt
-        st.verdicts = _Lookup(verdicts, self._verdict_of)
-        st.results = _Lookup(results, self._result_of)
-        return st
+                for t in (tx_tot, prov):
+                    t[i] += 1
+                    t[2 + i] += amt
+            if not page:
+                break
+        if key is not None:
+            put(key, prov)
+            put((key[0], _TX), tx_tot)
+        db.executemany("INSERT OR REPLACE INTO totals VALUES (?, ?, ?, ?, ?, ?)", out)
+        db.execute("COMMIT")
+
+    def _totals(self, tx_no: int, b: str) -> list[int | Decimal] | None:
+        got = self.db.execute("SELECT acc, rej, acc_amt, rej_amt FROM totals WHERE tx_no = ? AND b = ?",
+                              (tx_no, b)).fetchone()
+        return None if got is None else [got[0], got[1], Decimal(got[2]), Decimal(got[3])]
+
+    def transaction(self, tx_no: int) -> TxState:
+        """The state of the file's transaction ``tx_no`` (see :class:`TxState`): what the gate
+        worked out from every claim of the file, for the claims pass 1 placed in it."""
+        tot = self._totals(tx_no, _TX)
+        return TxState(verdicts=_Lookup(self._verdict_of), results=_Lookup(self._result_of),
+                       hl_children={v: _Kids(self, v) for v in ("accepted", "rejected")},
+                       tx_totals={} if tot is None else {tx_no: tot},
+                       prov_totals=_Lookup(lambda k: self._totals(k[0], k[1])))
 
     def _row(self, seq: int) -> tuple[str, str | None] | None:
         got = self.db.execute("SELECT verdict, reasons FROM claims WHERE seq = ?", (seq,)).fetchone()
@@ -245,34 +332,60 @@ class GateSpool:
 
     def accepted(self, tx_no: int) -> int:
         """How many claims of transaction ``tx_no`` were accepted."""
-        return int(self.db.execute("SELECT count(*) FROM claims WHERE tx_no = ? AND verdict = "
-                                   "'accepted'", (tx_no,)).fetchone()[0])
+        tot = self._totals(tx_no, _TX)
+        return 0 if tot is None else int(tot[0])
 
     # -- pass 2: the 999 and the TA1 ----------------------------------------------------
-    def _findings(self, sql: str, args: Sequence[Any]) -> list[tuple[int, Finding]]:
-        return [(n, pickle.loads(data)) for n, data in self.db.execute(sql, args)]
+    def errors_in(self, lo: int, hi: int) -> Iterator[tuple[int, Err]]:
+        """The errors not placed yet whose segment ordinal is in ``lo..hi``: (row, error) by
+        ordinal, then in the order they were found; read a page at a time."""
+        at = (lo - 1, 0)
+        while True:
+            page = _errs(self.db.execute(
+                _SELECT + "WHERE seq BETWEEN ? AND ? AND placed = 0 AND (seq, n) > (?, ?) "
+                "ORDER BY seq, n LIMIT ?", (lo, hi, at[0], at[1], _PAGE)))
+            if not page:
+                return
+            yield from page
+            last = page[-1]
+            at = (last[1].segment_seq or 0, last[0])
 
-    def errors_between(self, lo: int, hi: int) -> list[tuple[int, Finding]]:
-        """The errors not placed yet whose segment ordinal is in ``lo..hi``: (row, finding)
-        in the order they were found."""
-        return self._findings("SELECT n, data FROM errs WHERE seq BETWEEN ? AND ? ORDER BY n",
-                              (lo, hi))
+    def errors_named(self, group: str, transaction: str | None, upto: int,
+                     skip: tuple[int, int] | None = None) -> list[tuple[int, Err]]:
+        """The errors not placed yet that name functional group ``group`` (GS06) and
+        transaction ``transaction`` (ST02; None: none) and have no segment ordinal or one up
+        to ``upto`` (and not in ``skip``, a span of ordinals), in the order they were found."""
+        sql = _SELECT + "WHERE grp = ? AND placed = 0 AND (seq IS NULL OR seq <= ?)"
+        args: list[Any] = [group, upto]
+        if transaction:
+            sql += " AND tx = ?"
+            args.append(transaction)
+        else:
+            sql += " AND (tx IS NULL OR tx = '')"
+        if skip is not None:
+            sql += " AND (seq IS NULL OR seq NOT BETWEEN ? AND ?)"
+            args += list(skip)
+        return _errs(self.db.execute(sql + " ORDER BY n", args))
 
-    def errors_named(self, group: str, upto: int) -> list[tuple[int, Finding]]:
-        """The errors not placed yet that name functional group ``group`` (GS06) and have no
-        segment ordinal or one up to ``upto``."""
-        return self._findings("SELECT n, data FROM errs WHERE grp = ? AND (seq IS NULL OR seq <= ?) "
-                              "ORDER BY n", (group, upto))
+    def errors_at(self, seq: int, group: str) -> list[tuple[int, Err]]:
+        """The errors not placed yet at segment ordinal ``seq`` that name group ``group``."""
+        return _errs(self.db.execute(_SELECT + "WHERE seq = ? AND grp = ? AND placed = 0 ORDER BY n",
+                                     (seq, group)))
 
-    def placed(self, rows: Sequence[int]) -> None:
-        """The errors of ``rows`` are placed in the 999: no other group gets them."""
-        self.db.executemany("DELETE FROM errs WHERE n = ?", [(n,) for n in rows])
+    def place_range(self, lo: int, hi: int) -> None:
+        """The errors of ordinals ``lo..hi`` are placed in the 999: no other part gets them."""
+        self.db.execute("UPDATE errs SET placed = 1 WHERE seq BETWEEN ? AND ?", (lo, hi))
 
-    def interchange_errors(self, isa13: str) -> list[Finding]:
+    def place(self, rows: Sequence[int]) -> None:
+        """The errors of ``rows`` are placed in the 999."""
+        if rows:
+            self.db.executemany("UPDATE errs SET placed = 1 WHERE n = ?", [(n,) for n in rows])
+
+    def interchange_errors(self, isa13: str) -> list[Err]:
         """The envelope errors (:func:`edi837.outputs.ta1.is_interchange_finding`) naming ISA13
         ``isa13``, in the order they were found."""
-        return [f for _, f in self._findings("SELECT n, data FROM errs WHERE ic = 1 AND "
-                                             "interchange = ? ORDER BY n", (isa13,))]
+        return [e for _, e in _errs(self.db.execute(
+            _SELECT + "WHERE ic = 1 AND interchange = ? ORDER BY n", (isa13,)))]
 
     def missing_after(self, seq: int) -> list[int]:
         """Up to a page of the segment ordinals of missing-segment errors (IK304 3) past
@@ -280,11 +393,12 @@ class GateSpool:
         return [r[0] for r in self.db.execute("SELECT seq FROM missing WHERE seq > ? ORDER BY seq "
                                               "LIMIT ?", (seq, _PAGE))]
 
-    def add_ack(self, kind: str, ic: int | None, head: Any, body: Any) -> None:
-        """A 999 body (kind "999": ``head`` the group's GS fields, ``ic`` its interchange's
-        ordinal, None for none) or a TA1 (kind "ta1": ``head`` the ISA fields, ``body`` the
-        errors), spooled in file order."""
-        self._acks.append((kind, ic, json.dumps(head), pickle.dumps(body, pickle.HIGHEST_PROTOCOL)))
+    def add_ack(self, kind: str, grp: int | None, ic: int | None, head: Any, body: Any = None) -> None:
+        """Spool a piece of an acknowledgment, in file order: kind "999b" a run of 999 body
+        segments of group ``grp``; "999" the end of group ``grp`` (``ic`` its interchange's
+        ordinal, None for none; ``head`` what :func:`edi837.outputs.ack999.write_999` needs);
+        "ta1" a TA1 (``head`` the ISA fields, ``body`` the errors)."""
+        self._acks.append((kind, grp, ic, json.dumps(head), None if body is None else json.dumps(body)))
         if len(self._acks) >= _BATCH // 10:
             self.db.execute("BEGIN")
             self._flush_acks()
@@ -292,24 +406,32 @@ class GateSpool:
 
     def _flush_acks(self) -> None:
         if self._acks:
-            self.db.executemany("INSERT INTO acks (kind, ic, head, body) VALUES (?, ?, ?, ?)",
+            self.db.executemany("INSERT INTO acks (kind, grp, ic, head, body) VALUES (?, ?, ?, ?, ?)",
                                 self._acks)
             self._acks = []
 
-    def acks(self, kind: str) -> Iterator[tuple[int | None, Any, Any]]:
-        """The spooled acknowledgments of ``kind`` in file order: (interchange, head, body)."""
+    def acks(self, kind: str, grp: int | None = None) -> Iterator[tuple[int | None, int | None, Any, Any]]:
+        """The spooled pieces of ``kind`` (of group ``grp`` only, when given) in file order:
+        (group, interchange, head, body); read a page at a time."""
         self.flush()
         last = 0
+        where = "kind = ? AND n > ?" + ("" if grp is None else " AND grp = ?")
         while True:
-            rows = self.db.execute("SELECT n, ic, head, body FROM acks WHERE kind = ? AND n > ? "
-                                   "ORDER BY n LIMIT ?", (kind, last, _PAGE)).fetchall()
+            args: tuple[Any, ...] = (kind, last) if grp is None else (kind, last, grp)
+            rows = self.db.execute(f"SELECT n, grp, ic, head, body FROM acks WHERE {where} ORDER BY n "
+                                   f"LIMIT {_PAGE}", args).fetchall()
             if not rows:
                 return
-            for n, ic, head, body in rows:
+            for n, g, ic, head, body in rows:
                 last = n
-                yield ic, json.loads(head), pickle.loads(body)
+                yield g, ic, json.loads(head), None if body is None else json.loads(body)
 
     def has_acks(self, kind: str) -> bool:
         self.flush()
         return self.db.execute("SELECT 1 FROM acks WHERE kind = ? LIMIT 1", (kind,)).fetchone() \
             is not None
+
+
+def err_of(row: Sequence[Any]) -> Err:
+    """An :class:`Err` from its :meth:`Err.to_json` list."""
+    return Err(*row)

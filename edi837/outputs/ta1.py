@@ -9,11 +9,14 @@ envelope, directly after its ISA: ``ISA TA1 IEA`` (no functional group).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Union
 
 from ..findings import Finding, Severity
 from ..reader.segment import Segment
+from .gatespool import Err
 from .split import ACK_DELIMS, ControlCounter, SegmentWriter, ack_isa_fields
+
+AckErr = Union[Finding, Err]  # a finding, or the fields of it the gate spooled
 
 # TA105 interchange note codes by (segment, element) of the finding
 NOTE_CODES = {
@@ -35,7 +38,7 @@ def is_interchange_finding(f: Finding) -> bool:
             and not f.group and not f.transaction and f.claim_seq is None)
 
 
-def note_code(findings: Iterable[Finding]) -> str:
+def note_code(findings: Iterable[AckErr]) -> str:
     findings = list(findings)
     if any(f.rule == "S1-ENV-015" for f in findings):
         return "025"  # duplicate interchange control number
@@ -47,7 +50,7 @@ def note_code(findings: Iterable[Finding]) -> str:
     return "022"  # invalid control structure
 
 
-def write_ta1(w: SegmentWriter, isa: Segment | Sequence[str], findings: list[Finding], counter: ControlCounter,
+def write_ta1(w: SegmentWriter, isa: Segment | Sequence[str], findings: Sequence[AckErr], counter: ControlCounter,
               now: _dt.datetime) -> None:
     """One TA1 interchange (ISA TA1 IEA) answering ``isa``."""
     errs = [f for f in findings if f.severity is Severity.ERROR]
