@@ -448,10 +448,11 @@ def _gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Cont
             ack277.results, ack277.tx_totals, ack277.prov_totals = \
                 st.results, st.tx_totals, st.prov_totals  # type: ignore[assignment]
 
-    sp.run(stream(path), listeners=[load, acks, ack277,
-                                    *([progress.listener(1)] if progress is not None else [])])
-    ack277.finish()
-    acks.finish()
+    with spool.writing():  # (one SQLite transaction for the pass's look-ups and pieces)
+        sp.run(stream(path), listeners=[load, acks, ack277,
+                                        *([progress.listener(1)] if progress is not None else [])])
+        ack277.finish()
+        acks.finish()
     if sp.missing:
         raise RuntimeError(f"{path}: claims {sp.missing} had no verdict in pass 1")
     for v in ("accepted", "rejected"):

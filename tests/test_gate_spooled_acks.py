@@ -253,3 +253,27 @@ def test_the_spool_is_private_and_removed(tmp_path, monkeypatch):
     path, mode, folder = seen[0]
     assert mode == 0o600 and folder == 0o700
     assert not os.path.exists(path) and not (out / gate_mod.SCRATCH).exists()
+
+
+def test_small_pages_and_windows_give_the_same_outputs(tmp_path, monkeypatch):
+    """The spool reads claims, errors and acknowledgment pieces a page at a time and a
+    transaction's HL loops at once up to a limit; with pages of 2 and no limit (every HL asked
+    one by one) every output is the same."""
+    import edi837.outputs.gatespool as gs
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 60, "837P", seed=5, claims_per_st=25)
+    q = tmp_path / "m.x12"
+    write_shape(str(q), "many_findings", 8)
+    inputs = [str(p), str(q), str(ROOT / "fixtures" / "multi_envelope.x12"),
+              str(ROOT / "fixtures" / "837i_ect_inpatient.x12")]
+    gate(inputs, str(tmp_path / "a"), now=NOW, control_number=1)
+    monkeypatch.setattr(gs, "_PAGE", 2)
+    monkeypatch.setattr(gs, "_KIDS", 0)
+    monkeypatch.setattr(gs, "_BATCH", 3)
+    gate(inputs, str(tmp_path / "b"), now=NOW, control_number=1)
+    names = sorted(x.name for x in (tmp_path / "a").iterdir() if not x.name.startswith("."))
+    assert len(names) >= 16 and names == sorted(x.name for x in (tmp_path / "b").iterdir()
+                                                if not x.name.startswith("."))
+    for name in names:
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name

@@ -25,6 +25,7 @@ the fields the 999 and the TA1 read (:class:`Err`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -41,12 +42,12 @@ if TYPE_CHECKING:
 _BATCH = 500
 _TX = "\x00tx"  # the totals row of a whole transaction (no HL01 is this)
 _PAGE = 500
+_KIDS = 20_000  # a transaction's HL loops with claims read at once, up to this many
 
 _SCHEMA = """
 CREATE TABLE chains (file TEXT, seq INTEGER, b TEXT, s TEXT, p TEXT, PRIMARY KEY (file, seq));
 CREATE TABLE claims (seq INTEGER PRIMARY KEY, tx_no INTEGER, verdict TEXT, charge TEXT,
                      reasons TEXT);
-CREATE INDEX claims_tx ON claims (tx_no);
 CREATE TABLE errs (n INTEGER PRIMARY KEY, seq INTEGER, ic INTEGER, interchange TEXT, grp TEXT,
                    tx TEXT, rule TEXT, message TEXT, loop TEXT, segment_id TEXT, element TEXT,
                    claim_seq INTEGER, claim_id TEXT, snip INTEGER, ik3 TEXT, ik4 TEXT, value TEXT,
@@ -138,16 +139,19 @@ class _Lookup(dict):  # type: ignore[type-arg]
 
 
 class _Kids(set):  # type: ignore[type-arg]
-    """(tx_no, HL01) pairs whose HL has a child HL with a claim of one verdict, asked of the
-    spool."""
+    """(tx_no, HL01) pairs whose HL has a child HL with a claim of one verdict: those of one
+    transaction read at once (``known``, HL01s), or, for a transaction of more HL loops than
+    that holds, asked of the spool one by one."""
 
-    def __init__(self, spool: GateSpool, verdict: str) -> None:
+    def __init__(self, spool: GateSpool, verdict: str, tx_no: int, known: set[str] | None) -> None:
         super().__init__()
-        self._spool, self._verdict = spool, verdict
+        self._spool, self._verdict, self._tx, self._known = spool, verdict, tx_no, known
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, tuple) or len(key) != 2:
             return False
+        if self._known is not None and key[0] == self._tx:
+            return key[1] in self._known
         return self._spool.db.execute("SELECT 1 FROM hlkids WHERE tx_no = ? AND hl = ? AND verdict = ?",
                                       (key[0], key[1], self._verdict)).fetchone() is not None
 
@@ -169,6 +173,10 @@ class GateSpool:
         self._missing: list[tuple[int]] = []
         self._acks: list[tuple[Any, ...]] = []
         self.file: str | None = None
+        self.errors = 0  # SNIP 1-2 errors of the file (none: nothing to look up for the 999)
+        # the claims read for the second pass: seq -> (verdict, reasons), for seqs lo..hi
+        self._window: dict[int, tuple[str, str | None]] = {}
+        self._lo, self._hi = 1, 0
         self.interchange_found = False  # a finding of the file names an interchange
         self.missing_found = False  # an error of the file is a missing segment (IK304 3)
 
@@ -185,7 +193,7 @@ class GateSpool:
         (with cross-claim rules every file is checked before the first file's events come)."""
         self._chains.append((file, seq, *chain))
         if len(self._chains) >= _BATCH:
-            self._flush_chains()
+            self.flush()
 
     def _flush_chains(self) -> None:
         if self._chains:
@@ -195,20 +203,21 @@ class GateSpool:
     def begin_file(self, path: str) -> None:
         """Start the state of input ``path`` (the previous file's is dropped)."""
         self.flush()
-        self.db.execute("BEGIN")
-        for t in ("claims", "errs", "missing", "acks", "hlkids", "totals"):
-            self.db.execute(f"DELETE FROM {t}")
-        if self.file is not None:
-            self.db.execute("DELETE FROM chains WHERE file = ?", (self.file,))
-        self.db.execute("COMMIT")
+        with self.writing():
+            for t in ("claims", "errs", "missing", "acks", "hlkids", "totals"):
+                self.db.execute(f"DELETE FROM {t}")
+            if self.file is not None:
+                self.db.execute("DELETE FROM chains WHERE file = ?", (self.file,))
         self.file = path
         self.interchange_found = self.missing_found = False
+        self.errors = 0
+        self._window, self._lo, self._hi = {}, 1, 0
 
     def add_result(self, r: ClaimResult) -> None:
         self._claims.append((r.claim_seq, r.tx_no, r.verdict, r.charge,
                              json.dumps(r.reasons) if r.reasons else None))
         if len(self._claims) >= _BATCH:
-            self._flush_claims()
+            self.flush()
 
     def _flush_claims(self) -> None:
         if self._claims:
@@ -222,6 +231,7 @@ class GateSpool:
             self.interchange_found = True
         if not error:
             return
+        self.errors += 1
         self._errs.append((f.segment_seq, 1 if interchange else 0, f.interchange, f.group,
                            f.transaction, f.rule, f.message, f.loop, f.segment_id, f.element,
                            f.claim_seq, f.claim_id, f.snip, f.ik3, f.ik4, f.value))
@@ -229,7 +239,7 @@ class GateSpool:
             self._missing.append((f.segment_seq,))
             self.missing_found = True
         if len(self._errs) >= _BATCH:
-            self._flush_errs()
+            self.flush()
 
     def _flush_errs(self) -> None:
         if self._errs:
@@ -241,14 +251,24 @@ class GateSpool:
             self.db.executemany("INSERT INTO missing VALUES (?)", self._missing)
             self._missing = []
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """One SQLite transaction around the block (none of its own inside another): rows are
+        written a batch at a time, not a commit each."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        yield
+        self.db.execute("COMMIT")
+
     def flush(self) -> None:
         """Every row noted so far written (call before reading)."""
-        self.db.execute("BEGIN")
-        self._flush_chains()
-        self._flush_claims()
-        self._flush_errs()
-        self._flush_acks()
-        self.db.execute("COMMIT")
+        with self.writing():
+            self._flush_chains()
+            self._flush_claims()
+            self._flush_errs()
+            self._flush_acks()
 
     def claim_count(self) -> int:
         """How many claims of the file have a verdict."""
@@ -262,7 +282,10 @@ class GateSpool:
         claims at a time."""
         self.flush()
         db = self.db
-        db.execute("BEGIN")
+        with self.writing():
+            self._end_pass1(db)
+
+    def _end_pass1(self, db: sqlite3.Connection) -> None:
         for hl, child in (("b", "s"), ("s", "p")):
             db.execute(f"INSERT OR IGNORE INTO hlkids SELECT c.tx_no, h.{hl}, c.verdict FROM claims c "
                        f"JOIN chains h ON h.file = ? AND h.seq = c.seq WHERE h.{hl} != '' AND h.{child} != ''",
@@ -302,7 +325,6 @@ class GateSpool:
             put(key, prov)
             put((key[0], _TX), tx_tot)
         db.executemany("INSERT OR REPLACE INTO totals VALUES (?, ?, ?, ?, ?, ?)", out)
-        db.execute("COMMIT")
 
     def _totals(self, tx_no: int, b: str) -> list[int | Decimal] | None:
         got = self.db.execute("SELECT acc, rej, acc_amt, rej_amt FROM totals WHERE tx_no = ? AND b = ?",
@@ -313,14 +335,31 @@ class GateSpool:
         """The state of the file's transaction ``tx_no`` (see :class:`TxState`): what the gate
         worked out from every claim of the file, for the claims pass 1 placed in it."""
         tot = self._totals(tx_no, _TX)
+        rows = self.db.execute("SELECT hl, verdict FROM hlkids WHERE tx_no = ? LIMIT ?",
+                               (tx_no, _KIDS + 1)).fetchall()
+        known: dict[str, set[str] | None] = {"accepted": set(), "rejected": set()}
+        if len(rows) > _KIDS:
+            known = {"accepted": None, "rejected": None}
+        else:
+            for hl, verdict in rows:
+                known[verdict].add(hl)  # type: ignore[union-attr]
         return TxState(verdicts=_Lookup(self._verdict_of), results=_Lookup(self._result_of),
-                       hl_children={v: _Kids(self, v) for v in ("accepted", "rejected")},
+                       hl_children={v: _Kids(self, v, tx_no, known[v]) for v in ("accepted", "rejected")},
                        tx_totals={} if tot is None else {tx_no: tot},
                        prov_totals=_Lookup(lambda k: self._totals(k[0], k[1])))
 
     def _row(self, seq: int) -> tuple[str, str | None] | None:
-        got = self.db.execute("SELECT verdict, reasons FROM claims WHERE seq = ?", (seq,)).fetchone()
-        return None if got is None else (got[0], got[1])
+        """(verdict, reasons) of claim ``seq``: claims are read a window at a time, as the second
+        pass asks for them in file order."""
+        win = self._window
+        if seq in win:
+            return win[seq]
+        if not self._lo <= seq <= self._hi:
+            rows = self.db.execute("SELECT seq, verdict, reasons FROM claims WHERE seq >= ? "
+                                   "ORDER BY seq LIMIT ?", (seq, _PAGE)).fetchall()
+            self._window = win = {r[0]: (r[1], r[2]) for r in rows}
+            self._lo, self._hi = seq, (rows[-1][0] if rows else seq)
+        return win.get(seq)
 
     def _verdict_of(self, seq: int) -> str | None:
         got = self._row(seq)
@@ -339,6 +378,8 @@ class GateSpool:
     def errors_in(self, lo: int, hi: int) -> Iterator[tuple[int, Err]]:
         """The errors not placed yet whose segment ordinal is in ``lo..hi``: (row, error) by
         ordinal, then in the order they were found; read a page at a time."""
+        if not self.errors:
+            return
         at = (lo - 1, 0)
         while True:
             page = _errs(self.db.execute(
@@ -355,6 +396,8 @@ class GateSpool:
         """The errors not placed yet that name functional group ``group`` (GS06) and
         transaction ``transaction`` (ST02; None: none) and have no segment ordinal or one up
         to ``upto`` (and not in ``skip``, a span of ordinals), in the order they were found."""
+        if not self.errors:
+            return []
         sql = _SELECT + "WHERE grp = ? AND placed = 0 AND (seq IS NULL OR seq <= ?)"
         args: list[Any] = [group, upto]
         if transaction:
@@ -369,11 +412,15 @@ class GateSpool:
 
     def errors_at(self, seq: int, group: str) -> list[tuple[int, Err]]:
         """The errors not placed yet at segment ordinal ``seq`` that name group ``group``."""
+        if not self.errors:
+            return []
         return _errs(self.db.execute(_SELECT + "WHERE seq = ? AND grp = ? AND placed = 0 ORDER BY n",
                                      (seq, group)))
 
     def place_range(self, lo: int, hi: int) -> None:
         """The errors of ordinals ``lo..hi`` are placed in the 999: no other part gets them."""
+        if not self.errors:
+            return
         self.db.execute("UPDATE errs SET placed = 1 WHERE seq BETWEEN ? AND ?", (lo, hi))
 
     def place(self, rows: Sequence[int]) -> None:
@@ -384,6 +431,8 @@ class GateSpool:
     def interchange_errors(self, isa13: str) -> list[Err]:
         """The envelope errors (:func:`edi837.outputs.ta1.is_interchange_finding`) naming ISA13
         ``isa13``, in the order they were found."""
+        if not self.errors:
+            return []
         return [e for _, e in _errs(self.db.execute(
             _SELECT + "WHERE ic = 1 AND interchange = ? ORDER BY n", (isa13,)))]
 
@@ -400,9 +449,8 @@ class GateSpool:
         "ta1" a TA1 (``head`` the ISA fields, ``body`` the errors)."""
         self._acks.append((kind, grp, ic, json.dumps(head), None if body is None else json.dumps(body)))
         if len(self._acks) >= _BATCH // 10:
-            self.db.execute("BEGIN")
-            self._flush_acks()
-            self.db.execute("COMMIT")
+            with self.writing():
+                self._flush_acks()
 
     def _flush_acks(self) -> None:
         if self._acks:
