@@ -277,3 +277,25 @@ def test_small_pages_and_windows_give_the_same_outputs(tmp_path, monkeypatch):
                                                 if not x.name.startswith("."))
     for name in names:
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name
+
+
+def test_ack_text_of_ascii_skips_the_unicode_work_and_gives_the_same_text():
+    import random
+    import re
+    import unicodedata
+
+    from edi837.outputs.split import _TRANSLIT, ack_text
+
+    def slow(v, n=99):  # the function before its ASCII fast path
+        if not v:
+            return ""
+        v = unicodedata.normalize("NFKD", v.translate(_TRANSLIT))
+        v = "".join(ch for ch in v if not unicodedata.combining(ch))
+        return re.sub(r"[^A-Za-z0-9!\"&'()+,\-./;?= %@\[\]_{}\\|<>`#$]", " ", v).strip()[:n]
+
+    rng = random.Random(16)
+    alphabet = "AZaz09 *:^~!\"&'()+,-./;?=%@[]_{}\\|<>`#$\t\x01éÉñ\u2018\u2014\u00a0ﬁ\u0301Ω"
+    for _ in range(3000):
+        v = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        n = rng.choice([1, 5, 15, 99])
+        assert ack_text(v, n) == slow(v, n), repr(v)

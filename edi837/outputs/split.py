@@ -131,8 +131,9 @@ def ack_text(v: str | None, n: int = 99) -> str:
     else and our delimiters ``* : ^ ~`` become spaces), stripped, at most ``n`` long."""
     if not v:
         return ""
-    v = unicodedata.normalize("NFKD", v.translate(_TRANSLIT))
-    v = "".join(ch for ch in v if not unicodedata.combining(ch))
+    if not v.isascii():  # (ASCII text has nothing to translate, decompose or drop)
+        v = unicodedata.normalize("NFKD", v.translate(_TRANSLIT))
+        v = "".join(ch for ch in v if not unicodedata.combining(ch))
     return _NOT_EXTENDED.sub(" ", v).strip()[:n]
 
 
