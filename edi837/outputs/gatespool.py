@@ -259,7 +259,11 @@ class GateSpool:
             yield
             return
         self.db.execute("BEGIN")
-        yield
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.db.execute("COMMIT")
 
     def flush(self) -> None:
@@ -301,6 +305,9 @@ class GateSpool:
 
         def put(k: tuple[int, str], t: list[Any]) -> None:
             out.append((k[0], k[1], t[0], t[1], str(t[2]), str(t[3])))
+            if len(out) >= _PAGE:  # (a file of many transactions or providers: a page at a time)
+                db.executemany("INSERT OR REPLACE INTO totals VALUES (?, ?, ?, ?, ?, ?)", out)
+                out.clear()
 
         while True:
             page = cur.fetchmany(_PAGE)
