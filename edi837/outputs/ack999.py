@@ -67,6 +67,11 @@ class GroupInfo:
     ge: list[str] | None = None
     end_seq: int | None = None
 
+    def keys(self) -> tuple[str, str]:
+        """(ISA13, GS06) of the group, "" for either that is absent."""
+        return (self.isa[13].strip() if self.isa is not None else "",
+                self.gs[6] if len(self.gs) > 6 else "")
+
 
 class EnvelopeCollector:
     """Listener on the gate's second pass: interchanges, groups, transactions."""
@@ -215,8 +220,7 @@ class _Places:
         self.by_gs06: dict[str, list[int]] = {}
         self.by_key: dict[tuple[str, str], list[int]] = {}
         for i, g in enumerate(groups):
-            isa13 = g.isa[13].strip() if g.isa is not None else ""
-            gs06 = g.gs[6] if len(g.gs) > 6 else ""
+            isa13, gs06 = g.keys()
             self.by_gs06.setdefault(gs06, []).append(i)
             self.by_key.setdefault((isa13, gs06), []).append(i)
         self.st02: dict[int, dict[str, TxInfo]] = {}  # group index -> ST02 -> its first transaction
@@ -599,8 +603,7 @@ class StreamingAcks(EnvelopeCollector):
         if t is None or g is None:
             return
         self._open = None
-        gs06 = g.gs[6] if len(g.gs) > 6 else ""
-        isa13 = g.isa[13].strip() if g.isa is not None else ""
+        isa13, gs06 = g.keys()
         st = t.st + [""] * (4 - len(t.st))
         last = boundary - 1 if boundary is not None else sys.maxsize  # before the next envelope
         end = t.end_seq if t.end_seq is not None else max(last, t.st_seq)  # the span: ST .. SE
@@ -610,7 +613,7 @@ class StreamingAcks(EnvelopeCollector):
             named += self.spool.errors_named(gs06, st[2], last, (t.st_seq, end))
         if t.end_seq is None and group_end and boundary is not None and gs06:
             named += self.spool.errors_at(boundary, gs06)  # GRM-004: this transaction has no SE
-        named = [(n, f) for n, f in named if not (f.interchange and isa13 not in (f.interchange, ""))]
+        named = [(n, f) for n, f in named if _in_interchange(f, isa13)]
         ik5 = _Ik5()
         heap: list[tuple[int, int, str, AckErr]] = []  # errors in ordinal order, then as found
         for n, f in named:
@@ -661,13 +664,12 @@ class StreamingAcks(EnvelopeCollector):
         self._end_tx(boundary, True)
         self.groups.remove(g)
         self.has_groups = True
-        gs06 = g.gs[6] if len(g.gs) > 6 else ""
-        isa13 = g.isa[13].strip() if g.isa is not None else ""
+        isa13, gs06 = g.keys()
         gerrs = []
         taken = []
         if gs06:
             for n, f in self.spool.errors_named(gs06, None, boundary if boundary is not None else sys.maxsize):
-                if f.interchange and isa13 not in (f.interchange, ""):
+                if not _in_interchange(f, isa13):
                     continue
                 taken.append(n)
                 if f.segment_id in ("GS", "GE", None):
@@ -692,6 +694,11 @@ class StreamingAcks(EnvelopeCollector):
         for _, _, segs, _ in self.spool.acks("999b", gno):
             yield from segs
         yield ak9
+
+
+def _in_interchange(f: AckErr, isa13: str) -> bool:
+    """An error naming no interchange, or the group's (a group without ISA13 takes any)."""
+    return not f.interchange or isa13 in (f.interchange, "")
 
 
 class _MissingWindow:

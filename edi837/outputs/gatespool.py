@@ -156,6 +156,18 @@ class _Kids(set):  # type: ignore[type-arg]
                                       (key[0], key[1], self._verdict)).fetchone() is not None
 
 
+# the rows noted and not written yet: GateSpool's list of each table, and its INSERT
+_INSERTS = (
+    ("_chains", "INSERT OR REPLACE INTO chains VALUES (?, ?, ?, ?, ?)"),
+    ("_claims", "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)"),
+    ("_errs", "INSERT INTO errs (seq, ic, interchange, grp, tx, rule, message, loop, segment_id, "
+              "element, claim_seq, claim_id, snip, ik3, ik4, value) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+    ("_missing", "INSERT INTO missing VALUES (?)"),
+    ("_acks", "INSERT INTO acks (kind, grp, ic, head, body) VALUES (?, ?, ?, ?, ?)"),
+)
+
+
 class GateSpool:
     """Pass-1 state of the gate's input files; see the module doc.  ``path``: a new file."""
 
@@ -195,11 +207,6 @@ class GateSpool:
         if len(self._chains) >= _BATCH:
             self.flush()
 
-    def _flush_chains(self) -> None:
-        if self._chains:
-            self.db.executemany("INSERT OR REPLACE INTO chains VALUES (?, ?, ?, ?, ?)", self._chains)
-            self._chains = []
-
     def begin_file(self, path: str) -> None:
         """Start the state of input ``path`` (the previous file's is dropped)."""
         self.flush()
@@ -219,11 +226,6 @@ class GateSpool:
         if len(self._claims) >= _BATCH:
             self.flush()
 
-    def _flush_claims(self) -> None:
-        if self._claims:
-            self.db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)", self._claims)
-            self._claims = []
-
     def add_finding(self, f: Finding, *, error: bool, interchange: bool) -> None:
         """A finding of SNIP 1-2 (or none): kept when ``error`` (an error of SNIP 1 or 2, what
         the 999 and TA1 answer); ``interchange``: an envelope error of the TA1."""
@@ -240,16 +242,6 @@ class GateSpool:
             self.missing_found = True
         if len(self._errs) >= _BATCH:
             self.flush()
-
-    def _flush_errs(self) -> None:
-        if self._errs:
-            self.db.executemany("INSERT INTO errs (seq, ic, interchange, grp, tx, rule, message, loop, "
-                                "segment_id, element, claim_seq, claim_id, snip, ik3, ik4, value) "
-                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._errs)
-            self._errs = []
-        if self._missing:
-            self.db.executemany("INSERT INTO missing VALUES (?)", self._missing)
-            self._missing = []
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -269,10 +261,11 @@ class GateSpool:
     def flush(self) -> None:
         """Every row noted so far written (call before reading)."""
         with self.writing():
-            self._flush_chains()
-            self._flush_claims()
-            self._flush_errs()
-            self._flush_acks()
+            for attr, sql in _INSERTS:
+                rows = getattr(self, attr)
+                if rows:
+                    self.db.executemany(sql, rows)
+                    rows.clear()
 
     def claim_count(self) -> int:
         """How many claims of the file have a verdict."""
@@ -456,14 +449,7 @@ class GateSpool:
         "ta1" a TA1 (``head`` the ISA fields, ``body`` the errors)."""
         self._acks.append((kind, grp, ic, json.dumps(head), None if body is None else json.dumps(body)))
         if len(self._acks) >= _BATCH // 10:
-            with self.writing():
-                self._flush_acks()
-
-    def _flush_acks(self) -> None:
-        if self._acks:
-            self.db.executemany("INSERT INTO acks (kind, grp, ic, head, body) VALUES (?, ?, ?, ?, ?)",
-                                self._acks)
-            self._acks = []
+            self.flush()
 
     def acks(self, kind: str, grp: int | None = None) -> Iterator[tuple[int | None, int | None, Any, Any]]:
         """The spooled pieces of ``kind`` (of group ``grp`` only, when given) in file order:
