@@ -17,7 +17,6 @@ import os
 import sqlite3
 import sys
 import time
-from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, Iterator
 
 import attrs
@@ -100,12 +99,16 @@ def _run_failure() -> Iterator[None]:
     run reads it (cross-claim rules read a file twice: checks/twophase.py)."""
     try:
         yield
-    except BrokenProcessPool as e:
-        logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
-        sys.exit(EXIT_CANNOT_RUN)
     except InputChanged as e:
         logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
                  "again once the file is complete)", file=e.path, event="input changed")
+        sys.exit(EXIT_CANNOT_RUN)
+    except Exception as e:
+        from .parallel import broken_pool
+
+        if not broken_pool(e):
+            raise
+        logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
         sys.exit(EXIT_CANNOT_RUN)
 
 

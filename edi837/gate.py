@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NoReturn
 
 import attrs
@@ -48,7 +47,7 @@ from .outputs.outfolder import SCRATCH, CounterFile, fsync_dir, locked, remove_s
 from .outputs.report import JsonReport, feed
 from .outputs.split import ControlCounter, SegmentWriter, Splitter, output_paths
 from .outputs.ta1 import is_interchange_finding, write_ta1
-from .parallel import file_events
+from .parallel import broken_pool, file_events
 from .progress import Progress, quiet_option
 from .reader.segment import Delimiters
 
@@ -566,11 +565,13 @@ def gate_command(files_or_folders: tuple[str, ...], out_dir: str, snip: str | No
         fail(str(e))
     except OSError as e:
         fail(f"{e.filename or ''}: {e.strerror or e}")
-    except BrokenProcessPool as e:  # --jobs: a worker was killed (out of memory, a signal)
-        fail(f"a worker process stopped: {e}", event="worker failure")
     except InputChanged as e:  # read twice (cross-claim rules), not the same the second time
         fail(f"{e}; the run stopped (run it again once the file is complete)", file=e.path,
              event="input changed")
+    except Exception as e:  # --jobs: a worker was killed (out of memory, a signal)
+        if not broken_pool(e):
+            raise
+        fail(f"a worker process stopped: {e}", event="worker failure")
     logs.log(log, logging.INFO, "run end", command="gate", exit_code=res.exit_code,
              seconds=round(time.monotonic() - t0, 3), files=len(res.files),
              claims=sum(f.result.claims for f in res.files),

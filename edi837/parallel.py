@@ -24,11 +24,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
-import concurrent.futures as cf
-import multiprocessing
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 from typing import IO, TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, TypeVar
 
@@ -43,6 +42,8 @@ from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, Engi
 from .findings import Finding
 
 if TYPE_CHECKING:
+    import concurrent.futures as cf
+
     from .checks.engine import Key
     from .model.claims import Claim
 
@@ -82,6 +83,9 @@ def submit_files(func: Callable[[A], T], paths: Iterable[A], jobs: int,
         return
     workers = max(1, min(jobs, len(paths)))
     window = max(window or 2 * workers, workers)
+    import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)
+    import multiprocessing
+
     ctx = multiprocessing.get_context(mp_context) if mp_context else None
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
         pending: collections.deque[cf.Future[T]] = collections.deque()
@@ -100,6 +104,14 @@ def submit_files(func: Callable[[A], T], paths: Iterable[A], jobs: int,
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def broken_pool(e: BaseException) -> bool:
+    """Whether ``e`` says a worker process of a pool died (out of memory, a signal):
+    ``BrokenProcessPool``, tested without importing ``concurrent.futures`` (a run
+    that started no pool cannot raise it)."""
+    mod = sys.modules.get("concurrent.futures.process")
+    return mod is not None and isinstance(e, mod.BrokenProcessPool)
 
 
 # -- lines ------------------------------------------------------------------

@@ -19,12 +19,11 @@ import tomllib
 import warnings
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from types import ModuleType
 from typing import Literal, cast
 
-from ..cache import cache_dir, cached, content_key
+from ..cache import cache_dir, cached, content_key, dist_version
 
 __all__ = [
     "ICD10_DX_QUALIFIERS", "ICD9_DX_QUALIFIERS", "ICD10_PROC_QUALIFIERS",
@@ -48,7 +47,8 @@ __all__ = [
 
 
 def _data_text(name: str) -> str:
-    return resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
+    # (beside this module: importlib.resources costs its own imports on every start-up)
+    return (Path(__file__).parent / "data" / name).read_text(encoding="utf-8")
 
 
 def _load_csv(name: str) -> list[dict[str, str]]:
@@ -150,17 +150,17 @@ _ICD_TABLE: dict[str, IcdStatus] | None = None
 
 
 def _icd_cache_file() -> Path | None:
-    import importlib.metadata
     import importlib.util
 
     spec = importlib.util.find_spec("simple_icd_10_cm")  # locates it without importing (import loads the XML)
     if spec is None or not spec.submodule_search_locations:
         return None
-    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    pkg = Path(next(iter(spec.submodule_search_locations)))
+    data = pkg / "data"
     # keyed by the content of the library's data files (edi837.cache.content_key: hashed
     # again only when a file's size or dates change), not their dates
     files = sorted(p for p in data.iterdir() if p.is_file() and not p.name.endswith((".py", ".pyc")))
-    key = content_key(f"{_ICD_SCHEMA}|{importlib.metadata.version('simple_icd_10_cm')}", files)[:16]
+    key = content_key(f"{_ICD_SCHEMA}|{dist_version('simple_icd_10_cm', pkg)}", files)[:16]
     return cache_dir() / f"icd10cm-s{_ICD_SCHEMA}-{key}.pickle"
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TypeAlias
 
@@ -53,12 +52,10 @@ MAX_CACHE = 20000
 
 def grammar_dir() -> Path:
     """grammars/ inside the installed wheel, else at the top of the source tree."""
-    try:
-        p = resources.files("edi837") / "grammars"
-        if p.is_dir():
-            return Path(str(p))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover
-        pass
+    # (found beside the package: importlib.resources costs its own imports on every start-up)
+    p = Path(__file__).resolve().parents[1] / "grammars"
+    if p.is_dir():
+        return p
     return Path(__file__).resolve().parents[2] / "grammars"
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ..cache import cache_dir, cached
+from ..cache import cache_dir, cached, dist_version
+
+if TYPE_CHECKING:  # (parsed only when the cache has no entry: not imported on every start-up)
+    import xml.etree.ElementTree as ET
 
 from .model import (
     NON_TR3_LOOPS,
@@ -55,13 +58,11 @@ def map_dir() -> Path:
 
 
 def pyx12_version() -> str:
+    import pyx12
+
     try:
-        from importlib.metadata import version
-
-        return version("pyx12")
+        return dist_version("pyx12", Path(pyx12.__file__).parent)
     except Exception:  # pragma: no cover
-        import pyx12
-
         return str(getattr(pyx12, "__version__", "unknown"))
 
 
@@ -168,6 +169,8 @@ def _int_or_none(v: str | None, default: int | None = 1) -> int | None:
 
 def _load_dataele(path: Path) -> dict[str, DataElement]:
     out: dict[str, DataElement] = {}
+    import xml.etree.ElementTree as ET
+
     for d in ET.parse(path).getroot().iter("data_ele"):
         num = d.get("ele_num")
         if not num:
@@ -323,6 +326,8 @@ def parse_guide(kind: str, sha1: str | None = None) -> Guide:
     mdir = map_dir()
     map_path = mdir / fname
     dataele = _load_dataele(mdir / "dataele.xml")
+    import xml.etree.ElementTree as ET
+
     root_el = ET.parse(map_path).getroot()
     top = tuple(_parse_loop(c, (), dataele) for c in root_el if c.tag == "loop")
     root = LoopDef(id=root_el.get("xid") or "", name=_text(root_el, "name"), usage="R",
@@ -399,6 +404,8 @@ def load_code_lists() -> dict[str, frozenset[str]]:
     When a code set has several versions their codes are merged.
     """
     out: dict[str, set[str]] = {}
+    import xml.etree.ElementTree as ET
+
     for cs in ET.parse(map_dir() / "codes.xml").getroot().iter("codeset"):
         cid = (cs.findtext("id") or "").strip()
         codes = out.setdefault(cid, set())
