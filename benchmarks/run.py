@@ -2,8 +2,8 @@
 """Side-by-side benchmark of edi837 against pyx12 and a plain str.split floor.
 
     python benchmarks/run.py [--sizes 1000,10000,100000] [--kinds 837P,837I]
-                             [--pyx12-max 10000] [--tools validate,lines,x12valid,x12reader,split]
-                             [--write-docs]
+                             [--pyx12-max 10000] [--tools validate,validate-j2,lines,x12valid,x12reader,split]
+                             [--repeat 3] [--instructions 10000] [--large 1000000] [--write-docs]
 
 Generated inputs are cached in benchmarks/generated/ (gitignored).  Every
 measurement runs in a fresh subprocess; wall time is measured around it and
@@ -20,6 +20,16 @@ Tools:
 - ``pyx12 x12valid``   pyx12's validator (skipped above ``--pyx12-max`` claims)
 - ``pyx12 X12Reader``  pyx12's tokenizer alone, iterating segments
 - ``str.split``        floor: read the file, split on the segment terminator, then '*'
+- ``edi837 validate --jobs 2``  the same validation on two processes (one file split by
+  transaction set when the CLI does that; the ``--jobs 2`` target)
+
+``--repeat N`` runs every command N times, the tools of one file interleaved (tool 1, tool
+2, ..., tool 1, ...), and reports the median wall time and the largest RSS: the machine is
+shared, so one run says little.  ``--instructions MAX`` also counts each command's
+instructions once under ``valgrind --tool=callgrind`` on files of at most MAX claims
+(pyx12 x12valid: at most a tenth of that, it runs about 50 times slower under valgrind):
+unlike wall time the count does not move with the machine's load.  The Targets section
+states issue 16's targets against the measured rows.
 
 With ``--write-docs`` the table and machine information go to docs/performance.md.
 """
@@ -43,9 +53,10 @@ DOCS = ROOT / "docs" / "performance.md"
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 
-TOOLS = ["validate", "lines", "x12valid", "x12reader", "split"]
+TOOLS = ["validate", "validate-j2", "lines", "x12valid", "x12reader", "split"]
 LABELS = {
     "validate": "edi837 validate",
+    "validate-j2": "edi837 validate --jobs 2",
     "lines": "edi837 lines",
     "x12valid": "pyx12 x12valid",
     "x12reader": "pyx12 X12Reader",
@@ -122,6 +133,8 @@ def command(tool: str, path: str, use_cli: dict[str, bool]) -> list[str]:
     bindir = Path(sys.executable).parent
     if tool == "validate" and use_cli.get("validate"):
         return [str(bindir / "edi837"), "validate", path, "--format", "json"]
+    if tool == "validate-j2":
+        return [str(bindir / "edi837"), "validate", path, "--format", "json", "--jobs", "2"]
     if tool == "lines" and use_cli.get("lines"):
         return [str(bindir / "edi837"), "lines", path, "--format", "csv"]
     if tool == "x12valid":
@@ -181,7 +194,34 @@ def _measure(cmd: list[str], timeout: float | None = None) -> tuple[float, float
 # Validators exit 1 for "file has errors" (and pyx12's console script exits 1
 # even for a clean file: it calls sys.exit(main()) with main() -> True), so
 # exit 1 counts as a completed run for them.
-OK_STATUS = {"validate": {0, 1}, "x12valid": {0, 1}}
+OK_STATUS = {"validate": {0, 1}, "validate-j2": {0, 1}, "x12valid": {0, 1}}
+
+
+def instructions(cmd: list[str], timeout: float | None = None) -> float | None:
+    """Instructions (in G, 10^9) ``cmd`` executes, counted by ``valgrind --tool=callgrind``
+    (every process it starts included); None when valgrind is missing or the run fails."""
+    vg = shutil.which("valgrind")
+    if vg is None:
+        return None
+    import re
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="edi837-bench-cg-") as d:
+        try:
+            r = subprocess.run([vg, "--tool=callgrind", "--trace-children=yes",
+                                f"--callgrind-out-file={d}/cg.%p"] + cmd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(ROOT),
+                               timeout=timeout, text=True)
+        except subprocess.TimeoutExpired:
+            return None
+        got = [int(x) for x in re.findall(r"Collected : (\d+)", r.stderr)]
+        return sum(got) / 1e9 if got else None
+
+
+def median(xs: list[float]) -> float:
+    ys = sorted(xs)
+    n = len(ys)
+    return ys[n // 2] if n % 2 else (ys[n // 2 - 1] + ys[n // 2]) / 2
 
 
 def cached(name: str, make) -> Path:
@@ -248,19 +288,59 @@ def machine_info() -> dict[str, str]:
 
 
 def fmt_table(rows: list[dict]) -> list[str]:
-    head = ["tool", "file", "claims", "segments", "seconds", "segments/s", "vs x12valid", "peak RSS MB"]
+    head = ["tool", "file", "claims", "segments", "seconds", "segments/s", "vs x12valid", "x floor",
+            "instructions (G)", "peak RSS MB"]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in rows:
         ratio = r.get("ratio")
+        floor = r.get("floor")
+        ins = r.get("instructions")
         cells = [
             LABELS[r["tool"]], r["file"], f"{r['claims']:,}", f"{r['segments']:,}",
-            "failed" if r["status"] != 0 else f"{r['seconds']:.2f}",
+            "failed" if r["status"] != 0 else f"{r['seconds']:.2f}" + (
+                f" ({', '.join(f'{x:.2f}' for x in r['runs'])})" if len(r.get("runs", ())) > 1 else ""),
             "" if r["status"] != 0 else f"{r['segments'] / r['seconds']:,.0f}",
             "" if ratio is None else f"{ratio:.1f}x",
+            "" if floor is None else f"{floor:.1f}x",
+            "" if ins is None else f"{ins:.2f}",
             f"{r['rss']:.0f}",
         ]
         out.append("| " + " | ".join(cells) + " |")
     return out
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """Issue 16's targets, each against the rows that measure it (nothing when none do)."""
+    def find(tool: str, claims: int, kind: str) -> dict | None:
+        return next((r for r in rows if r["tool"] == tool and r["claims"] == claims
+                     and r["file"].startswith(kind.lower()) and r["status"] == 0), None)
+
+    out = ["| target | file | measured | met |", "|---|---|---|---|"]
+    for kind in ("837P", "837I"):
+        r = find("validate", 10000, kind)
+        if r is not None and r.get("ratio") is not None:
+            ins = (f"; instructions {r['x12_instructions'] / r['instructions']:.1f}x" if r.get("instructions")
+                   and r.get("x12_instructions") else "")
+            out.append(f"| validate at least 10x faster than x12valid (start-up included) | {r['file']} | "
+                       f"{r['ratio']:.1f}x{ins} | {'yes' if r['ratio'] >= 10 else 'no'} |")
+    for kind in ("837P", "837I"):
+        r = find("lines", 100000, kind)
+        if r is not None and r.get("floor") is not None:
+            out.append(f"| lines within 10x the str.split floor | {r['file']} | {r['floor']:.1f}x | "
+                       f"{'yes' if r['floor'] <= 10 else 'no'} |")
+    for kind in ("837P", "837I"):
+        for tool in ("validate", "lines"):
+            r = find(tool, 1000000, kind)
+            if r is not None:
+                out.append(f"| {LABELS[tool]} peak RSS at most 100 MB | {r['file']} | {r['rss']:.0f} MB | "
+                           f"{'yes' if r['rss'] <= 100 else 'no'} |")
+    for kind in ("837P", "837I"):
+        one, two = find("validate", 100000, kind), find("validate-j2", 100000, kind)
+        if one is not None and two is not None:
+            x = one["seconds"] / two["seconds"]
+            out.append(f"| `--jobs 2` at least 1.6x one job | {one['file']} | {x:.2f}x | "
+                       f"{'yes' if x >= 1.6 else 'no'} |")
+    return out if len(out) > 2 else []
 
 
 def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
@@ -297,14 +377,23 @@ def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
         "- pyx12 X12Reader: `pyx12.x12file.X12Reader(FILE)` iterated segment by segment",
         "- str.split floor: read the whole file, `split` on the segment terminator and each segment on `*`",
         "",
+        "- edi837 validate --jobs 2: the same on two worker processes",
+        "",
+        f"Seconds: the median of {getattr(args, 'repeat', 1)} runs (each run in brackets), the tools of one "
+        "file interleaved.",
         "`vs x12valid` = pyx12 x12valid seconds / this tool's seconds on the same file (higher is faster);",
-        "empty where x12valid was not run on that file.",
+        "empty where x12valid was not run on that file.  `x floor` = this tool's seconds / the str.split",
+        "floor's on the same file.  `instructions (G)`: one run under `valgrind --tool=callgrind`",
+        "(10^9 instructions, worker processes included), steadier than seconds on a shared machine.",
         *([f"Files of {', '.join(f'{int(n):,}' for n in args.large.split(',') if n)} claims (`--large`) are run "
            "with edi837 validate and lines only: the memory target."] if getattr(args, "large", "") else []),
         "",
         "## Results",
         "",
     ]
+    tg = targets(rows)
+    if tg:
+        lines += ["### Targets (issue 16)", ""] + tg + ["", "### Every row", ""]
     lines += fmt_table(rows)
     if skipped:
         lines += ["", "Skipped: " + "; ".join(skipped)]
@@ -331,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="claim counts run with edi837 validate and lines only, for the memory "
                          "target (e.g. 1000000; the file is about 380 MB)")
     ap.add_argument("--timeout", type=float, default=900.0, help="per-run time limit, seconds")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each command (median reported)")
+    ap.add_argument("--instructions", type=int, default=0, metavar="MAX",
+                    help="count instructions with callgrind on files of at most MAX claims (0: never)")
     ap.add_argument("--write-docs", action="store_true", help="write docs/performance.md")
     ap.add_argument("--worker", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -355,25 +447,48 @@ def main(argv: list[str] | None = None) -> int:
             path = ensure_file(kind, n)
             segs = split_count(str(path))
             file_rows = []
+            todo = []
             for tool in tools:
                 if n not in sizes and tool not in ("validate", "lines"):
                     continue  # a --large size: our own tools only
+                if tool == "validate-j2" and n < 100000:
+                    continue  # the --jobs target is on one big file
                 if tool == "x12valid" and n > a.pyx12_max:
                     skipped.append(f"pyx12 x12valid on {path.name} (> --pyx12-max {a.pyx12_max})")
                     continue
-                cmd = command(tool, str(path), use_cli)
-                wall, rss, status = measure(cmd, a.timeout)
-                ok = status in OK_STATUS.get(tool, {0})
-                r = {"tool": tool, "file": path.name, "claims": n, "segments": segs,
-                     "seconds": wall, "rss": rss, "status": 0 if ok else status, "ratio": None}
+                r = {"tool": tool, "file": path.name, "claims": n, "segments": segs, "runs": [],
+                     "rss": 0.0, "status": 0, "ratio": None, "floor": None, "instructions": None}
+                todo.append((r, command(tool, str(path), use_cli)))
                 file_rows.append(r)
-                print(f"{LABELS[tool]:16} {path.name:18} {wall:9.2f} s {rss:8.0f} MB"
-                      + ("" if ok else f"  FAILED exit {status}"), file=sys.stderr, flush=True)
+            for _ in range(max(1, a.repeat)):  # interleaved: tool 1, tool 2, ..., tool 1, ...
+                for r, cmd in todo:
+                    if r["status"] != 0:
+                        continue
+                    wall, rss, status = measure(cmd, a.timeout)
+                    ok = status in OK_STATUS.get(r["tool"], {0})
+                    r["runs"].append(wall)
+                    r["rss"] = max(r["rss"], rss)
+                    if not ok:
+                        r["status"] = status
+                    print(f"{LABELS[r['tool']]:16} {path.name:18} {wall:9.2f} s {rss:8.0f} MB"
+                          + ("" if ok else f"  FAILED exit {status}"), file=sys.stderr, flush=True)
+            for r, cmd in todo:
+                r["seconds"] = median(r["runs"]) if r["runs"] else float("nan")
+                limit = a.instructions // 10 if r["tool"] == "x12valid" else a.instructions
+                if r["status"] == 0 and n <= limit:
+                    r["instructions"] = instructions(cmd, a.timeout * 60)
+                    print(f"{LABELS[r['tool']]:16} {path.name:18} {r['instructions'] or float('nan'):9.2f} G "
+                          "instructions", file=sys.stderr, flush=True)
             base = next((r for r in file_rows if r["tool"] == "x12valid" and r["status"] == 0), None)
-            if base is not None:
-                for r in file_rows:
-                    if r["status"] == 0:
-                        r["ratio"] = base["seconds"] / r["seconds"]
+            floor = next((r for r in file_rows if r["tool"] == "split" and r["status"] == 0), None)
+            for r in file_rows:
+                if r["status"] != 0:
+                    continue
+                if base is not None:
+                    r["ratio"] = base["seconds"] / r["seconds"]
+                    r["x12_instructions"] = base.get("instructions")
+                if floor is not None:
+                    r["floor"] = r["seconds"] / floor["seconds"]
             rows.extend(file_rows)
     print("\n".join(fmt_table(rows)))
     if skipped:

@@ -50,11 +50,40 @@ def render() -> str:
                 + (f" Replaces {', '.join(f'`{x}`' for x in sorted(r.supersedes))} at the same element."
                    if r.supersedes else ""),
                 _cell(", ".join(r.reads)),
-                ", ".join(r.applies_to) + (f"; lines with {', '.join(sorted(r.codes))}" if r.codes else ""),
+                ", ".join(r.applies_to) + _called_for(r),
                 r.ik3 or "", r.ik4 or "",
                 _cell(r.citation)]) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def _code_runs(codes: frozenset[str]) -> str:
+    """``codes`` sorted, runs of consecutive numeric codes of one width written as ``a-b``."""
+    out: list[str] = []
+    run: list[str] = []
+    for c in sorted(codes):
+        if run and c.isdigit() and run[-1].isdigit() and len(c) == len(run[-1]) and int(c) == int(run[-1]) + 1:
+            run.append(c)
+            continue
+        if run:
+            out.append(run[0] if len(run) < 3 else f"{run[0]}-{run[-1]}")
+            out.extend(run[1:] if len(run) == 2 else [])
+        run = [c]
+    if run:
+        out.append(run[0] if len(run) < 3 else f"{run[0]}-{run[-1]}")
+        out.extend(run[1:] if len(run) == 2 else [])
+    return ", ".join(out)
+
+
+def _called_for(r: Rule) -> str:
+    """Where the engine calls the rule, from what it declares it needs (:attr:`Rule.codes`,
+    :attr:`Rule.modifiers`)."""
+    parts = []
+    if r.codes:
+        parts.append(f"{'claims with a line with' if r.scope == 'claim' else 'lines with'} {_code_runs(r.codes)}")
+    if r.modifiers:
+        parts.append(f"{'and' if r.codes else 'lines with'} modifier {' or '.join(sorted(r.modifiers))}")
+    return ("; " + " ".join(parts)) if parts else ""
 
 
 def main(argv: list[str] | None = None) -> int:

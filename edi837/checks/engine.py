@@ -58,7 +58,16 @@ __all__ = ["Engine", "Context", "ClaimChecked", "ClaimResult", "FileResult", "Ru
 
 Key = tuple[Any, ...]  # a finding's order key within its claim (see Engine._claim_findings_keyed)
 RuleFunc = Callable[..., Iterable[Hit]]
-_Rules = list[tuple[Rule, RuleFunc]]
+class _Rules(list[tuple[Rule, RuleFunc]]):
+    """Rules of one scope for one claim kind, in id order, with what some of them need to
+    fire (:attr:`Rule.codes` of claim rules, :attr:`Rule.modifiers` of line rules): ``needs``
+    is the union (empty when no rule declares it); ``by_codes`` the claim rules for each
+    set of those codes a claim has."""
+
+    def __init__(self, rules: list[tuple[Rule, RuleFunc]], need: str):
+        super().__init__(rules)
+        self.needs: frozenset[str] = frozenset().union(*[n for r, _ in rules if (n := getattr(r, need))])
+        self.by_codes: dict[frozenset[str], list[tuple[Rule, RuleFunc]]] = {}
 
 
 class Context:
@@ -124,7 +133,8 @@ class Engine:
                 self._skip.claim_listeners = self.claim_listeners
         # claim kind -> (claim rules, line rules, the guide's line maximum)
         self._by_kind: dict[str | None, tuple[_Rules, _Rules, int | None]] = {}
-        self._by_code: dict[str | None, dict[str, _Rules]] = {}  # claim kind -> procedure code -> line rules
+        # claim kind -> procedure code (with the line's modifiers some rule needs) -> line rules
+        self._by_code: dict[str | None, dict[Any, list[tuple[Rule, RuleFunc]]]] = {}
         self._ctx: dict[str | None, Context] = {}
         self._packs: dict[str, RulePack] = {p.name: p for p in registry.packs()}
         self._runs: dict[str, PackRun | None] = {}  # started pack states, in start order
@@ -460,11 +470,24 @@ class Engine:
         rules = self._by_kind.get(kind)
         if rules is None:
             rules = self._by_kind[kind] = (
-                [(r, r.func) for r in self.claim_rules if kind in r.applies_to and r.func is not None],
-                [(r, r.func) for r in self.line_rules if kind in r.applies_to and r.func is not None],
+                _Rules([(r, r.func) for r in self.claim_rules if kind in r.applies_to and r.func is not None],
+                       "codes"),
+                _Rules([(r, r.func) for r in self.line_rules if kind in r.applies_to and r.func is not None],
+                       "modifiers"),
                 line_cap(kind))
         claim_rules, line_rules, cap = rules
-        for r, func in claim_rules:
+        if claim_rules.needs:  # some claim rules need a procedure code on one of its lines
+            need = claim_rules.needs
+            has = frozenset([c for ln in claim.lines if (c := ln.procedure_code) in need])
+            crs = claim_rules.by_codes.get(has)
+            if crs is None:  # (few distinct sets: a claim has a handful of the codes rules name)
+                if len(claim_rules.by_codes) >= 1000:
+                    claim_rules.by_codes.clear()
+                crs = claim_rules.by_codes[has] = [(r, f) for r, f in claim_rules
+                                                   if r.codes is None or not r.codes.isdisjoint(has)]
+        else:
+            crs = claim_rules
+        for r, func in crs:
             for h in func(claim, ctx) or ():
                 out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if line_rules:
@@ -476,14 +499,20 @@ class Engine:
                 # more lines than the guide allows is a SNIP 2 error that rejects the claim; the
                 # line rules stop at the guide's maximum (bounded work, however many lines)
                 lines = lines[:cap]
+            mod_need = line_rules.needs
             for li, ln in enumerate(lines):
                 code = ln.procedure_code
-                mine = by_code.get(code)
-                if mine is None:  # the line rules for this code, in id order
+                mods = ln.modifiers
+                # the line's procedure code and the modifiers some rule needs: which rules can fire
+                key = (code, tuple([m for m in mods if m in mod_need])) if mods and mod_need else code
+                mine = by_code.get(key)
+                if mine is None:  # the line rules for this code (and modifiers), in id order
                     if len(by_code) >= 10000:
                         by_code.clear()
-                    mine = by_code[code] = [(r, f) for r, f in line_rules
-                                            if r.codes is None or code in r.codes]
+                    ms = frozenset(key[1]) if isinstance(key, tuple) else frozenset()
+                    mine = by_code[key] = [(r, f) for r, f in line_rules
+                                           if (r.codes is None or code in r.codes)
+                                           and (r.modifiers is None or not r.modifiers.isdisjoint(ms))]
                 for r, func in mine:
                     for h in func(ln, ctx) or ():
                         if h.line is None:

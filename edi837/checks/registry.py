@@ -55,9 +55,12 @@ class Rule:
     cross_claim: bool = False
     func: Callable[..., Iterable[Hit]] | None = None
     group: str = ""  # e.g. "snip1", "tms"
-    # line rules: the procedure codes (SV101-2 / SV202-2) the rule is about; the
-    # engine calls it only for lines with one of them (None: every line)
+    # what the rule needs to be able to fire (None: nothing), so the engine calls it only
+    # where it can (issue 16 item 2): the procedure codes (SV101-2 / SV202-2) it is about --
+    # a line rule is called only for lines with one of them, a claim rule only for claims
+    # with a line with one of them; ``modifiers`` (line rules): the line carries one of them
     codes: frozenset[str] | None = None
+    modifiers: frozenset[str] | None = None
     # rules this one replaces when both find something at the same segment and
     # element: one cause, one finding -- the most specific one (see supersede)
     supersedes: frozenset[str] = frozenset()
@@ -160,23 +163,28 @@ def superseded_by() -> dict[str, frozenset[str]]:
 def rule(id: str, severity: Severity | str, snip: int, title: str, *, reads: Iterable[str] = (),
          citation: str = "", ik3: str | None = None, ik4: str | None = None, scope: str = "claim",
          applies_to: Iterable[str] = ("837P", "837I"), cross_claim: bool = False,
-         group: str = "", codes: Iterable[str] | None = None) -> Callable[[_F], _F]:
+         group: str = "", codes: Iterable[str] | None = None,
+         modifiers: Iterable[str] | None = None) -> Callable[[_F], _F]:
     """Register a rule function.
 
-    ``scope="claim"``: ``func(claim, ctx) -> Iterable[Hit]``;
-    ``scope="line"``: ``func(line, ctx) -> Iterable[Hit]`` for each service line,
-    or only for lines whose procedure code is in ``codes``.
+    ``scope="claim"``: ``func(claim, ctx) -> Iterable[Hit] | None`` for each claim, or
+    only for claims with a service line whose procedure code is in ``codes``;
+    ``scope="line"``: ``func(line, ctx) -> Iterable[Hit] | None`` for each service line,
+    or only for lines whose procedure code is in ``codes`` and (``modifiers``) that
+    carry one of ``modifiers``.  A rule declares these only when it cannot fire
+    without them: the engine does not call it otherwise.
     """
     if scope not in ("claim", "line"):
         raise ValueError(scope)
-    if codes is not None and scope != "line":
-        raise ValueError(f"{id}: codes= is for line rules")
+    if modifiers is not None and scope != "line":
+        raise ValueError(f"{id}: modifiers= is for line rules")
 
     def deco(func: _F) -> _F:
         _add(Rule(id=id, severity=Severity(severity), snip=snip, title=title, reads=tuple(reads),
                   citation=citation, ik3=ik3, ik4=ik4, scope=scope, applies_to=tuple(applies_to),
                   cross_claim=cross_claim, func=func, group=group,
-                  codes=frozenset(codes) if codes is not None else None))
+                  codes=frozenset(codes) if codes is not None else None,
+                  modifiers=frozenset(modifiers) if modifiers is not None else None))
         return func
 
     return deco

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 BURN, BURN_BASE = CODES["burn_addon"], CODES["burn_base"]
 OB_BASE, OB_ADD = CODES["ob_base"], frozenset(CODES["ob_addons"])
 ANES = CODES["ect_anesthesia"]
+# the codes ANE-001 is about: CPT anesthesia 00100-01999 (codesets.is_anesthesia_code) but those
+# that are not time-based
+TIMED_ANESTHESIA = frozenset(f"{n:05d}" for n in range(100, 2000)) - NOT_TIMED_ANESTHESIA
 
 
 @erule("ANE-001", "error", "anesthesia time reported in minutes",
@@ -25,7 +28,7 @@ ANES = CODES["ect_anesthesia"]
                 "#1110; Stedi's published MJ edit. Codes that are not time-based are exempt (tables.toml "
                 "[anesthesia]: 01953, 01996).",
        short="005010X222A1 SV103 note; X12 RFI #1571/#1110", reads=("SV101-2", "SV103", "SV104"),
-       scope="line", applies_to=("837P",), group="anesthesia")
+       scope="line", applies_to=("837P",), group="anesthesia", codes=TIMED_ANESTHESIA)
 def ane_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
     if code[:1] != "0" or not is_anesthesia_code(code) or code in NOT_TIMED_ANESTHESIA \

@@ -34,15 +34,16 @@ def public(text: str) -> str:
 def erule(id: str, severity: str, title: str, *, citation: str, short: str, reads: Iterable[str],
           scope: str = "claim", applies_to: Iterable[str] = ("837P", "837I"),
           cross_claim: bool = False, group: str = "",
-          codes: Iterable[str] | None = None) -> Callable[[F], F]:
+          codes: Iterable[str] | None = None, modifiers: Iterable[str] | None = None) -> Callable[[F], F]:
     """Register an edit-pack rule (SNIP type 7).
 
-    ``codes`` (line rules): the procedure codes the rule is about; the engine
-    calls the rule only for lines with one of them."""
+    ``codes``: the procedure codes the rule is about; the engine calls a line rule
+    only for lines with one of them, a claim rule only for claims with such a line.
+    ``modifiers`` (line rules): the rule fires only on a line with one of them."""
     SHORT[id] = public(short)
     return rule(id, severity, 7, title, reads=tuple(reads), citation=public(citation), scope=scope,
                 applies_to=tuple(applies_to), cross_claim=cross_claim, group=group or "editpack",
-                codes=codes)
+                codes=codes, modifiers=modifiers)
 
 
 def say(rid: str, text: str) -> str:

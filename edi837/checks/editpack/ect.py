@@ -198,7 +198,7 @@ def ect_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        citation="S2 citing Pub. 100-04 Ch. 4 §170 (older numbering; current section unverified); condition "
                 "code 41 = partial hospitalization (Novitas/Noridian, as quoted).",
        short="S2; Pub. 100-04 Ch. 4 §170", reads=("CLM05-1", "HI*BG", "SV202-2", "DTP*472"),
-       applies_to=("837I",), cross_claim=True, group="ect")
+       applies_to=("837I",), cross_claim=True, group="ect", codes=(ECT,))
 def ect_008(claim: Claim, ctx: Context) -> Iterator[Hit]:
     if not facility_is(claim, "outpatient_facility_type"):
         return

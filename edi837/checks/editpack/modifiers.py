@@ -9,7 +9,7 @@ from ..registry import Hit
 from .claim_facts import line_seg
 from .codes import NEURO, T
 from .declare import erule, say
-from .run_state import attach, profile
+from .run_state import profile
 
 if TYPE_CHECKING:
     from ..engine import Context
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 @erule("MOD-001", "error", "GA, GZ and GY are mutually exclusive on a line",
        citation="CMS carrier instructions as republished (\"If the GZ and GA modifiers are submitted for the "
                 "same item or service ... unprocessable\"); S2.", short="CMS carrier instructions; S2",
-       reads=("SV101-3..6", "SV202-3..6"), scope="line", group="modifiers")
+       reads=("SV101-3..6", "SV202-3..6"), scope="line", group="modifiers",
+       modifiers=T()["modifiers"]["exclusive"])
 def mod_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if len(ln.modifiers) < 2:
         return
@@ -31,7 +32,7 @@ def mod_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 
 @erule("MOD-002", "error", "GX combinations",
        citation="CR 6563 (effective 2010-04-01), as summarized by XIFIN.", short="CMS CR 6563",
-       reads=("SV101-3..6", "SV202-3..6", "SV203", "SV207"), scope="line", group="modifiers")
+       reads=("SV101-3..6", "SV202-3..6", "SV203", "SV207"), scope="line", group="modifiers", modifiers=("GX",))
 def mod_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if "GX" not in ln.modifiers:
         return
@@ -54,12 +55,11 @@ def mod_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 @erule("MOD-003", "warning", "GA requires an ABN on file",
        citation="S2; medicarepaymentandreimbursement.com (occurrence code 32 and GZ auto-deny); rcmguide (MA).",
        short="S2; CMS ABN instructions", reads=("SV101-3..6", "SV202-3..6", "HI*BH", "2010BB NM109"),
-       scope="line", group="modifiers")
+       scope="line", group="modifiers", modifiers=("GA", "GZ"))
 def mod_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = ln.claim
     mods = ln.modifiers
-    if "GA" not in mods and "GZ" not in mods:
-        attach(ctx)
+    if "GA" not in mods and "GZ" not in mods:  # (the engine calls it only with one of them)
         return
     prof = profile(c, ctx)
     if ("GA" in mods or "GZ" in mods) and prof.medicare_advantage:
@@ -82,7 +82,7 @@ def mod_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 @erule("MOD-004", "warning", "GY on a covered neuromodulation service to Medicare",
        citation="S2 (GY = statutorily excluded or not a benefit); CMS GA/GY/GZ definitions (as above).",
        short="S2; CMS GA/GY/GZ definitions", reads=("SV101-2", "SV101-3..6", "2010BB NM109"),
-       scope="line", group="modifiers")
+       scope="line", group="modifiers", codes=NEURO, modifiers=("GY",))
 def mod_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if "GY" not in ln.modifiers or ln.procedure_code not in NEURO:
         return

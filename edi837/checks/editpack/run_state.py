@@ -744,11 +744,3 @@ def profile(claim: Claim, ctx: Context) -> Profile:
         if c is not None and c.claim is claim:  # the usual case: asked again for the current claim
             return c.profile
     return view(ctx, claim).profile
-
-
-def attach(ctx: Context) -> None:
-    """Start the run state as :func:`profile` would: a rule that skips its
-    profile look-up still starts the run state (which records the run's claims
-    from then on) at the same claim as before."""
-    if "editpack" not in ctx.pack_states:
-        ctx.pack_state("editpack")

@@ -314,7 +314,7 @@ def age_on(birth: _dt.date, d: _dt.date) -> int:
 @erule("TMS-009", "warning", "patient age for TMS",
        citation="NY Medicaid (members aged 18+); LCDs L34522/L34998 (\"adults\"); 247medicalbilling "
                 "(Medi-Cal 15+, unverified).",
-       short="NY Medicaid; LCD L34522/L34998", reads=("DMG02", "DTP*472"), group="tms")
+       short="NY Medicaid; LCD L34522/L34998", reads=("DMG02", "DTP*472"), group="tms", codes=TMS)
 def tms_009(claim: Claim, ctx: Context) -> Iterator[Hit]:
     b = claim.patient.birth_date
     if b is None:
