@@ -214,34 +214,47 @@ def _npi_tax(lp: Loop, prv_loop: Loop | None = None) -> tuple[str, str]:
     return npi, ""
 
 
-def _npi_tax_at(segs: list[Segment], p: _Prov) -> tuple[str, str]:
-    """(NPI, taxonomy) of the provider loop at ``p`` (its NM1 and first PRV) in ``segs``."""
+def _el(f: list[str], k: int) -> str:
+    """Element ``k`` of a segment's elements ``f`` (``Segment.__getitem__``: "" when absent)."""
+    return f[k] if k < len(f) else ""
+
+
+def _comps(v: str, comp: str, rep: str | None) -> list[str]:
+    """The components of an element's first repetition (``Segment.components``)."""
+    if not v:
+        return []
+    if rep and rep in v:
+        v = v.split(rep, 1)[0]
+    return v.split(comp)
+
+
+def _npi_tax_at(segs: list[list[str]], p: _Prov) -> tuple[str, str]:
+    """(NPI, taxonomy) of the provider loop at ``p`` (its NM1 and first PRV) in ``segs`` (elements)."""
     nm1 = segs[p[0]]
-    npi = nm1[9] if nm1[8] == "XX" else ""
+    npi = _el(nm1, 9) if _el(nm1, 8) == "XX" else ""
     if p[1] < 0:
         return npi, ""
     prv = segs[p[1]]
-    return npi, (prv[3] if prv[2] == "PXC" else "")
+    return npi, (_el(prv, 3) if _el(prv, 2) == "PXC" else "")
 
 
 # (component separator, repetition separator, *SV1 / SV2 elements) -> _service's values
 _SV: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
-def _service(sv: Segment) -> tuple[Any, ...]:
-    """A line's SV1 / SV2 columns, as model.claims._line reads them: (procedure qualifier, code,
-    modifiers, charge, unit basis, units, SV105 (837P: the claim's CLM05-1 when empty), revenue
-    code, pointers text, pointers (None for SV2))."""
-    f = sv.fields
+def _service(f: list[str], comp: str, rep: str | None) -> tuple[Any, ...]:
+    """A line's SV1 / SV2 columns (``f``: the segment's elements), as model.claims._line reads them:
+    (procedure qualifier, code, modifiers, charge, unit basis, units, SV105 (837P: the claim's
+    CLM05-1 when empty), revenue code, pointers text, pointers (None for SV2))."""
     if len(f) < 8:
         f = f + [""] * (8 - len(f))
     is_sv1 = f[0] == "SV1"
-    comps = sv.components(1 if is_sv1 else 2)
+    comps = _comps(f[1] if is_sv1 else f[2], comp, rep)
     pq = comps[0] if comps else ""
     pc = comps[1] if len(comps) > 1 else ""
     mods = LIST_SEP.join([m for m in comps[2:6] if m]) if len(comps) > 2 else ""
     if is_sv1:
-        ptrs = tuple(int(p) for p in sv.components(7) if p.isascii() and p.isdigit()) if f[7] else ()
+        ptrs = tuple(int(p) for p in _comps(f[7], comp, rep) if p.isascii() and p.isdigit()) if f[7] else ()
         return (pq, pc, mods, dec_text(f[2]), f[3], dec_text(f[4]), f[5], "", LIST_SEP.join(map(str, ptrs)), ptrs)
     return (pq, pc, mods, dec_text(f[3]), f[4], dec_text(f[5]), "", f[1], "", None)
 
@@ -302,31 +315,45 @@ def _patient(patient: Loop) -> tuple[str, str, str, str | None]:
 def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any]] | None:
     """The rows of the claim of ``ev`` (``columns``: the column names); None when its shape is
     one the model must read."""
-    kind = ev.kind
     plan, segs = plan_for(ev)
     if plan is None:
         return None
-    clm = segs[plan.clm]
-    # -- the claim's columns
     tx = ev.transaction
     g = tx.group if tx else None
     i = g.interchange if g else None
-    c5 = clm.components(5)
+    head = (ev.file, i.control_number if i else "", g.control_number if g else "", tx.control_number if tx else "")
+    sub_cols = _subscriber(ev.subscriber)
+    dl = segs[plan.clm].delims
+    return plan_rows(plan, [s.fields for s in segs], dl.component, dl.repetition, ev.kind, head, ev.seq,
+                     _billing(ev.billing), sub_cols,
+                     _patient(ev.patient) if ev.patient is not None else sub_cols[2:], columns)
+
+
+def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kind: str | None,
+              head: tuple[Any, ...], seq: int, bp: tuple[str, str] | None, sub_cols: tuple[Any, ...],
+              pat_cols: tuple[Any, ...], columns: list[str]) -> list[dict[str, Any]]:
+    """A claim's rows from its segments' elements ``segs`` (in the order ``plan`` indexes) and what
+    encloses it: ``head`` (file, ISA13, GS06, ST02), the billing provider's (NPI, taxonomy)
+    (:func:`_billing`), the subscriber's and the patient's columns (:func:`_subscriber`,
+    :func:`_patient`).  Shared by the claim events of the grammar path (:func:`claim_line_rows`)
+    and the text path of :mod:`.fastlines`, which has no ``Segment`` objects."""
+    clm = segs[plan.clm]
+    # -- the claim's columns
+    c5 = _comps(_el(clm, 5), comp, rep)
     n5 = len(c5)
     facility = c5[0] if n5 else ""
     frequency = c5[2] if n5 > 2 else ""
     is_i = kind == "837I"
     bill_type = facility + frequency if is_i and facility else ""
-    a = (ev.file, i.control_number if i else "", g.control_number if g else "", tx.control_number if tx else "", kind,
-         ev.seq, clm[1], dec_text(clm[2]), facility, frequency, bill_type)
+    a = (*head, kind, seq, _el(clm, 1), dec_text(_el(clm, 2)), facility, frequency, bill_type)
     coded: list[tuple[int, str]] = []  # (position, code) of the diagnoses lines may point to
     principal: str | None = None
     conditions: list[str] = []
     pos = 0  # 1-based position among the claim's diagnoses (SV107 pointers)
     for hi in plan.hi:
         s = segs[hi]
-        for k in range(1, len(s.fields)):
-            comps = s.components(k)
+        for k in range(1, len(s)):
+            comps = _comps(s[k], comp, rep)
             if not comps or not comps[0]:
                 continue
             q = comps[0]
@@ -339,20 +366,17 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
                     principal = code
             elif q == CONDITION:
                 conditions.append(comps[1] if len(comps) > 1 else "")
-    claim_auth = [segs[k][2] for k in plan.ref if segs[k][1] == "G1"]
+    claim_auth = [_el(segs[k], 2) for k in plan.ref if _el(segs[k], 1) == "G1"]
     st_from = st_to = adm = None
     for k in plan.dtp:
         s = segs[k]
-        q = s[1]
+        q = _el(s, 1)
         if q == "434":
-            st_from, st_to = iso_period(s[2], s[3])
+            st_from, st_to = iso_period(_el(s, 2), _el(s, 3))
         elif q == "435":
-            adm = _iso(s[3][:8])
+            adm = _iso(_el(s, 3)[:8])
     b = (st_from, st_to, adm)
     c = (principal or "", LIST_SEP.join(conditions))
-    bp = _billing(ev.billing)
-    sub_cols = _subscriber(ev.subscriber)
-    pat_cols = _patient(ev.patient) if ev.patient is not None else sub_cols[2:]
     roles = plan.roles
     att = roles.get("attending")
     opr = roles.get("operating")
@@ -395,20 +419,19 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     base = empty.copy()
     base.update(zip(claim_cols, (*a, *b, *c, *d), strict=True))
     for lpl in plan.lines:
-        line_number = segs[lpl.lx][1]
+        line_number = _el(segs[lpl.lx], 1)
         sd = se = None
         for k in lpl.dtp:
             s = segs[k]
-            if sd is None and s[1] == "472":
-                sd, se = iso_period(s[2], s[3])
-        line_auth = [segs[k][2] for k in lpl.ref if segs[k][1] == "G1"]
+            if sd is None and _el(s, 1) == "472":
+                sd, se = iso_period(_el(s, 2), _el(s, 3))
+        line_auth = [_el(segs[k], 2) for k in lpl.ref if _el(segs[k], 1) == "G1"]
         if lpl.sv is not None:
             sv = segs[lpl.sv]
-            dl = sv.delims
-            key = (dl.component, dl.repetition, *sv.fields)
+            key = (comp, rep, *sv)
             got = _SV.get(key)
             if got is None:
-                got = _service(sv)
+                got = _service(sv, comp, rep)
                 if len(_SV) >= _MEMO_MAX:
                     _SV.clear()
                 _SV[key] = got
