@@ -403,8 +403,11 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
 
 
 def _file_rows(path: str, status: _Status, bar: Progress | None = None) -> Iterator[dict[str, Any]]:
-    events = loop_stream(path)
-    return rows(bar.events(events) if bar is not None else events, status.found)
+    from .outputs.fastlines import file_rows
+
+    if bar is None:
+        return file_rows(path, None, status.found)
+    return file_rows(path, None, status.found, progress=lambda offset: bar.position(path, offset), wrap=bar.events)
 
 
 @main.command()
