@@ -118,6 +118,11 @@ def claim_rows(source: "str | os.PathLike[str]", file: str | None = None,
 def _claims(stream: Any, name: str, columns: list[str],
             progress: Callable[[int], None] | None) -> Iterator[list[dict[str, Any]]]:
     buf = stream.read(BLOCK).decode("latin-1")
+    while len(buf) < 4096:  # (the ISA whole, however small the blocks)
+        more = stream.read(BLOCK)
+        if not more:
+            break
+        buf += more.decode("latin-1")
     # -- the delimiters, from the first ISA, as the reader finds them (the file starts with it)
     m = _ISA.match(buf)
     if m is None:
