@@ -333,11 +333,11 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
         if bar is not None:
             bar.file_done(p)
 
-    def rows() -> Iterator[dict[str, Any]]:
+    def rows() -> Iterator[Any]:  # (dicts; lists of CSV cells for the CSV)
         for p in paths:
             n = 0
             try:
-                for r in _file_rows(p, status, bar):
+                for r in _file_rows(p, status, bar, csv=fmt == "csv"):
                     n += 1
                     yield r
             except ReadError as e:
@@ -348,7 +348,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
     if jobs > 1 and len(paths) > 1:
         from .parallel import lines as parallel_lines
 
-        def rows() -> Iterator[dict[str, Any]]:  # noqa: F811 - files on several processes
+        def rows() -> Iterator[Any]:  # noqa: F811 - files on several processes
             found: list[Finding] = []
             cur, n = None, 0
             try:
@@ -376,7 +376,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
     sys.exit(status.code)
 
 
-def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bar: Progress | None) -> None:
+def _write_lines(rows: Iterator[Any], fmt: str, output: str | None, bar: Progress | None) -> None:
     if fmt == "parquet":
         if not output or output == "-":
             raise click.UsageError("--format parquet needs --output FILE")
@@ -393,21 +393,24 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
         if fmt == "csv":
             w = csv.writer(out, lineterminator="\n")
             w.writerow(COLUMN_NAMES)
-            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field; a cell
-            # that a spreadsheet would run as a formula is neutralised (csv_row)
-            w.writerows(csv_row(r.values()) for r in rows)
+            # rows are dicts in COLUMN_NAMES order, or (one job: _file_rows) lists of their cells
+            # already neutralised; csv writes None as an empty field; a cell that a spreadsheet
+            # would run as a formula is neutralised (csv_row)
+            w.writerows(r if r.__class__ is list else csv_row(r.values()) for r in rows)
         else:
             dumps = json.dumps
             for r in rows:
                 out.write(dumps(r) + "\n")
 
 
-def _file_rows(path: str, status: _Status, bar: Progress | None = None) -> Iterator[dict[str, Any]]:
+def _file_rows(path: str, status: _Status, bar: Progress | None = None, csv: bool = False) -> Iterator[Any]:
+    """The rows of one file (dicts; with ``csv`` lists of the CSV's cells, neutralised)."""
     from .outputs.fastlines import file_rows
 
     if bar is None:
-        return file_rows(path, None, status.found)
-    return file_rows(path, None, status.found, progress=lambda offset: bar.position(path, offset), wrap=bar.events)
+        return file_rows(path, None, status.found, csv=csv)
+    return file_rows(path, None, status.found, progress=lambda offset: bar.position(path, offset), wrap=bar.events,
+                     csv=csv)
 
 
 @main.command()

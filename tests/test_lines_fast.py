@@ -6,6 +6,8 @@ being sure) to the grammar path."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from edi837.model.build import loop_stream
 from edi837.outputs import fastlines
-from edi837.outputs.tables import rows
+from edi837.outputs.tables import COLUMN_NAMES, rows
 
 from test_lines_columnar import CORPUS, FIXTURES, _csv, _generated, _jsonl, _mutants
 
@@ -26,21 +28,35 @@ def _fast_all(path: Path) -> int | None:
         return None
 
 
-def _same(path: Path) -> tuple[int, int | None]:
-    """The text path's rows and findings equal the model path's; (rows, claims read by text)."""
+def _csv_cells(cells: list[list]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(COLUMN_NAMES)
+    w.writerows(cells)
+    return out.getvalue()
+
+
+def _same(path: Path, name: str | None = None) -> tuple[int, int | None]:
+    """The text path's rows and findings equal the model path's, and so does its CSV (rows as
+    lists of neutralised cells); (rows, claims read by text)."""
     fa: list = []
     fb: list = []
+    fc: list = []
     try:
-        want = list(rows(loop_stream(path), fb.append, model=True))
+        want = list(rows(loop_stream(path, name), fb.append, model=True))
     except Exception as e:  # noqa: BLE001 - both paths must fail alike
         with pytest.raises(type(e)):
-            list(fastlines.file_rows(path, None, fa.append, model=False))
+            list(fastlines.file_rows(path, name, fa.append, model=False))
         return 0, None
-    got = list(fastlines.file_rows(path, None, fa.append, model=False))
+    got = list(fastlines.file_rows(path, name, fa.append, model=False))
     assert [list(r.items()) for r in got] == [list(r.items()) for r in want]
     assert _csv(got) == _csv(want)
     assert _jsonl(got) == _jsonl(want)
     assert fa == fb
+    cells = list(fastlines.file_rows(path, name, fc.append, model=False, csv=True))
+    assert all(c.__class__ is list for c in cells)
+    assert _csv_cells(cells) == _csv(want)
+    assert fc == fb
     n = _fast_all(path)
     if n is not None:  # read by text alone: the grammar path found nothing
         assert fb == []
@@ -164,6 +180,26 @@ def test_variants(kind: str, tmp_path: Path) -> None:
             if got:
                 fell_late += 1
     assert fell_late > 3  # (the grammar path took over after rows were given)
+
+
+@pytest.mark.parametrize("kind", ["837P", "837I"])
+def test_formula_cells(kind: str, tmp_path: Path) -> None:
+    """Values a spreadsheet would run (= + - @ first, after a delimiter, in ISA13 once stripped, in
+    the file's name) are neutralised in the CSV as csv_row does; a file without is not scanned."""
+    text = _generated(kind, 20, 2, lines_per_claim=2).decode("latin-1")
+    i = text.find("CLM*")
+    variants = [text,
+                text.replace("NM1*IL*1*", "NM1*IL*1*=HYPERLINK(1)"),
+                text.replace("NM1*IL*1*", "NM1*IL*1*@SUM", 1),
+                text[:i] + text[i:].replace("*1*", "*-1*", 1),
+                text[:i] + text[i:].replace("*", "*+", 2),
+                text.replace("HC:", "HC:-", 1),
+                text.replace("*000000001*", "* =0000001*", 1)]
+    for n, v in enumerate(variants):
+        p = _write(tmp_path, f"x{n}.x12", v.encode("latin-1"))
+        assert _same(p)[1] == 20
+        assert _same(p, "=name.x12")[1] == 20
+    assert "'=" in _csv_cells(list(fastlines.file_rows(tmp_path / "x1.x12", csv=True)))
 
 
 @pytest.mark.parametrize("kind", ["837P", "837I"])

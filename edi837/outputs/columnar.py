@@ -331,21 +331,25 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
 
 def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kind: str | None,
               head: tuple[Any, ...], seq: int, bp: tuple[str, str] | None, sub_cols: tuple[Any, ...],
-              pat_cols: tuple[Any, ...], columns: list[str]) -> list[dict[str, Any]]:
+              pat_cols: tuple[Any, ...], columns: list[str], lists: bool = False) -> list[Any]:
     """A claim's rows from its segments' elements ``segs`` (in the order ``plan`` indexes) and what
     encloses it: ``head`` (file, ISA13, GS06, ST02), the billing provider's (NPI, taxonomy)
     (:func:`_billing`), the subscriber's and the patient's columns (:func:`_subscriber`,
     :func:`_patient`).  Shared by the claim events of the grammar path (:func:`claim_line_rows`)
-    and the text path of :mod:`.fastlines`, which has no ``Segment`` objects."""
+    and the text path of :mod:`.fastlines`, which has no ``Segment`` objects.  Each row is a dict
+    of ``columns``, or with ``lists`` a list of its values in that order (the CSV's cells: no
+    dict to build and take apart again)."""
     clm = segs[plan.clm]
+    n = len(clm)
     # -- the claim's columns
-    c5 = _comps(_el(clm, 5), comp, rep)
+    c5 = _comps(clm[5], comp, rep) if n > 5 else []
     n5 = len(c5)
     facility = c5[0] if n5 else ""
     frequency = c5[2] if n5 > 2 else ""
     is_i = kind == "837I"
     bill_type = facility + frequency if is_i and facility else ""
-    a = (*head, kind, seq, _el(clm, 1), dec_text(_el(clm, 2)), facility, frequency, bill_type)
+    a = (*head, kind, seq, clm[1] if n > 1 else "", dec_text(clm[2]) if n > 2 else dec_text(""), facility,
+         frequency, bill_type)
     coded: list[tuple[int, str]] = []  # (position, code) of the diagnoses lines may point to
     principal: str | None = None
     conditions: list[str] = []
@@ -353,10 +357,15 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
     for hi in plan.hi:
         s = segs[hi]
         for k in range(1, len(s)):
-            comps = _comps(s[k], comp, rep)
-            if not comps or not comps[0]:
+            v = s[k]
+            if not v:
                 continue
+            if rep and rep in v:
+                v = v.split(rep, 1)[0]
+            comps = v.split(comp)
             q = comps[0]
+            if not q:
+                continue
             if q in DX_QUALIFIERS:
                 pos += 1
                 code = comps[1] if len(comps) > 1 else ""
@@ -366,7 +375,7 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
                     principal = code
             elif q == CONDITION:
                 conditions.append(comps[1] if len(comps) > 1 else "")
-    claim_auth = [_el(segs[k], 2) for k in plan.ref if _el(segs[k], 1) == "G1"]
+    claim_auth = [_el(segs[k], 2) for k in plan.ref if _el(segs[k], 1) == "G1"] if plan.ref else []
     st_from = st_to = adm = None
     for k in plan.dtp:
         s = segs[k]
@@ -388,10 +397,10 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
     ri = roles.get("rendering")
     r_npi_tax = _npi_tax_at(segs, ri) if ri is not None else None
     bill_tax = bp[1] if bp is not None else ""
-    all_codes = LIST_SEP.join(code for _, code in coded)
+    all_codes = LIST_SEP.join([code for _, code in coded])
     claim_auth_text = LIST_SEP.join(claim_auth)
     pos_claim = facility if not is_i else ""
-    out: list[dict[str, Any]] = []
+    out: list[Any] = []
     if not plan.lines:
         # claim_rows' empty line: the claim's rendering provider, else the billing one, its own taxonomy
         if r_npi_tax is not None:
@@ -400,9 +409,9 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
             rn, rt = bp
         else:
             rn = rt = ""
-        out.append(dict(zip(columns, (
-            *a, None, "", "", "", None, "", None, pos_claim, "", None, None, *b, "", all_codes, *c, rn, rt, *d,
-            claim_auth_text), strict=True)))
+        values = (*a, None, "", "", "", None, "", None, pos_claim, "", None, None, *b, "", all_codes, *c, rn, rt, *d,
+                  claim_auth_text)
+        out.append(list(values) if lists else dict(zip(columns, values, strict=True)))
         return out
     # the rendering provider with its taxonomy: its own PRV, else the claim's rendering provider's,
     # else the billing provider's (model.claims._with_taxonomy)
@@ -416,25 +425,31 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
     by_pos: dict[int, str] | None = None
     # each line's row: a copy of the claim's (the line's columns empty), the line's columns set
     empty, claim_cols, line_cols = _columns(columns)
-    base = empty.copy()
-    base.update(zip(claim_cols, (*a, *b, *c, *d), strict=True))
+    if lists:
+        base_list = [*a, None, None, None, None, None, None, None, None, None, None, None, *b, None, None, *c,
+                     None, None, *d, None]
+    else:
+        base = empty.copy()
+        base.update(zip(claim_cols, (*a, *b, *c, *d), strict=True))
+    sv_memo = _SV
     for lpl in plan.lines:
-        line_number = _el(segs[lpl.lx], 1)
+        f = segs[lpl.lx]
+        line_number = f[1] if len(f) > 1 else ""
         sd = se = None
         for k in lpl.dtp:
-            s = segs[k]
-            if sd is None and _el(s, 1) == "472":
-                sd, se = iso_period(_el(s, 2), _el(s, 3))
-        line_auth = [_el(segs[k], 2) for k in lpl.ref if _el(segs[k], 1) == "G1"]
+            f = segs[k]
+            if sd is None and len(f) > 1 and f[1] == "472":  # (the first that reads as a date)
+                sd, se = iso_period(_el(f, 2), _el(f, 3))
+        line_auth = [_el(segs[k], 2) for k in lpl.ref if _el(segs[k], 1) == "G1"] if lpl.ref else None
         if lpl.sv is not None:
             sv = segs[lpl.sv]
             key = (comp, rep, *sv)
-            got = _SV.get(key)
+            got = sv_memo.get(key)
             if got is None:
                 got = _service(sv, comp, rep)
-                if len(_SV) >= _MEMO_MAX:
-                    _SV.clear()
-                _SV[key] = got
+                if len(sv_memo) >= _MEMO_MAX:
+                    sv_memo.clear()
+                sv_memo[key] = got
             pq, pc, mods, charge, basis, units, place, rev, pointers, ptrs = got
             if ptrs is not None:  # SV1
                 place = place or facility
@@ -459,10 +474,19 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
                 rt = fallback_tax
         else:
             rn, rt = claim_rend
-        row = base.copy()
-        row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
-                                   pointers, codes, rn, rt, LIST_SEP.join(line_auth or claim_auth)), strict=True))
-        out.append(row)
+        auth = LIST_SEP.join(line_auth) if line_auth else claim_auth_text
+        if lists:
+            row_list = base_list.copy()
+            row_list[11:22] = (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se)
+            row_list[25:27] = (pointers, codes)
+            row_list[29:31] = (rn, rt)
+            row_list[41] = auth
+            out.append(row_list)
+        else:
+            row = base.copy()
+            row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
+                                       pointers, codes, rn, rt, auth), strict=True))
+            out.append(row)
     return out
 
 

@@ -39,6 +39,7 @@ from ..reader import MAX_SEGMENT, open_source
 from ..reader.segment import Delimiters, Segment
 from . import columnar
 from .columnar import _billing, _patient, _subscriber, compile_plan, plan_rows
+from .tables import COLUMN_NAMES, FORMULA_START, csv_row, model_forced, rows
 
 #: bytes read at a time; with :data:`_CARRY` (the most of a segment cut by a block's end) below
 #: the reader's MAX_SEGMENT, so no segment read here is one the reader would skip (RDR-009)
@@ -61,31 +62,34 @@ def file_rows(source: "str | os.PathLike[str]", file: str | None = None,
               on_finding: Callable[[Finding], None] | None = None,
               progress: Callable[[int], None] | None = None,
               wrap: Callable[[Iterator[Any]], Iterator[Any]] | None = None,
-              model: bool | None = None) -> Iterator[dict[str, Any]]:
+              model: bool | None = None, csv: bool = False) -> Iterator[Any]:
     """The rows of ``edi837 lines`` for the file at ``source``: its text read by :func:`claim_rows`
     as long as it is clean, else (from the claim where it stops being so) by the grammar path,
     which reads the file again and gives every finding.  ``progress`` is told each block's end
     offset (the text path); ``wrap`` wraps the grammar path's events (a progress bar's).  With
-    ``model`` (default: ``EDI837_LINES_MODEL`` set) every claim is read through the claim model."""
-    from .tables import model_forced, rows
-
+    ``model`` (default: ``EDI837_LINES_MODEL`` set) every claim is read through the claim model.
+    With ``csv`` each row is the list of its CSV cells, neutralised (:func:`.tables.csv_row`)."""
     if model or (model is None and model_forced()):
         events = loop_stream(source, file)
-        yield from rows(wrap(events) if wrap is not None else events, on_finding, model=True)
-        return
-    done = 0  # claims whose rows were given
-    fast = claim_rows(source, file, progress)
-    try:
-        for got in fast:
-            done += 1
-            yield from got
-        return
-    except Fallback:
-        pass
-    finally:
-        fast.close()
-    events = loop_stream(source, file)
-    yield from rows(wrap(events) if wrap is not None else events, on_finding, model=False, skip=done)
+        got_rows = rows(wrap(events) if wrap is not None else events, on_finding, model=True)
+    else:
+        done = 0  # claims whose rows were given
+        fast = claim_rows(source, file, progress, lists=csv)
+        try:
+            for got in fast:
+                done += 1
+                yield from got
+            return
+        except Fallback:
+            pass
+        finally:
+            fast.close()
+        events = loop_stream(source, file)
+        got_rows = rows(wrap(events) if wrap is not None else events, on_finding, model=False, skip=done)
+    if csv:
+        yield from (csv_row(r.values()) for r in got_rows)
+    else:
+        yield from got_rows
 
 
 def _isa(f: list[str], ele: str, term: str) -> tuple[str, str | None]:
@@ -98,25 +102,27 @@ def _isa(f: list[str], ele: str, term: str) -> tuple[str, str | None]:
 
 
 def claim_rows(source: "str | os.PathLike[str]", file: str | None = None,
-               progress: Callable[[int], None] | None = None) -> Generator[list[dict[str, Any]], None, None]:
+               progress: Callable[[int], None] | None = None, lists: bool = False) -> Generator[list[Any], None, None]:
     """Each claim's rows, in file order, read from the text; :class:`Fallback` where the file is not
-    one this path reads (nothing of that claim given)."""
-    from .tables import COLUMN_NAMES
-
+    one this path reads (nothing of that claim given).  With ``lists`` a row is the list of its CSV
+    cells, neutralised as :func:`.tables.csv_row` does -- only in a file where a value could start
+    with what a spreadsheet takes for a formula: a delimiter followed by = + - or @ in its text (the
+    cells that are not values of the input, as dates, cannot), its name or an ISA13 after its
+    white space is stripped."""
     try:
         stream, name = open_source(source, file)
     except Exception:  # noqa: BLE001 - (the grammar path says why: RDR-007, ReadError)
         raise Fallback from None
     try:
-        yield from _claims(stream, name, COLUMN_NAMES, progress)
+        yield from _claims(stream, name, COLUMN_NAMES, progress, lists)
     except OSError:
         raise Fallback from None
     finally:
         stream.close()
 
 
-def _claims(stream: Any, name: str, columns: list[str],
-            progress: Callable[[int], None] | None) -> Iterator[list[dict[str, Any]]]:
+def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int], None] | None,
+            lists: bool) -> Iterator[list[Any]]:
     buf = stream.read(BLOCK).decode("latin-1")
     while len(buf) < 4096:  # (the ISA whole, however small the blocks)
         more = stream.read(BLOCK)
@@ -144,6 +150,10 @@ def _claims(stream: Any, name: str, columns: list[str],
     k_sep = len(sep)
     _, rep = _isa(buf[:i + 1].split(ele), ele, term)
     delims = Delimiters(element=ele, component=comp, repetition=rep, segment=term)
+    # CSV cells to neutralise: those of a value after a delimiter starting = + - @ (tabs and CRs are
+    # not in a segment read here), the file's name, ISA13 once stripped
+    needles = [d + ch for d in (ele, comp, rep) if d for ch in "=+-@"]
+    dirty = name[:1] in FORMULA_START
     # -- the envelope and chunk state (edi837.grammar.stream.Structurer, edi837.model.build._stream)
     isa_open = in_st = False
     gs_open = False
@@ -171,7 +181,7 @@ def _claims(stream: Any, name: str, columns: list[str],
             raise Fallback
         return build_loop(tmpl, [Segment(f, 0, 0, 0, delims, name) for f in chunk], ())
 
-    def claim() -> list[dict[str, Any]]:
+    def claim() -> list[Any]:
         tmpl, misplaced = parser.shape("loop_2300", toks)
         if misplaced:
             raise Fallback
@@ -187,8 +197,9 @@ def _claims(stream: Any, name: str, columns: list[str],
         if plan is None:
             raise Fallback
         sub_cols = _subscriber(subscriber)
-        return plan_rows(plan, chunk, comp, rep, kind, head, seq, _billing(billing), sub_cols,
-                         _patient(patient) if patient is not None else sub_cols[2:], columns)
+        out = plan_rows(plan, chunk, comp, rep, kind, head, seq, _billing(billing), sub_cols,
+                        _patient(patient) if patient is not None else sub_cols[2:], columns, lists)
+        return [csv_row(r) for r in out] if dirty and lists else out
 
     while True:
         if not buf.isascii():
@@ -225,6 +236,8 @@ def _claims(stream: Any, name: str, columns: list[str],
         parts = text.split(sep)
         if "" in parts:
             raise Fallback
+        if lists and not dirty:
+            dirty = any(x in text for x in needles)
         for raw in parts:
             f = raw.split(ele)
             sid = f[0]
@@ -312,6 +325,8 @@ def _claims(stream: Any, name: str, columns: list[str],
                     raise Fallback
                 isa_open = True
                 ic = f[13].strip()
+                if ic[:1] in FORMULA_START:
+                    dirty = True
             else:
                 raise Fallback  # a segment outside a transaction
         offset += len(text) + k_sep
