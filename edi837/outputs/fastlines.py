@@ -33,12 +33,11 @@ from typing import Any, Callable, Generator, Iterator
 from ..findings import Finding
 from ..grammar.parser import HL_START, build_loop
 from ..grammar.stream import _FEWEST_LINES, GUIDES, MAX_CLAIM_SEGMENTS, _shared_parser, line_cap, old_version
-from ..grammar.loop import Loop
 from ..model.build import loop_stream
 from ..reader import MAX_SEGMENT, open_source
 from ..reader.segment import Delimiters, Segment
 from . import columnar
-from .columnar import _billing, _patient, _subscriber, compile_plan, plan_rows
+from .columnar import _el, _iso, compile_plan, plan_rows
 from .tables import COLUMN_NAMES, FORMULA_START, csv_row, model_forced, rows
 
 #: bytes read at a time; with :data:`_CARRY` (the most of a segment cut by a block's end) below
@@ -155,52 +154,26 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
     needles = [d + ch for d in (ele, comp, rep) if d for ch in "=+-@"]
     dirty = name[:1] in FORMULA_START
     # -- the envelope and chunk state (edi837.grammar.stream.Structurer, edi837.model.build._stream)
-    isa_open = in_st = False
-    gs_open = False
-    ic = gc = tc = ""
+    isa_open = in_st = gs_open = False
+    ic = gc = ""
     gs08 = ""
     kind: str | None = None
     parser: Any = None
     head: tuple[Any, ...] = ()
     chunk: list[list[str]] = []
-    toks: list[str] = []
     what = ""  # the open chunk: "ST" (header), "HL", "CLM"
     level = ""
     lx = 0
-    billing: Loop | None = None
-    subscriber: Loop | None = None
-    patient: Loop | None = None
+    # the columns the HL loops give (columnar._billing, _subscriber, _patient): None before the loop
+    bp: tuple[str, str] | None = None
+    billing_seen = False
+    sub_cols: tuple[Any, ...] | None = None
+    pat_cols: tuple[Any, ...] | None = None
     seq = 0  # claims
     by_template = columnar._BY_TEMPLATE
     offset = 0  # bytes of the file split so far
     eof = False
-
-    def hl_loop(start: str) -> Loop:
-        tmpl, misplaced = parser.shape(start, toks)
-        if misplaced:
-            raise Fallback
-        return build_loop(tmpl, [Segment(f, 0, 0, 0, delims, name) for f in chunk], ())
-
-    def claim() -> list[Any]:
-        tmpl, misplaced = parser.shape("loop_2300", toks)
-        if misplaced:
-            raise Fallback
-        key = (kind, True, id(tmpl))
-        got = by_template.get(key)
-        if got is None or got[0] is not tmpl:
-            segs = [Segment(f, 0, 0, 0, delims, name) for f in chunk]
-            plan = compile_plan(kind, build_loop(tmpl, segs, ()), segs)
-            if len(by_template) >= columnar.MAX_PLANS:
-                by_template.clear()
-            got = by_template[key] = (tmpl, plan)
-        plan = got[1]
-        if plan is None:
-            raise Fallback
-        sub_cols = _subscriber(subscriber)
-        out = plan_rows(plan, chunk, comp, rep, kind, head, seq, _billing(billing), sub_cols,
-                        _patient(patient) if patient is not None else sub_cols[2:], columns, lists)
-        return [csv_row(r) for r in out] if dirty and lists else out
-
+    marks = _MARKS
     while True:
         if not buf.isascii():
             raise Fallback
@@ -242,51 +215,66 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
             f = raw.split(ele)
             sid = f[0]
             if in_st:
-                if sid in _MARKS:
-                    if sid == "LX":
-                        if what == "CLM":
-                            lx += 1
-                            if lx > _FEWEST_LINES + 1:
-                                cap = line_cap(kind)
-                                if cap is not None and lx > cap + 1:
-                                    raise Fallback  # GRM-008, the lines past the guide's maximum
-                    elif sid == "HL" or sid == "CLM" or sid == "SE":
-                        # the chunk before it
-                        if what == "CLM":
-                            yield claim()
-                        elif what == "HL":
-                            if level == "20":
-                                billing, subscriber, patient = hl_loop(HL_START[level]), None, None
-                            elif level == "22":
-                                subscriber, patient = hl_loop(HL_START[level]), None
-                            else:
-                                patient = hl_loop(HL_START[level])
-                        if sid == "SE":
-                            in_st = False
-                            what = ""
-                            continue
-                        if sid == "CLM":
-                            if billing is None or subscriber is None:
-                                raise Fallback  # (a claim outside the HL levels: not mirrored here)
-                            what = "CLM"
-                            seq += 1
-                            lx = 0
-                            chunk = [f]
-                            toks = ["CLM"]
-                        else:
-                            level = f[3] if len(f) > 3 else ""
-                            if level not in HL_START:
-                                raise Fallback  # GRM-002
-                            what = "HL"
-                            chunk = [f]
-                            toks = ["HL_" + level]
-                        continue
+                if sid not in marks:
+                    chunk.append(f)
+                    continue
+                if sid == "LX":
+                    if what == "CLM":
+                        lx += 1
+                        if lx > _FEWEST_LINES + 1:
+                            cap = line_cap(kind)
+                            if cap is not None and lx > cap + 1:
+                                raise Fallback  # GRM-008, the lines past the guide's maximum
+                    chunk.append(f)
+                    continue
+                if sid != "HL" and sid != "CLM" and sid != "SE":
+                    raise Fallback  # an envelope segment before SE: GRM-004
+                # -- the chunk before it
+                if what == "CLM":
+                    if len(chunk) >= MAX_CLAIM_SEGMENTS:
+                        raise Fallback  # GRM-008, a claim of too many segments
+                    tmpl, misplaced = parser.shape("loop_2300", _tokens(chunk, "CLM"))
+                    if misplaced:
+                        raise Fallback
+                    key = (kind, True, id(tmpl))
+                    got = by_template.get(key)
+                    if got is None or got[0] is not tmpl:
+                        segs = [Segment(x, 0, 0, 0, delims, name) for x in chunk]
+                        plan = compile_plan(kind, build_loop(tmpl, segs, ()), segs)
+                        if len(by_template) >= columnar.MAX_PLANS:
+                            by_template.clear()
+                        got = by_template[key] = (tmpl, plan)
+                    plan = got[1]
+                    if plan is None:
+                        raise Fallback
+                    assert sub_cols is not None
+                    out = plan_rows(plan, chunk, comp, rep, kind, head, seq, bp, sub_cols,
+                                    pat_cols if pat_cols is not None else sub_cols[2:], columns, lists)
+                    yield [csv_row(r) for r in out] if dirty and lists else out
+                elif what == "HL":
+                    got_hl = _hl_columns(parser, level, chunk)
+                    if level == "20":
+                        bp, billing_seen, sub_cols, pat_cols = got_hl, True, None, None
+                    elif level == "22":
+                        sub_cols, pat_cols = got_hl, None
                     else:
-                        raise Fallback  # an envelope segment before SE: GRM-004
-                chunk.append(f)
-                toks.append("NM1_" + (f[1] if len(f) > 1 else "") if sid == "NM1" else sid)
-                if what == "CLM" and len(chunk) >= MAX_CLAIM_SEGMENTS:
-                    raise Fallback
+                        pat_cols = got_hl
+                if sid == "SE":
+                    in_st = False
+                    what = ""
+                    continue
+                if sid == "CLM":
+                    if not billing_seen or sub_cols is None:
+                        raise Fallback  # (a claim outside the HL levels: not mirrored here)
+                    what = "CLM"
+                    seq += 1
+                    lx = 0
+                else:
+                    level = f[3] if len(f) > 3 else ""
+                    if level not in HL_START:
+                        raise Fallback  # GRM-002
+                    what = "HL"
+                chunk = [f]
                 continue
             if sid == "ST":
                 if not gs_open or len(f) < 3 or f[1] != "837":
@@ -296,12 +284,11 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
                 if kind is None:
                     raise Fallback  # GRM-001 (another version), GRM-003/5/6/7
                 parser = _shared_parser(kind)
-                tc = f[2]
-                head = (name, ic, gc, tc)
+                head = (name, ic, gc, f[2])
                 in_st = True
                 what = "ST"
-                chunk, toks = [], []
-                billing = subscriber = patient = None
+                chunk = []
+                bp, billing_seen, sub_cols, pat_cols = None, False, None, None
             elif sid == "GS":
                 if not isa_open or gs_open:
                     raise Fallback
@@ -329,6 +316,8 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
                     dirty = True
             else:
                 raise Fallback  # a segment outside a transaction
+        if what == "CLM" and len(chunk) >= MAX_CLAIM_SEGMENTS:
+            raise Fallback  # (what is held stays bounded)
         offset += len(text) + k_sep
         if progress is not None:
             progress(offset)
@@ -342,3 +331,83 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
             eof = True
     if isa_open or in_st or gs_open:
         raise Fallback
+
+
+def _tokens(chunk: list[list[str]], first: str) -> list[str]:
+    """The grammar's tokens of a chunk's segments (Structurer: the id, NM1_ + NM101), ``first`` the
+    first one's (CLM, HL_ + HL03)."""
+    toks = [f[0] if f[0] != "NM1" else "NM1_" + (f[1] if len(f) > 1 else "") for f in chunk]
+    toks[0] = first
+    return toks
+
+
+# (the grammar's template of an HL chunk, held so its id is not reused) -> where its columns are
+_HL_PLANS: dict[int, tuple[object, tuple[int, ...]]] = {}
+
+
+def _hl_columns(parser: Any, level: str, chunk: list[list[str]]) -> Any:
+    """What an HL chunk gives the claims under it, as :mod:`.columnar` reads it from the loop the
+    grammar builds (level 20: _billing's (NPI, taxonomy) or None; 22: _subscriber's columns; 23:
+    _patient's)."""
+    tmpl, misplaced = parser.shape(HL_START[level], _tokens(chunk, "HL_" + level))
+    if misplaced:
+        raise Fallback
+    got = _HL_PLANS.get(id(tmpl))
+    if got is None or got[0] is not tmpl:
+        if len(_HL_PLANS) >= columnar.MAX_PLANS:
+            _HL_PLANS.clear()
+        got = _HL_PLANS[id(tmpl)] = (tmpl, _hl_plan(tmpl, [f[0] for f in chunk]))
+    at = got[1]
+    if level == "20":  # (2010AA NM1, 2000A PRV): -2 no 2010AA
+        if at[0] == -2:
+            return None
+        nm1 = chunk[at[0]]
+        npi = _el(nm1, 9) if _el(nm1, 8) == "XX" else ""
+        if at[1] < 0:
+            return (npi, "")
+        prv = chunk[at[1]]
+        return (npi, _el(prv, 3) if _el(prv, 2) == "PXC" else "")
+    if level == "22":  # (2010BB NM1, 2010BA NM1, its DMG)
+        payer = chunk[at[0]] if at[0] >= 0 else None
+        return (_el(payer, 9) if payer is not None else "", _el(payer, 3) if payer is not None else "",
+                *_person(chunk, at[1], at[2]))
+    return _person(chunk, at[0], at[1])  # (2010CA NM1, its DMG)
+
+
+def _person(chunk: list[list[str]], nm1_at: int, dmg_at: int) -> tuple[str, str, str, str | None]:
+    """columnar._person: (member id, last name, first name, ISO birth date)."""
+    nm1 = chunk[nm1_at] if nm1_at >= 0 else None
+    return (_el(nm1, 9) if nm1 else "", _el(nm1, 3) if nm1 else "", _el(nm1, 4) if nm1 else "",
+            _iso(_el(chunk[dmg_at], 2)) if dmg_at >= 0 else None)
+
+
+def _hl_plan(tmpl: Any, ids: list[str]) -> tuple[int, ...]:
+    """Where an HL template's columns are (indices into the chunk; -1: none): the first segment
+    of each child loop :mod:`.columnar` reads (``Loop.child``: the first of that id) and the first
+    PRV / DMG of the loop it reads them from (``Loop.seg``)."""
+    _, own, kids = tmpl
+
+    def child(lid: str) -> Any:
+        return next((k for k in kids if k[0] == lid), None)
+
+    def first(t: Any) -> int:
+        if t is None:
+            return -1
+        if not t[1]:
+            raise Fallback  # (a loop without segments: columnar would fail on it; not mirrored)
+        return int(t[1][0])
+
+    def first_of(t: Any, sid: str) -> int:
+        return next((i for i in t[1] if ids[i] == sid), -1) if t is not None else -1
+
+    lid = tmpl[0]
+    if lid == "2000A":
+        aa = child("2010AA")
+        return (first(aa) if aa is not None else -2, first_of(tmpl, "PRV"))
+    if lid == "2000B":
+        ba = child("2010BA")
+        return (first(child("2010BB")), first(ba), first_of(ba, "DMG"))
+    if lid == "2000C":
+        ca = child("2010CA")
+        return (first(ca), first_of(ca, "DMG"))
+    raise Fallback
