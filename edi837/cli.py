@@ -338,7 +338,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
             n = 0
             try:
                 for r in _file_rows(p, status, bar, csv=fmt == "csv"):
-                    n += 1
+                    n += 1 if r.__class__ is not str else r.count("\n")  # (str: a claim's CSV lines)
                     yield r
             except ReadError as e:
                 _cannot_read(e)
@@ -394,9 +394,14 @@ def _write_lines(rows: Iterator[Any], fmt: str, output: str | None, bar: Progres
             w = csv.writer(out, lineterminator="\n")
             w.writerow(COLUMN_NAMES)
             # rows are dicts in COLUMN_NAMES order, or (one job: _file_rows) lists of their cells
-            # already neutralised; csv writes None as an empty field; a cell that a spreadsheet
-            # would run as a formula is neutralised (csv_row)
-            w.writerows(r if r.__class__ is list else csv_row(r.values()) for r in rows)
+            # already neutralised, or a claim's CSV lines as text; csv writes None as an empty
+            # field; a cell that a spreadsheet would run as a formula is neutralised (csv_row)
+            write, writerow = out.write, w.writerow
+            for r in rows:
+                if r.__class__ is str:
+                    write(r)
+                else:
+                    writerow(r if r.__class__ is list else csv_row(r.values()))
         else:
             dumps = json.dumps
             for r in rows:
@@ -404,7 +409,8 @@ def _write_lines(rows: Iterator[Any], fmt: str, output: str | None, bar: Progres
 
 
 def _file_rows(path: str, status: _Status, bar: Progress | None = None, csv: bool = False) -> Iterator[Any]:
-    """The rows of one file (dicts; with ``csv`` lists of the CSV's cells, neutralised)."""
+    """The rows of one file (dicts; with ``csv`` lists of the CSV's cells, neutralised, or a claim's
+    CSV lines as one string: edi837.outputs.fastlines.file_rows)."""
     from .outputs.fastlines import file_rows
 
     if bar is None:

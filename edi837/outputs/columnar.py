@@ -329,16 +329,27 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
                      _patient(ev.patient) if ev.patient is not None else sub_cols[2:], columns)
 
 
+#: plan_rows' forms of a row: a dict of the columns, the list of its values, CSV text
+DICTS, LISTS, TEXT = 0, 1, 2
+
+
+def _cells(values: tuple[Any, ...]) -> str:
+    """``values`` as csv.writer writes cells that need no quoting: None empty, an int its str."""
+    return ",".join(["" if v is None else v if v.__class__ is str else str(v) for v in values])
+
+
 def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kind: str | None,
               head: tuple[Any, ...], seq: int, bp: tuple[str, str] | None, sub_cols: tuple[Any, ...],
-              pat_cols: tuple[Any, ...], columns: list[str], lists: bool = False) -> list[Any]:
+              pat_cols: tuple[Any, ...], columns: list[str], form: int = DICTS) -> list[Any]:
     """A claim's rows from its segments' elements ``segs`` (in the order ``plan`` indexes) and what
     encloses it: ``head`` (file, ISA13, GS06, ST02), the billing provider's (NPI, taxonomy)
     (:func:`_billing`), the subscriber's and the patient's columns (:func:`_subscriber`,
     :func:`_patient`).  Shared by the claim events of the grammar path (:func:`claim_line_rows`)
     and the text path of :mod:`.fastlines`, which has no ``Segment`` objects.  Each row is a dict
-    of ``columns``, or with ``lists`` a list of its values in that order (the CSV's cells: no
-    dict to build and take apart again)."""
+    of ``columns`` (``form`` DICTS), the list of its values in that order (LISTS: the CSV's cells,
+    no dict to build and take apart again), or the line of CSV text ``csv.writer`` writes for them
+    (TEXT, one string of all the claim's rows: for values none of which has a comma, a double
+    quote or a line break, so that none is quoted -- the caller makes sure)."""
     clm = segs[plan.clm]
     n = len(clm)
     # -- the claim's columns
@@ -411,8 +422,9 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
             rn = rt = ""
         values = (*a, None, "", "", "", None, "", None, pos_claim, "", None, None, *b, "", all_codes, *c, rn, rt, *d,
                   claim_auth_text)
-        out.append(list(values) if lists else dict(zip(columns, values, strict=True)))
-        return out
+        out.append(dict(zip(columns, values, strict=True)) if form == DICTS else list(values) if form == LISTS
+                   else _cells(values) + "\n")
+        return out if form != TEXT else ["".join(out)]
     # the rendering provider with its taxonomy: its own PRV, else the claim's rendering provider's,
     # else the billing provider's (model.claims._with_taxonomy)
     fallback_tax = r_npi_tax[1] if r_npi_tax is not None and r_npi_tax[1] else bill_tax
@@ -425,7 +437,9 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
     by_pos: dict[int, str] | None = None
     # each line's row: a copy of the claim's (the line's columns empty), the line's columns set
     empty, claim_cols, line_cols = _columns(columns)
-    if lists:
+    if form == TEXT:  # the claim's cells between the lines' (csv.writer: None empty, an int its str)
+        ta, tb, tc, td = _cells(a), _cells(b), _cells(c), _cells(d)
+    elif form == LISTS:
         base_list = [*a, None, None, None, None, None, None, None, None, None, None, None, *b, None, None, *c,
                      None, None, *d, None]
     else:
@@ -475,7 +489,10 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
         else:
             rn, rt = claim_rend
         auth = LIST_SEP.join(line_auth) if line_auth else claim_auth_text
-        if lists:
+        if form == TEXT:
+            out.append(f"{ta},{line_number},{pq},{pc},{mods},{units or ''},{basis},{charge or ''},{place},{rev},"
+                       f"{sd or ''},{se or ''},{tb},{pointers},{codes},{tc},{rn},{rt},{td},{auth}\n")
+        elif form == LISTS:
             row_list = base_list.copy()
             row_list[11:22] = (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se)
             row_list[25:27] = (pointers, codes)
@@ -487,7 +504,7 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
             row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
                                        pointers, codes, rn, rt, auth), strict=True))
             out.append(row)
-    return out
+    return out if form != TEXT else ["".join(out)]
 
 
 _COLUMNS: dict[int, tuple[list[str], tuple[dict[str, Any], list[str], list[str]]]] = {}

@@ -37,7 +37,7 @@ from ..model.build import loop_stream
 from ..reader import MAX_SEGMENT, open_source
 from ..reader.segment import Delimiters, Segment
 from . import columnar
-from .columnar import _el, _iso, compile_plan, plan_rows
+from .columnar import DICTS, LISTS, TEXT, _el, _iso, compile_plan, plan_rows
 from .tables import COLUMN_NAMES, FORMULA_START, csv_row, model_forced, rows
 
 #: bytes read at a time; with :data:`_CARRY` (the most of a segment cut by a block's end) below
@@ -67,7 +67,8 @@ def file_rows(source: "str | os.PathLike[str]", file: str | None = None,
     which reads the file again and gives every finding.  ``progress`` is told each block's end
     offset (the text path); ``wrap`` wraps the grammar path's events (a progress bar's).  With
     ``model`` (default: ``EDI837_LINES_MODEL`` set) every claim is read through the claim model.
-    With ``csv`` each row is the list of its CSV cells, neutralised (:func:`.tables.csv_row`)."""
+    With ``csv`` each row is the list of its CSV cells, neutralised (:func:`.tables.csv_row`), or
+    (:func:`claim_rows`) a string holds the CSV text of a claim's rows."""
     if model or (model is None and model_forced()):
         events = loop_stream(source, file)
         got_rows = rows(wrap(events) if wrap is not None else events, on_finding, model=True)
@@ -107,7 +108,9 @@ def claim_rows(source: "str | os.PathLike[str]", file: str | None = None,
     cells, neutralised as :func:`.tables.csv_row` does -- only in a file where a value could start
     with what a spreadsheet takes for a formula: a delimiter followed by = + - or @ in its text (the
     cells that are not values of the input, as dates, cannot), its name or an ISA13 after its
-    white space is stripped."""
+    white space is stripped; and as long as no value needs neutralising or quoting (no comma or
+    double quote in the text or the name), a claim's rows come as one string, the CSV text
+    ``csv.writer`` writes for them (:data:`.columnar.TEXT`)."""
     try:
         stream, name = open_source(source, file)
     except Exception:  # noqa: BLE001 - (the grammar path says why: RDR-007, ReadError)
@@ -153,6 +156,8 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
     # not in a segment read here), the file's name, ISA13 once stripped
     needles = [d + ch for d in (ele, comp, rep) if d for ch in "=+-@"]
     dirty = name[:1] in FORMULA_START
+    # CSV cells that csv.writer quotes: a comma, a double quote (line breaks are not in a segment)
+    quoted = any(ch in name for ch in ',"\r\n')
     # -- the envelope and chunk state (edi837.grammar.stream.Structurer, edi837.model.build._stream)
     isa_open = in_st = gs_open = False
     ic = gc = ""
@@ -209,8 +214,12 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
         parts = text.split(sep)
         if "" in parts:
             raise Fallback
-        if lists and not dirty:
-            dirty = any(x in text for x in needles)
+        if lists:
+            dirty = dirty or any(x in text for x in needles)
+            quoted = quoted or "," in text or '"' in text
+            form = TEXT if not dirty and not quoted else LISTS
+        else:
+            form = DICTS
         for raw in parts:
             f = raw.split(ele)
             sid = f[0]
@@ -249,7 +258,7 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
                         raise Fallback
                     assert sub_cols is not None
                     out = plan_rows(plan, chunk, comp, rep, kind, head, seq, bp, sub_cols,
-                                    pat_cols if pat_cols is not None else sub_cols[2:], columns, lists)
+                                    pat_cols if pat_cols is not None else sub_cols[2:], columns, form)
                     yield [csv_row(r) for r in out] if dirty and lists else out
                 elif what == "HL":
                     got_hl = _hl_columns(parser, level, chunk)
@@ -314,6 +323,7 @@ def _claims(stream: Any, name: str, columns: list[str], progress: Callable[[int]
                 ic = f[13].strip()
                 if ic[:1] in FORMULA_START:
                     dirty = True
+                    form = LISTS if lists else DICTS
             else:
                 raise Fallback  # a segment outside a transaction
         if what == "CLM" and len(chunk) >= MAX_CLAIM_SEGMENTS:
