@@ -17,8 +17,7 @@ import os
 import sqlite3
 import sys
 import time
-from concurrent.futures.process import BrokenProcessPool
-from typing import IO, Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterator
 
 import attrs
 import click
@@ -27,8 +26,6 @@ from . import logs
 from .api import Inputs, collect_inputs
 from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
                      InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
-from .checks.twophase import InputChanged
-from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
 from .model.build import loop_stream, stream
@@ -37,6 +34,9 @@ from .outputs.tables import COLUMN_NAMES, csv_row, rows
 from .progress import Progress, TerminalOut, quiet_option
 from .reader import ReadError
 from .reader.segment import Segment
+
+if TYPE_CHECKING:
+    from .checks.verdicts import FileResult
 
 EXIT_OK, EXIT_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
 log = logs.get("cli")
@@ -92,6 +92,18 @@ def _file_done(r: FileResult) -> None:
              could_not_read=r.could_not_read)
 
 
+class _Never(Exception):
+    """Raised by nothing: what _loaded gives for a module not imported."""
+
+
+def _loaded(module: str, name: str) -> Any:
+    """Exception class ``name`` of ``module`` when that module is imported, else :class:`_Never`:
+    nothing can raise an exception of a module that was never imported, so the CLI does not
+    import it to catch it (`edi837 lines` starts without the checks or process pools)."""
+    m = sys.modules.get(module)
+    return getattr(m, name) if m is not None else _Never
+
+
 @contextlib.contextmanager
 def _run_failure() -> Iterator[None]:
     """A run that cannot finish ends the command with a message and exit 2, not
@@ -100,13 +112,17 @@ def _run_failure() -> Iterator[None]:
     run reads it (cross-claim rules read a file twice: checks/twophase.py)."""
     try:
         yield
-    except BrokenProcessPool as e:
-        logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
-        sys.exit(EXIT_CANNOT_RUN)
-    except InputChanged as e:
-        logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
-                 "again once the file is complete)", file=e.path, event="input changed")
-        sys.exit(EXIT_CANNOT_RUN)
+    except Exception as e:
+        # (the classes are looked up when something is raised: the modules that raise them are
+        # imported by the run, and `edi837 lines` of one job imports neither)
+        if isinstance(e, _loaded("concurrent.futures.process", "BrokenProcessPool")):
+            logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
+            sys.exit(EXIT_CANNOT_RUN)
+        if isinstance(e, _loaded("edi837.checks.twophase", "InputChanged")):
+            logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
+                     "again once the file is complete)", file=e.path, event="input changed")
+            sys.exit(EXIT_CANNOT_RUN)
+        raise
 
 
 @contextlib.contextmanager
