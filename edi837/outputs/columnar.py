@@ -438,7 +438,10 @@ def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kin
     # each line's row: a copy of the claim's (the line's columns empty), the line's columns set
     empty, claim_cols, line_cols = _columns(columns)
     if form == TEXT:  # the claim's cells between the lines' (csv.writer: None empty, an int its str)
-        ta, tb, tc, td = _cells(a), _cells(b), _cells(c), _cells(d)
+        ta = f"{','.join(head)},{kind or ''},{seq},{a[6]},{a[7] or ''},{facility},{frequency},{bill_type}"
+        tb = f"{st_from or ''},{st_to or ''},{adm or ''}"
+        tc = f"{c[0]},{c[1]}"
+        td = _cells(d)
     elif form == LISTS:
         base_list = [*a, None, None, None, None, None, None, None, None, None, None, None, *b, None, None, *c,
                      None, None, *d, None]
