@@ -16,6 +16,9 @@ grammar's template of its shape (``ClaimLoopRead.shape``, one object per shape):
 plan is found by that object, without reading the shape from the loops.  The values
 a claim takes from its HL loops (billing provider, subscriber, payer, patient) are
 read once per loop; a line's SV1 / SV2 columns are memoised by the segment's elements.
+
+The rows are computed from the segments' elements (:func:`plan_rows`), so the text path of
+:mod:`.fastlines`, which has no ``Segment`` objects, reads them with the same code.
 """
 
 from __future__ import annotations
