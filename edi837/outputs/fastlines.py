@@ -19,9 +19,11 @@ gives every finding and the rows of the claims not yet given (those given are sk
 ordinal).  A wrong row is far worse than a slow one.  The whole of a file is never held:
 one block (and the segment it cuts) at a time.
 
-The HL loops enclosing the claims (billing provider, subscriber, patient: one per several
-claims) are built as the grammar path builds them, with ``Segment`` objects; claims, the bulk
-of the file, are lists of elements.
+Claims and the HL loops enclosing them (billing provider, subscriber, patient) are lists of
+elements: a claim's plan is compiled once per template from ``Segment`` objects of its first
+claim (:func:`.columnar.compile_plan`, as the grammar path compiles it), an HL template's from
+its segment ids (:func:`_hl_plan`).  For ``edi837 lines --format csv`` the rows of a claim
+come as CSV text when no value needs quoting or neutralising (:func:`claim_rows`).
 """
 
 from __future__ import annotations
