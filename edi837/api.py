@@ -12,6 +12,7 @@ from .findings import Finding
 from .model.build import iter_claims as iter_claims  # part of the API
 from .model.build import loop_stream, stream
 from .model.envelope import Transaction
+from .outputs.fastlines import file_rows
 from .outputs.tables import rows
 from .reader import ReadError, open_source, starts_like_x12
 
@@ -195,4 +196,8 @@ def lines(paths: Source | Iterable[Source], findings: list[Finding] | None = Non
     for p in paths:
         srcs = expand_paths([p]) if isinstance(p, (str, os.PathLike)) else [p]
         for src in srcs:
-            yield from rows(loop_stream(src), findings.append if findings is not None else None)
+            on_finding = findings.append if findings is not None else None
+            if isinstance(src, (str, os.PathLike)):  # (the text path: edi837.outputs.fastlines)
+                yield from file_rows(src, None, on_finding)
+            else:
+                yield from rows(loop_stream(src), on_finding)

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import sys
 import time
-from typing import IO, Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterator
 
 import attrs
 import click
@@ -26,8 +26,6 @@ from . import logs
 from .api import Inputs, collect_inputs
 from .events import (ClaimRead, ClaimVerdict, EngineEvent, FileDone, Found, GroupEnd, GroupStart, HlRead,
                      InterchangeEnd, InterchangeStart, OtherSegment, TransactionEnd, TransactionStart)
-from .checks.twophase import InputChanged
-from .checks.verdicts import FileResult
 from .findings import Finding, Severity
 from .grammar.loop import Loop
 from .model.build import loop_stream, stream
@@ -36,6 +34,9 @@ from .outputs.tables import COLUMN_NAMES, csv_row, rows
 from .progress import Progress, TerminalOut, quiet_option
 from .reader import ReadError
 from .reader.segment import Segment
+
+if TYPE_CHECKING:
+    from .checks.verdicts import FileResult
 
 EXIT_OK, EXIT_ERRORS, EXIT_CANNOT_RUN = 0, 1, 2
 log = logs.get("cli")
@@ -91,6 +92,18 @@ def _file_done(r: FileResult) -> None:
              could_not_read=r.could_not_read)
 
 
+class _Never(Exception):
+    """Raised by nothing: what _loaded gives for a module not imported."""
+
+
+def _loaded(module: str, name: str) -> Any:
+    """Exception class ``name`` of ``module`` when that module is imported, else :class:`_Never`:
+    nothing can raise an exception of a module that was never imported, so the CLI does not
+    import it to catch it (`edi837 lines` starts without the checks or process pools)."""
+    m = sys.modules.get(module)
+    return getattr(m, name) if m is not None else _Never
+
+
 @contextlib.contextmanager
 def _run_failure() -> Iterator[None]:
     """A run that cannot finish ends the command with a message and exit 2, not
@@ -99,17 +112,17 @@ def _run_failure() -> Iterator[None]:
     run reads it (cross-claim rules read a file twice: checks/twophase.py)."""
     try:
         yield
-    except InputChanged as e:
-        logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
-                 "again once the file is complete)", file=e.path, event="input changed")
-        sys.exit(EXIT_CANNOT_RUN)
     except Exception as e:
-        from .parallel import broken_pool
-
-        if not broken_pool(e):
-            raise
-        logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
-        sys.exit(EXIT_CANNOT_RUN)
+        # (the classes are looked up when something is raised: the modules that raise them are
+        # imported by the run, and `edi837 lines` of one job imports neither)
+        if isinstance(e, _loaded("concurrent.futures.process", "BrokenProcessPool")):
+            logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
+            sys.exit(EXIT_CANNOT_RUN)
+        if isinstance(e, _loaded("edi837.checks.twophase", "InputChanged")):
+            logs.say(log, logging.ERROR, f"{e.path or '<input>'}: error: {e.detail}; the run stopped (run it "
+                     "again once the file is complete)", file=e.path, event="input changed")
+            sys.exit(EXIT_CANNOT_RUN)
+        raise
 
 
 @contextlib.contextmanager
@@ -336,12 +349,12 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
         if bar is not None:
             bar.file_done(p)
 
-    def rows() -> Iterator[dict[str, Any]]:
+    def rows() -> Iterator[Any]:  # (dicts; lists of CSV cells for the CSV)
         for p in paths:
             n = 0
             try:
-                for r in _file_rows(p, status, bar):
-                    n += 1
+                for r in _file_rows(p, status, bar, csv=fmt == "csv"):
+                    n += 1 if r.__class__ is not str else r.count("\n")  # (str: a claim's CSV lines)
                     yield r
             except ReadError as e:
                 _cannot_read(e)
@@ -351,7 +364,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
     if jobs > 1 and len(paths) > 1:
         from .parallel import lines as parallel_lines
 
-        def rows() -> Iterator[dict[str, Any]]:  # noqa: F811 - files on several processes
+        def rows() -> Iterator[Any]:  # noqa: F811 - files on several processes
             found: list[Finding] = []
             cur, n = None, 0
             try:
@@ -379,7 +392,7 @@ def lines(files: tuple[str, ...], fmt: str, output: str | None, jobs: int, quiet
     sys.exit(status.code)
 
 
-def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bar: Progress | None) -> None:
+def _write_lines(rows: Iterator[Any], fmt: str, output: str | None, bar: Progress | None) -> None:
     if fmt == "parquet":
         if not output or output == "-":
             raise click.UsageError("--format parquet needs --output FILE")
@@ -396,18 +409,30 @@ def _write_lines(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, b
         if fmt == "csv":
             w = csv.writer(out, lineterminator="\n")
             w.writerow(COLUMN_NAMES)
-            # rows are dicts in COLUMN_NAMES order; csv writes None as an empty field; a cell
-            # that a spreadsheet would run as a formula is neutralised (csv_row)
-            w.writerows(csv_row(r.values()) for r in rows)
+            # rows are dicts in COLUMN_NAMES order, or (one job: _file_rows) lists of their cells
+            # already neutralised, or a claim's CSV lines as text; csv writes None as an empty
+            # field; a cell that a spreadsheet would run as a formula is neutralised (csv_row)
+            write, writerow = out.write, w.writerow
+            for r in rows:
+                if r.__class__ is str:
+                    write(r)
+                else:
+                    writerow(r if r.__class__ is list else csv_row(r.values()))
         else:
             dumps = json.dumps
             for r in rows:
                 out.write(dumps(r) + "\n")
 
 
-def _file_rows(path: str, status: _Status, bar: Progress | None = None) -> Iterator[dict[str, Any]]:
-    events = loop_stream(path)
-    return rows(bar.events(events) if bar is not None else events, status.found)
+def _file_rows(path: str, status: _Status, bar: Progress | None = None, csv: bool = False) -> Iterator[Any]:
+    """The rows of one file (dicts; with ``csv`` lists of the CSV's cells, neutralised, or a claim's
+    CSV lines as one string: edi837.outputs.fastlines.file_rows)."""
+    from .outputs.fastlines import file_rows
+
+    if bar is None:
+        return file_rows(path, None, status.found, csv=csv)
+    return file_rows(path, None, status.found, progress=lambda offset: bar.position(path, offset), wrap=bar.events,
+                     csv=csv)
 
 
 @main.command()

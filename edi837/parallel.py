@@ -131,12 +131,11 @@ class _PartWriter:
         self.want_findings = want_findings
 
     def __call__(self, path: str) -> tuple[str, int, list[Finding]]:
-        from .model.build import loop_stream
-        from .outputs.tables import rows
+        from .outputs.fastlines import file_rows
 
         findings: list[Finding] = []
         on_finding = findings.append if self.want_findings else None
-        part, n = _write_part(self.tmpdir, rows(loop_stream(path), on_finding))
+        part, n = _write_part(self.tmpdir, file_rows(path, None, on_finding))
         return part, n, findings
 
 

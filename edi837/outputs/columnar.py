@@ -16,6 +16,9 @@ grammar's template of its shape (``ClaimLoopRead.shape``, one object per shape):
 plan is found by that object, without reading the shape from the loops.  The values
 a claim takes from its HL loops (billing provider, subscriber, payer, patient) are
 read once per loop; a line's SV1 / SV2 columns are memoised by the segment's elements.
+
+The rows are computed from the segments' elements (:func:`plan_rows`), so the text path of
+:mod:`.fastlines`, which has no ``Segment`` objects, reads them with the same code.
 """
 
 from __future__ import annotations
@@ -214,34 +217,47 @@ def _npi_tax(lp: Loop, prv_loop: Loop | None = None) -> tuple[str, str]:
     return npi, ""
 
 
-def _npi_tax_at(segs: list[Segment], p: _Prov) -> tuple[str, str]:
-    """(NPI, taxonomy) of the provider loop at ``p`` (its NM1 and first PRV) in ``segs``."""
+def _el(f: list[str], k: int) -> str:
+    """Element ``k`` of a segment's elements ``f`` (``Segment.__getitem__``: "" when absent)."""
+    return f[k] if k < len(f) else ""
+
+
+def _comps(v: str, comp: str, rep: str | None) -> list[str]:
+    """The components of an element's first repetition (``Segment.components``)."""
+    if not v:
+        return []
+    if rep and rep in v:
+        v = v.split(rep, 1)[0]
+    return v.split(comp)
+
+
+def _npi_tax_at(segs: list[list[str]], p: _Prov) -> tuple[str, str]:
+    """(NPI, taxonomy) of the provider loop at ``p`` (its NM1 and first PRV) in ``segs`` (elements)."""
     nm1 = segs[p[0]]
-    npi = nm1[9] if nm1[8] == "XX" else ""
+    npi = _el(nm1, 9) if _el(nm1, 8) == "XX" else ""
     if p[1] < 0:
         return npi, ""
     prv = segs[p[1]]
-    return npi, (prv[3] if prv[2] == "PXC" else "")
+    return npi, (_el(prv, 3) if _el(prv, 2) == "PXC" else "")
 
 
 # (component separator, repetition separator, *SV1 / SV2 elements) -> _service's values
 _SV: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
-def _service(sv: Segment) -> tuple[Any, ...]:
-    """A line's SV1 / SV2 columns, as model.claims._line reads them: (procedure qualifier, code,
-    modifiers, charge, unit basis, units, SV105 (837P: the claim's CLM05-1 when empty), revenue
-    code, pointers text, pointers (None for SV2))."""
-    f = sv.fields
+def _service(f: list[str], comp: str, rep: str | None) -> tuple[Any, ...]:
+    """A line's SV1 / SV2 columns (``f``: the segment's elements), as model.claims._line reads them:
+    (procedure qualifier, code, modifiers, charge, unit basis, units, SV105 (837P: the claim's
+    CLM05-1 when empty), revenue code, pointers text, pointers (None for SV2))."""
     if len(f) < 8:
         f = f + [""] * (8 - len(f))
     is_sv1 = f[0] == "SV1"
-    comps = sv.components(1 if is_sv1 else 2)
+    comps = _comps(f[1] if is_sv1 else f[2], comp, rep)
     pq = comps[0] if comps else ""
     pc = comps[1] if len(comps) > 1 else ""
     mods = LIST_SEP.join([m for m in comps[2:6] if m]) if len(comps) > 2 else ""
     if is_sv1:
-        ptrs = tuple(int(p) for p in sv.components(7) if p.isascii() and p.isdigit()) if f[7] else ()
+        ptrs = tuple(int(p) for p in _comps(f[7], comp, rep) if p.isascii() and p.isdigit()) if f[7] else ()
         return (pq, pc, mods, dec_text(f[2]), f[3], dec_text(f[4]), f[5], "", LIST_SEP.join(map(str, ptrs)), ptrs)
     return (pq, pc, mods, dec_text(f[3]), f[4], dec_text(f[5]), "", f[1], "", None)
 
@@ -302,34 +318,68 @@ def _patient(patient: Loop) -> tuple[str, str, str, str | None]:
 def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any]] | None:
     """The rows of the claim of ``ev`` (``columns``: the column names); None when its shape is
     one the model must read."""
-    kind = ev.kind
     plan, segs = plan_for(ev)
     if plan is None:
         return None
-    clm = segs[plan.clm]
-    # -- the claim's columns
     tx = ev.transaction
     g = tx.group if tx else None
     i = g.interchange if g else None
-    c5 = clm.components(5)
+    head = (ev.file, i.control_number if i else "", g.control_number if g else "", tx.control_number if tx else "")
+    sub_cols = _subscriber(ev.subscriber)
+    dl = segs[plan.clm].delims
+    return plan_rows(plan, [s.fields for s in segs], dl.component, dl.repetition, ev.kind, head, ev.seq,
+                     _billing(ev.billing), sub_cols,
+                     _patient(ev.patient) if ev.patient is not None else sub_cols[2:], columns)
+
+
+#: plan_rows' forms of a row: a dict of the columns, the list of its values, CSV text
+DICTS, LISTS, TEXT = 0, 1, 2
+
+
+def _cells(values: tuple[Any, ...]) -> str:
+    """``values`` as csv.writer writes cells that need no quoting: None empty, an int its str."""
+    return ",".join(["" if v is None else v if v.__class__ is str else str(v) for v in values])
+
+
+def plan_rows(plan: Plan, segs: list[list[str]], comp: str, rep: str | None, kind: str | None,
+              head: tuple[Any, ...], seq: int, bp: tuple[str, str] | None, sub_cols: tuple[Any, ...],
+              pat_cols: tuple[Any, ...], columns: list[str], form: int = DICTS) -> list[Any]:
+    """A claim's rows from its segments' elements ``segs`` (in the order ``plan`` indexes) and what
+    encloses it: ``head`` (file, ISA13, GS06, ST02), the billing provider's (NPI, taxonomy)
+    (:func:`_billing`), the subscriber's and the patient's columns (:func:`_subscriber`,
+    :func:`_patient`).  Shared by the claim events of the grammar path (:func:`claim_line_rows`)
+    and the text path of :mod:`.fastlines`, which has no ``Segment`` objects.  Each row is a dict
+    of ``columns`` (``form`` DICTS), the list of its values in that order (LISTS: the CSV's cells,
+    no dict to build and take apart again), or the line of CSV text ``csv.writer`` writes for them
+    (TEXT, one string of all the claim's rows: for values none of which has a comma, a double
+    quote or a line break, so that none is quoted -- the caller makes sure)."""
+    clm = segs[plan.clm]
+    n = len(clm)
+    # -- the claim's columns
+    c5 = _comps(clm[5], comp, rep) if n > 5 else []
     n5 = len(c5)
     facility = c5[0] if n5 else ""
     frequency = c5[2] if n5 > 2 else ""
     is_i = kind == "837I"
     bill_type = facility + frequency if is_i and facility else ""
-    a = (ev.file, i.control_number if i else "", g.control_number if g else "", tx.control_number if tx else "", kind,
-         ev.seq, clm[1], dec_text(clm[2]), facility, frequency, bill_type)
+    a = (*head, kind, seq, clm[1] if n > 1 else "", dec_text(clm[2]) if n > 2 else dec_text(""), facility,
+         frequency, bill_type)
     coded: list[tuple[int, str]] = []  # (position, code) of the diagnoses lines may point to
     principal: str | None = None
     conditions: list[str] = []
     pos = 0  # 1-based position among the claim's diagnoses (SV107 pointers)
     for hi in plan.hi:
         s = segs[hi]
-        for k in range(1, len(s.fields)):
-            comps = s.components(k)
-            if not comps or not comps[0]:
+        for k in range(1, len(s)):
+            v = s[k]
+            if not v:
                 continue
+            if rep and rep in v:
+                v = v.split(rep, 1)[0]
+            comps = v.split(comp)
             q = comps[0]
+            if not q:
+                continue
             if q in DX_QUALIFIERS:
                 pos += 1
                 code = comps[1] if len(comps) > 1 else ""
@@ -339,20 +389,17 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
                     principal = code
             elif q == CONDITION:
                 conditions.append(comps[1] if len(comps) > 1 else "")
-    claim_auth = [segs[k][2] for k in plan.ref if segs[k][1] == "G1"]
+    claim_auth = [_el(segs[k], 2) for k in plan.ref if _el(segs[k], 1) == "G1"] if plan.ref else []
     st_from = st_to = adm = None
     for k in plan.dtp:
         s = segs[k]
-        q = s[1]
+        q = _el(s, 1)
         if q == "434":
-            st_from, st_to = iso_period(s[2], s[3])
+            st_from, st_to = iso_period(_el(s, 2), _el(s, 3))
         elif q == "435":
-            adm = _iso(s[3][:8])
+            adm = _iso(_el(s, 3)[:8])
     b = (st_from, st_to, adm)
     c = (principal or "", LIST_SEP.join(conditions))
-    bp = _billing(ev.billing)
-    sub_cols = _subscriber(ev.subscriber)
-    pat_cols = _patient(ev.patient) if ev.patient is not None else sub_cols[2:]
     roles = plan.roles
     att = roles.get("attending")
     opr = roles.get("operating")
@@ -364,10 +411,10 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     ri = roles.get("rendering")
     r_npi_tax = _npi_tax_at(segs, ri) if ri is not None else None
     bill_tax = bp[1] if bp is not None else ""
-    all_codes = LIST_SEP.join(code for _, code in coded)
+    all_codes = LIST_SEP.join([code for _, code in coded])
     claim_auth_text = LIST_SEP.join(claim_auth)
     pos_claim = facility if not is_i else ""
-    out: list[dict[str, Any]] = []
+    out: list[Any] = []
     if not plan.lines:
         # claim_rows' empty line: the claim's rendering provider, else the billing one, its own taxonomy
         if r_npi_tax is not None:
@@ -376,10 +423,11 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
             rn, rt = bp
         else:
             rn = rt = ""
-        out.append(dict(zip(columns, (
-            *a, None, "", "", "", None, "", None, pos_claim, "", None, None, *b, "", all_codes, *c, rn, rt, *d,
-            claim_auth_text), strict=True)))
-        return out
+        values = (*a, None, "", "", "", None, "", None, pos_claim, "", None, None, *b, "", all_codes, *c, rn, rt, *d,
+                  claim_auth_text)
+        out.append(dict(zip(columns, values, strict=True)) if form == DICTS else list(values) if form == LISTS
+                   else _cells(values) + "\n")
+        return out if form != TEXT else ["".join(out)]
     # the rendering provider with its taxonomy: its own PRV, else the claim's rendering provider's,
     # else the billing provider's (model.claims._with_taxonomy)
     fallback_tax = r_npi_tax[1] if r_npi_tax is not None and r_npi_tax[1] else bill_tax
@@ -392,26 +440,36 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
     by_pos: dict[int, str] | None = None
     # each line's row: a copy of the claim's (the line's columns empty), the line's columns set
     empty, claim_cols, line_cols = _columns(columns)
-    base = empty.copy()
-    base.update(zip(claim_cols, (*a, *b, *c, *d), strict=True))
+    if form == TEXT:  # the claim's cells between the lines' (csv.writer: None empty, an int its str)
+        ta = f"{','.join(head)},{kind or ''},{seq},{a[6]},{a[7] or ''},{facility},{frequency},{bill_type}"
+        tb = f"{st_from or ''},{st_to or ''},{adm or ''}"
+        tc = f"{c[0]},{c[1]}"
+        td = _cells(d)
+    elif form == LISTS:
+        base_list = [*a, None, None, None, None, None, None, None, None, None, None, None, *b, None, None, *c,
+                     None, None, *d, None]
+    else:
+        base = empty.copy()
+        base.update(zip(claim_cols, (*a, *b, *c, *d), strict=True))
+    sv_memo = _SV
     for lpl in plan.lines:
-        line_number = segs[lpl.lx][1]
+        f = segs[lpl.lx]
+        line_number = f[1] if len(f) > 1 else ""
         sd = se = None
         for k in lpl.dtp:
-            s = segs[k]
-            if sd is None and s[1] == "472":
-                sd, se = iso_period(s[2], s[3])
-        line_auth = [segs[k][2] for k in lpl.ref if segs[k][1] == "G1"]
+            f = segs[k]
+            if sd is None and len(f) > 1 and f[1] == "472":  # (the first that reads as a date)
+                sd, se = iso_period(_el(f, 2), _el(f, 3))
+        line_auth = [_el(segs[k], 2) for k in lpl.ref if _el(segs[k], 1) == "G1"] if lpl.ref else None
         if lpl.sv is not None:
             sv = segs[lpl.sv]
-            dl = sv.delims
-            key = (dl.component, dl.repetition, *sv.fields)
-            got = _SV.get(key)
+            key = (comp, rep, *sv)
+            got = sv_memo.get(key)
             if got is None:
-                got = _service(sv)
-                if len(_SV) >= _MEMO_MAX:
-                    _SV.clear()
-                _SV[key] = got
+                got = _service(sv, comp, rep)
+                if len(sv_memo) >= _MEMO_MAX:
+                    sv_memo.clear()
+                sv_memo[key] = got
             pq, pc, mods, charge, basis, units, place, rev, pointers, ptrs = got
             if ptrs is not None:  # SV1
                 place = place or facility
@@ -436,11 +494,23 @@ def claim_line_rows(ev: ClaimLoopRead, columns: list[str]) -> list[dict[str, Any
                 rt = fallback_tax
         else:
             rn, rt = claim_rend
-        row = base.copy()
-        row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
-                                   pointers, codes, rn, rt, LIST_SEP.join(line_auth or claim_auth)), strict=True))
-        out.append(row)
-    return out
+        auth = LIST_SEP.join(line_auth) if line_auth else claim_auth_text
+        if form == TEXT:
+            out.append(f"{ta},{line_number},{pq},{pc},{mods},{units or ''},{basis},{charge or ''},{place},{rev},"
+                       f"{sd or ''},{se or ''},{tb},{pointers},{codes},{tc},{rn},{rt},{td},{auth}\n")
+        elif form == LISTS:
+            row_list = base_list.copy()
+            row_list[11:22] = (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se)
+            row_list[25:27] = (pointers, codes)
+            row_list[29:31] = (rn, rt)
+            row_list[41] = auth
+            out.append(row_list)
+        else:
+            row = base.copy()
+            row.update(zip(line_cols, (line_number, pq, pc, mods, units, basis, charge, place, rev, sd, se,
+                                       pointers, codes, rn, rt, auth), strict=True))
+            out.append(row)
+    return out if form != TEXT else ["".join(out)]
 
 
 _COLUMNS: dict[int, tuple[list[str], tuple[dict[str, Any], list[str], list[str]]]] = {}

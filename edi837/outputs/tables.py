@@ -156,18 +156,22 @@ def model_forced() -> bool:
 
 
 def rows(events: Iterable[ModelEvent | ClaimLoopRead], on_finding: Callable[[Finding], None] | None = None,
-         model: bool | None = None) -> Iterator[dict[str, Any]]:
+         model: bool | None = None, skip: int = 0) -> Iterator[dict[str, Any]]:
     """The rows of every claim in a model event stream (:func:`edi837.model.stream`, or
     :func:`edi837.model.build.loop_stream`, whose claims are read column by column from their
     segments, :mod:`.columnar`); reader and grammar findings go to ``on_finding``.  With
     ``model`` (default: ``EDI837_LINES_MODEL`` set) every claim is read through the claim model.
-    The one loop behind ``edi837 lines``, :func:`edi837.api.lines` and its parallel twin."""
+    The one loop behind ``edi837 lines``, :func:`edi837.api.lines` and its parallel twin.  The
+    claims of ordinal ``skip`` or lower give no rows (:mod:`.fastlines` gave them; their findings
+    are given here all the same)."""
     if model is None:
         model = model_forced()
     for ev in events:
         if isinstance(ev, ClaimLoopRead):
             if ev.overflow is not None and on_finding is not None and ev.loop.segments:
                 on_finding(overflow_finding(ev.loop.segments[0], ev.kind, ev.overflow, ev.file))
+            if ev.seq <= skip:
+                continue
             got = None if model else claim_line_rows(ev, COLUMN_NAMES)
             if got is None:
                 yield from claim_rows(ev.build())
@@ -177,6 +181,7 @@ def rows(events: Iterable[ModelEvent | ClaimLoopRead], on_finding: Callable[[Fin
             c = ev.claim
             if c.overflow is not None and on_finding is not None and c.loop.segments:
                 on_finding(overflow_finding(c.loop.segments[0], c.kind, c.overflow, c.file))
-            yield from claim_rows(c)
+            if c.seq > skip:
+                yield from claim_rows(c)
         elif on_finding is not None and isinstance(ev, Found):
             on_finding(ev.finding)
