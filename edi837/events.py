@@ -118,6 +118,16 @@ class SeSeen:
 
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
+class BodySkipped:
+    """The body of a transaction (after its header, before its SE) that this process does not
+    read (a worker of ``validate --jobs N`` on one file, edi837/parallel.py): ``n`` segments,
+    ``claims`` CLM segments (the claims it holds), counted and not parsed."""
+
+    n: int
+    claims: int
+
+
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class GeSeen:
     seg: Segment
 
@@ -128,7 +138,7 @@ class IeaSeen:
 
 
 StructureEvent = Union[Found, OtherSegment, IsaSeen, GsSeen, HeaderChunk, HlChunk, ClaimChunk, SeSeen,
-                       GeSeen, IeaSeen]
+                       GeSeen, IeaSeen, BodySkipped]
 
 
 # -- the model ------------------------------------------------------------------
@@ -243,7 +253,7 @@ class FileDone:
 EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, FileDone]
 
 __all__ = ["Found", "OtherSegment", "IsaSeen", "GsSeen", "HeaderChunk", "HlChunk", "ClaimChunk",
-           "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
+           "BodySkipped", "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
            "GroupStart", "GroupEnd", "TransactionStart", "TransactionEnd", "HlRead", "ClaimRead",
            "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimSent", "ClaimVerdict", "FileDone",
            "EngineEvent"]
