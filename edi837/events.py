@@ -57,6 +57,10 @@ class Found:
 
     finding: Finding
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled through __init__, as ClaimResult: part files of --jobs carry many)
+        return (Found, (self.finding,))
+
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class OtherSegment:
@@ -224,6 +228,9 @@ class ClaimCheckedAt:
     reasons: list[str]
     ctl: tuple[str, str, str]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ClaimCheckedAt, (self.seq, self.keys, self.reasons, self.ctl))
+
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimSent:
@@ -241,6 +248,9 @@ class ClaimVerdict:
     """A claim's final verdict (at the end of its interchange)."""
 
     result: ClaimResult
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ClaimVerdict, (self.result,))
 
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
