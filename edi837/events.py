@@ -254,16 +254,23 @@ class ClaimVerdict:
 
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
+class PartMark:
+    """One file on many cores (edi837/parallel.py): the share of the file being read gives
+    nothing before the end of the transaction that starts here, which is not its own.  Only
+    from ``Engine._run_file`` with a ``SplitPart`` whose ``marks`` is on."""
+
+
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class FileDone:
     """The end of a file, with its counts."""
 
     result: FileResult
 
 
-EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, FileDone]
+EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, FileDone, PartMark]
 
 __all__ = ["Found", "OtherSegment", "IsaSeen", "GsSeen", "HeaderChunk", "HlChunk", "ClaimChunk",
            "BodySkipped", "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
            "GroupStart", "GroupEnd", "TransactionStart", "TransactionEnd", "HlRead", "ClaimRead",
-           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimSent", "ClaimVerdict", "FileDone",
+           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimSent", "ClaimVerdict", "FileDone", "PartMark",
            "EngineEvent"]

@@ -40,7 +40,8 @@ from .checks.engine import Engine, SplitPart
 from .checks.options import RunOptions
 from .checks.twophase import InputChanged, read_batches, write_batches
 from .checks.verdicts import FileResult, SplitTally
-from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart,
+from .events import (ClaimChecked, ClaimCheckedAt, ClaimRead, ClaimSent, ClaimVerdict, EngineEvent, FileDone,
+                     FileStart, HlRead, ModelEvent, PartMark, TransactionStart,
                      Found)
 from .findings import Finding
 
@@ -555,6 +556,9 @@ def _tagged(eng: Engine, path: str, plan: SplitPlan, k: int, part: SplitPart) ->
     verdicts of an interchange come at its end, in claim order), FileDone last."""
     n = 0
     for ev in eng._run_file(path, part=part):
+        if isinstance(ev, PartMark):
+            yield (2 * part.t + 1, 0, 0, 0), None
+            continue
         if isinstance(ev, ClaimVerdict):
             yield (part.region, part.at, 1, ev.result.claim_seq), ev
         elif isinstance(ev, FileDone):
@@ -651,41 +655,43 @@ def _merged(local: Iterator[tuple[_Tag, Any]], d: str, futs: dict[int, cf.Future
     floor: list[_Tag] = [(0, 0, 0, 0)] * w  # share i gives nothing before floor[i] from now on
     parts = [0] * w
     done = [False] * w
-    top = (_BIG + 1, 0, 0, 0)
     while True:
-        best: tuple[_Tag, int] | None = None
-        for i in range(w):
-            q = held[i]
-            if q and (best is None or q[0][0] < best[0]):
-                best = (q[0][0], i)
-        lag = -1  # the share to read on: this process's own if it may come first (never waits), else
-        for i in range(w):  # the worker furthest behind of those that may
-            if not held[i] and not done[i] and (best is None or floor[i] < best[0]) and \
-                    (lag < 0 or (lag > 0 and floor[i] < floor[lag])):
-                lag = i
-        if lag == 0:  # this process's share: the next event
-            it = next(local, None)
-            if it is None:
-                done[0] = True
-                floor[0] = top
-            else:
-                floor[0] = it[0]
-                held[0].append(it)
-            continue
-        if lag > 0:  # that worker may still give something first: its next part file
-            items = _next_part(d, ks[lag], parts[lag], futs[ks[lag]])
-            if items is None:
-                done[lag] = True
-                floor[lag] = top
+        # the share furthest behind: its next event if it holds one, else read it on
+        at: _Tag | None = None
+        i = -1
+        has = False
+        for j in range(w):
+            q = held[j]
+            if q:
+                key, h = q[0][0], True
+            elif done[j]:
                 continue
-            parts[lag] += 1
-            if items:
-                floor[lag] = items[-1][0]
-            held[lag].extend(it for it in items if it[1] is not None)
-            continue
-        if best is None:
+            else:
+                key, h = floor[j], False
+            if at is None or key < at or (key == at and h and not has):
+                at, i, has = key, j, h
+        if i < 0:
             break
-        ev = held[best[1]].popleft()[1]
+        if not has:
+            if i == 0:  # this process's share: its next event (computed here, never waits)
+                it = next(local, None)
+                if it is None:
+                    done[0] = True
+                else:
+                    floor[0] = it[0]
+                    if it[1] is not None:
+                        held[0].append(it)
+                continue
+            items = _next_part(d, ks[i], parts[i], futs[ks[i]])  # (a worker's: waits for it)
+            if items is None:
+                done[i] = True
+                continue
+            parts[i] += 1
+            if items:
+                floor[i] = items[-1][0]
+            held[i].extend(it for it in items if it[1] is not None)
+            continue
+        ev = held[i].popleft()[1]
         if isinstance(ev, FileDone):
             r = ev.result
             total.claims += r.claims
@@ -700,6 +706,54 @@ def _merged(local: Iterator[tuple[_Tag, Any]], d: str, futs: dict[int, cf.Future
     yield FileDone(total)
 
 
+class _Tee:
+    """One read of the file for this process: the model events of its own share (and of
+    what every share reads: envelopes, the start and end of every transaction, findings)
+    for its engine (:meth:`mine`), the claims of the workers' transactions for the
+    cross-claim rules (:meth:`theirs`).  Each takes from the file as it needs; what the other
+    has not taken yet waits here (little: the merge takes the shares in file order)."""
+
+    def __init__(self, events: Iterator[ModelEvent], owner: Callable[[int], int]):
+        self.src = events
+        self.owner = owner
+        self.t = 0
+        self.own = True  # the transaction being read is this process's (or none is open)
+        self.mine_q: collections.deque[ModelEvent] = collections.deque()
+        self.theirs_q: collections.deque[Claim] = collections.deque()
+
+    def _pull(self) -> bool:
+        ev = next(self.src, None)
+        if ev is None:
+            return False
+        if isinstance(ev, TransactionStart):
+            self.t += 1
+            self.own = self.owner(self.t) == 0
+        elif not self.own:
+            if isinstance(ev, ClaimRead):
+                self.theirs_q.append(ev.claim)
+                return True
+            if isinstance(ev, HlRead):
+                return True
+        self.mine_q.append(ev)
+        return True
+
+    def mine(self) -> Iterator[ModelEvent]:
+        q = self.mine_q
+        while True:
+            while not q:
+                if not self._pull():
+                    return
+            yield q.popleft()
+
+    def theirs(self) -> Iterator[Claim]:
+        q = self.theirs_q
+        while True:
+            while not q:
+                if not self._pull():
+                    return
+            yield q.popleft()
+
+
 def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
                ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by transaction set: each worker runs the per-claim rules on its ranges
@@ -708,7 +762,6 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
     in file order and runs the cross-claim rules on every claim as it comes
     (:class:`TwoPhase`), so that the work overlaps."""
     from .checks.twophase import TwoPhase
-    from .events import ClaimRead
     from .model.build import stream
 
     path = os.fspath(src)
@@ -727,11 +780,12 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
             futs = {k: ex.submit(work, (path, dups, plan, k)) for k in workers}
             try:
                 part = SplitPart(lambda t: mine(t) == 0, envelope=True)
+                tee = _Tee(stream(path, path), mine)
+                part.model = tee.mine()
+                part.marks = True
                 local = _tagged(skip, path, plan, 0, part)
-                # the workers' claims, read here (this process's own come with their events)
-                theirs = (ev.claim for ev in stream(path, path, skip_tx=lambda t: mine(t) == 0)
-                          if isinstance(ev, ClaimRead))
-                tp.add_file(src, _merged(local, d, futs, path), theirs, name=path)
+                # the workers' claims are read here, from the same read of the file
+                tp.add_file(src, _merged(local, d, futs, path), tee.theirs(), name=path)
             finally:
                 for fut in futs.values():
                     fut.cancel()

@@ -33,7 +33,8 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from ..events import (ClaimChecked, ClaimRead, ClaimVerdict, EngineEvent, FileDone, FileStart, Found, GroupEnd,
-                      GroupStart, HlRead, InterchangeEnd, InterchangeStart, TransactionEnd, TransactionStart)
+                      GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent, PartMark, TransactionEnd,
+                      TransactionStart)
 from ..findings import Finding, Severity
 from ..grammar.stream import line_cap as line_cap  # (the guide's line maximum; tests import it here)
 from ..model.build import stream
@@ -231,7 +232,8 @@ class Engine:
         # findings being read are this process's to give (always, without a part)
         emit = True
         try:
-            st = stream(source, name) if part is None else stream(source, name, skip_tx=part.skips)
+            st = stream(source, name) if part is None else \
+                part.model if part.model is not None else stream(source, name, skip_tx=part.skips)
         except ReadError as e:
             res.could_not_read = True
             f = Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message, file=name, snip=1)
@@ -324,6 +326,8 @@ class Engine:
                         emit = part.owns(part.t)
                         if emit and part.on_enter is not None:
                             part.on_enter()
+                        elif not emit and part.marks:
+                            yield PartMark()
                     elif part.region & 1:
                         part.at += 1
                 if isinstance(ev, ClaimRead):
@@ -635,6 +639,10 @@ class SplitPart:
         # what it holds and how far it is)
         self.on_enter: Callable[[], None] | None = None
         self.on_left: Callable[[], None] | None = None
+        # the model events to read (all claims built, those of other shares left out), in place of
+        # the file's own stream with the bodies of other shares' transactions skipped
+        self.model: Iterator[ModelEvent] | None = None
+        self.marks = False  # a PartMark at the start of each transaction not its own
 
     def skips(self, n: int) -> bool:
         return not self.owns(n)
