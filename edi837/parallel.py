@@ -738,15 +738,12 @@ class _Tee:
         return True
 
     def mine(self) -> Iterator[ModelEvent]:
-        q = self.mine_q
-        while True:
-            while not q:
-                if not self._pull():
-                    return
-            yield q.popleft()
+        return self._take(self.mine_q)
 
     def theirs(self) -> Iterator[Claim]:
-        q = self.theirs_q
+        return self._take(self.theirs_q)
+
+    def _take(self, q: collections.deque[T]) -> Iterator[T]:
         while True:
             while not q:
                 if not self._pull():
