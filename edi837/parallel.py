@@ -16,7 +16,33 @@ while the parent reads the same file and runs the cross-claim rules
 (``Engine(cross_claim="only")``) on its claims in file order; then
 :func:`split_events` merges the two halves into the events of one engine.
 
-Parallelism is per file: a single big file is read by one worker.
+One file on many cores (issue 16 item 4): ``validate FILE --jobs N`` and ``gate
+--jobs N`` with one file.  :func:`split_plan` scans the bytes of the file for its
+envelope segments (about 0.4 s for 38 MB); only a plain envelope is split -- a
+standard ISA, the same delimiters and line break after every terminator, (ISA (GS
+(ST SE)+ GE)+ IEA)+, every ST an 837 of 005010X222A1/X223A2 -- anything else, and a
+file under :data:`MIN_SPLIT_BYTES`, is read by one process as before.  The 837
+transactions are cut into ranges by bytes, :data:`ROUNDS` rounds of one range for
+this process (:data:`PARENT_SHARE` of a worker's) and one per worker (``N - 1``
+workers).  Every process reads the whole file (``Engine._run_file`` with a
+:class:`edi837.checks.engine.SplitPart`): the bodies of the transactions it does not
+own are counted, not parsed (``Structurer.skip_tx``: the segments and CLMs), their
+ST/SE still pass through the checkers, so what spans transactions (ST02 and ISA13
+used twice, GE01/IEA01 counts, duplicate interchanges) is as in one process; their
+findings and the envelope's findings outside every transaction (given by this
+process only) are not given twice but still settle the verdicts of what they enclose.
+Each event is tagged with its place in the events of one process (region 2t inside
+transaction t, 2t + 1 after it; the model event in an odd region; verdicts of an
+interchange at its end by claim); workers write theirs to part files as they go
+(with marks: "nothing more before"), and :func:`_merged` puts every share back in
+that order, reading on whichever share is furthest behind (so the merge follows the
+workers and holds a part file of each at most); the file results are summed.  This
+process computes its own share with the run's own per-claim engine, reads the
+workers' claims from the same read of the file (:class:`_Tee`) and runs the
+cross-claim rules on every claim in file order (:class:`TwoPhase`) while the workers
+work.  A process that reads other transactions than the plan's (the file changed) ends
+the run with :class:`SplitMismatch`, an :class:`InputChanged`.  Several files: one
+worker per file as above.
 """
 
 from __future__ import annotations
