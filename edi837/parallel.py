@@ -297,7 +297,7 @@ def _claims_loaded(events: Iterable[EngineEvent]) -> Iterator[EngineEvent]:
 
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-                tmpdir: str | None = None, read_ahead: bool = False
+                tmpdir: str | None = None, read_ahead: bool = False, split: bool = True
                 ) -> tuple[Engine, Generator[tuple[Any, Iterator[EngineEvent]], None, None]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
@@ -313,12 +313,14 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     reads the same file and runs the cross-claim rules on its claims, so
     verdicts, findings and their order are those of one process.  Sources must
     be paths the workers can open.  ``on_finish`` is left to the caller.
-    ``read_ahead`` is accepted for compatibility and ignored.
+    ``read_ahead`` is accepted for compatibility and ignored.  One file with
+    ``jobs > 1`` is split by transaction set (see the module doc) unless ``split``
+    is false or the file is not plain.
     """
     options = options or RunOptions()
     files = list(sources)
     eng = Engine(options)
-    if jobs is not None and jobs > 1 and len(files) == 1 and eng.two_phase and \
+    if split and jobs is not None and jobs > 1 and len(files) == 1 and eng.two_phase and \
             isinstance(files[0], (str, os.PathLike)):
         plan = split_plan(os.fspath(files[0]), jobs)
         if plan is not None:
@@ -397,6 +399,9 @@ def _run(files: Iterator[tuple[Any, Iterator[EngineEvent]]], options: RunOptions
 # -- one file on many cores ------------------------------------------------------
 #: a file smaller than this is read by one process (tests set it to 0)
 MIN_SPLIT_BYTES = 4 << 20
+#: whether ``gate --jobs N`` splits one file too: its outputs are those of one job, but on the
+#: 100k-claim file it took longer than one job (144 s against 109 s; benchmarks/README.md), so off
+GATE_SPLIT = False
 #: the transactions of a split file are cut into this many rounds of ranges; in each round this
 #: process takes one range and each worker one, in file order, so that everyone is busy from
 #: start to end and this process, which takes the events in file order, follows the workers

@@ -84,18 +84,18 @@ def test_plan_plain_files_only(tmp_path):
     assert parallel.split_plan(str(tmp_path), 2) is None
 
 
-@pytest.mark.parametrize("kind,claims,per_st,seed", [
-    ("837P", 60, 1, 0),  # one claim per transaction
-    ("837P", 90, 7, 3),
-    ("837I", 60, 4, 5),
+@pytest.mark.parametrize("kind,claims,per_st,seed,jobs", [
+    ("837P", 60, 1, 0, (2, 3)),  # one claim per transaction
+    ("837P", 90, 7, 3, (2,)),
+    ("837I", 60, 4, 5, (2,)),
 ])
-def test_generated_same_as_one_job(tmp_path, kind, claims, per_st, seed):
+def test_generated_same_as_one_job(tmp_path, kind, claims, per_st, seed, jobs):
     p = tmp_path / "g.x12"
     generate(str(p), claims, kind, claims_per_st=per_st, seed=seed)
     assert parallel.split_plan(str(p), 2) is not None
     d = tmp_path / "tmp"
     d.mkdir()
-    _same_as_one_job(str(p), d)
+    _same_as_one_job(str(p), d, jobs)
 
 
 def test_interchanges_sent_twice_and_mixed_kinds(tmp_path):
@@ -111,7 +111,7 @@ def test_interchanges_sent_twice_and_mixed_kinds(tmp_path):
     assert plan is not None and plan.transactions == 12
     d = tmp_path / "tmp"
     d.mkdir()
-    _same_as_one_job(path, d)
+    _same_as_one_job(path, d, (3,))
     assert "S1-ENV-009" in _reports(Engine(RunOptions()).run([path]))[0]
 
 
@@ -131,7 +131,7 @@ def test_findings_in_every_share(tmp_path):
         pytest.skip("the generator's layout changed")
     d = tmp_path / "tmp"
     d.mkdir()
-    _same_as_one_job(str(p), d)
+    _same_as_one_job(str(p), d, (2,))
     one = _reports(Engine(RunOptions()).run([str(p)]))[0]
     assert "S1-ENV-008" in one and "S1-ENV-005" in one
 
@@ -164,9 +164,10 @@ def test_cli_single_file_jobs(tmp_path):
     assert outs[0] == outs[1]
 
 
-def test_gate_single_file_jobs(tmp_path):
+def test_gate_single_file_jobs(tmp_path, monkeypatch):
     from edi837.gate import gate
 
+    monkeypatch.setattr(parallel, "GATE_SPLIT", True)  # (off by default: see GATE_SPLIT)
     p = tmp_path / "g.x12"
     generate(str(p), 30, "837P", claims_per_st=2, seed=4)
     data = p.read_bytes().replace(b"~\nCLM*", b"~\nCLM*X", 3)
@@ -188,3 +189,23 @@ def test_shared_corpus_files(tmp_path):
         f = str(CORPUS / row["file"])
         if os.path.exists(f) and parallel.split_plan(f, 2) is not None:
             _same_as_one_job(f, d, jobs=(2,))
+
+
+def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch):
+    """Every process checks that it read the planned transactions (the file changed while
+    the run read it): exit 2 and a message, no traceback, no output file."""
+    import attrs
+    from click.testing import CliRunner
+
+    from edi837.cli import main
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 20, "837P", claims_per_st=2, seed=2)
+    plan = parallel.split_plan
+    monkeypatch.setattr(parallel, "split_plan",
+                        lambda path, jobs, m=None: attrs.evolve(plan(path, jobs, 0), transactions=11))
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["validate", "--jobs", "2", "--format", "json", "-o", str(out), str(p)])
+    assert res.exit_code == 2, res.output
+    assert "the file changed while it was read" in res.output and "Traceback" not in res.output
+    assert not out.exists()
