@@ -484,11 +484,12 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         opts = attrs.evolve(opts, history=store)
     bar = Progress.maybe(paths, "validate", quiet)
     try:
-        if jobs and jobs > 1 and len(paths) > 1:
+        if jobs and jobs > 1 and paths:
             from . import parallel
 
-            # cross-claim rules run here, in file order: same report as one job
-            source = parallel.validate(paths, jobs, opts)
+            # cross-claim rules run here, in file order: same report as one job (one large
+            # file is split by transaction set across the workers, see parallel.py)
+            source = parallel.validate(paths, jobs, opts, listeners=[bar.claim] if bar is not None else None)
         else:
             engine = Engine(opts)
             if bar is not None:  # a single large file moves the bar too

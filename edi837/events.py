@@ -57,6 +57,10 @@ class Found:
 
     finding: Finding
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled through __init__, as ClaimResult: part files of --jobs carry many)
+        return (Found, (self.finding,))
+
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class OtherSegment:
@@ -118,6 +122,16 @@ class SeSeen:
 
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
+class BodySkipped:
+    """The body of a transaction (after its header, before its SE) that this process does not
+    read (a worker of ``validate --jobs N`` on one file, edi837/parallel.py): ``n`` segments,
+    ``claims`` CLM segments (the claims it holds), counted and not parsed."""
+
+    n: int
+    claims: int
+
+
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class GeSeen:
     seg: Segment
 
@@ -128,7 +142,7 @@ class IeaSeen:
 
 
 StructureEvent = Union[Found, OtherSegment, IsaSeen, GsSeen, HeaderChunk, HlChunk, ClaimChunk, SeSeen,
-                       GeSeen, IeaSeen]
+                       GeSeen, IeaSeen, BodySkipped]
 
 
 # -- the model ------------------------------------------------------------------
@@ -214,6 +228,9 @@ class ClaimCheckedAt:
     reasons: list[str]
     ctl: tuple[str, str, str]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ClaimCheckedAt, (self.seq, self.keys, self.reasons, self.ctl))
+
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class ClaimSent:
@@ -232,6 +249,16 @@ class ClaimVerdict:
 
     result: ClaimResult
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ClaimVerdict, (self.result,))
+
+
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
+class PartMark:
+    """One file on many cores (edi837/parallel.py): the share of the file being read gives
+    nothing before the end of the transaction that starts here, which is not its own.  Only
+    from ``Engine._run_file`` with a ``SplitPart`` whose ``marks`` is on."""
+
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class FileDone:
@@ -240,10 +267,10 @@ class FileDone:
     result: FileResult
 
 
-EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, FileDone]
+EngineEvent = Union[Found, FileStart, ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, FileDone, PartMark]
 
 __all__ = ["Found", "OtherSegment", "IsaSeen", "GsSeen", "HeaderChunk", "HlChunk", "ClaimChunk",
-           "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
+           "BodySkipped", "SeSeen", "GeSeen", "IeaSeen", "StructureEvent", "InterchangeStart", "InterchangeEnd",
            "GroupStart", "GroupEnd", "TransactionStart", "TransactionEnd", "HlRead", "ClaimRead",
-           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimSent", "ClaimVerdict", "FileDone",
+           "ModelEvent", "FileStart", "ClaimChecked", "ClaimCheckedAt", "ClaimSent", "ClaimVerdict", "FileDone", "PartMark",
            "EngineEvent"]

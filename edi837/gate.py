@@ -313,7 +313,9 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
     # part and spool files of the run (PHI, 0600 in a 0700 folder): removed at the end,
     # or at the next start
     private_folder(scratch, "scratch folder")
-    engine, per_file = file_events(files, jobs, opts, tmpdir=scratch)
+    from . import parallel
+
+    engine, per_file = file_events(files, jobs, opts, tmpdir=scratch, split=parallel.GATE_SPLIT)
     # what pass 1 finds (verdicts, SNIP 1-2 errors, every claim's HL chain, noted as the engine
     # checks it: with cross-claim rules every file is checked before the first file's events
     # come, checks/twophase.py) is kept on disk, so memory does not grow with the files

@@ -16,11 +16,38 @@ while the parent reads the same file and runs the cross-claim rules
 (``Engine(cross_claim="only")``) on its claims in file order; then
 :func:`split_events` merges the two halves into the events of one engine.
 
-Parallelism is per file: a single big file is read by one worker.
+One file on many cores (issue 16 item 4): ``validate FILE --jobs N`` and ``gate
+--jobs N`` with one file.  :func:`split_plan` scans the bytes of the file for its
+envelope segments (about 0.4 s for 38 MB); only a plain envelope is split -- a
+standard ISA, the same delimiters and line break after every terminator, (ISA (GS
+(ST SE)+ GE)+ IEA)+, every ST an 837 of 005010X222A1/X223A2 -- anything else, and a
+file under :data:`MIN_SPLIT_BYTES`, is read by one process as before.  The 837
+transactions are cut into ranges by bytes, :data:`ROUNDS` rounds of one range for
+this process (:data:`PARENT_SHARE` of a worker's) and one per worker (``N - 1``
+workers).  Every process reads the whole file (``Engine._run_file`` with a
+:class:`edi837.checks.engine.SplitPart`): the bodies of the transactions it does not
+own are counted, not parsed (``Structurer.skip_tx``: the segments and CLMs), their
+ST/SE still pass through the checkers, so what spans transactions (ST02 and ISA13
+used twice, GE01/IEA01 counts, duplicate interchanges) is as in one process; their
+findings and the envelope's findings outside every transaction (given by this
+process only) are not given twice but still settle the verdicts of what they enclose.
+Each event is tagged with its place in the events of one process (region 2t inside
+transaction t, 2t + 1 after it; the model event in an odd region; verdicts of an
+interchange at its end by claim); workers write theirs to part files as they go
+(with marks: "nothing more before"), and :func:`_merged` puts every share back in
+that order, reading on whichever share is furthest behind (so the merge follows the
+workers and holds a part file of each at most); the file results are summed.  This
+process computes its own share with the run's own per-claim engine, reads the
+workers' claims from the same read of the file (:class:`_Tee`) and runs the
+cross-claim rules on every claim in file order (:class:`TwoPhase`) while the workers
+work.  A process that reads other transactions than the plan's (the file changed) ends
+the run with :class:`SplitMismatch`, an :class:`InputChanged`.  Several files: one
+worker per file as above.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import io
@@ -29,15 +56,17 @@ import pickle
 import shutil
 import sys
 import tempfile
+import time
 from typing import IO, TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, TypeVar
 
 import attrs
 
-from .checks.engine import Engine
+from .checks.engine import Engine, SplitPart
 from .checks.options import RunOptions
-from .checks.twophase import read_batches, write_batches
-from .checks.verdicts import SplitTally
-from .events import (ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart,
+from .checks.twophase import InputChanged, read_batches, write_batches
+from .checks.verdicts import FileResult, SplitTally
+from .events import (ClaimChecked, ClaimCheckedAt, ClaimRead, ClaimSent, ClaimVerdict, EngineEvent, FileDone,
+                     FileStart, HlRead, ModelEvent, PartMark, TransactionStart,
                      Found)
 from .findings import Finding
 
@@ -279,7 +308,7 @@ def _claims_loaded(events: Iterable[EngineEvent]) -> Iterator[EngineEvent]:
 
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-                tmpdir: str | None = None, read_ahead: bool = False
+                tmpdir: str | None = None, read_ahead: bool = False, split: bool = True
                 ) -> tuple[Engine, Generator[tuple[Any, Iterator[EngineEvent]], None, None]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
@@ -295,11 +324,18 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     reads the same file and runs the cross-claim rules on its claims, so
     verdicts, findings and their order are those of one process.  Sources must
     be paths the workers can open.  ``on_finish`` is left to the caller.
-    ``read_ahead`` is accepted for compatibility and ignored.
+    ``read_ahead`` is accepted for compatibility and ignored.  One file with
+    ``jobs > 1`` is split by transaction set (see the module doc) unless ``split``
+    is false or the file is not plain.
     """
     options = options or RunOptions()
     files = list(sources)
     eng = Engine(options)
+    if split and jobs is not None and jobs > 1 and len(files) == 1 and eng.two_phase and \
+            isinstance(files[0], (str, os.PathLike)):
+        plan = split_plan(os.fspath(files[0]), jobs)
+        if plan is not None:
+            return eng, _split_one(eng, files[0], plan, tmpdir, options)
     if jobs is None or jobs <= 1 or len(files) <= 1:
         return eng, _serial_files(eng, files, tmpdir)
     return eng, _split_files(eng, files, jobs, tmpdir, options)
@@ -352,11 +388,13 @@ def _split_files(eng: Engine, files: list[Any], jobs: int, tmpdir: str | None, o
 
 
 def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-             tmpdir: str | None = None) -> Iterator[EngineEvent]:
+             tmpdir: str | None = None, listeners: Iterable[Callable[[Claim], None]] | None = None
+             ) -> Iterator[EngineEvent]:
     """The events of ``Engine(options).run(sources)`` on ``jobs`` processes
-    (see :func:`file_events`)."""
+    (see :func:`file_events`); ``listeners`` are added to the engine's ``claim_listeners``."""
     options = options or RunOptions()
-    _engine, files = file_events(sources, jobs, options, tmpdir=tmpdir)
+    engine, files = file_events(sources, jobs, options, tmpdir=tmpdir)
+    engine.claim_listeners.extend(listeners or ())
     return _run(files, options)
 
 
@@ -367,3 +405,432 @@ def _run(files: Iterator[tuple[Any, Iterator[EngineEvent]]], options: RunOptions
     fin = options.on_finish
     if fin is not None:
         fin()
+
+
+# -- one file on many cores ------------------------------------------------------
+#: a file smaller than this is read by one process (tests set it to 0)
+MIN_SPLIT_BYTES = 4 << 20
+#: whether ``gate --jobs N`` splits one file too: its outputs are those of one job, but on the
+#: 100k-claim file it took longer than one job (144 s against 109 s; benchmarks/README.md), so off
+GATE_SPLIT = False
+#: the transactions of a split file are cut into this many rounds of ranges; in each round this
+#: process takes one range and each worker one, in file order, so that everyone is busy from
+#: start to end and this process, which takes the events in file order, follows the workers
+ROUNDS = 8
+#: the share of the file this process checks itself, against one worker's 1: it also reads the
+#: workers' claims and runs the cross-claim rules on every claim
+PARENT_SHARE = 0.2
+_BLOCK = 1 << 22
+_BIG = 1 << 62
+
+
+@attrs.frozen
+class SplitPlan:
+    """How one file is split: ``starts[r]`` is the first transaction (ordinal among the file's
+    837 transactions, from 1) of range r, checked by ``owners[r]``: 0 this process, k > 0
+    worker k."""
+
+    transactions: int
+    starts: tuple[int, ...]
+    owners: tuple[int, ...]
+
+    def owner(self, t: int) -> int:
+        return self.owners[bisect.bisect_right(self.starts, t) - 1] if t >= 1 else -1
+
+    def workers(self) -> list[int]:
+        """The workers (k > 0) that own a range."""
+        return sorted({k for k in self.owners if k > 0})
+
+
+def split_plan(path: str, jobs: int, min_bytes: int | None = None) -> SplitPlan | None:
+    """The plan of ``validate --jobs N`` for one file, from a cheap scan of its envelope
+    segments; None when the file is read by one process: smaller than ``min_bytes``
+    (:data:`MIN_SPLIT_BYTES`), fewer than two transactions, or anything but a plain envelope.
+
+    Plain: the file starts with a standard 106-byte ISA (ISA12 00501), every interchange has
+    the same delimiters and every segment terminator is followed by the same line break (or
+    none) and then the next segment; the envelope segments nest as (ISA (GS (ST SE)+ GE)+
+    IEA)+, each ST an 837 of 005010X222A1 or 005010X223A2 (ST03, else GS08).  What the
+    structure stage reads then is exactly these transactions, in this order; every process
+    checks it again (:class:`SplitMismatch`).  Gzip files, folders and unreadable files: None.
+    """
+    if min_bytes is None:
+        min_bytes = MIN_SPLIT_BYTES
+    if jobs < 2:
+        return None
+    try:
+        size = os.path.getsize(path)
+        if size < max(min_bytes, 212) or not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            return _scan(f, size, jobs)
+    except (OSError, ValueError):
+        return None
+
+
+_ISA_WIDTHS = (3, 2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
+_VERSIONS = (b"005010X222A1", b"005010X223A2")
+
+
+def _scan(f: IO[bytes], size: int, jobs: int) -> SplitPlan | None:
+    head = f.read(_BLOCK)
+    if head[:3] != b"ISA" or len(head) < 107:
+        return None
+    ele, term = head[3:4], head[105:106]
+    if ele == term or ele.isalnum() or term.isalnum() or ele.isspace() or term.isspace():
+        return None
+    if [len(x) for x in head[:105].split(ele)] != list(_ISA_WIDTHS):
+        return None
+    suffix = b""
+    for brk in (b"\r\n", b"\n", b"\r"):
+        if head[106:106 + len(brk)] == brk:
+            suffix = brk
+            break
+    sep = term + suffix
+    ids = [b"ISA", b"IEA", b"GS", b"GE", b"ST", b"SE"]
+    lits = [(sep + i + ele, i) for i in ids]
+    segs: list[tuple[int, bytes, bytes]] = [(0, b"ISA", head[:105])]  # (offset, id, text)
+    base = 0
+    data = head
+    while True:
+        cut = data.rfind(term)
+        if cut < 0:
+            return None
+        # every terminator before ``cut`` is followed by the line break and then a segment id
+        if data.count(term, 0, cut) != data.count(sep, 0, cut + len(sep) - 1) or \
+                any(data.count(sep + w, 0, cut + len(sep)) for w in (b" ", b"\t", b"\r", b"\n")):
+            return None
+        found = []
+        for lit, i in lits:
+            pos = data.find(lit, 0, cut)
+            while pos >= 0:
+                start = pos + len(sep)
+                end = data.find(term, start)
+                found.append((base + start, i, data[start:end]))
+                pos = data.find(lit, pos + 1, cut)
+        found.sort()
+        segs.extend(found)
+        more = f.read(_BLOCK)
+        if not more:
+            tail = data[cut + len(sep):]
+            if tail.strip(b"\r\n"):
+                return None  # (a last segment without its terminator, or text after the last one)
+            break
+        base += cut
+        data = data[cut:] + more
+    return _plan(segs, ele, size, jobs)
+
+
+def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int) -> SplitPlan | None:
+    starts: list[int] = []  # byte offset of each ST
+    state = "file"  # file, isa, gs, st
+    gs08 = b""
+    for off, sid, text in segs:
+        fields = text.split(ele)
+        if sid == b"ISA":
+            if state != "file" or len(text) != 105 or text[3:4] != ele or \
+                    [len(x) for x in fields] != list(_ISA_WIDTHS) or fields[12] != b"00501":
+                return None
+            state = "isa"
+        elif sid == b"GS":
+            if state != "isa":
+                return None
+            gs08 = fields[8] if len(fields) > 8 else b""
+            state = "gs"
+        elif sid == b"ST":
+            if state != "gs" or len(fields) < 3 or fields[1] != b"837":
+                return None
+            version = fields[3] if len(fields) > 3 and fields[3] else gs08
+            if version not in _VERSIONS:
+                return None
+            starts.append(off)
+            state = "st"
+        elif sid == b"SE":
+            if state != "st":
+                return None
+            state = "gs"
+        elif sid == b"GE":
+            if state != "gs":
+                return None
+            state = "isa"
+        elif sid == b"IEA":
+            if state != "isa":
+                return None
+            state = "file"
+    if state != "file" or len(starts) < 2:
+        return None
+    # ranges by bytes: ROUNDS rounds of (this process's share, then one per worker)
+    shares = [PARENT_SHARE] + [1.0] * (jobs - 1)
+    unit = size / (ROUNDS * sum(shares))
+    ends: list[tuple[float, int]] = []  # (byte offset where the range ends, its owner)
+    at = 0.0
+    for _ in range(ROUNDS):
+        for k, w in enumerate(shares):
+            at += w * unit
+            ends.append((at, k))
+    first: list[int] = []
+    owners: list[int] = []
+    cur = 0
+    for t, off in enumerate(starts, 1):
+        while cur < len(ends) - 1 and off >= ends[cur][0]:
+            cur += 1
+        k = ends[cur][1]
+        if not owners or owners[-1] != k:
+            first.append(t)
+            owners.append(k)
+    plan = SplitPlan(len(starts), tuple(first), tuple(owners))
+    return plan if plan.workers() else None
+
+
+class SplitMismatch(InputChanged):
+    """A process read the transactions of a split file differently from the plan: the file
+    changed while the run read it (:func:`split_plan` splits only plain envelopes, which
+    every process reads alike)."""
+
+
+_Tag = tuple[int, int, int, int]
+
+
+def _tagged(eng: Engine, path: str, plan: SplitPlan, k: int, part: SplitPart) -> Iterator[tuple[_Tag, Any]]:
+    """The events of ``k``'s share of ``path`` (a skip-mode ``eng``), each with its place in
+    the events of one process: (region, event, 0, n) for a finding or a checked claim (n
+    counts this share's events), (region, event, 1, claim) for a verdict (every share's
+    verdicts of an interchange come at its end, in claim order), FileDone last."""
+    n = 0
+    for ev in eng._run_file(path, part=part):
+        if isinstance(ev, PartMark):
+            yield (2 * part.t + 1, 0, 0, 0), None
+            continue
+        if isinstance(ev, ClaimVerdict):
+            yield (part.region, part.at, 1, ev.result.claim_seq), ev
+        elif isinstance(ev, FileDone):
+            if part.t != plan.transactions:
+                raise SplitMismatch(path, f"the file changed while it was read ({part.t} transactions read "
+                                          f"where {plan.transactions} were found first)")
+            yield (_BIG, 0, 0, k), ev
+        else:
+            yield (part.region, part.at, 0, n), ev
+        n += 1
+
+
+class _SplitWorker:
+    """Callable (picklable): worker ``k``'s share of a split file (:class:`SplitPart`), its
+    tagged events (:func:`_tagged`) in part files ``w<k>-<n>.pickle``, each complete when it
+    appears (written, then renamed); a mark (tag, None) says it gives nothing more before tag."""
+
+    FLUSH = 2000  # events per part file at most
+
+    def __init__(self, tmpdir: str, options: RunOptions):
+        self.tmpdir = tmpdir
+        self.options = options
+
+    def __call__(self, work: tuple[str, dict[int, str], SplitPlan, int]) -> int:
+        path, dups, plan, k = work
+        eng = Engine(self.options, cross_claim="skip")
+        eng.dup_ics = dups
+        owner = plan.owner
+        part = SplitPart(lambda t: owner(t) == k, envelope=False)
+        buf: list[tuple[_Tag, Any]] = []
+        n_parts = 0
+
+        def flush() -> None:
+            nonlocal buf, n_parts
+            name = os.path.join(self.tmpdir, f"w{k}-{n_parts:06d}.pickle")
+            with open(name + ".tmp", "wb") as f:
+                write_batches(f, buf)
+            os.replace(name + ".tmp", name)
+            n_parts += 1
+            buf = []
+
+        def enter() -> None:  # (the start of a transaction of this worker's)
+            if owner(part.t - 1) != k:
+                buf.append(((2 * part.t, 0, 0, 0), None))
+                flush()
+
+        def left() -> None:  # (its end)
+            if owner(part.t + 1) != k:
+                buf.append(((2 * part.t + 1, 0, 0, 0), None))
+                flush()
+            elif len(buf) >= self.FLUSH // 4:
+                flush()
+
+        part.on_enter = enter
+        part.on_left = left
+        for tag, ev in _tagged(eng, path, plan, k, part):
+            if isinstance(ev, ClaimChecked):
+                ev = ClaimCheckedAt(ev.claim.seq, ev.keys, ev.reasons, ev.ctl)
+            buf.append((tag, ev))
+            if len(buf) >= self.FLUSH:
+                flush()
+        flush()
+        return n_parts
+
+
+def _next_part(d: str, k: int, n: int, fut: cf.Future[int]) -> list[tuple[_Tag, Any]] | None:
+    """The items of worker ``k``'s part file ``n`` once it is there (deleted once read); None
+    when the worker ended without it."""
+    name = os.path.join(d, f"w{k}-{n:06d}.pickle")
+    wait = 0.0005
+    while True:
+        if os.path.exists(name):
+            return list(read_batches(name))
+        if fut.done():
+            total = fut.result()  # (a worker's error is raised here)
+            if n >= total:
+                return None
+            continue
+        time.sleep(wait)
+        wait = min(wait * 2, 0.01)
+
+
+def _merged(local: Iterator[tuple[_Tag, Any]], d: str, futs: dict[int, cf.Future[int]], name: str
+            ) -> Iterator[EngineEvent]:
+    """The events of this process's share (``local``) and the workers' in the order of one
+    process, by their tags (each share's come in tag order); their file results summed.  An
+    event is given once no share can still give one before it: this process's share is read
+    on (computed) when it may, a worker's next part file waited for only when nothing else can
+    come first, so this follows the workers as they go, holding one part file of each at most."""
+    total = FileResult(file=name)
+    ks = [0, *sorted(futs)]
+    w = len(ks)
+    held: list[collections.deque[tuple[_Tag, Any]]] = [collections.deque() for _ in range(w)]
+    floor: list[_Tag] = [(0, 0, 0, 0)] * w  # share i gives nothing before floor[i] from now on
+    parts = [0] * w
+    done = [False] * w
+    while True:
+        # the share furthest behind: its next event if it holds one, else read it on
+        at: _Tag | None = None
+        i = -1
+        has = False
+        for j in range(w):
+            q = held[j]
+            if q:
+                key, h = q[0][0], True
+            elif done[j]:
+                continue
+            else:
+                key, h = floor[j], False
+            if at is None or key < at or (key == at and h and not has):
+                at, i, has = key, j, h
+        if i < 0:
+            break
+        if not has:
+            if i == 0:  # this process's share: its next event (computed here, never waits)
+                it = next(local, None)
+                if it is None:
+                    done[0] = True
+                else:
+                    floor[0] = it[0]
+                    if it[1] is not None:
+                        held[0].append(it)
+                continue
+            items = _next_part(d, ks[i], parts[i], futs[ks[i]])  # (a worker's: waits for it)
+            if items is None:
+                done[i] = True
+                continue
+            parts[i] += 1
+            if items:
+                floor[i] = items[-1][0]
+            held[i].extend(it for it in items if it[1] is not None)
+            continue
+        ev = held[i].popleft()[1]
+        if isinstance(ev, FileDone):
+            r = ev.result
+            total.claims += r.claims
+            total.accepted += r.accepted
+            total.rejected += r.rejected
+            total.errors += r.errors
+            total.warnings += r.warnings
+            total.infos += r.infos
+            total.could_not_read = total.could_not_read or r.could_not_read
+            continue
+        yield ev
+    yield FileDone(total)
+
+
+class _Tee:
+    """One read of the file for this process: the model events of its own share (and of
+    what every share reads: envelopes, the start and end of every transaction, findings)
+    for its engine (:meth:`mine`), the claims of the workers' transactions for the
+    cross-claim rules (:meth:`theirs`).  Each takes from the file as it needs; what the other
+    has not taken yet waits here (little: the merge takes the shares in file order)."""
+
+    def __init__(self, events: Iterator[ModelEvent], owner: Callable[[int], int]):
+        self.src = events
+        self.owner = owner
+        self.t = 0
+        self.own = True  # the transaction being read is this process's (or none is open)
+        self.mine_q: collections.deque[ModelEvent] = collections.deque()
+        self.theirs_q: collections.deque[Claim] = collections.deque()
+
+    def _pull(self) -> bool:
+        ev = next(self.src, None)
+        if ev is None:
+            return False
+        if isinstance(ev, TransactionStart):
+            self.t += 1
+            self.own = self.owner(self.t) == 0
+        elif not self.own:
+            if isinstance(ev, ClaimRead):
+                self.theirs_q.append(ev.claim)
+                return True
+            if isinstance(ev, HlRead):
+                return True
+        self.mine_q.append(ev)
+        return True
+
+    def mine(self) -> Iterator[ModelEvent]:
+        return self._take(self.mine_q)
+
+    def theirs(self) -> Iterator[Claim]:
+        return self._take(self.theirs_q)
+
+    def _take(self, q: collections.deque[T]) -> Iterator[T]:
+        while True:
+            while not q:
+                if not self._pull():
+                    return
+            yield q.popleft()
+
+
+def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
+               ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+    """One file split by transaction set: each worker runs the per-claim rules on its ranges
+    (:class:`SplitPart`) while this process runs them on its own (with the run's own
+    per-claim engine, as one process does), reads the workers' claims, puts the events back
+    in file order and runs the cross-claim rules on every claim as it comes
+    (:class:`TwoPhase`), so that the work overlaps."""
+    import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)
+    import multiprocessing
+
+    from .checks.twophase import TwoPhase
+    from .model.build import stream
+
+    path = os.fspath(src)
+    skip = eng._skip
+    assert skip is not None
+    d = tempfile.mkdtemp(prefix="edi837-split-", dir=tmpdir)
+    try:
+        dups = eng.scan_interchanges(path, path)
+        skip.dup_ics = dups
+        ctx = multiprocessing.get_context("spawn")
+        tp = TwoPhase(eng, tmpdir=d)
+        mine = plan.owner
+        workers = plan.workers()
+        with cf.ProcessPoolExecutor(max_workers=len(workers), mp_context=ctx) as ex:
+            work = _SplitWorker(d, options.serial)
+            futs = {k: ex.submit(work, (path, dups, plan, k)) for k in workers}
+            try:
+                part = SplitPart(lambda t: mine(t) == 0, envelope=True)
+                tee = _Tee(stream(path, path), mine)
+                part.model = tee.mine()
+                part.marks = True
+                local = _tagged(skip, path, plan, 0, part)
+                # the workers' claims are read here, from the same read of the file
+                tp.add_file(src, _merged(local, d, futs, path), tee.theirs(), name=path)
+            finally:
+                for fut in futs.values():
+                    fut.cancel()
+        yield from tp.files()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

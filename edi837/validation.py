@@ -179,7 +179,7 @@ def validate(paths_or_bytes: Input, *, jobs: int = 1, **options: Any) -> Report:
     opts.check()
     sources, skipped = _sources(paths_or_bytes)
     events: Iterator[EngineEvent]
-    if jobs > 1 and len(sources) > 1 and all(isinstance(s, str) for s in sources):
+    if jobs > 1 and sources and all(isinstance(s, str) for s in sources):
         from . import parallel
 
         events = parallel.validate(sources, jobs, opts)

@@ -33,7 +33,8 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from ..events import (ClaimChecked, ClaimRead, ClaimVerdict, EngineEvent, FileDone, FileStart, Found, GroupEnd,
-                      GroupStart, HlRead, InterchangeEnd, InterchangeStart, TransactionEnd, TransactionStart)
+                      GroupStart, HlRead, InterchangeEnd, InterchangeStart, ModelEvent, PartMark, TransactionEnd,
+                      TransactionStart)
 from ..findings import Finding, Severity
 from ..grammar.stream import line_cap as line_cap  # (the guide's line maximum; tests import it here)
 from ..model.build import stream
@@ -232,12 +233,17 @@ class Engine:
         for _src, evs in tp.files():
             yield from evs
 
-    def _run_file(self, source: Any, file: str | None = None) -> Iterator[EngineEvent]:
+    def _run_file(self, source: Any, file: str | None = None, part: SplitPart | None = None
+                  ) -> Iterator[EngineEvent]:
         name = _name(source, file)
         res = FileResult(file=name)
         ctx = Context(self, name)
+        # part: a worker's share of a file split by transaction (see SplitPart); emit: whether the
+        # findings being read are this process's to give (always, without a part)
+        emit = True
         try:
-            st = stream(source, name)
+            st = stream(source, name) if part is None else \
+                part.model if part.model is not None else stream(source, name, skip_tx=part.skips)
         except ReadError as e:
             res.could_not_read = True
             f = Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message, file=name, snip=1)
@@ -277,7 +283,9 @@ class Engine:
                 f.claim_id = claim.claim_id
                 if f.line_number is None:
                     f.line_number = line_of(claim, f.segment_seq)
-            if f.severity is Severity.ERROR:
+            if not emit:  # (another process gives it: only what it does to the verdicts counts here)
+                pass
+            elif f.severity is Severity.ERROR:
                 res.errors += 1
             elif f.severity is Severity.WARNING:
                 res.warnings += 1
@@ -315,9 +323,23 @@ class Engine:
                 for p in pending.drain():
                     yield ClaimVerdict(self._verdict(p, res))
 
+        if part is not None:
+            emit = part.envelope
         try:
             for ev in st:
                 out: list[Finding] = []
+                if part is not None:
+                    if isinstance(ev, TransactionStart):
+                        part.t += 1
+                        part.region = 2 * part.t
+                        part.at = 0
+                        emit = part.owns(part.t)
+                        if emit and part.on_enter is not None:
+                            part.on_enter()
+                        elif not emit and part.marks:
+                            yield PartMark()
+                    elif part.region & 1:
+                        part.at += 1
                 if isinstance(ev, ClaimRead):
                     claim = ev.claim
                     first_seq, last_seq = _seq_span(claim.loop)
@@ -389,7 +411,10 @@ class Engine:
                     for ch in checkers:
                         out.extend(ch.on_event(ev) or ())
                 for f in suppress_cascades(out):
-                    yield Found(note(f))
+                    if emit:
+                        yield Found(note(f))
+                    else:
+                        note(f)
                 match ev:
                     case HlRead():
                         pass
@@ -397,6 +422,12 @@ class Engine:
                         cur_hl_kind = None
                         yield from settle("transaction")
                         ctl[2] = ""
+                        if part is not None:
+                            if emit and part.on_left is not None:
+                                part.on_left()
+                            part.region = 2 * part.t + 1
+                            part.at = 0
+                            emit = part.envelope
                     case GroupEnd():
                         # transaction flags were folded into pending claims already
                         cur_hl_kind = None
@@ -409,16 +440,27 @@ class Engine:
                     case _:
                         cur_hl_kind = None
             out = []
+            if part is not None:  # (the end of the file: one more place, outside any transaction)
+                if not part.region & 1:
+                    part.region, part.at = 2 * part.t + 1, 0
+                part.at += 1
+                emit = part.envelope
             for ch in checkers:
                 fin = getattr(ch, "finish", None)
                 if fin is not None:
                     out.extend(fin() or ())
             for f in suppress_cascades(out):
-                yield Found(note(f))
+                if emit:
+                    yield Found(note(f))
+                else:
+                    note(f)
         except ReadError as e:
             res.could_not_read = True
-            yield Found(note(Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message,
-                                           file=name, snip=1)))
+            if part is not None:
+                part.region, part.at, emit = 1 << 61, 0, part.envelope  # (after every place but the end)
+            rdr = note(Finding(rule="RDR-007", severity=Severity.ERROR, message=e.message, file=name, snip=1))
+            if emit:
+                yield Found(rdr)
         # end of file: whatever is still open settles now
         for lvl in ("transaction", "group"):
             if env[lvl]:
@@ -599,6 +641,40 @@ class Engine:
         fin = self.options.on_finish
         if fin is not None:
             fin()
+
+
+class SplitPart:
+    """One worker's share of a file split by transaction set (``validate --jobs N`` on one
+    file, edi837/parallel.py): :meth:`Engine._run_file` reads the whole file, but parses and
+    checks only the transactions it ``owns`` (by ordinal among the file's 837 transactions,
+    from 1); the body of any other is counted, not read (its ST and SE still pass through the
+    checkers, so what spans transactions -- control numbers, counts -- is as in one process).
+    The findings of a transaction not owned, and those outside every transaction unless
+    ``envelope``, are not given (nor counted in the file result), but still settle the verdicts
+    of the claims they enclose.
+
+    While the events are read, ``region`` and ``at`` say where the event being read is, so
+    that the parts' events can be put back in the order of one process: ``region`` 2t inside
+    transaction t, 2t + 1 after it (1 before the first); ``at`` the model event's ordinal in
+    an odd region (every part reads the same events there), 0 in a transaction."""
+
+    def __init__(self, owns: Callable[[int], bool], envelope: bool):
+        self.owns = owns
+        self.envelope = envelope
+        self.t = 0
+        self.region = 1
+        self.at = 0
+        # called at the start and at the end of each transaction it owns (a worker writes out
+        # what it holds and how far it is)
+        self.on_enter: Callable[[], None] | None = None
+        self.on_left: Callable[[], None] | None = None
+        # the model events to read (all claims built, those of other shares left out), in place of
+        # the file's own stream with the bodies of other shares' transactions skipped
+        self.model: Iterator[ModelEvent] | None = None
+        self.marks = False  # a PartMark at the start of each transaction not its own
+
+    def skips(self, n: int) -> bool:
+        return not self.owns(n)
 
 
 def _name(source: Any, file: str | None) -> str:

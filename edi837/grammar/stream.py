@@ -12,9 +12,9 @@ same file), and :class:`Found`.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from ..events import (ClaimChunk, Found, GeSeen, GsSeen, HeaderChunk, HlChunk, IeaSeen, IsaSeen,
+from ..events import (BodySkipped, ClaimChunk, Found, GeSeen, GsSeen, HeaderChunk, HlChunk, IeaSeen, IsaSeen,
                       OtherSegment, SeSeen, StructureEvent)
 from ..findings import Finding, Severity
 from ..reader import SegmentReader
@@ -135,6 +135,8 @@ _FEWEST_LINES = 50  # the lower of the two guides' line maximums (837P)
 MAX_CLAIM_SEGMENTS = 50_000
 # segment ids that open, close or count something inside a transaction (the rest are only gathered)
 _IN_ST_MARKS = frozenset(("HL", "CLM", "SE", "ST", "GE", "IEA", "GS", "ISA", "LX"))
+# segment ids that end the body of a transaction that is not read (Structurer.skip_tx)
+_BODY_ENDS = frozenset(("SE", "ST", "GE", "IEA", "GS", "ISA"))
 
 
 def overflow_finding(claim_first: Segment, kind: str | None, overflow: tuple[int, int | None, int],
@@ -184,6 +186,9 @@ class Structurer:
         # carries a flat loop (the claim's segments in file order) and the template (ClaimChunk.shape)
         self.claim_loops = True
         self.shape: object = None  # the template of the last chunk (ClaimChunk.shape)
+        # skip_tx(n) true: the body of the file's n-th 837 transaction read (from 1) is not parsed,
+        # only counted (BodySkipped after its header chunk; edi837/parallel.py, one file on many cores)
+        self.skip_tx: Callable[[int], bool] | None = None
 
     def _parser(self, kind: str) -> ChunkParser:
         p = self.parsers.get(kind)
@@ -247,6 +252,11 @@ class Structurer:
         lx = 0
         over: list[int] | None = None
         watch = False  # the open chunk is a claim's (CLM ...): its lines are counted
+        skip_tx = self.skip_tx
+        n_tx = 0  # 837 transactions read so far
+        lite = False  # the open transaction's body is not read (skip_tx)
+        body = False  # inside that body: segments and claims are counted
+        body_n = body_claims = 0
 
         def flush(end: int | None = None) -> Iterator[StructureEvent]:
             """The gathered chunk's event; ``end``: the byte offset of the segment after it (None:
@@ -297,7 +307,24 @@ class Structurer:
                 findings.clear()
             sid = seg.fields[0]
             if in_st:
+                if body:
+                    if sid not in _BODY_ENDS:
+                        body_n += 1
+                        if sid == "CLM":
+                            body_claims += 1
+                        continue
+                    body = False
+                    if held:
+                        found, held = held, []
+                        yield from map(Found, found)
+                    yield BodySkipped(body_n, body_claims)
                 if sid in _IN_ST_MARKS:
+                    if lite and (sid == "HL" or sid == "CLM"):
+                        yield from flush(seg.offset)  # (the header chunk)
+                        body = True
+                        body_n = 1
+                        body_claims = 1 if sid == "CLM" else 0
+                        continue
                     if sid == "HL" or sid == "CLM":
                         yield from flush(seg.offset)
                         if sid == "HL":
@@ -429,6 +456,8 @@ class Structurer:
                         segment_seq=seg.seq, line=seg.line, byte_offset=seg.offset, segment_id="ST",
                         element="ST03", transaction=seg[2]))
                 in_st = True
+                n_tx += 1
+                lite = skip_tx is not None and skip_tx(n_tx)
                 chunk_start = "header"
                 chunk = [seg]
                 toks = ["ST"]
@@ -451,6 +480,11 @@ class Structurer:
                 yield IeaSeen(seg)
             else:
                 yield OtherSegment(seg)
+        if body:
+            if held:
+                found, held = held, []
+                yield from map(Found, found)
+            yield BodySkipped(body_n, body_claims)
         if in_st or skipping:
             last = chunk[-1] if chunk else None
             yield from flush()

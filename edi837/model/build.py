@@ -18,11 +18,11 @@ memory does not grow with the file.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, cast
+from typing import Any, Callable, Iterator, cast
 
 import attrs
 
-from ..events import (ClaimChunk, ClaimRead, Found, GeSeen, GroupEnd, GroupStart, GsSeen, HeaderChunk,
+from ..events import (BodySkipped, ClaimChunk, ClaimRead, Found, GeSeen, GroupEnd, GroupStart, GsSeen, HeaderChunk,
                       HlChunk, HlRead, IeaSeen, InterchangeEnd, InterchangeStart, IsaSeen, ModelEvent,
                       OtherSegment, SeSeen, TransactionEnd, TransactionStart)
 from ..grammar.loop import Loop
@@ -69,8 +69,12 @@ class ClaimLoopRead:
         return c
 
 
-def stream(source: Any, file: str | None = None, keep: bool = False) -> Iterator[ModelEvent]:
-    return cast(Iterator[ModelEvent], _stream(source, file, keep, True))
+def stream(source: Any, file: str | None = None, keep: bool = False,
+           skip_tx: Callable[[int], bool] | None = None) -> Iterator[ModelEvent]:
+    """The model events of one file.  ``skip_tx(n)`` true: the claims and HL loops of the
+    file's n-th 837 transaction are counted, not read (its start and end still come; see
+    :class:`edi837.grammar.stream.Structurer`)."""
+    return cast(Iterator[ModelEvent], _stream(source, file, keep, True, skip_tx))
 
 
 def loop_stream(source: Any, file: str | None = None) -> Iterator[ModelEvent | ClaimLoopRead]:
@@ -79,8 +83,10 @@ def loop_stream(source: Any, file: str | None = None) -> Iterator[ModelEvent | C
     return _stream(source, file, False, False)
 
 
-def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator[ModelEvent | ClaimLoopRead]:
+def _stream(source: Any, file: str | None, keep: bool, claims: bool,
+            skip_tx: Callable[[int], bool] | None = None) -> Iterator[ModelEvent | ClaimLoopRead]:
     ev = events(source, file)
+    ev.skip_tx = skip_tx
     ev.claim_loops = claims  # (ClaimLoopRead: a claim whose segments are all in place comes flat)
     fname = ev.file
     ic: Interchange | None = None
@@ -144,6 +150,11 @@ def _stream(source: Any, file: str | None, keep: bool, claims: bool) -> Iterator
                     if keep:
                         grp.transactions.append(tx)
                 yield TransactionStart(tx)
+            case BodySkipped(n, k):
+                claim_seq += k
+                if tx is not None:
+                    tx.claim_count += k
+                    tx.segment_count += n
             case SeSeen(seg):
                 if tx is not None:
                     tx.se = seg

@@ -1,0 +1,211 @@
+"""validate/gate --jobs N on one file: the file is split by transaction set across the
+workers (edi837/parallel.py, "one file on many cores") and the output is that of one job."""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import gzip
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from edi837 import parallel
+from edi837.checks.engine import Engine
+from edi837.checks.options import RunOptions
+from edi837.outputs.report import JsonReport, TextReport, write_events
+
+from shared_corpus import CORPUS, needs_corpus, rows
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+FILES = sorted(glob.glob(str(FIXTURES / "*.x12"))) + sorted(glob.glob(str(FIXTURES / "invalid" / "*.x12")))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from generate import generate  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _split_small_files(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_SPLIT_BYTES", 0)
+
+
+def _reports(events) -> tuple[str, str]:
+    evs = list(events)
+    out = []
+    for make in (lambda f: JsonReport(f), lambda f: TextReport(f, show_info=True)):
+        buf = io.StringIO()
+        write_events(iter(evs), make(buf))
+        out.append(buf.getvalue())
+    return out[0], out[1]
+
+
+def _same_as_one_job(path: str, tmp_path: Path, jobs=(2, 3)) -> None:
+    one = _reports(Engine(RunOptions()).run([path]))
+    for j in jobs:
+        got = _reports(parallel.validate([path], j, RunOptions(), tmpdir=str(tmp_path)))
+        assert got[0] == one[0], (path, j, "json")
+        assert got[1] == one[1], (path, j, "text")
+    assert not list(tmp_path.iterdir())  # part and spool files removed
+
+
+def _concat(tmp_path: Path, name: str, parts: list[Path]) -> str:
+    out = tmp_path / name
+    out.write_bytes(b"".join(p.read_bytes() for p in parts))
+    return str(out)
+
+
+def test_plan_plain_files_only(tmp_path):
+    p = tmp_path / "p.x12"
+    generate(str(p), 40, "837P", claims_per_st=4, seed=1)
+    plan = parallel.split_plan(str(p), 2)
+    assert plan is not None and plan.transactions == 10 and plan.workers() == [1]
+    assert plan.owner(1) == 0 and {plan.owner(t) for t in range(1, 11)} == {0, 1}
+    assert parallel.split_plan(str(p), 1) is None
+    assert parallel.split_plan(str(p), 2, min_bytes=10**9) is None
+    one = tmp_path / "one.x12"
+    generate(str(one), 40, "837P", claims_per_st=40, seed=1)
+    assert parallel.split_plan(str(one), 2) is None  # one transaction
+    z = tmp_path / "p.x12.gz"
+    z.write_bytes(gzip.compress(p.read_bytes()))
+    assert parallel.split_plan(str(z), 2) is None
+    data = p.read_bytes()
+    # anything but a plain envelope is read by one process
+    for bad in (data.replace(b"~\nSE*", b"~\nXX*", 1), b" " + data, data.replace(b"~", b"~\n", 3),
+                data[:-5], data.replace(b"ST*837*", b"ST*835*", 1),
+                data.replace(b"005010X222A1", b"004010X098A1")):
+        b = tmp_path / "bad.x12"
+        b.write_bytes(bad)
+        assert parallel.split_plan(str(b), 2) is None, bad[:40]
+    assert parallel.split_plan(str(tmp_path / "missing.x12"), 2) is None
+    assert parallel.split_plan(str(tmp_path), 2) is None
+
+
+@pytest.mark.parametrize("kind,claims,per_st,seed,jobs", [
+    ("837P", 60, 1, 0, (2, 3)),  # one claim per transaction
+    ("837P", 90, 7, 3, (2,)),
+    ("837I", 60, 4, 5, (2,)),
+])
+def test_generated_same_as_one_job(tmp_path, kind, claims, per_st, seed, jobs):
+    p = tmp_path / "g.x12"
+    generate(str(p), claims, kind, claims_per_st=per_st, seed=seed)
+    assert parallel.split_plan(str(p), 2) is not None
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(p), d, jobs)
+
+
+def test_interchanges_sent_twice_and_mixed_kinds(tmp_path):
+    """Several interchanges in one file, two of them with the same ISA13 (S1-ENV-009, which
+    spans transactions of different workers), 837P and 837I."""
+    parts = []
+    for i, (kind, seed) in enumerate([("837P", 0), ("837I", 1), ("837P", 0)]):
+        q = tmp_path / f"part{i}.x12"
+        generate(str(q), 12, kind, claims_per_st=3, seed=seed)
+        parts.append(q)
+    path = _concat(tmp_path, "multi.x12", parts)
+    plan = parallel.split_plan(path, 3)
+    assert plan is not None and plan.transactions == 12
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(path, d, (3,))
+    assert "S1-ENV-009" in _reports(Engine(RunOptions()).run([path]))[0]
+
+
+def test_findings_in_every_share(tmp_path):
+    """Claims with errors in the transactions of each share; an SE01 count and a GE01
+    count that are wrong (the group's error rejects claims of every share)."""
+    p = tmp_path / "g.x12"
+    generate(str(p), 40, "837P", claims_per_st=2, seed=7)
+    data = p.read_bytes()
+    data = data.replace(b"~\nCLM*", b"~\nCLM*X", 5)  # (a claim id changed: still a CLM segment)
+    i = data.index(b"~\nSE*") + 5
+    data = data[:i] + b"9" + data[i:]  # SE01 wrong in the first transaction
+    data = data.replace(b"~\nGE*20*", b"~\nGE*21*", 1)
+    data = data.replace(b"*19700101", b"*19700132")  # bad dates, if any
+    p.write_bytes(data)
+    if parallel.split_plan(str(p), 2) is None:
+        pytest.skip("the generator's layout changed")
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(p), d, (2,))
+    one = _reports(Engine(RunOptions()).run([str(p)]))[0]
+    assert "S1-ENV-008" in one and "S1-ENV-005" in one
+
+
+def test_fixtures_fall_back_or_agree(tmp_path):
+    d = tmp_path / "tmp"
+    d.mkdir()
+    split = 0
+    for f in FILES:
+        if parallel.split_plan(f, 2) is None:
+            continue  # read by one process: the one-job path itself
+        split += 1
+        _same_as_one_job(f, d, jobs=(2,))
+    assert split >= 1  # multi_envelope.x12
+
+
+def test_cli_single_file_jobs(tmp_path):
+    from click.testing import CliRunner
+
+    from edi837.cli import main
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 30, "837P", claims_per_st=3, seed=2)
+    outs = []
+    for j in (1, 2):
+        out = tmp_path / f"r{j}.txt"
+        res = CliRunner().invoke(main, ["validate", "--jobs", str(j), "-o", str(out), str(p)])
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.output
+        outs.append((res.exit_code, out.read_bytes()))
+    assert outs[0] == outs[1]
+
+
+def test_gate_single_file_jobs(tmp_path, monkeypatch):
+    from edi837.gate import gate
+
+    monkeypatch.setattr(parallel, "GATE_SPLIT", True)  # (off by default: see GATE_SPLIT)
+    p = tmp_path / "g.x12"
+    generate(str(p), 30, "837P", claims_per_st=2, seed=4)
+    data = p.read_bytes().replace(b"~\nCLM*", b"~\nCLM*X", 3)
+    p.write_bytes(data.replace(b"~\nGE*15*", b"~\nGE*16*", 1))
+    assert parallel.split_plan(str(p), 2) is not None
+    got = []
+    for j in (1, 2):
+        out = tmp_path / f"out{j}"
+        gate([str(p)], str(out), control_number=1, now=datetime.datetime(2026, 1, 15, 6, 0), jobs=j)
+        got.append({q.name: q.read_bytes() for q in sorted(out.rglob("*")) if q.is_file()})
+    assert got[0] == got[1] and len(got[0]) >= 3
+
+
+@needs_corpus
+def test_shared_corpus_files(tmp_path):
+    d = tmp_path / "tmp"
+    d.mkdir()
+    for row in rows():
+        f = str(CORPUS / row["file"])
+        if os.path.exists(f) and parallel.split_plan(f, 2) is not None:
+            _same_as_one_job(f, d, jobs=(2,))
+
+
+def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch):
+    """Every process checks that it read the planned transactions (the file changed while
+    the run read it): exit 2 and a message, no traceback, no output file."""
+    import attrs
+    from click.testing import CliRunner
+
+    from edi837.cli import main
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 20, "837P", claims_per_st=2, seed=2)
+    plan = parallel.split_plan
+    monkeypatch.setattr(parallel, "split_plan",
+                        lambda path, jobs, m=None: attrs.evolve(plan(path, jobs, 0), transactions=11))
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["validate", "--jobs", "2", "--format", "json", "-o", str(out), str(p)])
+    assert res.exit_code == 2, res.output
+    assert "the file changed while it was read" in res.output and "Traceback" not in res.output
+    assert not out.exists()
