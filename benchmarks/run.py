@@ -419,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large", default="",
                     help="claim counts run with edi837 validate and lines only, for the memory "
                          "target (e.g. 1000000; the file is about 380 MB)")
+    ap.add_argument("--large-kinds", default="",
+                    help="the kinds run at the --large sizes (default: every one of --kinds)")
     ap.add_argument("--timeout", type=float, default=900.0, help="per-run time limit, seconds")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each command (median reported)")
     ap.add_argument("--instructions", type=int, default=0, metavar="MAX",
@@ -443,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     skipped: list[str] = []
     for kind in kinds:
-        for n in sizes + [n for n in large if n not in sizes]:
+        large_kinds = [k.strip().upper() for k in a.large_kinds.split(",") if k.strip()] or kinds
+        for n in sizes + [n for n in large if n not in sizes and kind in large_kinds]:
             path = ensure_file(kind, n)
             segs = split_count(str(path))
             file_rows = []
