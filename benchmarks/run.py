@@ -463,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
                      "rss": 0.0, "status": 0, "ratio": None, "floor": None, "instructions": None}
                 todo.append((r, command(tool, str(path), use_cli)))
                 file_rows.append(r)
-            for _ in range(max(1, a.repeat)):  # interleaved: tool 1, tool 2, ..., tool 1, ...
+            # interleaved: tool 1, tool 2, ..., tool 1, ...; a --large size once (it is the memory target)
+            for _ in range(max(1, a.repeat) if n in sizes else 1):
                 for r, cmd in todo:
                     if r["status"] != 0:
                         continue
