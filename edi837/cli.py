@@ -114,8 +114,10 @@ def _run_failure() -> Iterator[None]:
         yield
     except Exception as e:
         # (the classes are looked up when something is raised: the modules that raise them are
-        # imported by the run, and `edi837 lines` of one job imports neither)
-        if isinstance(e, _loaded("concurrent.futures.process", "BrokenProcessPool")):
+        # imported by the run, and `edi837 lines` of one job imports neither up front)
+        from .parallel import broken_pool  # (the gate's test too; imported only once something is raised)
+
+        if broken_pool(e):
             logs.say(log, logging.ERROR, f"edi837: a worker process stopped: {e}", event="worker failure")
             sys.exit(EXIT_CANNOT_RUN)
         if isinstance(e, _loaded("edi837.checks.twophase", "InputChanged")):
