@@ -59,20 +59,14 @@ def render() -> str:
 
 def _code_runs(codes: frozenset[str]) -> str:
     """``codes`` sorted, runs of consecutive numeric codes of one width written as ``a-b``."""
-    out: list[str] = []
-    run: list[str] = []
+    runs: list[list[str]] = []
     for c in sorted(codes):
-        if run and c.isdigit() and run[-1].isdigit() and len(c) == len(run[-1]) and int(c) == int(run[-1]) + 1:
-            run.append(c)
-            continue
-        if run:
-            out.append(run[0] if len(run) < 3 else f"{run[0]}-{run[-1]}")
-            out.extend(run[1:] if len(run) == 2 else [])
-        run = [c]
-    if run:
-        out.append(run[0] if len(run) < 3 else f"{run[0]}-{run[-1]}")
-        out.extend(run[1:] if len(run) == 2 else [])
-    return ", ".join(out)
+        last = runs[-1][-1] if runs else ""
+        if c.isdigit() and last.isdigit() and len(c) == len(last) and int(c) == int(last) + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(r) for r in runs)
 
 
 def _called_for(r: Rule) -> str:
