@@ -281,6 +281,9 @@ class GuideChecker:
         self._ec_stats: dict[Any, list[int]] = {}
         self._ec_delims: Any = None
         self._cap: list[_Cap] = []
+        # what one element's value checks find, per (element spec, value[, format qualifier value]):
+        # see _elements_calc (they depend on nothing else); bounded as _ec
+        self._vmemo: dict[tuple[Any, ...], tuple[_Cap, ...]] = {}
         # loop-unit results per structure key, see _unit
         self._units: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         self._rec: dict[int, int] | None = None  # while recording: id(segment) -> index in the unit
@@ -307,7 +310,7 @@ class GuideChecker:
                     ld = self.gi.loop(lp.path)
                     if ld is not None:
                         self._unit(lp, ld)
-                    self._count_claim(lp)
+                    self._count_claim(lp, ld)
             case HlRead(lp):
                 self._hl(lp)
             case TransactionStart(tx):
@@ -428,13 +431,13 @@ class GuideChecker:
         if ld is not None:
             self._unit(lp, ld, hl_unit=True)
 
-    def _count_claim(self, lp: Any) -> None:
+    def _count_claim(self, lp: Any, ld: Any) -> None:
+        """``ld``: the guide's loop at ``lp.path`` (None: none)."""
         par = lp.parent
         if par is not self.claims_hl:
             self.claims_hl = par
             self.claims_here = 0
         self.claims_here += 1
-        ld = self.gi.loop(lp.path) if self.gi is not None else None
         if ld is not None and ld.repeat is not None and self.claims_here == ld.repeat + 1 and lp.segments:
             self._e("S2-LOOP-002", f"Loop 2300 Claim Information repeats more than {ld.repeat} times under one "
                     "subscriber/patient", lp.segments[0])
@@ -461,9 +464,10 @@ class GuideChecker:
             if len(self._units) >= _EC_MAX:
                 self._units.clear()
             self._units[key] = script
+        elements = self._elements
         for op in script:
             if op[0]:
-                self._elements(segs[op[1]], op[2])
+                elements(segs[op[1]], op[2])
             else:
                 _, i, rule, msg, element, value, severity = op
                 self._e(rule, msg, segs[i], element, value, severity)
@@ -640,6 +644,8 @@ class GuideChecker:
         sid = f[0]
         rep = d.repetition
         comp = d.component
+        cap = self._cap
+        vmemo = self._vmemo
         if n > sp.nmax:
             if any(f[i] for i in range(sp.nmax + 1, n + 1)):
                 self._c("S1-SEG-001", f"{sid} has {n} elements; the segment defines only {sp.nmax}",
@@ -658,6 +664,19 @@ class GuideChecker:
             if es.usage == "N":
                 self._c("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
                         es.xid, v)
+                continue
+            if es.comps is None and not (rep and rep in v):
+                # (the usual case, inline: one simple value, which the loop below would take as
+                # its only repetition); what _value and _format find depends only on the element,
+                # its value and (a date) its format qualifier's value, and values repeat across
+                # segments that do not (a claim's CLM01 differs, its CLM02 and CLM05 recur)
+                fs = es.fmt
+                vkey = (es, v) if fs is None else (es, v, f[fs.i] if fs.i <= n else "")
+                got = vmemo.get(vkey)
+                if got is None:
+                    got = self._value_found(vkey)
+                if got:
+                    cap.extend(got)
                 continue
             reps: Sequence[str]
             if rep and rep in v and sid != "ISA":
@@ -686,9 +705,14 @@ class GuideChecker:
                             self._c("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
                                     f"{pv!r}", cs.xid, pv)
                             continue
-                        if self._value(cs, pv) and cs.fmt is not None:
-                            fi = cs.fmt.i
-                            self._format(cs, pv, parts[fi - 1] if fi <= np else "")
+                        # (memoized as a simple element's value, above)
+                        fs = cs.fmt
+                        vkey = (cs, pv) if fs is None else (cs, pv, parts[fs.i - 1] if fs.i <= np else "")
+                        got = vmemo.get(vkey)
+                        if got is None:
+                            got = self._value_found(vkey)
+                        if got:
+                            cap.extend(got)
                 else:
                     if not rv:  # an empty repetition ('A^^B'): nothing to check
                         continue
@@ -697,6 +721,21 @@ class GuideChecker:
                         self._format(es, rv, f[fi] if fi <= n else "")
         if sp.syntax:
             self._syntax(f, sp)
+
+    def _value_found(self, vkey: tuple[Any, ...]) -> tuple[_Cap, ...]:
+        """What :meth:`_value` and (when it passes a date) :meth:`_format` find of one value, for
+        ``vkey`` (element spec, value[, its format qualifier's value]); kept in ``_vmemo``."""
+        es, v = vkey[0], vkey[1]
+        outer, self._cap = self._cap, []
+        if self._value(es, v) and es.fmt is not None:
+            self._format(es, v, vkey[2])
+        got = tuple(self._cap)
+        self._cap = outer
+        vmemo = self._vmemo
+        if len(vmemo) >= _EC_MAX:
+            vmemo.clear()
+        vmemo[vkey] = got
+        return got
 
     def _format(self, es: _ESpec, v: str, fmt: str) -> None:
         """``v`` against the date/time format its qualifier ``fmt`` names (an unknown or missing
@@ -711,62 +750,65 @@ class GuideChecker:
                     es.xid, v)
 
     def _value(self, es: _ESpec, v: str) -> bool:
-        """Data type, code, length and pattern checks of one non-empty value; True if none failed."""
-        cap = self._cap
-        n0 = len(cap)
-        self._value1(es, v)
-        if len(cap) == n0:  # (the usual case: nothing found)
-            return True
-        return all(c[0] == "S2-ELE-005" for c in cap[n0:])  # a trailing-space warning is no verdict on the value
-
-    def _value1(self, es: _ESpec, v: str) -> None:
+        """Data type, code, length and pattern checks of one non-empty value; True if none failed
+        (a trailing-space warning, S2-ELE-005, is no verdict on the value).  Each check that finds
+        something other than S2-ELE-005 says False where it says it."""
         if not v:
-            return
+            return True
         dt = es.dt
         L = len(v)
-        xid = es.xid
         if dt == "AN" or dt == "ID":
             if m := _BAD_CHAR.search(v):
                 bad = m.group(0)
-                self._c("S1-ELE-001", f"{xid} {es.name} {v!r} holds a character X12 does not allow ({bad!r})",
-                        xid, v)
-                return
+                self._c("S1-ELE-001", f"{es.xid} {es.name} {v!r} holds a character X12 does not allow ({bad!r})",
+                        es.xid, v)
+                return False
             if v[-1] == " " and len(v.rstrip()) >= es.minl:
-                self._c("S2-ELE-005", f"{xid} {es.name} {v!r} has trailing spaces", xid, v)
+                self._c("S2-ELE-005", f"{es.xid} {es.name} {v!r} has trailing spaces", es.xid, v)
         elif dt and dt[0] == "N":
             digits = v[1:] if v[0] == "-" else v
             if not digits.isdigit() or not digits.isascii():
-                self._c("S1-ELE-001", f"{xid} {es.name} {v!r} is not a whole number", xid, v)
-                return
+                self._c("S1-ELE-001", f"{es.xid} {es.name} {v!r} is not a whole number", es.xid, v)
+                return False
             L = len(digits)
         elif dt == "R":
             if not _R.fullmatch(v) or v in ("-", ""):
-                self._c("S1-ELE-001", f"{xid} {es.name} {v!r} is not a number", xid, v)
-                return
-            L = sum(1 for c in v if c.isdigit())
+                self._c("S1-ELE-001", f"{es.xid} {es.name} {v!r} is not a number", es.xid, v)
+                return False
+            # its digits: _R took an optional '-', ASCII digits and at most one '.' (str.isdigit
+            # is true of exactly the ASCII digits among those characters)
+            L = len(v) - (v[0] == "-") - ("." in v)
         elif dt == "DT":
             if not s1.valid_date(v):
-                self._c("S1-ELE-004", f"{xid} {es.name} {v!r} is not a valid date (CCYYMMDD)", xid, v)
-                return
+                self._c("S1-ELE-004", f"{es.xid} {es.name} {v!r} is not a valid date (CCYYMMDD)", es.xid, v)
+                return False
         elif dt == "TM":
             if not s1.valid_time(v):
-                self._c("S1-ELE-005", f"{xid} {es.name} {v!r} is not a valid time (HHMM)", xid, v)
-                return
-        if es.codes is not None:
-            if v not in es.codes:  # a code error says it all: no length finding on the same value
-                shown = sorted(es.codes)
-                self._c("S2-ELE-003", f"{xid} {es.name} {v!r} is not a valid code here (allowed: "
-                        f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", xid, v)
-            return
+                self._c("S1-ELE-005", f"{es.xid} {es.name} {v!r} is not a valid time (HHMM)", es.xid, v)
+                return False
+        codes = es.codes
+        if codes is not None:
+            if v in codes:
+                return True
+            # a code error says it all: no length finding on the same value
+            shown = sorted(codes)
+            self._c("S2-ELE-003", f"{es.xid} {es.name} {v!r} is not a valid code here (allowed: "
+                    f"{', '.join(shown[:12])}{'...' if len(shown) > 12 else ''})", es.xid, v)
+            return False
+        ok = True
         if es.minl and L < es.minl:
-            self._c("S1-ELE-002", f"{xid} {es.name} {v!r} is too short: at least {es.minl} characters",
-                    xid, v)
+            self._c("S1-ELE-002", f"{es.xid} {es.name} {v!r} is too short: at least {es.minl} characters",
+                    es.xid, v)
+            ok = False
         elif es.maxl and L > es.maxl:
-            self._c("S1-ELE-003", f"{xid} {es.name} {v!r} is too long: at most {es.maxl} characters",
-                    xid, v)
+            self._c("S1-ELE-003", f"{es.xid} {es.name} {v!r} is too long: at most {es.maxl} characters",
+                    es.xid, v)
+            ok = False
         if es.rx is not None and not es.rx.search(v):
-            self._c("S2-ELE-004", f"{xid} {es.name} {v!r} does not have the required form "
-                    f"(pattern {es.rx.pattern})", xid, v)
+            self._c("S2-ELE-004", f"{es.xid} {es.name} {v!r} does not have the required form "
+                    f"(pattern {es.rx.pattern})", es.xid, v)
+            ok = False
+        return ok
 
     def _syntax(self, f: list[str], sp: _SSpec) -> None:
         sid = f[0]
