@@ -334,10 +334,12 @@ def _provider(role: str, loop: Loop | None, prv_loop: Loop | None = None) -> Pro
     if loop is None:
         return None
     nm1 = loop.segments[0]
-    name = nm1[3] if nm1[2] == "2" else " ".join(x for x in (nm1[4], nm1[3]) if x)
+    last, first = nm1[3], nm1[4]
+    # a person: "first last", or whichever of the two is given
+    name = last if nm1[2] == "2" else f"{first} {last}" if first and last else first or last
     prv = (prv_loop or loop).seg("PRV")
-    p = Provider(role=role, name=name, npi=nm1[9] if nm1[8] == "XX" else "", entity_type=nm1[2],
-                 loop=loop, npi_segment=nm1)
+    # (role, name, npi, taxonomy, entity_type, loop, npi_segment: positional, see build_claim)
+    p = Provider(role, name, nm1[9] if nm1[8] == "XX" else "", "", nm1[2], loop, nm1)
     if prv is not None and prv[2] == "PXC":
         p.taxonomy = prv[3]
         p.taxonomy_segment = prv
@@ -393,19 +395,15 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
     """The claim view of a 2300 loop.  ``enclosing`` (one per stream) reuses
     what was read from the same HL loops for the previous claim."""
     clm = loop.segments[0]
-    c = Claim(loop=loop, kind=kind, seq=seq, file=file, transaction=transaction,
-              billing_loop=billing, subscriber_loop=subscriber, patient_loop=patient)
-    c.claim_id = clm[1]
-    c.charge = parse_decimal(clm[2])
     c5 = clm.components(5)
     n5 = len(c5)
-    c.facility_code = c5[0] if n5 else ""
-    c.facility_qualifier = c5[1] if n5 > 1 else ""
-    c.frequency = c5[2] if n5 > 2 else ""
-    sub, pat, c.payer_id, c.payer_name, bp = (enclosing or Enclosing()).get(kind, billing, subscriber,
-                                                                              patient)
-    c.subscriber = sub
-    c.patient = pat
+    sub, pat, payer_id, payer_name, bp = (enclosing or Enclosing()).get(kind, billing, subscriber, patient)
+    # Claim's fields in their order, up to payer_name (positional: a class called with keywords
+    # builds a dict of them and unpacks it again, per claim; given, the two Persons are not made)
+    c = Claim(loop, kind, seq, file, transaction, billing, subscriber, patient,
+              clm[1], parse_decimal(clm[2]),  # claim_id, charge
+              c5[0] if n5 else "", c5[1] if n5 > 1 else "", c5[2] if n5 > 2 else "",  # CLM05-1, -2, -3
+              pat, sub, payer_id, payer_name)
     providers = c.providers
     if bp is not None:
         providers["billing"] = bp
@@ -437,7 +435,7 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
                     pos += 1
                     c.diagnoses.append(Diagnosis(q, code, pos, s, el, comps[8] if len(comps) > 8 else ""))
                 elif q == CONDITION:
-                    c.condition_codes.append(CodeEntry(q, code, segment=s, element=el))
+                    c.condition_codes.append(CodeEntry(q, code, None, None, s, el))
                 elif q == OCCURRENCE:
                     d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
                     c.occurrence_codes.append(CodeEntry(q, code, d1, d2, s, el))
@@ -474,7 +472,7 @@ def _with_taxonomy(p: Provider | None, c: Claim) -> Provider | None:
 
 def _line(c: Claim, lp: Loop, rend_id: str, claim_rendering: Provider | None) -> ServiceLine:
     segs = lp.segments
-    ln = ServiceLine(claim=c, loop=lp, line_number=segs[0][1])
+    ln = ServiceLine(c, lp, segs[0][1])  # (claim, loop, line_number: positional, see build_claim)
     sv = None
     for s in segs:
         f = s.fields
@@ -502,8 +500,14 @@ def _line(c: Claim, lp: Loop, rend_id: str, claim_rendering: Provider | None) ->
             ln.unit_basis = f[3]
             ln.units = parse_decimal(f[4])
             ln.place_of_service = f[5] or c.facility_code
-            if f[7]:
-                ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isascii() and p.isdigit()]
+            v7 = f[7]
+            if v7:
+                d = sv.delims
+                if d.component not in v7 and not (d.repetition and d.repetition in v7):
+                    # one pointer (the usual case): sv.components(7) is [v7]
+                    ln.diagnosis_pointers = [int(v7)] if v7.isascii() and v7.isdigit() else []
+                else:
+                    ln.diagnosis_pointers = [int(p) for p in sv.components(7) if p.isascii() and p.isdigit()]
         else:
             ln.revenue_code = f[1]
             ln.charge = parse_decimal(f[3])
