@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import sys
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TypeAlias
 
@@ -178,15 +179,51 @@ def build_loop(template: Template, segs: Sequence[Segment], misplaced: Sequence[
     return root
 
 
+# A template's loops in pre-order (a loop before its child loops, these in order): (loop id, a
+# getter of its own segments from the chunk, how many it has, its parent's place in the order
+# or -1 for the root).  Templates are few and shared (ChunkParser caches them), so each is
+# walked once; kept per template (the entry holds it, so its id is not reused meanwhile).
+_Plan: TypeAlias = tuple[tuple[str | None, Any, int, int], ...]
+_PLANS: dict[int, tuple[Template, _Plan]] = {}
+
+
+def _plan(t: Template) -> _Plan:
+    out: list[tuple[str | None, Any, int, int]] = []
+
+    def walk(node: Template, up: int) -> None:
+        loop_id, idx, kids = node
+        me = len(out)
+        out.append((loop_id, itemgetter(*idx) if idx else None, len(idx), up))
+        for k in kids:
+            walk(k, me)
+
+    walk(t, -1)
+    return tuple(out)
+
+
 def _instantiate(t: Template, segs: Sequence[Segment], parent: Loop | None) -> Loop:
-    loop_id, idx, kids = t
-    own = [segs[i] for i in idx]
-    for s in own:
-        s.loop = loop_id
-    lp = Loop(loop_id, own, [], parent)
-    if kids:
-        lp.children = [_instantiate(k, segs, lp) for k in kids]
-    return lp
+    """The loops of template ``t`` over the chunk ``segs``, in one pass over its plan (what a
+    walk of the template builds: each loop's own segments in the template's order, its child
+    loops in order)."""
+    got = _PLANS.get(id(t))
+    if got is None or got[0] is not t:
+        if len(_PLANS) >= MAX_CACHE:
+            _PLANS.clear()
+        got = _PLANS[id(t)] = (t, _plan(t))
+    loops: list[Loop] = []
+    for loop_id, get, n, up in got[1]:
+        # (itemgetter of several indices gives a tuple, of one the item itself)
+        own: list[Segment] = list(get(segs)) if n > 1 else [get(segs)] if n else []
+        for s in own:
+            s.loop = loop_id
+        if up < 0:
+            lp = Loop(loop_id, own, [], parent)
+        else:
+            up_lp = loops[up]
+            lp = Loop(loop_id, own, [], up_lp)
+            up_lp.children.append(lp)
+        loops.append(lp)
+    return loops[0]
 
 
 def _owners(lp: Loop, out: dict[int, Loop]) -> None:
