@@ -379,7 +379,11 @@ class Structurer:
                             seg.loop = None
                             continue
                     chunk.append(seg)
-                    toks.append("NM1_" + seg[1] if sid == "NM1" else sid)
+                    if sid == "NM1":
+                        fields = seg.fields  # (seg[1], inline)
+                        toks.append("NM1_" + fields[1] if len(fields) > 1 else "NM1_")
+                    else:
+                        toks.append(sid)
                     continue
             elif skipping:
                 if sid == "SE":

@@ -718,7 +718,9 @@ def _clean_split(block: str, term: str, max_seg: int) -> tuple[list[str], int, i
     if term == "\n":
         if "\r" in block or "\n\n" in block or " \n" in block:
             return None
-    elif block.count("\n") != (k if nl else 0) or block.count("\r") != (k if nl == "\r\n" else 0) \
+    # (a count of none is a test that there is none: a scan that stops at the first)
+    elif (block.count("\n") != k if nl else "\n" in block) \
+            or (block.count("\r") != k if nl == "\r\n" else "\r" in block) \
             or block.count(term) != k + (1 if nl and block.endswith(term) else 0):
         return None
     if " " + term in block or sep + term in block or sep + sep in block:

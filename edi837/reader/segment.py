@@ -84,7 +84,12 @@ class Segment:
 
     def components(self, i: int) -> list[str]:
         """Components of element ``i`` (its first repetition)."""
-        v = self[i]
+        if i < 0:  # (self[i], inline)
+            return []
+        try:
+            v = self.fields[i]
+        except IndexError:
+            return []
         if not v:
             return []
         r = self.delims.repetition
