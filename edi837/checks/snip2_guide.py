@@ -184,7 +184,7 @@ class _GuideIndex:
 class _LoopInfo:
     """What the checks need of one LoopDef, computed once (LoopDef.segments/.loops build tuples)."""
 
-    __slots__ = ("ld", "index", "required", "kids", "required_loops", "qpos")
+    __slots__ = ("ld", "index", "required", "kids", "required_loops", "qpos", "kid_info")
 
     def __init__(self, ld: Any):
         self.ld = ld
@@ -210,6 +210,8 @@ class _LoopInfo:
         self.required = tuple(sd for sd in segs if sd.usage == "R")
         loops = ld.loops
         self.kids = {c.id: c for c in loops}
+        # the _LoopInfo of each child loop, by id, as the checker's structure keys meet them
+        self.kid_info: dict[str, _LoopInfo] = {}
         self.required_loops = tuple(c for c in loops if c.usage == "R" and not c.id.startswith("2000")
                                     and c.id != "2300")
 
@@ -475,11 +477,15 @@ class GuideChecker:
     def _key(self, lp: Any, ld: Any, segs: list[Segment]) -> tuple[Any, ...]:
         """Structure key of a loop (and its child loops); collects its segments in ``segs``."""
         assert self.gi is not None  # structure checks run only with the transaction's guide
-        li = self.gi.info(ld)
+        return self._key_of(lp, self.gi.info(ld), segs)
+
+    def _key_of(self, lp: Any, li: _LoopInfo, segs: list[Segment]) -> tuple[Any, ...]:
+        """:meth:`_key` of ``lp`` against the loop ``li`` describes."""
         qpos = li.qpos
-        parts: list[Any] = [ld]
-        for seg in lp.segments:
-            segs.append(seg)
+        parts: list[Any] = [li.ld]
+        own = lp.segments
+        segs.extend(own)
+        for seg in own:
             f = seg.fields
             sid = f[0]
             qp = qpos.get(sid)
@@ -487,17 +493,26 @@ class GuideChecker:
                 parts.append(("!", sid) if seg.misplaced else sid)
             elif len(qp) == 1:  # (the usual case: one qualifier place)
                 i, comp = qp[0]
-                parts.append((sid, seg.misplaced, ((seg.component(i, 1) if comp else f[i]) if i < len(f) else "")))
+                v = f[i] if i < len(f) else ""
+                if comp and v and seg.delims.component in v:
+                    v = seg.components(i)[0]  # (seg.component(i, 1); without a separator, v itself)
+                parts.append((sid, seg.misplaced, v))
             else:
                 n = len(f)
                 parts.append((sid, seg.misplaced, *[(seg.component(i, 1) if comp else f[i]) if i < n else ""
                                                     for i, comp in qp]))
-        for c in lp.children:
-            cd = li.kids.get(c.id)
-            if cd is None:
-                parts.append((c.id, tuple(self._flat(c, segs))))
-            else:
-                parts.append(self._key(c, cd, segs))
+        if lp.children:
+            kinfo = li.kid_info
+            for c in lp.children:
+                cli = kinfo.get(c.id)
+                if cli is None:
+                    cd = li.kids.get(c.id)
+                    if cd is None:
+                        parts.append((c.id, tuple(self._flat(c, segs))))
+                        continue
+                    assert self.gi is not None  # (as in _key)
+                    cli = kinfo[c.id] = self.gi.info(cd)
+                parts.append(self._key_of(c, cli, segs))
         return tuple(parts)
 
     @staticmethod
