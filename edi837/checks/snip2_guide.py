@@ -704,30 +704,14 @@ class GuideChecker:
                 reps = (v,)
             for rv in reps:
                 if es.comps is not None:
-                    parts = rv.split(comp)
-                    if len(parts) > len(es.comps) and any(parts[len(es.comps):]):
-                        self._c("S1-SEG-002", f"{es.xid} {es.name} has {len(parts)} components; at most "
-                                f"{len(es.comps)} allowed", es.xid, rv)
-                    np = len(parts)
-                    for cs in es.comps:
-                        j = cs.i
-                        pv = parts[j - 1] if j <= np else ""
-                        if not pv:
-                            if cs.usage == "R":
-                                self._c("S2-ELE-001", f"{cs.xid} {cs.name} is required but missing", cs.xid)
-                            continue
-                        if cs.usage == "N":
-                            self._c("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
-                                    f"{pv!r}", cs.xid, pv)
-                            continue
-                        # (memoized as a simple element's value, above)
-                        fs = cs.fmt
-                        vkey = (cs, pv) if fs is None else (cs, pv, parts[fs.i - 1] if fs.i <= np else "")
-                        got = vmemo.get(vkey)
-                        if got is None:
-                            got = self._value_found(vkey)
-                        if got:
-                            cap.extend(got)
+                    # what a composite's checks find depends only on it, its value and the component
+                    # separator (composites recur: CLM05 11:B:1, SV101 HC:90868): memoized as values
+                    ckey = (es, rv, comp)
+                    got = vmemo.get(ckey)
+                    if got is None:
+                        got = self._composite_found(ckey)
+                    if got:
+                        cap.extend(got)
                 else:
                     if not rv:  # an empty repetition ('A^^B'): nothing to check
                         continue
@@ -736,6 +720,44 @@ class GuideChecker:
                         self._format(es, rv, f[fi] if fi <= n else "")
         if sp.syntax:
             self._syntax(f, sp)
+
+    def _composite_found(self, ckey: tuple[Any, ...]) -> tuple[_Cap, ...]:
+        """What the checks of a composite's components find, for ``ckey`` (its spec, its value (one
+        repetition), the component separator); kept in ``_vmemo``."""
+        es, rv, comp = ckey
+        outer, self._cap = self._cap, []
+        cap = self._cap
+        vmemo = self._vmemo
+        parts = rv.split(comp)
+        if len(parts) > len(es.comps) and any(parts[len(es.comps):]):
+            self._c("S1-SEG-002", f"{es.xid} {es.name} has {len(parts)} components; at most "
+                    f"{len(es.comps)} allowed", es.xid, rv)
+        np = len(parts)
+        for cs in es.comps:
+            j = cs.i
+            pv = parts[j - 1] if j <= np else ""
+            if not pv:
+                if cs.usage == "R":
+                    self._c("S2-ELE-001", f"{cs.xid} {cs.name} is required but missing", cs.xid)
+                continue
+            if cs.usage == "N":
+                self._c("S2-ELE-002", f"{cs.xid} {cs.name} is not used in this guide but holds "
+                        f"{pv!r}", cs.xid, pv)
+                continue
+            # (memoized as a simple element's value, in _elements_calc)
+            fs = cs.fmt
+            vkey = (cs, pv) if fs is None else (cs, pv, parts[fs.i - 1] if fs.i <= np else "")
+            got = vmemo.get(vkey)
+            if got is None:
+                got = self._value_found(vkey)
+            if got:
+                cap.extend(got)
+        found = tuple(cap)
+        self._cap = outer
+        if len(vmemo) >= _EC_MAX:
+            vmemo.clear()
+        vmemo[ckey] = found
+        return found
 
     def _value_found(self, vkey: tuple[Any, ...]) -> tuple[_Cap, ...]:
         """What :meth:`_value` and (when it passes a date) :meth:`_format` find of one value, for
