@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = "1.0"
 
+# one encoder for every claim and finding entry: json.dumps(obj, default=str) makes a new
+# JSONEncoder for each call; this one has the same settings, so it writes the same text
+_ENTRY = json.JSONEncoder(default=str).encode
+
 
 class JsonReport:
     """Streams the JSON report to ``out`` (a text stream).  ``skipped``: the
@@ -62,13 +66,13 @@ class JsonReport:
         if self.redact is not None:
             f = self.redact.finding(f)
         self._findings.write(("," if self._nfindings else "") + "\n    " +
-                             json.dumps(_bounded(f.to_dict()), default=str))
+                             _ENTRY(_bounded(f.to_dict())))
         self._nfindings += 1
         self.totals[f.severity.value + "s"] += 1
 
     def claim(self, c: ClaimResult) -> None:
         self._claims.write(("," if self._nclaims else "") + "\n    " +
-                           json.dumps(_bounded(c.to_dict()), default=str))
+                           _ENTRY(_bounded(c.to_dict())))
         self._nclaims += 1
         self.totals["claims"] += 1
         self.totals[c.verdict] += 1

@@ -17,6 +17,7 @@ _I_DATE: dict[Any, Any] = {}
 _I_FLOAT: dict[float, float] = {}
 _I_TUPLE: dict[tuple[str, ...], tuple[str, ...]] = {}
 _INTERN_MAX = 200_000
+_new = tuple.__new__
 
 
 def _interned_size() -> int:
@@ -53,9 +54,10 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0)
         u = units(ln)
         mods = tuple(ln.modifiers)
         npi = ln.rendering_npi
-        out.append(Event(key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
-                         None if dt is None else d(dt, dt), None if de is None else d(de, de),
-                         f(u, u), s(npi, npi), php, i, uid, freq))
+        # (tuple.__new__ as Event's own __new__ does, without its Python frame: every field is given)
+        out.append(_new(Event, (key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
+                                None if dt is None else d(dt, dt), None if de is None else d(de, de),
+                                f(u, u), s(npi, npi), php, i, uid, freq)))
     return out
 
 

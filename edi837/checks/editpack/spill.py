@@ -5,6 +5,8 @@ store."""
 
 from __future__ import annotations
 
+import datetime as _dt
+import marshal
 import pickle
 import sqlite3
 from typing import Any
@@ -65,9 +67,12 @@ class Spill:
             self.n = 0
 
     def save(self, pid: str, evs: list[Event], stays: list[Stay], claims: list[Any]) -> None:
-        data = pickle.dumps(([tuple(e) for e in evs],
-                             [(s.key, s.claim_id, s.bill_type, s.start, s.end, s.uid) for s in stays], claims),
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        # marshal, with dates as ordinals (0: none): about twice as fast as pickling the
+        # date objects, and every field is a str, int, float, bool, None or a tuple of them
+        data = marshal.dumps(([(*e[:7], e[7].toordinal() if e[7] is not None else 0,
+                                e[8].toordinal() if e[8] is not None else 0, *e[9:]) for e in evs],
+                              [(s.key, s.claim_id, s.bill_type, s.start.toordinal() if s.start is not None else 0,
+                                s.end.toordinal() if s.end is not None else 0, s.uid) for s in stays], claims))
         self._db().execute("INSERT INTO ev VALUES (?, ?)", (pid, data))
         self._wrote(1)
         bits = self.saved
@@ -81,10 +86,12 @@ class Spill:
         claims: list[Any] = []
         if self.conn is None or not self.maybe_saved(pid):
             return evs, stays, claims
+        day = _dt.date.fromordinal
         for (data,) in self.conn.execute("SELECT data FROM ev WHERE patient = ? ORDER BY rowid", (pid,)):
-            es, ss, cs = pickle.loads(data)
-            evs.extend(Event(*t) for t in es)
-            stays.extend(Stay(*t) for t in ss)
+            es, ss, cs = marshal.loads(data)
+            evs.extend(Event(*t[:7], day(t[7]) if t[7] else None, day(t[8]) if t[8] else None, *t[9:])
+                       for t in es)
+            stays.extend(Stay(k, c, b, day(s) if s else None, day(e) if e else None, u) for k, c, b, s, e, u in ss)
             claims.extend(cs)
         return evs, stays, claims
 
