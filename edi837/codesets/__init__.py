@@ -254,7 +254,20 @@ def pos_name(code: str) -> str | None:
 
 def pos_is_valid(code: str) -> bool:
     """True if ``code`` is an assigned CMS place-of-service code."""
-    return pos_name(code) is not None
+    ok = _POS_ASSIGNED
+    if ok is None:
+        ok = _pos_assigned()
+    return code in ok  # (on every claim and service line: a set, not pos_name's row look-up)
+
+
+_POS_ASSIGNED: frozenset[str] | None = None
+
+
+def _pos_assigned() -> frozenset[str]:
+    """The codes :func:`pos_name` names (so ``pos_name(code) is not None`` for exactly these)."""
+    global _POS_ASSIGNED
+    _POS_ASSIGNED = frozenset(c for c in _table("pos.csv") if pos_name(c) is not None)
+    return _POS_ASSIGNED
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +281,19 @@ def revenue_code_status(code: str) -> Literal["valid", "format", "unknown"]:
     """
     if not isinstance(code, str) or len(code) != 4 or not code.isascii() or not code.isdigit():
         return "format"
-    return "valid" if code in _table("revenue_codes.csv") else "unknown"
+    known = _REVENUE_CODES
+    if known is None:
+        known = _revenue_codes()
+    return "valid" if code in known else "unknown"
+
+
+_REVENUE_CODES: frozenset[str] | None = None  # (two rules ask on every 837I service line)
+
+
+def _revenue_codes() -> frozenset[str]:
+    global _REVENUE_CODES
+    _REVENUE_CODES = frozenset(_table("revenue_codes.csv"))
+    return _REVENUE_CODES
 
 
 def revenue_code_name(code: str) -> str | None:
