@@ -92,7 +92,7 @@ def _coded(claim: Claim) -> int:
     last = _LAST_CODED
     if last[0] is claim:
         return last[1]
-    n = sum(1 for d in claim.diagnoses if d.qualifier in DX_CODED)
+    n = len([d for d in claim.diagnoses if d.qualifier in DX_CODED])
     _LAST_CODED = (claim, n)
     return n
 
