@@ -74,7 +74,10 @@ def dx_pointer(line: Any, ctx: Any) -> list[Hit] | None:
     if f[0] != "SV1" or len(f) < 8 or not f[7]:  # (no SV107: no pointers, sv.components(7) is [])
         return None
     n = _coded(line.claim)
-    bad = [(j, p) for j, p in enumerate(sv.components(7), 1)
+    ptrs = sv.components(7)
+    if _POINTERS[n].issuperset(ptrs):  # (the usual case: every pointer is 1 .. n as written, or empty)
+        return None
+    bad = [(j, p) for j, p in enumerate(ptrs, 1)
            if p and (not (p.isascii() and p.isdigit()) or not (1 <= int(p) <= n))]
     if not bad:
         return None
@@ -84,6 +87,19 @@ def dx_pointer(line: Any, ctx: Any) -> list[Hit] | None:
 
 
 _LAST_CODED: tuple[Claim | None, int] = (None, 0)
+
+
+class _Pointers(dict[int, frozenset[str]]):
+    """n -> "" and "1" .. str(n): SV107 components S4-DX-001 passes when a claim has n coded
+    diagnoses (an empty one, or ASCII digits whose value is 1 .. n; "01" is one too, found
+    by the rule's own test)."""
+
+    def __missing__(self, n: int) -> frozenset[str]:
+        got = self[n] = frozenset(["", *map(str, range(1, n + 1))])
+        return got
+
+
+_POINTERS = _Pointers()
 
 
 def _coded(claim: Claim) -> int:
@@ -164,15 +180,26 @@ def _what(w: tuple[Any, ...]) -> str:
       ik3="8", ik4="8")
 def no_future_dates(claim: Claim, ctx: Any) -> Iterator[Hit] | None:
     tx = claim.transaction
-    bht = tx.bht if tx is not None else None
-    if bht is None:
+    created, text = _LAST_BHT[1] if _LAST_BHT[0] is tx else _creation(tx)
+    if created is None:
         return None
     # (a plain function: almost every claim has no date after BHT04, which _may_be_after sees
     # on the segments' text, without building the dates; the findings come from _future_dates)
-    created = parse_date(bht[4])
-    if created is None or not _may_be_after(claim, created, bht[4]):
+    if not _may_be_after(claim, created, text):
         return None
     return _future_dates(claim, created)
+
+
+def _creation(tx: Any) -> tuple[_dt.date | None, str]:
+    """The transaction's creation date (BHT04) and its text, kept for its next claims."""
+    global _LAST_BHT
+    bht = tx.bht if tx is not None else None
+    got = (parse_date(bht[4]), bht[4]) if bht is not None else (None, "")
+    _LAST_BHT = (tx, got)
+    return got
+
+
+_LAST_BHT: tuple[Any, tuple[_dt.date | None, str]] = (None, (None, ""))
 
 
 def _may_be_after(claim: Claim, created: _dt.date, text: str) -> bool:

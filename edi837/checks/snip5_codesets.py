@@ -52,7 +52,7 @@ ICD_CITE = "ICD-10-CM (CDC/NCHS, April 2026 release via simple-icd-10-cm); TR3 2
 def icd_unknown(claim: Claim, ctx: Any) -> list[Hit] | None:
     # (this rule and most below are plain functions, not generators: they run on every claim
     # or line and almost always find nothing, and a call costs less than a generator)
-    bad = [d for d in claim.diagnoses if d.icd10 and d.code and cs.icd10cm_status(d.code) == "unknown"]
+    bad = [d for d, st in _not_billable(claim) if st == "unknown"]
     return [Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is not an ICD-10-CM code; "
                 f"check the code (sent without the dot, e.g. F332 for F33.2)",
                 d.segment, element=d.element, value=d.code) for d in bad] if bad else None
@@ -61,10 +61,28 @@ def icd_unknown(claim: Claim, ctx: Any) -> list[Hit] | None:
 @rule("S5-ICD-002", "error", 5, "An ICD-10-CM diagnosis code is a header code, not billable (needs more characters).",
       reads=("HI0x-2",), citation=ICD_CITE + "; ICD-10-CM guidelines I.B.2 (code to the highest specificity)", **IK)
 def icd_header(claim: Claim, ctx: Any) -> list[Hit] | None:
-    bad = [d for d in claim.diagnoses if d.icd10 and d.code and cs.icd10cm_status(d.code) == "header"]
+    bad = [d for d, st in _not_billable(claim) if st == "header"]
     return [Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is an ICD-10-CM category, not a billable "
                 f"code; send the full code with all its characters", d.segment, element=d.element,
                 value=d.code) for d in bad] if bad else None
+
+
+_LAST_ICD: tuple[Claim | None, list[tuple[Any, cs.IcdStatus]]] = (None, [])
+
+
+def _not_billable(claim: Claim) -> list[tuple[Any, cs.IcdStatus]]:
+    """(diagnosis, status) of the claim's ICD-10-CM codes that are not billable, in order
+    (S5-ICD-001 and S5-ICD-002 ask in turn for one claim: looked up once)."""
+    global _LAST_ICD
+    last = _LAST_ICD
+    if last[0] is claim:
+        return last[1]
+    # (the memoised status first, the qualifier's property then: most codes are billable)
+    status = cs.icd10cm_status
+    out: list[tuple[Any, cs.IcdStatus]] = [
+        (d, st) for d in claim.diagnoses if d.code and (st := status(d.code)) != "billable" and d.icd10]
+    _LAST_ICD = (claim, out)
+    return out
 
 
 def _icd_date(claim: Claim) -> tuple[_dt.date | None, str]:

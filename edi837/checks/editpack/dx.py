@@ -47,8 +47,9 @@ def _dx_seg(ln: ServiceLine, dxs: list[tuple[Diagnosis, str]]) -> Segment | None
        reads=("HI ABK/ABF", "SV107-1..4"), scope="line", group="dx", codes=TMS)
 def dx_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
     covered = profile(ln.claim, ctx).covered_dx
-    if any(c in covered for _, c in _pointed(ln)):  # (the usual case: a covered diagnosis)
-        return None
+    for _, c in _pointed(ln):
+        if c in covered:  # (the usual case: a covered diagnosis)
+            return None
     return _dx_001(ln, ctx)
 
 
@@ -153,9 +154,12 @@ def _dx_002(ln: ServiceLine, ctx: Context, dxs: list[tuple[Diagnosis, str]], kin
        short="S2 (Z13.3x mapping inferred)", reads=("HI", "SV107"), scope="line", group="dx", codes=NEURO)
 def dx_003(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
     dxs = _pointed(ln)
-    pre = T()["diagnoses"]["screening_prefix"]
-    if not dxs or not all(c.startswith(pre) for _, c in dxs):
+    if not dxs:
         return None
+    pre = T()["diagnoses"]["screening_prefix"]
+    for _, c in dxs:
+        if not c.startswith(pre):  # (the usual case: the first one already)
+            return None
     return [Hit(say("DX-003", f"{ln.procedure_code} points only to screening code(s) "
                     f"{', '.join(c for _, c in dxs)}; expect a screening denial"),
                 seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)]
