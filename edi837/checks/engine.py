@@ -478,7 +478,7 @@ class Engine:
             if fn is not None:
                 got = fn(claim)
                 if got:
-                    notes.extend((str(k), str(v)) for k, v in got.items())
+                    notes.extend([(str(k), str(v)) for k, v in got.items()])
         if notes:
             cr.notes = cr.notes + tuple(notes)
 

@@ -253,13 +253,14 @@ def _code_segments(loop: Any) -> list[Segment]:
     same segments in the same order as filtering the sorted one."""
     out: list[Segment] = []
     ids = _CODE_SEGS
-
-    def walk(lp: Any) -> None:
-        out.extend([s for s in lp.segments if s.fields[0] in ids])
-        for ch in lp.children:
-            walk(ch)
-
-    walk(loop)
+    stack = [loop]
+    while stack:  # (depth first, children in order: pushed reversed)
+        lp = stack.pop()
+        for s in lp.segments:
+            if s.fields[0] in ids:
+                out.append(s)
+        if lp.children:
+            stack.extend(reversed(lp.children))
     for a, b in zip(out, out[1:]):
         if a.seq > b.seq:
             out.sort(key=_seq)
@@ -295,7 +296,8 @@ def _seg_rule(rid: str) -> None:
         # One scan per claim, shared by the rules of _SEG_RULES (_claim_hits: the hits depend
         # on the claim alone).  (A plain function, not a generator: seven of them run on every
         # claim, and find nothing.)
-        return _claim_hits(claim).get(rid)
+        last = _LAST_HITS
+        return (last[1] if last[0] is claim else _claim_hits(claim)).get(rid)
 
     f.__name__ = "claim_" + rid.replace("-", "_")
     rule(rid, _SEG_SEVERITY.get(rid, "error"), 5, title, reads=reads, citation=cite, **ik)(f)

@@ -173,23 +173,24 @@ def _ref_date(claim: Claim) -> tuple[_dt.date | None, str]:
     """The date that decides the ICD version: inpatient through date, else the earliest DOS."""
     if facility_is(claim, "inpatient_facility_type"):
         return claim.statement_to or claim.statement_from, "discharge/through date"
-    ds = [d for d in _line_dates(claim) if d]
+    ds = _line_dates(claim)
     if ds:
         return min(ds), "date of service"
     return claim.statement_from, "statement date"
 
 
-def _line_dates(claim: Claim) -> list[_dt.date | None]:
+def _line_dates(claim: Claim) -> list[_dt.date]:
+    """The lines' dates (:meth:`ServiceLine.date_or_claim`), those there are."""
     global _LAST_DATES
     last = _LAST_DATES  # (DX-004 and DX-005 ask in turn for one claim)
     if last[0] is claim:
         return last[1]
-    out = [ln.date_or_claim() for ln in claim.lines]
+    out = [d for ln in claim.lines if (d := ln.date_or_claim())]
     _LAST_DATES = (claim, out)
     return out
 
 
-_LAST_DATES: tuple[Claim | None, list[_dt.date | None]] = (None, [])
+_LAST_DATES: tuple[Claim | None, list[_dt.date]] = (None, [])
 
 
 # (qualifier, code, segment, element)
@@ -229,12 +230,21 @@ def _family(q: str) -> str | None:
 
 
 def _families_in(claim: Claim) -> set[str]:
-    """The code-set families of the qualifiers of :func:`_entries` (without building them)."""
+    """The code-set families of the qualifiers of :func:`_entries` (without building them;
+    DX-004 and DX-005 ask in turn for one claim)."""
+    global _LAST_FAMS
+    last = _LAST_FAMS
+    if last[0] is claim:
+        return last[1]
     fams = _FAMILY
     out = {f for d in claim.diagnoses if (f := fams.get(d.qualifier)) is not None}
     if claim.procedures:
         out.update(f for p in claim.procedures if p.qualifier != "CAH" and (f := fams.get(p.qualifier)) is not None)
+    _LAST_FAMS = (claim, out)
     return out
+
+
+_LAST_FAMS: tuple[Claim | None, set[str]] = (None, set())
 
 
 @erule("DX-004", "error", "ICD version qualifier must match the date",
@@ -273,7 +283,7 @@ def dx_005(claim: Claim, ctx: Context) -> Iterator[Hit] | None:
     if facility_is(claim, "inpatient_facility_type"):
         return None
     cut = _ICD10_FROM
-    ds = [d for d in _line_dates(claim) if d]
+    ds = _line_dates(claim)
     if ds and min(ds) < cut <= max(ds):
         return _dx_005(claim)
     return None  # (the usual case: one family, and the services on one side of 2015-10-01)
@@ -295,7 +305,7 @@ def _dx_005(claim: Claim) -> Iterator[Hit]:
     inpatient = facility_is(claim, "inpatient_facility_type")
     if not inpatient:
         cut = _ICD10_FROM
-        ds = [d for d in _line_dates(claim) if d]
+        ds = _line_dates(claim)
         if ds and min(ds) < cut <= max(ds):
             yield Hit(say("DX-005", f"the services span 2015-10-01 ({fmt(min(ds))} to {fmt(max(ds))}); "
                           f"outpatient and professional claims that span the ICD-10 date must be split"),
