@@ -478,7 +478,7 @@ class Engine:
             if fn is not None:
                 got = fn(claim)
                 if got:
-                    notes.extend((str(k), str(v)) for k, v in got.items())
+                    notes.extend([(str(k), str(v)) for k, v in got.items()])
         if notes:
             cr.notes = cr.notes + tuple(notes)
 
@@ -529,9 +529,13 @@ class Engine:
                                                    if r.codes is None or not r.codes.isdisjoint(has)]
         else:
             crs = claim_rules
+        # a rule returns its hits (an iterable: a generator or a list) or None; most return None
+        # or a generator that yields nothing, found by iterating it
         for r, func in crs:
-            for h in func(claim, ctx) or ():
-                out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
+            hits = func(claim, ctx)
+            if hits:
+                for h in hits:
+                    out.append(((1, 0, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))
         if line_rules:
             by_code = self._by_code.get(kind)
             if by_code is None:
@@ -556,7 +560,10 @@ class Engine:
                                            if (r.codes is None or code in r.codes)
                                            and (r.modifiers is None or not r.modifiers.isdisjoint(ms))]
                 for r, func in mine:
-                    for h in func(ln, ctx) or ():
+                    hits = func(ln, ctx)
+                    if not hits:
+                        continue
+                    for h in hits:
                         if h.line is None:
                             h.line = ln
                         out.append(((2, li, r.id, len(out)), r.from_hit(h, claim=claim, file=claim.file)))

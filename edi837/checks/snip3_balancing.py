@@ -17,7 +17,7 @@ be current when they are discovered.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..events import HlRead, ModelEvent, TransactionEnd, TransactionStart
 from ..findings import Finding
@@ -46,39 +46,43 @@ def _line_span(nums: list[str]) -> str:
 
 @rule("S3-CLM-001", "error", 3, "CLM02 does not equal the sum of the service line charges.",
       reads=("CLM02", "SV102", "SV203"), citation=TR3_CLM02)
-def clm02_balances(claim: Claim, ctx: Any) -> Iterator[Hit]:
+def clm02_balances(claim: Claim, ctx: Any) -> list[Hit] | None:
+    # (a plain function, not a generator, as lx_sequence: run on every claim, they almost
+    # always find nothing, and a call costs less than a generator)
     # the model reads amounts as X12 R values (ASCII, at most 18 digits: model.claims.parse_decimal),
     # so a value SNIP 1 rejects (an exponent, Unicode digits, too many digits) is None, never summed here
     charge = claim.charge
     if charge is None or not claim.lines:
-        return  # missing/invalid CLM02 is a SNIP 1/2 finding
+        return None  # missing/invalid CLM02 is a SNIP 1/2 finding
     if claim.overflow is not None:
-        return  # more lines than the guide allows (S2-LOOP-002): those past it are not read, so not summed
+        return None  # more lines than the guide allows (S2-LOOP-002): those past it are not read, so not summed
     total = Decimal(0)
     for ln in claim.lines:
         if ln.charge is None:
-            return  # a line without a readable charge is reported by SNIP 1/2
+            return None  # a line without a readable charge is reported by SNIP 1/2
         total += ln.charge  # exact: at most 18 digits each, well inside the context's 28
-    if total != charge:
-        el = claim.lines[0].source("charge")
-        nums = [ln.line_number for ln in claim.lines]
-        yield Hit(f"CLM02 total charge {_money(charge)} does not equal the sum of the service "
-                  f"line charges {_money(total)} ({el}, {_line_span(nums)}); difference "
-                  f"{_money(charge - total)}",
-                  claim.clm, element="CLM02", value=claim.clm[2])
+    if total == charge:
+        return None
+    el = claim.lines[0].source("charge")
+    nums = [ln.line_number for ln in claim.lines]
+    return [Hit(f"CLM02 total charge {_money(charge)} does not equal the sum of the service "
+                f"line charges {_money(total)} ({el}, {_line_span(nums)}); difference "
+                f"{_money(charge - total)}",
+                claim.clm, element="CLM02", value=claim.clm[2])]
 
 
 @rule("S3-LX-001", "error", 3, "LX01 service line numbers are not 1, 2, 3 ... in order within the claim.",
       reads=("LX01",), citation="TR3 2400 LX01: assigned number, begins with 1 and is incremented by 1 for each line",
       ik3="8", ik4="7")
-def lx_sequence(claim: Claim, ctx: Any) -> Iterator[Hit]:
+def lx_sequence(claim: Claim, ctx: Any) -> list[Hit] | None:
     for i, ln in enumerate(claim.lines, 1):
         if ln.line_number != str(i):
             lx = ln.loop.segments[0]
-            yield Hit(f"service line {i} of claim {claim.claim_id} is numbered LX*{ln.line_number or '(blank)'}; "
-                      f"renumber the lines 1 to {len(claim.lines)} in order",
-                      lx, element="LX01", line=ln, value=ln.line_number)
-            return  # one finding per claim: the rest follows from the first gap
+            # one finding per claim: the rest follows from the first gap
+            return [Hit(f"service line {i} of claim {claim.claim_id} is numbered LX*{ln.line_number or '(blank)'}; "
+                        f"renumber the lines 1 to {len(claim.lines)} in order",
+                        lx, element="LX01", line=ln, value=ln.line_number)]
+    return None
 
 
 # -- HL hierarchy ------------------------------------------------------------

@@ -49,29 +49,56 @@ ICD_CITE = "ICD-10-CM (CDC/NCHS, April 2026 release via simple-icd-10-cm); TR3 2
 
 @rule("S5-ICD-001", "error", 5, "An ICD-10-CM diagnosis code is not in the ICD-10-CM code set.",
       reads=("HI0x-2",), citation=ICD_CITE, **IK)
-def icd_unknown(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    for d in claim.diagnoses:
-        if d.icd10 and d.code and cs.icd10cm_status(d.code) == "unknown":
-            yield Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is not an ICD-10-CM code; "
-                      f"check the code (sent without the dot, e.g. F332 for F33.2)",
-                      d.segment, element=d.element, value=d.code)
+def icd_unknown(claim: Claim, ctx: Any) -> list[Hit] | None:
+    # (this rule and most below are plain functions, not generators: they run on every claim
+    # or line and almost always find nothing, and a call costs less than a generator)
+    bad = [d for d, st in _not_billable(claim) if st == "unknown"]
+    return [Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is not an ICD-10-CM code; "
+                f"check the code (sent without the dot, e.g. F332 for F33.2)",
+                d.segment, element=d.element, value=d.code) for d in bad] if bad else None
 
 
 @rule("S5-ICD-002", "error", 5, "An ICD-10-CM diagnosis code is a header code, not billable (needs more characters).",
       reads=("HI0x-2",), citation=ICD_CITE + "; ICD-10-CM guidelines I.B.2 (code to the highest specificity)", **IK)
-def icd_header(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    for d in claim.diagnoses:
-        if d.icd10 and d.code and cs.icd10cm_status(d.code) == "header":
-            yield Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is an ICD-10-CM category, not a billable "
-                      f"code; send the full code with all its characters", d.segment, element=d.element,
-                      value=d.code)
+def icd_header(claim: Claim, ctx: Any) -> list[Hit] | None:
+    bad = [d for d, st in _not_billable(claim) if st == "header"]
+    return [Hit(f"diagnosis {d.code} ({d.qualifier}, {d.element}) is an ICD-10-CM category, not a billable "
+                f"code; send the full code with all its characters", d.segment, element=d.element,
+                value=d.code) for d in bad] if bad else None
+
+
+_LAST_ICD: tuple[Claim | None, list[tuple[Any, cs.IcdStatus]]] = (None, [])
+
+
+def _not_billable(claim: Claim) -> list[tuple[Any, cs.IcdStatus]]:
+    """(diagnosis, status) of the claim's ICD-10-CM codes that are not billable, in order
+    (S5-ICD-001 and S5-ICD-002 ask in turn for one claim: looked up once)."""
+    global _LAST_ICD
+    last = _LAST_ICD
+    if last[0] is claim:
+        return last[1]
+    # (the memoised status first, the qualifier's property then: most codes are billable)
+    status = cs.icd10cm_status
+    out: list[tuple[Any, cs.IcdStatus]] = [
+        (d, st) for d in claim.diagnoses if d.code and (st := status(d.code)) != "billable" and d.icd10]
+    _LAST_ICD = (claim, out)
+    return out
 
 
 def _icd_date(claim: Claim) -> tuple[_dt.date | None, str]:
     if claim.kind == "837I":
         return claim.statement_to, "statement through-date (DTP*434)"
+    global _LAST_DATE
+    last = _LAST_DATE  # (S5-ICD-003 and S5-ICD-004 ask in turn for one claim)
+    if last[0] is claim:
+        return last[1], "service date (DTP*472)"
     dates = [d for ln in claim.lines if (d := ln.service_date_end or ln.service_date) is not None]
-    return (max(dates) if dates else None), "service date (DTP*472)"
+    when = max(dates) if dates else None
+    _LAST_DATE = (claim, when)
+    return when, "service date (DTP*472)"
+
+
+_LAST_DATE: tuple[Claim | None, _dt.date | None] = (None, None)
 
 
 def _hi_codes(claim: Claim) -> Iterator[tuple[str, str, Any, str]]:
@@ -83,10 +110,19 @@ def _hi_codes(claim: Claim) -> Iterator[tuple[str, str, Any, str]]:
 
 @rule("S5-ICD-003", "error", 5, "An ICD-9 qualifier is used for services on or after 2015-10-01.",
       reads=("HI0x-1", "DTP*472", "DTP*434"), citation="45 CFR 162.1002(c)(2): ICD-10-CM/PCS from 2015-10-01", **IK)
-def icd9_after(claim: Claim, ctx: Any) -> Iterator[Hit]:
+def icd9_after(claim: Claim, ctx: Any) -> Iterator[Hit] | None:
     when, what = _icd_date(claim)
-    if when is None or when < cs.ICD10_EFFECTIVE:
-        return
+    if when is None or when < cs.ICD10_EFFECTIVE or not _has_qualifier(claim, cs.ICD9_QUALIFIERS):
+        return None
+    return _icd9_after(claim, when, what)
+
+
+def _has_qualifier(claim: Claim, qs: frozenset[str]) -> bool:
+    """Whether an HI code of :func:`_hi_codes` has one of the qualifiers ``qs``."""
+    return any(d.qualifier in qs for d in claim.diagnoses) or any(p.qualifier in qs for p in claim.procedures)
+
+
+def _icd9_after(claim: Claim, when: _dt.date, what: str) -> Iterator[Hit]:
     for q, code, seg, el in _hi_codes(claim):
         if q in cs.ICD9_QUALIFIERS:
             yield Hit(f"{q}:{code} uses an ICD-9 qualifier but the {what} is {when.isoformat()}, on or after "
@@ -98,10 +134,14 @@ def icd9_after(claim: Claim, ctx: Any) -> Iterator[Hit]:
 
 @rule("S5-ICD-004", "error", 5, "An ICD-10 qualifier is used for services before 2015-10-01.",
       reads=("HI0x-1", "DTP*472", "DTP*434"), citation="45 CFR 162.1002(b)(1): ICD-9-CM before 2015-10-01", **IK)
-def icd10_before(claim: Claim, ctx: Any) -> Iterator[Hit]:
+def icd10_before(claim: Claim, ctx: Any) -> Iterator[Hit] | None:
     when, what = _icd_date(claim)
     if when is None or when >= cs.ICD10_EFFECTIVE:
-        return
+        return None
+    return _icd10_before(claim, when, what)
+
+
+def _icd10_before(claim: Claim, when: _dt.date, what: str) -> Iterator[Hit]:
     for q, code, seg, el in _hi_codes(claim):
         if q in cs.ICD10_QUALIFIERS:
             yield Hit(f"{q}:{code} uses an ICD-10 qualifier but the {what} is {when.isoformat()}, before "
@@ -112,11 +152,11 @@ def icd10_before(claim: Claim, ctx: Any) -> Iterator[Hit]:
 @rule("S5-ICD-005", "error", 5, "An ICD-10-PCS procedure code (BBR / BBQ) is not 7 valid characters.",
       reads=("HI0x-2",), citation="ICD-10-PCS (CMS): 7 characters, digits and letters except I and O",
       applies_to=("837I",), **IK)
-def pcs_format(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    for p in claim.procedures:
-        if p.qualifier in cs.ICD10_PROC_QUALIFIERS and not cs.icd10pcs_format_ok(p.code):
-            yield Hit(f"procedure {p.qualifier}:{p.code} ({p.element}) is not an ICD-10-PCS code: 7 characters, "
-                      f"digits and letters except I and O", p.segment, element=p.element, value=p.code)
+def pcs_format(claim: Claim, ctx: Any) -> list[Hit] | None:
+    bad = [p for p in claim.procedures if p.qualifier in cs.ICD10_PROC_QUALIFIERS and not cs.icd10pcs_format_ok(p.code)]
+    return [Hit(f"procedure {p.qualifier}:{p.code} ({p.element}) is not an ICD-10-PCS code: 7 characters, "
+                f"digits and letters except I and O", p.segment, element=p.element, value=p.code)
+            for p in bad] if bad else None
 
 
 # -- provider and address segments (any loop) --------------------------------
@@ -202,20 +242,62 @@ _SEG_RULES: dict[str, tuple[str, tuple[str, ...], str, _IK]] = {
 _SEG_SEVERITY = {"S5-CTY-002": "warning"}  # (the rest are errors)
 
 
+_CODE_SEGS = frozenset({"NM1", "PRV", "N4"})  # the segments _segment_hits looks at
+
+
+def _code_segments(loop: Any) -> list[Segment]:
+    """The NM1, PRV and N4 segments of ``loop`` and its descendants, in the order of
+    ``loop.iter_segments()`` (the only ones of them :func:`_segment_hits` reads).  The same
+    walk (a loop's own segments, then its children's), filtered first: iter_segments sorts
+    by seq when the walk is out of order, and a stable sort of the filtered walk keeps the
+    same segments in the same order as filtering the sorted one."""
+    out: list[Segment] = []
+    ids = _CODE_SEGS
+    stack = [loop]
+    while stack:  # (depth first, children in order: pushed reversed)
+        lp = stack.pop()
+        for s in lp.segments:
+            if s.fields[0] in ids:
+                out.append(s)
+        if lp.children:
+            stack.extend(reversed(lp.children))
+    for a, b in zip(out, out[1:]):
+        if a.seq > b.seq:
+            out.sort(key=_seq)
+            break
+    return out
+
+
+def _seq(s: Segment) -> int:
+    return s.seq
+
+
+# (claim, rule id -> its hits): the last claim's one scan, shared by the rules of _SEG_RULES
+_LAST_HITS: tuple[Claim | None, dict[str, list[Hit]]] = (None, {})
+
+
+def _claim_hits(claim: Claim) -> dict[str, list[Hit]]:
+    global _LAST_HITS
+    last = _LAST_HITS
+    if last[0] is claim:
+        return last[1]
+    hits: dict[str, list[Hit]] = {}
+    for r, h in _segment_hits(_code_segments(claim.loop), claim.kind):
+        hits.setdefault(r, []).append(h)
+    _LAST_HITS = (claim, hits)
+    return hits
+
+
 def _seg_rule(rid: str) -> None:
     title, reads, cite, ik = _SEG_RULES[rid]
 
     def f(claim: Claim, ctx: Any) -> list[Hit] | None:
         # the claim's own loops (2300, 23xx, 2400, 24xx); 2000A/B/C go through the checker.
-        # One scan per claim, shared by the rules of _SEG_RULES (cached in the file's scratch state).
-        # (A plain function, not a generator: seven of them run on every claim, and find nothing.)
-        memo = ctx.state.get("snip5_segments") if ctx is not None else None
-        if memo is None or memo[0] is not claim:
-            memo = (claim, list(_segment_hits(claim.loop.iter_segments(), claim.kind)))
-            if ctx is not None:
-                ctx.state["snip5_segments"] = memo
-        hits = memo[1]
-        return [h for r, h in hits if r == rid] if hits else None
+        # One scan per claim, shared by the rules of _SEG_RULES (_claim_hits: the hits depend
+        # on the claim alone).  (A plain function, not a generator: seven of them run on every
+        # claim, and find nothing.)
+        last = _LAST_HITS
+        return (last[1] if last[0] is claim else _claim_hits(claim)).get(rid)
 
     f.__name__ = "claim_" + rid.replace("-", "_")
     rule(rid, _SEG_SEVERITY.get(rid, "error"), 5, title, reads=reads, citation=cite, **ik)(f)
@@ -240,7 +322,7 @@ class HLCodeSetChecker:
         if not isinstance(ev, HlRead) or 5 not in self.ctx.snip:
             return ()
         out = []
-        for rid, h in _segment_hits(ev.loop.iter_segments(), self.kind):
+        for rid, h in _segment_hits(_code_segments(ev.loop), self.kind):
             out.append(get(rid).from_hit(h, file=self.ctx.file))
         return out
 
@@ -249,58 +331,65 @@ class HLCodeSetChecker:
 
 @rule("S5-POS-001", "error", 5, "The claim place of service (CLM05-1) is not an assigned CMS place-of-service code.",
       reads=("CLM05-1",), citation="CMS Place of Service Code Set", applies_to=("837P",), **IK)
-def claim_pos(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    if claim.facility_code and not cs.pos_is_valid(claim.facility_code):
-        yield Hit(f"place of service {claim.facility_code!r} (CLM05-1) is not an assigned CMS place-of-service "
-                  f"code (e.g. 11 office, 22 outpatient hospital)", claim.clm, element="CLM05-1",
-                  value=claim.facility_code)
+def claim_pos(claim: Claim, ctx: Any) -> list[Hit] | None:
+    if not claim.facility_code or cs.pos_is_valid(claim.facility_code):
+        return None
+    return [Hit(f"place of service {claim.facility_code!r} (CLM05-1) is not an assigned CMS place-of-service "
+                f"code (e.g. 11 office, 22 outpatient hospital)", claim.clm, element="CLM05-1",
+                value=claim.facility_code)]
 
 
 @rule("S5-POS-002", "error", 5, "A service line place of service (SV105) is not an assigned CMS place-of-service code.",
       reads=("SV105",), citation="CMS Place of Service Code Set", applies_to=("837P",), scope="line", **IK)
-def line_pos(line: Any, ctx: Any) -> Iterator[Hit]:
+def line_pos(line: Any, ctx: Any) -> list[Hit] | None:
     sv = line.service
-    if sv is not None and sv.fields[0] == "SV1" and sv[5] and not cs.pos_is_valid(sv[5]):
-        yield Hit(f"line {line.line_number} place of service {sv[5]!r} (SV105) is not an assigned CMS "
-                  f"place-of-service code", sv, element="SV105", value=sv[5])
+    if sv is None:
+        return None
+    f = sv.fields
+    if f[0] != "SV1" or len(f) < 6 or not f[5] or cs.pos_is_valid(f[5]):  # (no SV105: sv[5] is "")
+        return None
+    return [Hit(f"line {line.line_number} place of service {f[5]!r} (SV105) is not an assigned CMS "
+                f"place-of-service code", sv, element="SV105", value=f[5])]
 
 
 @rule("S5-PROC-001", "error", 5, "A HCPCS/CPT procedure code (SV101-2 / SV202-2, qualifier HC) is not in HCPCS format.",
       reads=("SV101-2", "SV202-2"), citation="HCPCS Level I (CPT, AMA) and Level II (CMS) code formats",
       scope="line", **IK)
-def proc_format(line: Any, ctx: Any) -> Iterator[Hit]:
-    if line.procedure_qualifier == "HC" and line.procedure_code and not cs.hcpcs_format_ok(line.procedure_code):
-        el = line.source("procedure_code")
-        yield Hit(f"line {line.line_number} procedure code {line.procedure_code!r} ({el}) is not a CPT/HCPCS code "
-                  f"(5 digits, 4 digits + F/T/U, or a letter + 4 digits)", line.service, element=el,
-                  value=line.procedure_code)
+def proc_format(line: Any, ctx: Any) -> list[Hit] | None:
+    if line.procedure_qualifier != "HC" or not line.procedure_code or cs.hcpcs_format_ok(line.procedure_code):
+        return None
+    el = line.source("procedure_code")
+    return [Hit(f"line {line.line_number} procedure code {line.procedure_code!r} ({el}) is not a CPT/HCPCS code "
+                f"(5 digits, 4 digits + F/T/U, or a letter + 4 digits)", line.service, element=el,
+                value=line.procedure_code)]
 
 
 @rule("S5-REV-001", "error", 5, "A revenue code (SV201) is not 4 digits.",
       reads=("SV201",), citation="NUBC UB-04 revenue codes (4 digits, leading zero)", applies_to=("837I",),
       scope="line", **IK)
-def rev_format(line: Any, ctx: Any) -> Iterator[Hit]:
-    if line.revenue_code and cs.revenue_code_status(line.revenue_code) == "format":
-        yield Hit(f"line {line.line_number} revenue code {line.revenue_code!r} (SV201) must be 4 digits, "
-                  f"e.g. 0901", line.service, element=line.source("revenue_code"), value=line.revenue_code)
+def rev_format(line: Any, ctx: Any) -> list[Hit] | None:
+    if not line.revenue_code or cs.revenue_code_status(line.revenue_code) != "format":
+        return None
+    return [Hit(f"line {line.line_number} revenue code {line.revenue_code!r} (SV201) must be 4 digits, "
+                f"e.g. 0901", line.service, element=line.source("revenue_code"), value=line.revenue_code)]
 
 
 @rule("S5-REV-002", "warning", 5, "A revenue code (SV201) is not in edi837's NUBC revenue code table.",
       reads=("SV201",), citation="NUBC UB-04 revenue codes (edi837 table is partial, hence a warning)",
       applies_to=("837I",), scope="line", **IK)
-def rev_known(line: Any, ctx: Any) -> Iterator[Hit]:
-    if line.revenue_code and cs.revenue_code_status(line.revenue_code) == "unknown":
-        yield Hit(f"line {line.line_number} revenue code {line.revenue_code} (SV201) is not a known NUBC revenue "
-                  f"code; check it", line.service, element=line.source("revenue_code"), value=line.revenue_code)
+def rev_known(line: Any, ctx: Any) -> list[Hit] | None:
+    if not line.revenue_code or cs.revenue_code_status(line.revenue_code) != "unknown":
+        return None
+    return [Hit(f"line {line.line_number} revenue code {line.revenue_code} (SV201) is not a known NUBC revenue "
+                f"code; check it", line.service, element=line.source("revenue_code"), value=line.revenue_code)]
 
 
 @rule("S5-CC-001", "warning", 5, "A condition code (HI BG) is not in edi837's NUBC condition code table.",
       reads=("HI0x-2",), citation="NUBC condition codes (edi837 table is partial, hence a warning)", **IK)
-def condition_known(claim: Claim, ctx: Any) -> Iterator[Hit]:
-    for c in claim.condition_codes:
-        if c.code and not cs.condition_code_known(c.code):
-            yield Hit(f"condition code {c.code!r} ({c.element}) is not a known NUBC condition code",
-                      c.segment, element=c.element, value=c.code)
+def condition_known(claim: Claim, ctx: Any) -> list[Hit] | None:
+    bad = [c for c in claim.condition_codes if c.code and not cs.condition_code_known(c.code)]
+    return [Hit(f"condition code {c.code!r} ({c.element}) is not a known NUBC condition code",
+                c.segment, element=c.element, value=c.code) for c in bad] if bad else None
 
 
 # one cause, one finding: where both find something at the same element, the

@@ -145,8 +145,14 @@ def _icd() -> ModuleType:
 # keyed by the library's version and a hash of its data files, so a run does
 # not parse the library's XML (about 2 s) after the first one.  Cache problems
 # are ignored: the table is then compiled from the library in-process.
-_ICD_SCHEMA = 1
-_ICD_TABLE: dict[str, IcdStatus] | None = None
+# What is pickled is the table packed by category (:func:`_pack_icd`): one string per
+# category of three characters, unpacked on the first look-up in it, so a run reads
+# two thousand strings, not a hundred thousand codes, and builds only the categories its
+# claims use (a file names a few dozen).
+_ICD_SCHEMA = 2
+_ICD_TABLE: dict[str, str] | None = None  # category -> its packed entries (_pack_icd)
+_ICD_CATS: dict[str, dict[str, IcdStatus]] = {}  # category -> its entries, unpacked
+_ICD_CODE: dict[str, IcdStatus] = {"b": "billable", "h": "header", "u": "unknown"}
 
 
 def _icd_cache_file() -> Path | None:
@@ -180,15 +186,38 @@ def _compile_icd_table() -> dict[str, IcdStatus]:
     return out
 
 
-def _icd_table() -> dict[str, IcdStatus]:
+def _pack_icd(table: dict[str, IcdStatus]) -> dict[str, str]:
+    """``table`` by its keys' first three characters (a code's category): for each, its
+    entries as lines of the key, a space and its status's first letter (read back with
+    rpartition; the keys are the library's codes, blocks and chapters: no newline)."""
+    out: dict[str, list[str]] = {}
+    for k, st in table.items():
+        out.setdefault(k[:3], []).append(f"{k} {st[0]}")
+    return {cat: "\n".join(lines) for cat, lines in out.items()}
+
+
+def _icd_table() -> dict[str, str]:
     global _ICD_TABLE
     if _ICD_TABLE is None:
         try:
             cfile = _icd_cache_file()
         except Exception:  # noqa: BLE001 - no cache: compile in memory
             cfile = None
-        _ICD_TABLE = cached(cfile, _compile_icd_table, lambda t: isinstance(t, dict) and bool(t))
+        _ICD_CATS.clear()
+        _ICD_TABLE = cached(cfile, lambda: _pack_icd(_compile_icd_table()),
+                            lambda t: isinstance(t, dict) and bool(t))
     return _ICD_TABLE
+
+
+def _icd_category(cat: str) -> dict[str, IcdStatus]:
+    """The entries of the table whose key starts with ``cat`` (unpacked on first use)."""
+    table = _icd_table()
+    got = _ICD_CATS.get(cat)
+    if got is None:
+        packed = table.get(cat)
+        got = _ICD_CATS[cat] = {} if packed is None else \
+            {k: _ICD_CODE[st] for k, _, st in (e.rpartition(" ") for e in packed.split("\n"))}
+    return got
 
 
 _ICD_RE = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")
@@ -207,7 +236,8 @@ def icd10cm_status(code: str) -> IcdStatus:
     """
     if not isinstance(code, str) or not _ICD_RE.fullmatch(code):
         return "unknown"
-    table = _icd_table()
+    # every key looked up below starts with the code's first three characters
+    table = _icd_category(code[:3])
     # the library's lookup: is_valid_item() and the node _add_dot_to_code() picks
     if len(code) >= 4 and code[3] != ".":
         st = table.get(code[:3] + "." + code[3:])
@@ -254,7 +284,20 @@ def pos_name(code: str) -> str | None:
 
 def pos_is_valid(code: str) -> bool:
     """True if ``code`` is an assigned CMS place-of-service code."""
-    return pos_name(code) is not None
+    ok = _POS_ASSIGNED
+    if ok is None:
+        ok = _pos_assigned()
+    return code in ok  # (on every claim and service line: a set, not pos_name's row look-up)
+
+
+_POS_ASSIGNED: frozenset[str] | None = None
+
+
+def _pos_assigned() -> frozenset[str]:
+    """The codes :func:`pos_name` names (so ``pos_name(code) is not None`` for exactly these)."""
+    global _POS_ASSIGNED
+    _POS_ASSIGNED = frozenset(c for c in _table("pos.csv") if pos_name(c) is not None)
+    return _POS_ASSIGNED
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +311,19 @@ def revenue_code_status(code: str) -> Literal["valid", "format", "unknown"]:
     """
     if not isinstance(code, str) or len(code) != 4 or not code.isascii() or not code.isdigit():
         return "format"
-    return "valid" if code in _table("revenue_codes.csv") else "unknown"
+    known = _REVENUE_CODES
+    if known is None:
+        known = _revenue_codes()
+    return "valid" if code in known else "unknown"
+
+
+_REVENUE_CODES: frozenset[str] | None = None  # (two rules ask on every 837I service line)
+
+
+def _revenue_codes() -> frozenset[str]:
+    global _REVENUE_CODES
+    _REVENUE_CODES = frozenset(_table("revenue_codes.csv"))
+    return _REVENUE_CODES
 
 
 def revenue_code_name(code: str) -> str | None:
@@ -328,8 +383,10 @@ def facility_type_name(code: str) -> str | None:
 _TAXONOMY_RE = re.compile(r"[0-9]{3}[0-9A-Z]{6}X")
 
 
+@lru_cache(maxsize=8192)
 def taxonomy_format_ok(code: str) -> bool:
-    """True if ``code`` has the NUCC taxonomy shape: 3 digits, 6 uppercase alphanumerics, then ``X``."""
+    """True if ``code`` has the NUCC taxonomy shape: 3 digits, 6 uppercase alphanumerics, then ``X``.
+    (Memoised, as npi_problem: the same few taxonomies recur on every claim of a file.)"""
     return isinstance(code, str) and bool(_TAXONOMY_RE.fullmatch(code))
 
 
@@ -362,8 +419,10 @@ def taxonomy_kind(code: str) -> str:
 _HCPCS_RE = re.compile(r"[0-9]{5}|[0-9]{4}[FTU]|[A-EG-HJ-MP-V][0-9]{4}")
 
 
+@lru_cache(maxsize=8192)
 def hcpcs_format_ok(code: str) -> bool:
-    """Format-only check: CPT (5 digits), CPT Cat II/III/PLA (4 digits + F/T/U) or HCPCS Level II (letter + 4 digits)."""
+    """Format-only check: CPT (5 digits), CPT Cat II/III/PLA (4 digits + F/T/U) or HCPCS Level II (letter + 4 digits).
+    (Memoised: asked for every service line, of a few codes.)"""
     return isinstance(code, str) and bool(_HCPCS_RE.fullmatch(code))
 
 

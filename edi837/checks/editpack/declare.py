@@ -24,7 +24,8 @@ _UNVERIFIED = re.compile(r"\bunverified\b")
 def public(text: str) -> str:
     """``text`` as a biller reads it: the articles by title, and "not confirmed by a
     public source" for facts the specification marks unverified."""
-    if "S" in text:
+    # (on every edit-pack message: the pattern only matches where S0, S1 or S2 occurs in the text)
+    if "S0" in text or "S1" in text or "S2" in text:
         text = _ARTICLE.sub(lambda m: ARTICLES[m.group(1)], text)
     if "unverified" in text:
         text = _UNVERIFIED.sub("not confirmed by a public source", text)

@@ -31,6 +31,11 @@ def _pointed(ln: ServiceLine) -> list[tuple[Diagnosis, str]]:
     return out
 
 
+# DX-001..DX-003 run on every TMS (or neuromodulation) line and almost always find nothing:
+# each is a plain function that returns None when its line cannot fire, and leaves the
+# finding to the generator below it (which checks again, from the start).
+
+
 def _dx_seg(ln: ServiceLine, dxs: list[tuple[Diagnosis, str]]) -> Segment | None:
     return dxs[0][0].segment if dxs else line_seg(ln)
 
@@ -40,7 +45,15 @@ def _dx_seg(ln: ServiceLine, dxs: list[tuple[Diagnosis, str]]) -> Segment | None
                 "(\"severe MDD\").",
        short="S1; NY Medicaid notices; LCD L34522/L37086",
        reads=("HI ABK/ABF", "SV107-1..4"), scope="line", group="dx", codes=TMS)
-def dx_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def dx_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    covered = profile(ln.claim, ctx).covered_dx
+    for _, c in _pointed(ln):
+        if c in covered:  # (the usual case: a covered diagnosis)
+            return None
+    return _dx_001(ln, ctx)
+
+
+def _dx_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     prof = profile(ln.claim, ctx)
     dxs = _pointed(ln)
     codes = [c for _, c in dxs]
@@ -86,6 +99,20 @@ def _dx002_owns(kinds: list[str | None]) -> bool:
 
 
 def _class(code: str) -> str | None:
+    try:
+        return _CLASS[code]  # (asked for every pointed diagnosis of every TMS line)
+    except KeyError:
+        pass
+    if len(_CLASS) >= 8192:
+        _CLASS.clear()
+    k = _CLASS[code] = _class_of(code)
+    return k
+
+
+_CLASS: dict[str, str | None] = {}  # code -> _class_of(code): the tables do not change in a run
+
+
+def _class_of(code: str) -> str | None:
     t = T()["diagnoses"]
     if code.startswith(t["ocd_prefix"]):
         return "ocd"
@@ -100,15 +127,20 @@ def _class(code: str) -> str | None:
 @erule("DX-002", "error", "non-supporting or unspecified diagnoses on TMS",
        citation="S1; L34522 and L34998 exclude OCD.", short="S1; LCD L34522/L34998",
        reads=("HI", "SV107"), scope="line", group="dx", codes=TMS)
-def dx_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def dx_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
     dxs = _pointed(ln)
     if not dxs:
-        return
+        return None
     kinds = [_class(c) for _, c in dxs]
-    if any(k is None for k in kinds):
-        return
+    if None in kinds:  # (the usual case: a supporting diagnosis)
+        return None
     if not _dx002_owns(kinds):  # anxiety, PTSD, ADHD or OCD alone: DX-001 says it (one cause, one finding)
-        return
+        return None
+    return _dx_002(ln, ctx, dxs, kinds)
+
+
+def _dx_002(ln: ServiceLine, ctx: Context, dxs: list[tuple[Diagnosis, str]], kinds: list[str | None]
+            ) -> Iterator[Hit]:
     codes = _dotted([c for _, c in dxs])
     prof = profile(ln.claim, ctx)
     names = sorted({k for k in kinds if k is not None and k != "ocd"})  # none is None here
@@ -120,13 +152,17 @@ def dx_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 @erule("DX-003", "warning", "screening-only diagnosis on neuromodulation lines",
        citation="S2 (\"screening ... V codes for a screening denial\"). The Z-code mapping is our own inference.",
        short="S2 (Z13.3x mapping inferred)", reads=("HI", "SV107"), scope="line", group="dx", codes=NEURO)
-def dx_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def dx_003(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
     dxs = _pointed(ln)
+    if not dxs:
+        return None
     pre = T()["diagnoses"]["screening_prefix"]
-    if dxs and all(c.startswith(pre) for _, c in dxs):
-        yield Hit(say("DX-003", f"{ln.procedure_code} points only to screening code(s) "
-                      f"{', '.join(c for _, c in dxs)}; expect a screening denial"),
-                  seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)
+    for _, c in dxs:
+        if not c.startswith(pre):  # (the usual case: the first one already)
+            return None
+    return [Hit(say("DX-003", f"{ln.procedure_code} points only to screening code(s) "
+                    f"{', '.join(c for _, c in dxs)}; expect a screening denial"),
+                seg=_dx_seg(ln, dxs), element=ln.source("diagnoses"), line=ln)]
 
 
 _ICD = T()["icd"]
@@ -137,14 +173,24 @@ def _ref_date(claim: Claim) -> tuple[_dt.date | None, str]:
     """The date that decides the ICD version: inpatient through date, else the earliest DOS."""
     if facility_is(claim, "inpatient_facility_type"):
         return claim.statement_to or claim.statement_from, "discharge/through date"
-    ds = [d for d in _line_dates(claim) if d]
+    ds = _line_dates(claim)
     if ds:
         return min(ds), "date of service"
     return claim.statement_from, "statement date"
 
 
-def _line_dates(claim: Claim) -> list[_dt.date | None]:
-    return [ln.date_or_claim() for ln in claim.lines]
+def _line_dates(claim: Claim) -> list[_dt.date]:
+    """The lines' dates (:meth:`ServiceLine.date_or_claim`), those there are."""
+    global _LAST_DATES
+    last = _LAST_DATES  # (DX-004 and DX-005 ask in turn for one claim)
+    if last[0] is claim:
+        return last[1]
+    out = [d for ln in claim.lines if (d := ln.date_or_claim())]
+    _LAST_DATES = (claim, out)
+    return out
+
+
+_LAST_DATES: tuple[Claim | None, list[_dt.date]] = (None, [])
 
 
 # (qualifier, code, segment, element)
@@ -183,15 +229,42 @@ def _family(q: str) -> str | None:
     return _FAMILY.get(q)
 
 
+def _families_in(claim: Claim) -> set[str]:
+    """The code-set families of the qualifiers of :func:`_entries` (without building them;
+    DX-004 and DX-005 ask in turn for one claim)."""
+    global _LAST_FAMS
+    last = _LAST_FAMS
+    if last[0] is claim:
+        return last[1]
+    fams = _FAMILY
+    out = {f for d in claim.diagnoses if (f := fams.get(d.qualifier)) is not None}
+    if claim.procedures:
+        out.update(f for p in claim.procedures if p.qualifier != "CAH" and (f := fams.get(p.qualifier)) is not None)
+    _LAST_FAMS = (claim, out)
+    return out
+
+
+_LAST_FAMS: tuple[Claim | None, set[str]] = (None, set())
+
+
 @erule("DX-004", "error", "ICD version qualifier must match the date",
        citation="CMS ICD-10 transition guidance (SE1325, MM7492 as cited by payer EDI guides); Security "
                 "Health EDI notice (BK vs ABK); pyx12 map code lists.",
        short="CMS SE1325, MM7492", reads=("HI01-1..HI12-1", "DTP*472", "DTP*434", "CLM05-1"), group="dx")
-def dx_004(claim: Claim, ctx: Context) -> Iterator[Hit]:
+def dx_004(claim: Claim, ctx: Context) -> Iterator[Hit] | None:
+    fams = _families_in(claim)
+    if not fams:  # (no HI qualifier of either family: nothing to match the date)
+        return None
     d, what = _ref_date(claim)
     if d is None:
-        return
+        return None
     need = "ICD-10" if d >= _ICD10_FROM else "ICD-9"
+    if fams == {need}:  # (the usual case: every qualifier of the family the date needs)
+        return None
+    return _dx_004(claim, d, what, need)
+
+
+def _dx_004(claim: Claim, d: _dt.date, what: str, need: str) -> Iterator[Hit]:
     fams = _FAMILY
     for q, code, seg, el in _entries(claim):
         fam = fams.get(q)
@@ -204,7 +277,19 @@ def dx_004(claim: Claim, ctx: Context) -> Iterator[Hit]:
 @erule("DX-005", "error", "no mixing of ICD-9 and ICD-10 on one claim",
        citation="CMS MM7492 and SE1325 (via the IVHP 837 ICD-10 guide); Security Health.",
        short="CMS MM7492, SE1325", reads=("HI qualifiers", "DTP*472", "DTP*434"), group="dx")
-def dx_005(claim: Claim, ctx: Context) -> Iterator[Hit]:
+def dx_005(claim: Claim, ctx: Context) -> Iterator[Hit] | None:
+    if len(_families_in(claim)) > 1:
+        return _dx_005(claim)
+    if facility_is(claim, "inpatient_facility_type"):
+        return None
+    cut = _ICD10_FROM
+    ds = _line_dates(claim)
+    if ds and min(ds) < cut <= max(ds):
+        return _dx_005(claim)
+    return None  # (the usual case: one family, and the services on one side of 2015-10-01)
+
+
+def _dx_005(claim: Claim) -> Iterator[Hit]:
     fams: dict[str, _Entry] = {}
     for q, code, seg, el in _entries(claim):
         f = _FAMILY.get(q)
@@ -220,7 +305,7 @@ def dx_005(claim: Claim, ctx: Context) -> Iterator[Hit]:
     inpatient = facility_is(claim, "inpatient_facility_type")
     if not inpatient:
         cut = _ICD10_FROM
-        ds = [d for d in _line_dates(claim) if d]
+        ds = _line_dates(claim)
         if ds and min(ds) < cut <= max(ds):
             yield Hit(say("DX-005", f"the services span 2015-10-01 ({fmt(min(ds))} to {fmt(max(ds))}); "
                           f"outpatient and professional claims that span the ICD-10 date must be split"),
