@@ -35,6 +35,11 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     d = ln.date_or_claim()
     if d is None:
         return
+    if code in NEURO and state(ctx).history is None:
+        # a TMS or ECT line looks only for E/M lines of the history store (uid 0, below): a run
+        # without one has none, so the patient's events of the day are not gathered for it
+        # (NEURO, EM and EVAL are disjoint: the E/M and evaluation branches never apply here)
+        return
     npi = ln.rendering_npi
     cv = view(ctx, ln.claim)
     pool = cv.on_date(ln, d, "all")
