@@ -133,7 +133,16 @@ def mue_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 "FQ audio-only for RHC/FQHC; GT CAH Method II; GQ asynchronous AK/HI demo).",
        short="S1; CMS CR 12427", reads=("SV105", "CLM05-1", "SV101-3..6", "SV202-3..6"), scope="line",
        group="telehealth", codes=MUE_CODES)
-def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    tab = T()["telehealth"]
+    # (as PA-001: None without a telehealth place of service or modifier)
+    if (ln.place_of_service if ln.claim.kind != "837I" else "") not in tab["pos"] and \
+            not any(m in tab["modifiers"] for m in ln.modifiers):
+        return None
+    return _tel_001(ln, ctx)
+
+
+def _tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     tab = T()["telehealth"]
     mods = [m for m in ln.modifiers if m in tab["modifiers"]]
     pos = ln.place_of_service if ln.claim.kind != "837I" else ""
@@ -174,7 +183,15 @@ def pos_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        citation="S1; NY Medicaid notices (Healthfirst/MetroPlus/Optum Provider Express).",
        short="S1; NY Medicaid notices", reads=("2010BB NM109", "SV101-2", "DTP*472", "2300 REF*G1", "2400 REF*G1"),
        scope="line", group="payer")
-def pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    # (on every line: a plain function that returns None when the payer asks for no authorization,
+    # the finding left to the generator below, which checks again from the start)
+    if not profile(ln.claim, ctx).prior_auth:
+        return None
+    return _pa_001(ln, ctx)
+
+
+def _pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = ln.claim
     prof = profile(c, ctx)
     if not prof.prior_auth:
@@ -192,7 +209,13 @@ def pa_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        citation="NY Medicaid notices; S1 (DHCS July 2024); 247medicalbilling (August 1, 2024).",
        short="NY Medicaid notices; S1", reads=("2010BB NM109", "SV101-2", "DTP*472"), scope="line",
        group="payer")
-def pa_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def pa_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    if not profile(ln.claim, ctx).coverage_start:  # (as PA-001: None when the profile has no start date)
+        return None
+    return _pa_002(ln, ctx)
+
+
+def _pa_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     cs = profile(ln.claim, ctx).coverage_start
     d = ln.date_or_claim()
     if not cs or d is None or ln.procedure_code not in cs.get("codes", TMS):

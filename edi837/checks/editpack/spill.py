@@ -89,7 +89,7 @@ class Spill:
         day = _dt.date.fromordinal
         for (data,) in self.conn.execute("SELECT data FROM ev WHERE patient = ? ORDER BY rowid", (pid,)):
             es, ss, cs = marshal.loads(data)
-            evs.extend(Event(*t[:7], day(t[7]) if t[7] else None, day(t[8]) if t[8] else None, *t[9:])
+            evs.extend(Event._make((*t[:7], day(t[7]) if t[7] else None, day(t[8]) if t[8] else None, *t[9:]))
                        for t in es)
             stays.extend(Stay(k, c, b, day(s) if s else None, day(e) if e else None, u) for k, c, b, s, e, u in ss)
             claims.extend(cs)

@@ -273,7 +273,16 @@ def tms_006(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 "republished by NCTracks).",
        short="S1; CMS POS code set", reads=("SV105", "CLM05-1"), scope="line", applies_to=("837P",),
        group="tms", codes=TMS)
-def tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    # (on every TMS line: a plain function that returns None for a place of service that needs no
+    # word, the finding left to the generator below, which checks again from the start)
+    pos = ln.place_of_service
+    if pos in T()["pos"]["tms_ok"] or pos in T()["telehealth"]["pos"]:
+        return None
+    return _tms_007(ln, ctx)
+
+
+def _tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     pos = ln.place_of_service
     tab = T()["pos"]
     el = ln.source("place_of_service")
@@ -294,7 +303,17 @@ def tms_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 "from the NUCC set as published in the HL7 FHIR value set.",
        short="LCD L34522/L37086; NUCC taxonomy", reads=("2420A PRV03", "2310B PRV03", "2000A PRV03"),
        scope="line", applies_to=("837P",), group="tms", codes=TMS)
-def tms_008(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def tms_008(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    # (as TMS-007: None when the payer asks for no physician or the taxonomy is a physician's)
+    if not profile(ln.claim, ctx).physician_required:
+        return None
+    tax = ln.rendering_taxonomy
+    if not tax or taxonomy_is_physician(tax):
+        return None
+    return _tms_008(ln, ctx)
+
+
+def _tms_008(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     if not profile(ln.claim, ctx).physician_required:
         return
     tax = ln.rendering_taxonomy
@@ -315,7 +334,20 @@ def age_on(birth: _dt.date, d: _dt.date) -> int:
        citation="NY Medicaid (members aged 18+); LCDs L34522/L34998 (\"adults\"); 247medicalbilling "
                 "(Medi-Cal 15+, unverified).",
        short="NY Medicaid; LCD L34522/L34998", reads=("DMG02", "DTP*472"), group="tms", codes=TMS)
-def tms_009(claim: Claim, ctx: Context) -> Iterator[Hit]:
+def tms_009(claim: Claim, ctx: Context) -> Iterator[Hit] | None:
+    # (as TMS-007: None when no TMS line of the claim is dated before the minimum age)
+    b = claim.patient.birth_date
+    if b is None:
+        return None
+    floor = profile(claim, ctx).min_age
+    for ln in claim.lines:
+        d = ln.date_or_claim()
+        if ln.procedure_code in TMS and d is not None and age_on(b, d) < floor:
+            return _tms_009(claim, ctx)
+    return None
+
+
+def _tms_009(claim: Claim, ctx: Context) -> Iterator[Hit]:
     b = claim.patient.birth_date
     if b is None:
         return
