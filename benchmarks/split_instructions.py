@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # run inside the measured process: the split forced on a small file, then the CLI
 _RUN = """
+import os
 import sys
+
 import edi837.parallel as par
 
 if __name__ == "__main__":
@@ -49,7 +51,7 @@ def _callgrind(args: list[str], out_dir: str, tag: str) -> dict[str, int]:
     """{'parent' | 'worker' | 'other': instructions} of one run (every process traced)."""
     script = os.path.join(out_dir, "run_split.py")
     with open(script, "w", encoding="utf-8") as f:
-        f.write("import os\n" + _RUN)
+        f.write(_RUN)
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="")
     cmd = [sys.executable, script, *args]
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=str(ROOT))  # (.pyc)
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             name = {"parent": "this process", "worker": "the worker",
                     "other": "multiprocessing's resource tracker"}[who]
             print(f"| --jobs 2 | {name} | {two[who] / g:.2f} |")
+    if "worker" not in two:
+        print("\n--jobs 2 ran in one process: the plan did not split this file (too few transactions)")
+        return 1
     busiest = max(two.get("parent", 0), two.get("worker", 0))
     if busiest and one.get("parent"):
         total = two.get("parent", 0) + two.get("worker", 0)
