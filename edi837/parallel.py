@@ -22,9 +22,9 @@ envelope segments (about 0.4 s for 38 MB); only a plain envelope is split -- a
 standard ISA, the same delimiters and line break after every terminator, (ISA (GS
 (ST SE)+ GE)+ IEA)+, every ST an 837 of 005010X222A1/X223A2 -- anything else, and a
 file under :data:`MIN_SPLIT_BYTES`, is read by one process as before.  The 837
-transactions are cut into ranges by bytes, :data:`ROUNDS` rounds of one range for
-this process (:data:`PARENT_SHARE` of a worker's) and one per worker (``N - 1``
-workers).  Every process reads the whole file (``Engine._run_file`` with a
+transactions go, in file order, each to the share furthest behind its part of the
+bytes (:data:`PARENT_SHARE` of a worker's for this process, which takes the first; ``N -
+1`` workers), so the shares' ranges interleave.  Every process reads the whole file (``Engine._run_file`` with a
 :class:`edi837.checks.engine.SplitPart`): the bodies of the transactions it does not
 own are counted, not parsed (``Structurer.skip_tx``: the segments and CLMs), their
 ST/SE still pass through the checkers, so what spans transactions (ST02 and ISA13
@@ -413,13 +413,11 @@ MIN_SPLIT_BYTES = 4 << 20
 #: whether ``gate --jobs N`` splits one file too: its outputs are those of one job, but on the
 #: 100k-claim file it took longer than one job (144 s against 109 s; benchmarks/README.md), so off
 GATE_SPLIT = False
-#: the transactions of a split file are cut into this many rounds of ranges; in each round this
-#: process takes one range and each worker one, in file order, so that everyone is busy from
-#: start to end and this process, which takes the events in file order, follows the workers
-ROUNDS = 8
-#: the share of the file this process checks itself, against one worker's 1: it also reads the
-#: workers' claims and runs the cross-claim rules on every claim
-PARENT_SHARE = 0.2
+#: the share of the file's bytes this process checks itself, against one worker's 1: it also
+#: reads and builds every claim of the file and runs the cross-claim rules on them, about 60% of
+#: one job's work at 100,000 claims, so it takes little (benchmarks/README.md, "Where --jobs 2
+#: stops"): 0.08 against 1 is about 7% of the file with one worker
+PARENT_SHARE = 0.08
 _BLOCK = 1 << 22
 _BIG = 1 << 62
 
@@ -559,22 +557,27 @@ def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int
             state = "file"
     if state != "file" or len(starts) < 2:
         return None
-    # ranges by bytes: ROUNDS rounds of (this process's share, then one per worker)
+    # each transaction, in file order, to the share furthest behind its part of the bytes read
+    # up to the transaction's middle (this process the first): the shares interleave, so that every process is busy
+    # from start to end and this process, which takes the events in file order, follows the
+    # workers; and a file of few large transactions is cut by them, not by byte offsets (which
+    # gave this process every fourth of 20 equal transactions whatever its share)
     shares = [PARENT_SHARE] + [1.0] * (jobs - 1)
-    unit = size / (ROUNDS * sum(shares))
-    ends: list[tuple[float, int]] = []  # (byte offset where the range ends, its owner)
-    at = 0.0
-    for _ in range(ROUNDS):
-        for k, w in enumerate(shares):
-            at += w * unit
-            ends.append((at, k))
+    total = sum(shares)
+    weights = [w / total for w in shares]
+    owned = [0] * len(shares)
     first: list[int] = []
     owners: list[int] = []
-    cur = 0
+    read = 0
     for t, off in enumerate(starts, 1):
-        while cur < len(ends) - 1 and off >= ends[cur][0]:
-            cur += 1
-        k = ends[cur][1]
+        n = (starts[t] if t < len(starts) else size) - off
+        mid = read + n / 2
+        read += n
+        if t == 1:
+            k = 0
+        else:
+            k = max(range(len(shares)), key=lambda j: (weights[j] * mid - owned[j], -j))
+        owned[k] += n
         if not owners or owners[-1] != k:
             first.append(t)
             owners.append(k)
