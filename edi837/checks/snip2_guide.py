@@ -117,7 +117,7 @@ def _pair_formats(defs: Sequence[Any], specs: Sequence[_ESpec]) -> None:
 
 
 class _SSpec:
-    __slots__ = ("sd", "elems", "nmax", "syntax")
+    __slots__ = ("sd", "elems", "nmax", "syntax", "plan")
 
     def __init__(self, sd: Any):
         self.sd = sd
@@ -125,6 +125,10 @@ class _SSpec:
         _pair_formats(sd.elements, self.elems)
         self.nmax = max((e.seq for e in sd.elements), default=0)
         self.syntax = sd.syntax
+        # what _elements_calc reads of each element, in one tuple: (position, spec, required?,
+        # not used?, simple (no composite)?, position of its format qualifier or 0)
+        self.plan = tuple((es.i, es, es.usage == "R", es.usage == "N", es.comps is None,
+                           es.fmt.i if es.fmt is not None else 0) for es in self.elems)
 
 
 _SPECS: dict[int, _SSpec] = {}
@@ -466,10 +470,30 @@ class GuideChecker:
             if len(self._units) >= _EC_MAX:
                 self._units.clear()
             self._units[key] = script
+        # (the cached case of _elements, inline: a segment whose definition's results are kept, and
+        # whose fields were seen before under the same delimiters)
         elements = self._elements
+        ec = self._ec
+        ec_stats = self._ec_stats
+        ec_delims = self._ec_delims
+        e = self._e
         for op in script:
             if op[0]:
-                elements(segs[op[1]], op[2])
+                seg = segs[op[1]]
+                sp = op[2]
+                if seg.delims is ec_delims:
+                    st = ec_stats.get(sp)
+                    if st is not None and st[0] >= 0:
+                        hits = ec.get((sp, *seg.fields))
+                        if hits is not None:
+                            st[0] += 1
+                            for rule, msg, element, value in hits:
+                                e(rule, msg, seg, element, value)
+                            continue
+                elements(seg, sp)
+                ec = self._ec  # (emptied or replaced by _elements)
+                ec_stats = self._ec_stats
+                ec_delims = self._ec_delims
             else:
                 _, i, rule, msg, element, value, severity = op
                 self._e(rule, msg, segs[i], element, value, severity)
@@ -629,8 +653,9 @@ class GuideChecker:
         f = seg.fields
         st = self._ec_stats.get(sp)
         if st is None:
-            st = self._ec_stats[sp] = [0, 0]  # hits, misses
-        elif st[1] > _EC_TRIAL and st[0] * 4 < st[1]:  # rarely repeats: not worth a key
+            st = self._ec_stats[sp] = [0, 0]  # hits, misses; hits -1: rarely repeats, not cached
+        elif st[0] < 0 or (st[1] > _EC_TRIAL and st[0] * 4 < st[1]):  # rarely repeats: not worth a key
+            st[0] = -1
             self._cap = []
             self._elements_calc(f, d, sp)
             for rule, msg, element, value in self._cap:
@@ -669,24 +694,22 @@ class GuideChecker:
                 self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
         elif n > 0 and f[n] == "":
             self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
-        for es in sp.elems:
-            i = es.i
+        for i, es, req, unused, simple, fi in sp.plan:
             v = f[i] if i <= n else ""
             if not v:
-                if es.usage == "R":
-                    self._c("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid)
+                if req:
+                    cap.append(("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid, None))
                 continue
-            if es.usage == "N":
-                self._c("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
-                        es.xid, v)
+            if unused:
+                cap.append(("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
+                            es.xid, v))
                 continue
-            if es.comps is None and not (rep and rep in v):
+            if simple and not (rep and rep in v):
                 # (the usual case, inline: one simple value, which the loop below would take as
                 # its only repetition); what _value and _format find depends only on the element,
                 # its value and (a date) its format qualifier's value, and values repeat across
                 # segments that do not (a claim's CLM01 differs, its CLM02 and CLM05 recur)
-                fs = es.fmt
-                vkey = (es, v) if fs is None else (es, v, f[fs.i] if fs.i <= n else "")
+                vkey = (es, v, f[fi] if fi <= n else "") if fi else (es, v)
                 got = vmemo.get(vkey)
                 if got is None:
                     got = self._value_found(vkey)
