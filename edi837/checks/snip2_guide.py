@@ -141,6 +141,18 @@ def spec(sd: Any) -> _SSpec:
     return sp
 
 
+class _KeyPlan:
+    """Where the structure key of a claim loop built from one grammar template is read (see
+    GuideChecker._built_key); its identity is part of the key."""
+
+    __slots__ = ("ld", "t", "quals")
+
+    def __init__(self, ld: Any, t: Any, quals: tuple[tuple[int, tuple[tuple[int, bool], ...]], ...] | None):
+        self.ld = ld
+        self.t = t
+        self.quals = quals
+
+
 class _GuideIndex:
     """Per-guide lookups, computed once per process."""
 
@@ -292,6 +304,8 @@ class GuideChecker:
         self._vmemo: dict[tuple[Any, ...], tuple[_Cap, ...]] = {}
         # loop-unit results per structure key, see _unit
         self._units: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        # the key plans of claim loops by (id of the guide loop, id of the grammar template), see _built_key
+        self._plans: dict[tuple[int, int], _KeyPlan] = {}
         self._rec: dict[int, int] | None = None  # while recording: id(segment) -> index in the unit
         self._script: list[tuple[Any, ...]] = []  # (0, i, finding args) or (1, i, spec)
 
@@ -456,8 +470,15 @@ class GuideChecker:
         segment, its id, its qualifier values and whether the grammar placed
         it, so their result is a script cached per structure key: the findings
         to emit and the element checks to run, by position in the unit."""
-        segs: list[Segment] = []
-        key = (hl_unit, self._key(lp, ld, segs))
+        segs: Sequence[Segment]
+        built = None if hl_unit else getattr(lp, "built", None)
+        key = None
+        if built is not None:
+            segs = built[1]
+            key = self._built_key(lp, ld, built[0], segs)
+        if key is None:
+            segs = []
+            key = (hl_unit, self._key(lp, ld, segs))
         script = self._units.get(key)
         if script is None:
             self._rec = {id(sg): i for i, sg in enumerate(segs)}
@@ -497,6 +518,60 @@ class GuideChecker:
             else:
                 _, i, rule, msg, element, value, severity = op
                 self._e(rule, msg, segs[i], element, value, severity)
+
+    def _built_key(self, lp: Any, ld: Any, t: Any, segs: Sequence[Segment]) -> tuple[Any, ...] | None:
+        """The structure key of a claim loop ``lp`` checked against ``ld`` that the grammar built from
+        the template ``t`` with nothing misplaced, ``segs`` its segments in the order of a walk of it
+        (``Loop.built``).  The template fixes the loops and every segment's id, so :meth:`_key`
+        differs between such claims only in the qualifier values it reads: the key is the plan of
+        (ld, t) and these values, read from the places the plan lists.  None: key it by a walk."""
+        plan = self._plans.get((id(ld), id(t)))
+        if plan is None or plan.ld is not ld or plan.t is not t:
+            plan = _KeyPlan(ld, t, self._quals(lp, ld))
+            if len(self._plans) >= _EC_MAX:
+                self._plans.clear()
+            self._plans[(id(ld), id(t))] = plan
+        quals = plan.quals
+        if quals is None:  # (a child loop the guide loop does not have)
+            return None
+        key: list[Any] = [plan]
+        for k, qp in quals:
+            seg = segs[k]
+            f = seg.fields
+            if len(qp) == 1:  # (as in _key_of)
+                i, comp = qp[0]
+                v = f[i] if i < len(f) else ""
+                if comp and v and seg.delims.component in v:
+                    v = seg.components(i)[0]
+                key.append(v)
+            else:
+                n = len(f)
+                key.append(tuple([(seg.component(i, 1) if comp else f[i]) if i < n else "" for i, comp in qp]))
+        return tuple(key)
+
+    def _quals(self, lp: Any, ld: Any) -> tuple[tuple[int, tuple[tuple[int, bool], ...]], ...] | None:
+        """The places :meth:`_key_of` reads qualifier values from in the loop ``lp`` (nothing
+        misplaced), as (index of the segment in a walk of the loop, its qualifier places); None
+        when a child loop is one ``ld`` does not have."""
+        assert self.gi is not None  # (as in _key)
+        gi = self.gi
+        out: list[tuple[int, tuple[tuple[int, bool], ...]]] = []
+        k = 0
+
+        def walk(lp: Any, li: _LoopInfo) -> bool:
+            nonlocal k
+            for seg in lp.segments:
+                qp = li.qpos.get(seg.fields[0])
+                if qp is not None:
+                    out.append((k, qp))
+                k += 1
+            for c in lp.children:
+                cd = li.kids.get(c.id)
+                if cd is None or not walk(c, gi.info(cd)):
+                    return False
+            return True
+
+        return tuple(out) if walk(lp, gi.info(ld)) else None
 
     def _key(self, lp: Any, ld: Any, segs: list[Segment]) -> tuple[Any, ...]:
         """Structure key of a loop (and its child loops); collects its segments in ``segs``."""

@@ -29,6 +29,10 @@ class Loop:
     segments: list[Segment]
     children: list["Loop"]
     _up: "weakref.ReferenceType[Loop] | None"
+    # set only on a claim's 2300 loop that the structure stage built with nothing misplaced (unset
+    # otherwise: read it with getattr): the grammar's template and the claim's segments in the
+    # order of a walk of the loop (grammar.parser.preorder); SNIP 2 keys its structure checks by it
+    built: "tuple[Any, tuple[Segment, ...]]"
 
     def __init__(self, id: str | None, segments: list[Segment] | None = None,
                  children: list["Loop"] | None = None, parent: "Loop | None" = None):
