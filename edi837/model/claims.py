@@ -184,7 +184,7 @@ class ServiceLine:
             return [d for d in c.diagnoses if d.qualifier in DX_CODED]
         if not self.diagnosis_pointers:
             return []
-        by_pos = {d.position: d for d in c.diagnoses if d.qualifier in DX_CODED}
+        by_pos = c.coded_by_position()
         return [by_pos[p] for p in self.diagnosis_pointers if p in by_pos]
 
     @property
@@ -252,6 +252,21 @@ class Claim:
     # more service lines than the guide allows + 1: the segments past them, which the claim leaves
     # out (grammar.stream.Structurer), as (first byte offset, end byte offset or None, how many)
     overflow: tuple[int, int | None, int] | None = None
+    # coded_by_position's table, with the diagnoses list and its length it was made of
+    _dx_table: "tuple[list[Diagnosis], int, dict[int, Diagnosis]] | None" = attrs.field(
+        default=None, init=False, repr=False)
+
+    def coded_by_position(self) -> dict[int, Diagnosis]:
+        """The claim's coded diagnoses (principal and other: what SV107 points at) by position, made
+        once per claim (its service lines each ask); made again if ``diagnoses`` was replaced or
+        grew.  For reading only."""
+        t = self._dx_table
+        dx = self.diagnoses
+        if t is not None and t[0] is dx and t[1] == len(dx):
+            return t[2]
+        by_pos = {d.position: d for d in dx if d.qualifier in DX_CODED}
+        self._dx_table = (dx, len(dx), by_pos)
+        return by_pos
 
     def unlink(self) -> None:
         """Break the claim's reference cycle (its service lines' links back to it), so that
