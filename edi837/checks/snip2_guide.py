@@ -117,7 +117,7 @@ def _pair_formats(defs: Sequence[Any], specs: Sequence[_ESpec]) -> None:
 
 
 class _SSpec:
-    __slots__ = ("sd", "elems", "nmax", "syntax", "plan")
+    __slots__ = ("sd", "elems", "nmax", "syntax", "plan", "lives", "vol")
 
     def __init__(self, sd: Any):
         self.sd = sd
@@ -125,10 +125,19 @@ class _SSpec:
         _pair_formats(sd.elements, self.elems)
         self.nmax = max((e.seq for e in sd.elements), default=0)
         self.syntax = sd.syntax
+        # the elements whose values seldom repeat (simple, no code list, no element's format
+        # qualifier: ids, names, amounts, dates): checked live, not cached, in _elements_partial
+        fmts = {es.fmt.i for es in self.elems if es.fmt is not None}
+        live = [es.comps is None and es.codes is None and es.usage != "N" and es.i not in fmts
+                for es in self.elems]
+        if sum(live) * 2 > len(live):  # (as many checked live as kept: not worth a key)
+            live = [False] * len(live)
         # what _elements_calc reads of each element, in one tuple: (position, spec, required?,
-        # not used?, simple (no composite)?, position of its format qualifier or 0)
+        # not used?, simple (no composite)?, position of its format qualifier or 0, live?)
         self.plan = tuple((es.i, es, es.usage == "R", es.usage == "N", es.comps is None,
-                           es.fmt.i if es.fmt is not None else 0) for es in self.elems)
+                           es.fmt.i if es.fmt is not None else 0, lv) for es, lv in zip(self.elems, live))
+        self.lives = tuple(ent for ent in self.plan if ent[6])
+        self.vol = tuple(ent[0] for ent in self.lives)
 
 
 _SPECS: dict[int, _SSpec] = {}
@@ -302,6 +311,8 @@ class GuideChecker:
         # what one element's value checks find, per (element spec, value[, format qualifier value]):
         # see _elements_calc (they depend on nothing else); bounded as _ec
         self._vmemo: dict[tuple[Any, ...], tuple[_Cap, ...]] = {}
+        # _elements_partial's findings by (definition, fields with the live ones as given or not)
+        self._ecp: dict[tuple[Any, ...], tuple[tuple[_Cap, ...], ...]] = {}
         # loop-unit results per structure key, see _unit
         self._units: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         # the key plans of claim loops by (id of the guide loop, id of the grammar template), see _built_key
@@ -504,12 +515,16 @@ class GuideChecker:
                 sp = op[2]
                 if seg.delims is ec_delims:
                     st = ec_stats.get(sp)
-                    if st is not None and st[0] >= 0:
-                        hits = ec.get((sp, *seg.fields))
-                        if hits is not None:
-                            st[0] += 1
-                            for rule, msg, element, value in hits:
-                                e(rule, msg, seg, element, value)
+                    if st is not None:
+                        if st[0] >= 0:
+                            hits = ec.get((sp, *seg.fields))
+                            if hits is not None:
+                                st[0] += 1
+                                for rule, msg, element, value in hits:
+                                    e(rule, msg, seg, element, value)
+                                continue
+                        elif st[0] == -1:
+                            self._elements_partial(seg, seg.fields, ec_delims, sp, st)
                             continue
                 elements(seg, sp)
                 ec = self._ec  # (emptied or replaced by _elements)
@@ -723,14 +738,22 @@ class GuideChecker:
         d = seg.delims
         if d is not self._ec_delims:
             self._ec = {}
+            self._ecp = {}
             self._ec_stats = {}
             self._ec_delims = d
         f = seg.fields
         st = self._ec_stats.get(sp)
         if st is None:
-            st = self._ec_stats[sp] = [0, 0]  # hits, misses; hits -1: rarely repeats, not cached
+            # hits, misses (hits -1: rarely repeats, see _elements_partial; -2: not cached at all),
+            # _elements_partial's hits, misses
+            st = self._ec_stats[sp] = [0, 0, 0, 0]
         elif st[0] < 0 or (st[1] > _EC_TRIAL and st[0] * 4 < st[1]):  # rarely repeats: not worth a key
-            st[0] = -1
+            if st[0] != -2:
+                if st[0] != -1:
+                    st[0] = -1 if sp.vol else -2
+                if st[0] == -1:
+                    self._elements_partial(seg, f, d, sp, st)
+                    return
             self._cap = []
             self._elements_calc(f, d, sp)
             for rule, msg, element, value in self._cap:
@@ -751,10 +774,70 @@ class GuideChecker:
         for rule, msg, element, value in hits:
             self._e(rule, msg, seg, element, value)
 
+    def _elements_partial(self, seg: Any, f: list[str], d: Any, sp: _SSpec, st: list[int]) -> None:
+        """:meth:`_elements` of a definition whose segments rarely repeat whole (``st``: its stats).
+
+        Their live elements (``sp.lives``: ids, names, amounts, dates) are what differs; what the
+        other checks find depends on the other values, and on the live ones only through whether
+        they are given (the syntax notes, trailing separators).  So that is kept per (definition,
+        the other values, which live ones are given): the findings between the live elements'
+        (``chunks``), and the live ones are checked each time (their values memoized as usual).
+        If that key rarely repeats either, the definition is checked whole each time (-2).
+        """
+        n = len(f) - 1
+        g = f.copy()
+        for j in sp.vol:
+            if j <= n:
+                g[j] = g[j] != ""  # type: ignore[call-overload]
+        key = (sp, *g)
+        ecp = self._ecp
+        chunks = ecp.get(key)
+        if chunks is None:
+            st[3] += 1
+            if st[3] > _EC_TRIAL and st[2] * 4 < st[3]:  # rarely repeats this way either
+                st[0] = -2
+            marks: list[int] = []
+            cap = self._cap = []
+            self._elements_calc(f, d, sp, marks)
+            bounds = [0, *marks, len(cap)]
+            chunks = tuple(tuple(cap[bounds[k]:bounds[k + 1]]) for k in range(0, len(bounds), 2))
+            if len(ecp) >= _EC_MAX:
+                ecp.clear()
+            ecp[key] = chunks
+            found: list[_Cap] = cap
+        else:
+            st[2] += 1
+            found = self._cap = list(chunks[0])
+            rep = d.repetition
+            vmemo = self._vmemo
+            k = 1
+            for ent in sp.lives:
+                i = ent[0]
+                v = f[i] if i <= n else ""
+                if v and not (rep and rep in v):
+                    # (_one's usual case, inline: a live element is simple and used)
+                    fi = ent[5]
+                    vkey = (ent[1], v, f[fi] if fi <= n else "") if fi else (ent[1], v)
+                    got = vmemo.get(vkey)
+                    if got is None:
+                        got = self._value_found(vkey)
+                    if got:
+                        found.extend(got)
+                elif v or ent[2]:
+                    self._one(ent, f, n, rep, d.component, f[0])
+                ck = chunks[k]
+                if ck:
+                    found.extend(ck)
+                k += 1
+        for rule, msg, element, value in found:
+            self._e(rule, msg, seg, element, value)
+
     def _c(self, rule: str, msg: str, element: str | None = None, value: str | None = None) -> None:
         self._cap.append((rule, msg, element, value))
 
-    def _elements_calc(self, f: list[str], d: Any, sp: _SSpec) -> None:
+    def _elements_calc(self, f: list[str], d: Any, sp: _SSpec, marks: list[int] | None = None) -> None:
+        """The element and syntax checks of one segment, into ``self._cap``; ``marks``: the
+        start and end in it of each live element's findings (_SSpec.plan), given a list."""
         n = len(f) - 1
         sid = f[0]
         rep = d.repetition
@@ -769,7 +852,21 @@ class GuideChecker:
                 self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
         elif n > 0 and f[n] == "":
             self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
-        for i, es, req, unused, simple, fi in sp.plan:
+        if marks is not None:
+            # (a definition whose segments rarely repeat: see _elements_partial) the live elements'
+            # findings are marked, to be left out of what is kept
+            one = self._one
+            for ent in sp.plan:
+                if ent[6]:
+                    marks.append(len(cap))
+                    one(ent, f, n, rep, comp, sid)
+                    marks.append(len(cap))
+                else:
+                    one(ent, f, n, rep, comp, sid)
+            if sp.syntax:
+                self._syntax(f, sp)
+            return
+        for i, es, req, unused, simple, fi, _ in sp.plan:
             v = f[i] if i <= n else ""
             if not v:
                 if req:
@@ -818,6 +915,59 @@ class GuideChecker:
                         self._format(es, rv, f[fi] if fi <= n else "")
         if sp.syntax:
             self._syntax(f, sp)
+
+    def _one(self, ent: tuple[Any, ...], f: list[str], n: int, rep: str | None, comp: str, sid: str) -> None:
+        """The checks of one element (a ``plan`` entry) of the segment ``f`` (``n`` elements), as in
+        the loop of :meth:`_elements_calc`, into ``self._cap``."""
+        i, es, req, unused, simple, fi, _ = ent
+        cap = self._cap
+        vmemo = self._vmemo
+        v = f[i] if i <= n else ""
+        if not v:
+            if req:
+                cap.append(("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid, None))
+            return
+        if unused:
+            cap.append(("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
+                        es.xid, v))
+            return
+        if simple and not (rep and rep in v):
+            # (the usual case, inline: one simple value, which the loop below would take as
+            # its only repetition); what _value and _format find depends only on the element,
+            # its value and (a date) its format qualifier's value, and values repeat across
+            # segments that do not (a claim's CLM01 differs, its CLM02 and CLM05 recur)
+            vkey = (es, v, f[fi] if fi <= n else "") if fi else (es, v)
+            got = vmemo.get(vkey)
+            if got is None:
+                got = self._value_found(vkey)
+            if got:
+                cap.extend(got)
+            return
+        reps: Sequence[str]
+        if rep and rep in v and sid != "ISA":
+            reps = v.split(rep)
+            if es.repeat is not None and len(reps) > es.repeat:
+                self._c("S1-SEG-003", f"{es.xid} {es.name} repeats {len(reps)} times; at most "
+                        f"{es.repeat} allowed", es.xid, v)
+                reps = reps[:1]
+        else:
+            reps = (v,)
+        for rv in reps:
+            if es.comps is not None:
+                # what a composite's checks find depends only on it, its value and the component
+                # separator (composites recur: CLM05 11:B:1, SV101 HC:90868): memoized as values
+                ckey = (es, rv, comp)
+                got = vmemo.get(ckey)
+                if got is None:
+                    got = self._composite_found(ckey)
+                if got:
+                    cap.extend(got)
+            else:
+                if not rv:  # an empty repetition ('A^^B'): nothing to check
+                    continue
+                if self._value(es, rv) and es.fmt is not None:
+                    fi = es.fmt.i
+                    self._format(es, rv, f[fi] if fi <= n else "")
 
     def _composite_found(self, ckey: tuple[Any, ...]) -> tuple[_Cap, ...]:
         """What the checks of a composite's components find, for ``ckey`` (its spec, its value (one
