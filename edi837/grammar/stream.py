@@ -210,7 +210,7 @@ class Structurer:
             if not self.claim_loops:
                 return Loop(tmpl[0], segs)
             lp = build_loop(tmpl, segs, ())
-            lp.built = (tmpl, preorder(tmpl, segs))
+            lp.built = (tmpl, preorder(tmpl, segs))  # type: ignore[misc]  # (a slot of its base, _Built)
             return lp
         return build_loop(tmpl, segs, misplaced)
 
