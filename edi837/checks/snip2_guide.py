@@ -73,6 +73,9 @@ _R = re.compile(r"-?[0-9]*(\.[0-9]+)?")
 _RX: dict[str, re.Pattern[str]] = {}
 _EC_MAX = 20000  # element-check cache entries per file before it is emptied
 _EC_TRIAL = 200  # misses after which a definition must show repeats to stay cached
+# misses after which a definition with live elements (see _elements_partial) that hardly ever
+# repeated whole (no hit) is keyed without them
+_EC_TRIAL_LIVE = 40
 _Cap = tuple[str, str, str | None, str | None]  # an element check's finding: (rule, message, element, value)
 
 
@@ -747,7 +750,8 @@ class GuideChecker:
             # hits, misses (hits -1: rarely repeats, see _elements_partial; -2: not cached at all),
             # _elements_partial's hits, misses
             st = self._ec_stats[sp] = [0, 0, 0, 0]
-        elif st[0] < 0 or (st[1] > _EC_TRIAL and st[0] * 4 < st[1]):  # rarely repeats: not worth a key
+        elif st[0] < 0 or (st[1] > _EC_TRIAL and st[0] * 4 < st[1]) or (
+                sp.vol and st[1] > _EC_TRIAL_LIVE and not st[0]):  # rarely repeats: not worth a key
             if st[0] != -2:
                 if st[0] != -1:
                     st[0] = -1 if sp.vol else -2
