@@ -73,6 +73,9 @@ _R = re.compile(r"-?[0-9]*(\.[0-9]+)?")
 _RX: dict[str, re.Pattern[str]] = {}
 _EC_MAX = 20000  # element-check cache entries per file before it is emptied
 _EC_TRIAL = 200  # misses after which a definition must show repeats to stay cached
+# misses after which a definition with live elements (see _elements_partial) that hardly ever
+# repeated whole (no hit) is keyed without them
+_EC_TRIAL_LIVE = 40
 _Cap = tuple[str, str, str | None, str | None]  # an element check's finding: (rule, message, element, value)
 
 
@@ -117,7 +120,7 @@ def _pair_formats(defs: Sequence[Any], specs: Sequence[_ESpec]) -> None:
 
 
 class _SSpec:
-    __slots__ = ("sd", "elems", "nmax", "syntax")
+    __slots__ = ("sd", "elems", "nmax", "syntax", "plan", "lives", "vol")
 
     def __init__(self, sd: Any):
         self.sd = sd
@@ -125,6 +128,19 @@ class _SSpec:
         _pair_formats(sd.elements, self.elems)
         self.nmax = max((e.seq for e in sd.elements), default=0)
         self.syntax = sd.syntax
+        # the elements whose values seldom repeat (simple, no code list, no element's format
+        # qualifier: ids, names, amounts, dates): checked live, not cached, in _elements_partial
+        fmts = {es.fmt.i for es in self.elems if es.fmt is not None}
+        live = [es.comps is None and es.codes is None and es.usage != "N" and es.i not in fmts
+                for es in self.elems]
+        if sum(live) * 2 > len(live):  # (as many checked live as kept: not worth a key)
+            live = [False] * len(live)
+        # what _elements_calc reads of each element, in one tuple: (position, spec, required?,
+        # not used?, simple (no composite)?, position of its format qualifier or 0, live?)
+        self.plan = tuple((es.i, es, es.usage == "R", es.usage == "N", es.comps is None,
+                           es.fmt.i if es.fmt is not None else 0, lv) for es, lv in zip(self.elems, live))
+        self.lives = tuple(ent for ent in self.plan if ent[6])
+        self.vol = tuple(ent[0] for ent in self.lives)
 
 
 _SPECS: dict[int, _SSpec] = {}
@@ -135,6 +151,18 @@ def spec(sd: Any) -> _SSpec:
     if sp is None or sp.sd is not sd:
         sp = _SPECS[id(sd)] = _SSpec(sd)
     return sp
+
+
+class _KeyPlan:
+    """Where the structure key of a claim loop built from one grammar template is read (see
+    GuideChecker._built_key); its identity is part of the key."""
+
+    __slots__ = ("ld", "t", "quals")
+
+    def __init__(self, ld: Any, t: Any, quals: tuple[tuple[int, tuple[tuple[int, bool], ...]], ...] | None):
+        self.ld = ld
+        self.t = t
+        self.quals = quals
 
 
 class _GuideIndex:
@@ -286,8 +314,12 @@ class GuideChecker:
         # what one element's value checks find, per (element spec, value[, format qualifier value]):
         # see _elements_calc (they depend on nothing else); bounded as _ec
         self._vmemo: dict[tuple[Any, ...], tuple[_Cap, ...]] = {}
+        # _elements_partial's findings by (definition, fields with the live ones as given or not)
+        self._ecp: dict[tuple[Any, ...], tuple[tuple[_Cap, ...], ...]] = {}
         # loop-unit results per structure key, see _unit
         self._units: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        # the key plans of claim loops by (id of the guide loop, id of the grammar template), see _built_key
+        self._plans: dict[tuple[int, int], _KeyPlan] = {}
         self._rec: dict[int, int] | None = None  # while recording: id(segment) -> index in the unit
         self._script: list[tuple[Any, ...]] = []  # (0, i, finding args) or (1, i, spec)
 
@@ -452,8 +484,15 @@ class GuideChecker:
         segment, its id, its qualifier values and whether the grammar placed
         it, so their result is a script cached per structure key: the findings
         to emit and the element checks to run, by position in the unit."""
-        segs: list[Segment] = []
-        key = (hl_unit, self._key(lp, ld, segs))
+        segs: Sequence[Segment]
+        built = None if hl_unit else getattr(lp, "built", None)
+        key = None
+        if built is not None:
+            segs = built[1]
+            key = self._built_key(lp, ld, built[0], segs)
+        if key is None:
+            segs = []
+            key = (hl_unit, self._key(lp, ld, segs))
         script = self._units.get(key)
         if script is None:
             self._rec = {id(sg): i for i, sg in enumerate(segs)}
@@ -466,13 +505,91 @@ class GuideChecker:
             if len(self._units) >= _EC_MAX:
                 self._units.clear()
             self._units[key] = script
+        # (the cached case of _elements, inline: a segment whose definition's results are kept, and
+        # whose fields were seen before under the same delimiters)
         elements = self._elements
+        ec = self._ec
+        ec_stats = self._ec_stats
+        ec_delims = self._ec_delims
+        e = self._e
         for op in script:
             if op[0]:
-                elements(segs[op[1]], op[2])
+                seg = segs[op[1]]
+                sp = op[2]
+                if seg.delims is ec_delims:
+                    st = ec_stats.get(sp)
+                    if st is not None:
+                        if st[0] >= 0:
+                            hits = ec.get((sp, *seg.fields))
+                            if hits is not None:
+                                st[0] += 1
+                                for rule, msg, element, value in hits:
+                                    e(rule, msg, seg, element, value)
+                                continue
+                        elif st[0] == -1:
+                            self._elements_partial(seg, seg.fields, ec_delims, sp, st)
+                            continue
+                elements(seg, sp)
+                ec = self._ec  # (emptied or replaced by _elements)
+                ec_stats = self._ec_stats
+                ec_delims = self._ec_delims
             else:
                 _, i, rule, msg, element, value, severity = op
                 self._e(rule, msg, segs[i], element, value, severity)
+
+    def _built_key(self, lp: Any, ld: Any, t: Any, segs: Sequence[Segment]) -> tuple[Any, ...] | None:
+        """The structure key of a claim loop ``lp`` checked against ``ld`` that the grammar built from
+        the template ``t`` with nothing misplaced, ``segs`` its segments in the order of a walk of it
+        (``Loop.built``).  The template fixes the loops and every segment's id, so :meth:`_key`
+        differs between such claims only in the qualifier values it reads: the key is the plan of
+        (ld, t) and these values, read from the places the plan lists.  None: key it by a walk."""
+        plan = self._plans.get((id(ld), id(t)))
+        if plan is None or plan.ld is not ld or plan.t is not t:
+            plan = _KeyPlan(ld, t, self._quals(lp, ld))
+            if len(self._plans) >= _EC_MAX:
+                self._plans.clear()
+            self._plans[(id(ld), id(t))] = plan
+        quals = plan.quals
+        if quals is None:  # (a child loop the guide loop does not have)
+            return None
+        key: list[Any] = [plan]
+        for k, qp in quals:
+            seg = segs[k]
+            f = seg.fields
+            if len(qp) == 1:  # (as in _key_of)
+                i, comp = qp[0]
+                v = f[i] if i < len(f) else ""
+                if comp and v and seg.delims.component in v:
+                    v = seg.components(i)[0]
+                key.append(v)
+            else:
+                n = len(f)
+                key.append(tuple([(seg.component(i, 1) if comp else f[i]) if i < n else "" for i, comp in qp]))
+        return tuple(key)
+
+    def _quals(self, lp: Any, ld: Any) -> tuple[tuple[int, tuple[tuple[int, bool], ...]], ...] | None:
+        """The places :meth:`_key_of` reads qualifier values from in the loop ``lp`` (nothing
+        misplaced), as (index of the segment in a walk of the loop, its qualifier places); None
+        when a child loop is one ``ld`` does not have."""
+        assert self.gi is not None  # (as in _key)
+        gi = self.gi
+        out: list[tuple[int, tuple[tuple[int, bool], ...]]] = []
+        k = 0
+
+        def walk(lp: Any, li: _LoopInfo) -> bool:
+            nonlocal k
+            for seg in lp.segments:
+                qp = li.qpos.get(seg.fields[0])
+                if qp is not None:
+                    out.append((k, qp))
+                k += 1
+            for c in lp.children:
+                cd = li.kids.get(c.id)
+                if cd is None or not walk(c, gi.info(cd)):
+                    return False
+            return True
+
+        return tuple(out) if walk(lp, gi.info(ld)) else None
 
     def _key(self, lp: Any, ld: Any, segs: list[Segment]) -> tuple[Any, ...]:
         """Structure key of a loop (and its child loops); collects its segments in ``segs``."""
@@ -624,13 +741,23 @@ class GuideChecker:
         d = seg.delims
         if d is not self._ec_delims:
             self._ec = {}
+            self._ecp = {}
             self._ec_stats = {}
             self._ec_delims = d
         f = seg.fields
         st = self._ec_stats.get(sp)
         if st is None:
-            st = self._ec_stats[sp] = [0, 0]  # hits, misses
-        elif st[1] > _EC_TRIAL and st[0] * 4 < st[1]:  # rarely repeats: not worth a key
+            # hits, misses (hits -1: rarely repeats, see _elements_partial; -2: not cached at all),
+            # _elements_partial's hits, misses
+            st = self._ec_stats[sp] = [0, 0, 0, 0]
+        elif st[0] < 0 or (st[1] > _EC_TRIAL and st[0] * 4 < st[1]) or (
+                sp.vol and st[1] > _EC_TRIAL_LIVE and not st[0]):  # rarely repeats: not worth a key
+            if st[0] != -2:
+                if st[0] != -1:
+                    st[0] = -1 if sp.vol else -2
+                if st[0] == -1:
+                    self._elements_partial(seg, f, d, sp, st)
+                    return
             self._cap = []
             self._elements_calc(f, d, sp)
             for rule, msg, element, value in self._cap:
@@ -651,10 +778,70 @@ class GuideChecker:
         for rule, msg, element, value in hits:
             self._e(rule, msg, seg, element, value)
 
+    def _elements_partial(self, seg: Any, f: list[str], d: Any, sp: _SSpec, st: list[int]) -> None:
+        """:meth:`_elements` of a definition whose segments rarely repeat whole (``st``: its stats).
+
+        Their live elements (``sp.lives``: ids, names, amounts, dates) are what differs; what the
+        other checks find depends on the other values, and on the live ones only through whether
+        they are given (the syntax notes, trailing separators).  So that is kept per (definition,
+        the other values, which live ones are given): the findings between the live elements'
+        (``chunks``), and the live ones are checked each time (their values memoized as usual).
+        If that key rarely repeats either, the definition is checked whole each time (-2).
+        """
+        n = len(f) - 1
+        g = f.copy()
+        for j in sp.vol:
+            if j <= n:
+                g[j] = g[j] != ""  # type: ignore[call-overload]
+        key = (sp, *g)
+        ecp = self._ecp
+        chunks = ecp.get(key)
+        if chunks is None:
+            st[3] += 1
+            if st[3] > _EC_TRIAL and st[2] * 4 < st[3]:  # rarely repeats this way either
+                st[0] = -2
+            marks: list[int] = []
+            cap = self._cap = []
+            self._elements_calc(f, d, sp, marks)
+            bounds = [0, *marks, len(cap)]
+            chunks = tuple(tuple(cap[bounds[k]:bounds[k + 1]]) for k in range(0, len(bounds), 2))
+            if len(ecp) >= _EC_MAX:
+                ecp.clear()
+            ecp[key] = chunks
+            found: list[_Cap] = cap
+        else:
+            st[2] += 1
+            found = self._cap = list(chunks[0])
+            rep = d.repetition
+            vmemo = self._vmemo
+            k = 1
+            for ent in sp.lives:
+                i = ent[0]
+                v = f[i] if i <= n else ""
+                if v and not (rep and rep in v):
+                    # (_one's usual case, inline: a live element is simple and used)
+                    fi = ent[5]
+                    vkey = (ent[1], v, f[fi] if fi <= n else "") if fi else (ent[1], v)
+                    got = vmemo.get(vkey)
+                    if got is None:
+                        got = self._value_found(vkey)
+                    if got:
+                        found.extend(got)
+                elif v or ent[2]:
+                    self._one(ent, f, n, rep, d.component, f[0])
+                ck = chunks[k]
+                if ck:
+                    found.extend(ck)
+                k += 1
+        for rule, msg, element, value in found:
+            self._e(rule, msg, seg, element, value)
+
     def _c(self, rule: str, msg: str, element: str | None = None, value: str | None = None) -> None:
         self._cap.append((rule, msg, element, value))
 
-    def _elements_calc(self, f: list[str], d: Any, sp: _SSpec) -> None:
+    def _elements_calc(self, f: list[str], d: Any, sp: _SSpec, marks: list[int] | None = None) -> None:
+        """The element and syntax checks of one segment, into ``self._cap``; ``marks``: the
+        start and end in it of each live element's findings (_SSpec.plan), given a list."""
         n = len(f) - 1
         sid = f[0]
         rep = d.repetition
@@ -669,24 +856,36 @@ class GuideChecker:
                 self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
         elif n > 0 and f[n] == "":
             self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
-        for es in sp.elems:
-            i = es.i
+        if marks is not None:
+            # (a definition whose segments rarely repeat: see _elements_partial) the live elements'
+            # findings are marked, to be left out of what is kept
+            one = self._one
+            for ent in sp.plan:
+                if ent[6]:
+                    marks.append(len(cap))
+                    one(ent, f, n, rep, comp, sid)
+                    marks.append(len(cap))
+                else:
+                    one(ent, f, n, rep, comp, sid)
+            if sp.syntax:
+                self._syntax(f, sp)
+            return
+        for i, es, req, unused, simple, fi, _ in sp.plan:
             v = f[i] if i <= n else ""
             if not v:
-                if es.usage == "R":
-                    self._c("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid)
+                if req:
+                    cap.append(("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid, None))
                 continue
-            if es.usage == "N":
-                self._c("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
-                        es.xid, v)
+            if unused:
+                cap.append(("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
+                            es.xid, v))
                 continue
-            if es.comps is None and not (rep and rep in v):
+            if simple and not (rep and rep in v):
                 # (the usual case, inline: one simple value, which the loop below would take as
                 # its only repetition); what _value and _format find depends only on the element,
                 # its value and (a date) its format qualifier's value, and values repeat across
                 # segments that do not (a claim's CLM01 differs, its CLM02 and CLM05 recur)
-                fs = es.fmt
-                vkey = (es, v) if fs is None else (es, v, f[fs.i] if fs.i <= n else "")
+                vkey = (es, v, f[fi] if fi <= n else "") if fi else (es, v)
                 got = vmemo.get(vkey)
                 if got is None:
                     got = self._value_found(vkey)
@@ -720,6 +919,59 @@ class GuideChecker:
                         self._format(es, rv, f[fi] if fi <= n else "")
         if sp.syntax:
             self._syntax(f, sp)
+
+    def _one(self, ent: tuple[Any, ...], f: list[str], n: int, rep: str | None, comp: str, sid: str) -> None:
+        """The checks of one element (a ``plan`` entry) of the segment ``f`` (``n`` elements), as in
+        the loop of :meth:`_elements_calc`, into ``self._cap``."""
+        i, es, req, unused, simple, fi, _ = ent
+        cap = self._cap
+        vmemo = self._vmemo
+        v = f[i] if i <= n else ""
+        if not v:
+            if req:
+                cap.append(("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid, None))
+            return
+        if unused:
+            cap.append(("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
+                        es.xid, v))
+            return
+        if simple and not (rep and rep in v):
+            # (the usual case, inline: one simple value, which the loop below would take as
+            # its only repetition); what _value and _format find depends only on the element,
+            # its value and (a date) its format qualifier's value, and values repeat across
+            # segments that do not (a claim's CLM01 differs, its CLM02 and CLM05 recur)
+            vkey = (es, v, f[fi] if fi <= n else "") if fi else (es, v)
+            got = vmemo.get(vkey)
+            if got is None:
+                got = self._value_found(vkey)
+            if got:
+                cap.extend(got)
+            return
+        reps: Sequence[str]
+        if rep and rep in v and sid != "ISA":
+            reps = v.split(rep)
+            if es.repeat is not None and len(reps) > es.repeat:
+                self._c("S1-SEG-003", f"{es.xid} {es.name} repeats {len(reps)} times; at most "
+                        f"{es.repeat} allowed", es.xid, v)
+                reps = reps[:1]
+        else:
+            reps = (v,)
+        for rv in reps:
+            if es.comps is not None:
+                # what a composite's checks find depends only on it, its value and the component
+                # separator (composites recur: CLM05 11:B:1, SV101 HC:90868): memoized as values
+                ckey = (es, rv, comp)
+                got = vmemo.get(ckey)
+                if got is None:
+                    got = self._composite_found(ckey)
+                if got:
+                    cap.extend(got)
+            else:
+                if not rv:  # an empty repetition ('A^^B'): nothing to check
+                    continue
+                if self._value(es, rv) and es.fmt is not None:
+                    fi = es.fmt.i
+                    self._format(es, rv, f[fi] if fi <= n else "")
 
     def _composite_found(self, ckey: tuple[Any, ...]) -> tuple[_Cap, ...]:
         """What the checks of a composite's components find, for ``ckey`` (its spec, its value (one

@@ -176,28 +176,34 @@ def _segment_hits(segs: Iterable[Segment], kind: str | None) -> Iterator[tuple[s
                 if why:
                     yield "S5-NPI-001", Hit(f"NPI {f[9]} of {_who(s)} (loop {s.loop or '?'}) is not valid: {why}; "
                                             f"check the NPI in NPPES", s, element="NM109", value=f[9])
-        elif sid == "PRV" and s[2] == "PXC" and s[3] and not cs.taxonomy_format_ok(s[3]):
-            yield "S5-TAX-001", Hit(f"taxonomy {s[3]!r} (PRV03, loop {s.loop or '?'}) is not a NUCC taxonomy code "
-                                    f"(10 characters: 3 digits, 6 letters/digits, then X, e.g. 2084P0800X)",
-                                    s, element="PRV03", value=s[3])
+        elif sid == "PRV":
+            # (s[2], s[3] without the calls)
+            if len(f) > 3 and f[2] == "PXC" and f[3] and not cs.taxonomy_format_ok(f[3]):
+                yield "S5-TAX-001", Hit(f"taxonomy {f[3]!r} (PRV03, loop {s.loop or '?'}) is not a NUCC taxonomy "
+                                        f"code (10 characters: 3 digits, 6 letters/digits, then X, e.g. 2084P0800X)",
+                                        s, element="PRV03", value=f[3])
         elif sid == "N4":
-            if s[4]:
+            n = len(f)
+            n402 = f[2] if n > 2 else ""  # (s[2], s[3], s[4] without the calls)
+            n403 = f[3] if n > 3 else ""
+            n404 = f[4] if n > 4 else ""
+            if n404:
                 yield from _country_hits(s)
-            country = s[4] or "US"
+            country = n404 or "US"
             if country != "US":
                 continue
-            if s[2] and not cs.state_is_valid(s[2]):
-                yield "S5-ST-001", Hit(f"state {s[2]!r} (N402, loop {s.loop or '?'}) is not a USPS state code",
-                                       s, element="N402", value=s[2])
-            if s[3]:
+            if n402 and not cs.state_is_valid(n402):
+                yield "S5-ST-001", Hit(f"state {n402!r} (N402, loop {s.loop or '?'}) is not a USPS state code",
+                                       s, element="N402", value=n402)
+            if n403:
                 need9 = s.loop in nine
-                why = cs.zip_problem(s[3])
+                why = cs.zip_problem(n403)
                 if why:
-                    yield "S5-ZIP-001", Hit(f"ZIP code {s[3]!r} (N403, loop {s.loop or '?'}) is malformed: {why}",
-                                            s, element="N403", value=s[3])
-                elif need9 and len(s[3]) != 9:
-                    yield "S5-ZIP-002", Hit(f"ZIP code {s[3]} (N403, loop {s.loop}) must be the full 9-digit "
-                                            f"ZIP+4 in this loop", s, element="N403", value=s[3])
+                    yield "S5-ZIP-001", Hit(f"ZIP code {n403!r} (N403, loop {s.loop or '?'}) is malformed: {why}",
+                                            s, element="N403", value=n403)
+                elif need9 and len(n403) != 9:
+                    yield "S5-ZIP-002", Hit(f"ZIP code {n403} (N403, loop {s.loop}) must be the full 9-digit "
+                                            f"ZIP+4 in this loop", s, element="N403", value=n403)
 
 
 def _country_hits(n4: Segment) -> Iterator[tuple[str, Hit]]:
@@ -251,8 +257,16 @@ def _code_segments(loop: Any) -> list[Segment]:
     walk (a loop's own segments, then its children's), filtered first: iter_segments sorts
     by seq when the walk is out of order, and a stable sort of the filtered walk keeps the
     same segments in the same order as filtering the sorted one."""
-    out: list[Segment] = []
     ids = _CODE_SEGS
+    built = getattr(loop, "built", None)
+    if built is not None:  # (a claim loop: its walk is kept, grammar.loop.Loop.built)
+        out = [s for s in built[1] if s.fields[0] in ids]
+        for a, b in zip(out, out[1:]):
+            if a.seq > b.seq:
+                out.sort(key=_seq)
+                break
+        return out
+    out = []
     stack = [loop]
     while stack:  # (depth first, children in order: pushed reversed)
         lp = stack.pop()

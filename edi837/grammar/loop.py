@@ -14,8 +14,19 @@ def _seq(s: Segment) -> int:
     return s.seq
 
 
+class _Built:
+    """The slot ``built``, outside the attrs fields of :class:`Loop` (it is not part of its state:
+    not pickled, not compared).  Set only on a claim's 2300 loop that the structure stage built
+    with nothing misplaced (unset otherwise: read it with getattr): the grammar's template and the
+    claim's segments in the order of a walk of the loop (grammar.parser.preorder), by which SNIP 2
+    keys its structure checks and SNIP 5 finds its segments."""
+
+    __slots__ = ("built",)
+    built: "tuple[Any, tuple[Segment, ...]]"
+
+
 @attrs.define(slots=True, eq=False, repr=False, init=False)
-class Loop:
+class Loop(_Built):
     """A loop of the implementation guide ("2300", "2010AA", ...).
 
     ``segments`` are the loop's own segments in file order (its first segment

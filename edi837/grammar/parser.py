@@ -184,7 +184,33 @@ def build_loop(template: Template, segs: Sequence[Segment], misplaced: Sequence[
 # or -1 for the root).  Templates are few and shared (ChunkParser caches them), so each is
 # walked once; kept per template (the entry holds it, so its id is not reused meanwhile).
 _Plan: TypeAlias = tuple[tuple[str | None, Any, int, int], ...]
-_PLANS: dict[int, tuple[Template, _Plan]] = {}
+# (template, its plan, a getter of all its segments in that pre-order from the chunk, how many)
+_PLANS: dict[int, tuple[Template, _Plan, Any, int]] = {}
+
+
+def _planned(t: Template) -> tuple[Template, _Plan, Any, int]:
+    got = _PLANS.get(id(t))
+    if got is None or got[0] is not t:
+        if len(_PLANS) >= MAX_CACHE:
+            _PLANS.clear()
+        plan = _plan(t)
+        order = [i for node in _walk(t) for i in node[1]]
+        got = _PLANS[id(t)] = (t, plan, itemgetter(*order) if order else None, len(order))
+    return got
+
+
+def _walk(t: Template) -> Iterator[Template]:
+    yield t
+    for k in t[2]:
+        yield from _walk(k)
+
+
+def preorder(t: Template, segs: Sequence[Segment]) -> tuple[Segment, ...]:
+    """The segments of the chunk ``segs`` in the order of the loops template ``t`` builds (a loop's
+    own segments, then its child loops'): the order of a walk of the loop :func:`build_loop` gives
+    when nothing is misplaced."""
+    _, _, get, n = _planned(t)
+    return tuple(get(segs)) if n > 1 else (get(segs),) if n else ()
 
 
 def _plan(t: Template) -> _Plan:
@@ -207,9 +233,7 @@ def _instantiate(t: Template, segs: Sequence[Segment], parent: Loop | None) -> L
     loops in order)."""
     got = _PLANS.get(id(t))
     if got is None or got[0] is not t:
-        if len(_PLANS) >= MAX_CACHE:
-            _PLANS.clear()
-        got = _PLANS[id(t)] = (t, _plan(t))
+        got = _planned(t)
     loops: list[Loop] = []
     for loop_id, get, n, up in got[1]:
         # (itemgetter of several indices gives a tuple, of one the item itself)

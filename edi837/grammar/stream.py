@@ -20,7 +20,7 @@ from ..findings import Finding, Severity
 from ..reader import SegmentReader
 from ..reader.segment import Segment
 from .loop import Loop
-from .parser import HL_START, ChunkParser, build_loop
+from .parser import HL_START, ChunkParser, build_loop, preorder
 
 GUIDES = {"837P": "005010X222A1", "837I": "005010X223A2"}
 
@@ -206,8 +206,12 @@ class Structurer:
             return lp
         tmpl, misplaced = self._parser(kind).shape(start, toks)
         self.shape = None if misplaced else tmpl
-        if not misplaced and not self.claim_loops and start == "loop_2300":
-            return Loop(tmpl[0], segs)
+        if not misplaced and start == "loop_2300":
+            if not self.claim_loops:
+                return Loop(tmpl[0], segs)
+            lp = build_loop(tmpl, segs, ())
+            lp.built = (tmpl, preorder(tmpl, segs))  # type: ignore[misc]  # (a slot of its base, _Built)
+            return lp
         return build_loop(tmpl, segs, misplaced)
 
     def _old(self, at: Segment, element: str, old: str, st: Segment, version: str) -> Finding:

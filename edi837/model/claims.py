@@ -184,7 +184,7 @@ class ServiceLine:
             return [d for d in c.diagnoses if d.qualifier in DX_CODED]
         if not self.diagnosis_pointers:
             return []
-        by_pos = {d.position: d for d in c.diagnoses if d.qualifier in DX_CODED}
+        by_pos = c.coded_by_position()
         return [by_pos[p] for p in self.diagnosis_pointers if p in by_pos]
 
     @property
@@ -252,6 +252,21 @@ class Claim:
     # more service lines than the guide allows + 1: the segments past them, which the claim leaves
     # out (grammar.stream.Structurer), as (first byte offset, end byte offset or None, how many)
     overflow: tuple[int, int | None, int] | None = None
+    # coded_by_position's table, with the diagnoses list and its length it was made of
+    _dx_table: "tuple[list[Diagnosis], int, dict[int, Diagnosis]] | None" = attrs.field(
+        default=None, init=False, repr=False)
+
+    def coded_by_position(self) -> dict[int, Diagnosis]:
+        """The claim's coded diagnoses (principal and other: what SV107 points at) by position, made
+        once per claim (its service lines each ask); made again if ``diagnoses`` was replaced or
+        grew.  For reading only."""
+        t = self._dx_table
+        dx = self.diagnoses
+        if t is not None and t[0] is dx and t[1] == len(dx):
+            return t[2]
+        by_pos = {d.position: d for d in dx if d.qualifier in DX_CODED}
+        self._dx_table = (dx, len(dx), by_pos)
+        return by_pos
 
     def unlink(self) -> None:
         """Break the claim's reference cycle (its service lines' links back to it), so that
@@ -334,15 +349,24 @@ def _provider(role: str, loop: Loop | None, prv_loop: Loop | None = None) -> Pro
     if loop is None:
         return None
     nm1 = loop.segments[0]
-    last, first = nm1[3], nm1[4]
+    f = nm1.fields  # (nm1[i] without the calls: "" past its last element)
+    if len(f) < 10:
+        f = f + [""] * (10 - len(f))
+    last, first = f[3], f[4]
     # a person: "first last", or whichever of the two is given
-    name = last if nm1[2] == "2" else f"{first} {last}" if first and last else first or last
-    prv = (prv_loop or loop).seg("PRV")
+    name = last if f[2] == "2" else f"{first} {last}" if first and last else first or last
+    prv = None
+    for s in (prv_loop or loop).segments:  # (.seg("PRV"), inline)
+        if s.fields[0] == "PRV":
+            prv = s
+            break
     # (role, name, npi, taxonomy, entity_type, loop, npi_segment: positional, see build_claim)
-    p = Provider(role, name, nm1[9] if nm1[8] == "XX" else "", "", nm1[2], loop, nm1)
-    if prv is not None and prv[2] == "PXC":
-        p.taxonomy = prv[3]
-        p.taxonomy_segment = prv
+    p = Provider(role, name, f[9] if f[8] == "XX" else "", "", f[2], loop, nm1)
+    if prv is not None:
+        pf = prv.fields
+        if len(pf) > 2 and pf[2] == "PXC":
+            p.taxonomy = pf[3] if len(pf) > 3 else ""
+            p.taxonomy_segment = prv
     return p
 
 
@@ -397,11 +421,12 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
     clm = loop.segments[0]
     c5 = clm.components(5)
     n5 = len(c5)
+    cf = clm.fields
     sub, pat, payer_id, payer_name, bp = (enclosing or Enclosing()).get(kind, billing, subscriber, patient)
     # Claim's fields in their order, up to payer_name (positional: a class called with keywords
     # builds a dict of them and unpacks it again, per claim; given, the two Persons are not made)
     c = Claim(loop, kind, seq, file, transaction, billing, subscriber, patient,
-              clm[1], parse_decimal(clm[2]),  # claim_id, charge
+              cf[1] if len(cf) > 1 else "", parse_decimal(cf[2] if len(cf) > 2 else ""),  # claim_id, charge
               c5[0] if n5 else "", c5[1] if n5 > 1 else "", c5[2] if n5 > 2 else "",  # CLM05-1, -2, -3
               pat, sub, payer_id, payer_name)
     providers = c.providers
@@ -422,11 +447,19 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
     # HI: diagnoses, condition / occurrence codes, ICD procedures; REF*G1; DTP
     pos = 0
     for s in loop.segments:
-        sid = s.fields[0]
+        f = s.fields
+        sid = f[0]
         if sid == "HI":
-            for i in range(1, len(s.fields)):
-                comps = s.components(i)
-                if not comps or not comps[0]:
+            d = s.delims
+            rep, sep = d.repetition, d.component
+            for i in range(1, len(f)):
+                v = f[i]  # (s.components(i), inline)
+                if not v:
+                    continue
+                if rep and rep in v:
+                    v = v.split(rep, 1)[0]
+                comps = v.split(sep)
+                if not comps[0]:
                     continue
                 q = comps[0]
                 code = comps[1] if len(comps) > 1 else ""
@@ -442,15 +475,16 @@ def build_claim(loop: Loop, kind: str | None, seq: int, file: str | None, transa
                 elif q in PROC_QUALIFIERS:
                     d1, d2 = parse_period(comps[2], comps[3]) if len(comps) > 3 else (None, None)
                     c.procedures.append(CodeEntry(q, code, d1, d2, s, el))
-        elif sid == "REF":
-            if s[1] == "G1":
-                c.prior_auth.append(s[2])
+        elif sid == "REF":  # (s[1], s[2] ... without the calls)
+            if len(f) > 1 and f[1] == "G1":
+                c.prior_auth.append(f[2] if len(f) > 2 else "")
         elif sid == "DTP":
-            q = s[1]
+            q = f[1] if len(f) > 1 else ""
             if q == "434":
-                c.statement_from, c.statement_to = parse_period(s[2], s[3])
+                c.statement_from, c.statement_to = parse_period(f[2] if len(f) > 2 else "",
+                                                                f[3] if len(f) > 3 else "")
             elif q == "435":
-                c.admission_date = parse_date(s[3][:8])
+                c.admission_date = parse_date(f[3][:8] if len(f) > 3 else "")
     # service lines
     if lx_loops:
         line_rendering_id = LINE_RENDERING.get(kind or "837P", "2420A")
@@ -472,7 +506,8 @@ def _with_taxonomy(p: Provider | None, c: Claim) -> Provider | None:
 
 def _line(c: Claim, lp: Loop, rend_id: str, claim_rendering: Provider | None) -> ServiceLine:
     segs = lp.segments
-    ln = ServiceLine(c, lp, segs[0][1])  # (claim, loop, line_number: positional, see build_claim)
+    f0 = segs[0].fields
+    ln = ServiceLine(c, lp, f0[1] if len(f0) > 1 else "")  # (claim, loop, line_number: positional, see build_claim)
     sv = None
     for s in segs:
         f = s.fields
@@ -482,10 +517,12 @@ def _line(c: Claim, lp: Loop, rend_id: str, claim_rendering: Provider | None) ->
                 sv = s
         elif sid == "DTP":
             if ln.service_date is None and len(f) > 1 and f[1] == "472":
-                ln.service_date, ln.service_date_end = parse_period(s[2], s[3])
+                # (s[2], s[3] without the calls)
+                ln.service_date, ln.service_date_end = parse_period(f[2] if len(f) > 2 else "",
+                                                                    f[3] if len(f) > 3 else "")
         elif sid == "REF":
             if len(f) > 1 and f[1] == "G1":
-                ln.prior_auth.append(s[2])
+                ln.prior_auth.append(f[2] if len(f) > 2 else "")
     ln.service = sv
     if sv is not None:
         f = sv.fields + [""] * (8 - len(sv.fields)) if len(sv.fields) < 8 else sv.fields
