@@ -51,7 +51,8 @@ _T = TypeVar("_T")
 # saved in the spill, stays saved, the store's (events, stays) or None, the run's
 # claims of the patient as (uid, first date, last date, passed) ordinals, claims
 # saved, the latest last date among them, the sorted index of _ordered (with a count of
-# the patient's multi-day events)]
+# the patient's multi-day events, the run's events per sender and CLM01, and the store's
+# senders and CLM01s)]
 _Entry = list[Any]
 _NO_DATE = _dt.date.min
 # a patient of at most this many events on other claims is indexed whole for each claim (a dict by
@@ -363,7 +364,21 @@ class ClaimView:
         """Events of the patient's other claims with this claim's sender and CLM01
         (earlier copies, originals it replaces, replacements of it): never
         :attr:`peers` (DUP-001 reads them)."""
-        return self._split[1]
+        return self._split()[1]
+
+    def may_have_versions(self) -> bool:
+        """False when :attr:`versions` is surely empty: no event of the run and no
+        row of the history store has this claim's sender and CLM01 (the usual case,
+        found without :attr:`peers`, which DUP-001 alone would not need)."""
+        got = self.__dict__.get("versions")
+        if got is not None:
+            return bool(got)
+        ent = self._entry
+        _ordered(ent)  # (brings the entry's counts up to date, as peers would)
+        key = self.key
+        me = (key[0], key[4])
+        counts = ent[8]
+        return bool(counts[5].get(me)) or me in counts[7]
 
     @_once
     def peers(self) -> list[Event]:
@@ -372,10 +387,10 @@ class ClaimView:
         other versions of this claim (:attr:`versions`) and without what a
         replacement (CLM05-3 7) or void (8) supersedes; sorted by date of
         service and :func:`rank` (never by arrival)."""
-        return self._split[0]
+        return self._split()[0]
 
-    @_once
     def _split(self) -> tuple[list[Event], list[Event]]:
+        """(:attr:`peers`, :attr:`versions`), both kept (whichever is asked first computes the two)."""
         ent = self._entry
         uid, key = self.uid, self.key
         me = (key[0], key[4])
@@ -411,6 +426,9 @@ class ClaimView:
             out = list(heapq.merge(out, mine, key=_order))
         else:
             out = out or mine
+        d = self.__dict__
+        d["peers"] = out
+        d["versions"] = versions
         return out, versions
 
     @_once
@@ -669,8 +687,9 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
     got = ent[8]
     if got is None:
         hist = sorted(ent[4][0], key=_order) if ent[4] is not None else []
-        got = ent[8] = [hist, None, [], False, 0, {}, sum(map(_spans, hist))]
-    hist, last, run, _, n, ids, _ = got
+        got = ent[8] = [hist, None, [], False, 0, {}, sum(map(_spans, hist)),
+                        {(e.key[0], e.claim_id) for e in hist}]
+    hist, last, run, _, n, ids, _, _ = got
     evs = ent[0]
     if n < len(evs):
         for e in evs[n:]:

@@ -48,23 +48,26 @@ REDET_PAIRS = _pairs("redetermination_pairs")
 INITIAL_PAIRS = _pairs("initial_pairs")
 
 
-def _same_day(ln: ServiceLine, ctx: Context, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]]:
-    code = ln.procedure_code
-    if code not in pairs:
-        return
-    d = ln.date_or_claim()
+def _same_day(ln: ServiceLine, ctx: Context, pairs: dict[str, set[str]]) -> Event | None:
+    """The first of the patient's events before line ``ln`` on its date whose code ``pairs``
+    excludes with the line's, or None."""
+    want = pairs.get(ln.procedure_code)
+    if want is None:
+        return None
+    c = ln.claim
+    d = ln.service_date or c.statement_from  # (ln.date_or_claim())
     if d is None:
-        return
-    cv = view(ctx, ln.claim)
-    want = pairs[code]
+        return None
+    cv = view(ctx, c)
     if cv.ranged:  # a multi-day line of the patient: test each event's span
         for e in cv.others(ln):
             if e.code in want and _on(e, d):
-                yield e, code
-        return
+                return e
+        return None
     for e in cv.on_date(ln, d):  # every dated event is one day: _on(e, d) is e.date == d
         if e.code in want:
-            yield e, code
+            return e
+    return None
 
 
 def _where(e: Event, ln: ServiceLine, cv: ClaimView) -> str:
@@ -77,28 +80,32 @@ def _where(e: Event, ln: ServiceLine, cv: ClaimView) -> str:
                 "service\". NCCI PTP pair unverified.",
        short="NYS Medicaid Update Jul 2025; S1", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=REDET_PAIRS)
-def tms_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    for e, code in _same_day(ln, ctx, REDET_PAIRS):
-        yield Hit(say("TMS-001", f"{code} is billed on {fmt(ln.date_or_claim())} although {e.code} is already "
+def tms_001(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    e = _same_day(ln, ctx, REDET_PAIRS)
+    if e is None:
+        return None
+    code = ln.procedure_code
+    return [Hit(say("TMS-001", f"{code} is billed on {fmt(ln.date_or_claim())} although {e.code} is already "
                       f"billed for this patient that day ({_where(e, ln, view(ctx, ln.claim))}); a "
                       f"motor-threshold "
                       f"re-determination is billed as 90869 alone, never with 90868 on the same date"),
-                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
-        return
+                seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)]
 
 
 @erule("TMS-002", "error", "90867 is not billed with 90868 or 90869 on the same date",
        citation="NYS Medicaid notice (Update Jul 2025, Vol 41 No 7); S0. The NCCI PTP pair is unverified.",
        short="NYS Medicaid Update Jul 2025; S0", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=INITIAL_PAIRS)
-def tms_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    for e, code in _same_day(ln, ctx, INITIAL_PAIRS):
-        yield Hit(say("TMS-002", f"{code} is billed on {fmt(ln.date_or_claim())} together with {e.code} for the "
+def tms_002(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    e = _same_day(ln, ctx, INITIAL_PAIRS)
+    if e is None:
+        return None
+    code = ln.procedure_code
+    return [Hit(say("TMS-002", f"{code} is billed on {fmt(ln.date_or_claim())} together with {e.code} for the "
                       f"same patient and date ({_where(e, ln, view(ctx, ln.claim))}); 90867 already "
                       f"includes mapping, motor "
                       f"threshold, delivery and management, so no subsequent-session code that day"),
-                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
-        return
+                seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)]
 
 
 def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt.date] | None:
@@ -203,17 +210,19 @@ def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 @erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
        citation="S0 and S1 (\"should not be billed without a prior initial session\").",
        short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms", codes=SUBSEQ)
-def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def tms_004(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    # (TMS-004 to TMS-006: plain functions, None or the one finding, on every TMS line)
     c = course_of(ln, ctx)
     d = ln.date_or_claim()
     if c is None or d is None:  # a line with a course has a date
-        return
+        return None
     course, start, _ = c
-    if any(e.code == INITIAL and e.date is not None and e.date <= d for e in course):
-        return
+    for e in course:
+        if e.code == INITIAL and e.date is not None and e.date <= d:
+            return None
     cv = view(ctx, ln.claim)
     if cv.memo.get("TMS-004"):  # one warning per claim
-        return
+        return None
     cv.memo["TMS-004"] = True
     n = sum(1 for o in ln.claim.lines if o.procedure_code in SUBSEQ)
     lines = f"{ln.procedure_code} on {fmt(d)}" + (f" and {n - 1} more TMS line(s) of this claim" if n > 1 else "")
@@ -223,10 +232,10 @@ def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                  f"session is on file")
     else:
         where = f"this run or the history store (the course starts {fmt(start)})"
-    yield Hit(say("TMS-004", f"{lines}: no initial session 90867 for this patient's current course is in "
-                  f"{where}; otherwise bill the course's first session as 90867, unless the patient "
-                  f"transferred mid-series"),
-              seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)
+    return [Hit(say("TMS-004", f"{lines}: no initial session 90867 for this patient's current course is in "
+                    f"{where}; otherwise bill the course's first session as 90867, unless the patient "
+                    f"transferred mid-series"),
+                seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)]
 
 
 @erule("TMS-005", "warning", "course length cap",
@@ -234,20 +243,21 @@ def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 "notice (30 + 6 taper); S1.",
        short="LCD L37088/L37086/L34522; payer course cap", reads=("SV101-2", "SV104", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=TMS)
-def tms_005(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def tms_005(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
     c = course_of(ln, ctx)
     if c is None:
-        return
+        return None
     course, start, _ = c
     cv = view(ctx, ln.claim)
     n = sum(e.units for e in _before(ln, cv, course)) + units(ln)
     prof = cv.profile
     if n > prof.course_cap:
-        yield coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
-                       f"{prof.name} payer cap of {prof.course_cap} sessions per course "
-                       f"({prof.tms.get('course_cap_source', '')}); get a new authorization for sessions past "
-                       f"{prof.course_cap} (Medicare: document at least 25% improvement)",
-                       seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
+        return [coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds "
+                         f"the {prof.name} payer cap of {prof.course_cap} sessions per course "
+                         f"({prof.tms.get('course_cap_source', '')}); get a new authorization for sessions "
+                         f"past {prof.course_cap} (Medicare: document at least 25% improvement)",
+                         seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))]
+    return None
 
 
 @erule("TMS-006", "warning", "90869 frequency per course",
