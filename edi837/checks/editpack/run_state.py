@@ -332,8 +332,10 @@ class ClaimView:
         # tms_course and _day of a patient of many events: (gap, codes, date) -> course, date -> events
         self._tms: dict[tuple[int, frozenset[str], _dt.date], tuple[list[Event], _dt.date, _dt.date]] | None = None
         self._days: dict[_dt.date | None, list[Event]] | None = None
-        # (gap, TMS codes, the patient's dated TMS events, their dates): tms_course of few events
-        self._tms_few: tuple[int, frozenset[str], list[Event], set[_dt.date]] | None = None
+        # (gap, TMS codes, the patient's dated TMS events, their dates, the same sorted, (start, end)
+        # -> the events of that course): tms_course of few events
+        self._tms_few: tuple[int, frozenset[str], list[Event], set[_dt.date], list[_dt.date],
+                             dict[tuple[_dt.date, _dt.date], list[Event]]] | None = None
         self._last: tuple[ServiceLine, Any, str, list[Event]] | None = None
         self.memo: dict[Any, Any] = {}
 
@@ -530,10 +532,15 @@ class ClaimView:
         if last is not None and last[0] is ln and last[1] == d and last[2] == which:
             return last[3]
         lst = self.by_date.get(d) if len(self.peers) <= _FEW else self._day(d)
+        out: list[Event]
         if not lst:
             out = []
         else:
             idx = self.claim.lines.index(ln)
+            if len(lst) == 1 and lst[0] is self.events[idx]:  # (the usual case: the line alone that day)
+                out = []
+                self._last = (ln, d, which, out)
+                return out
             mine = self.mine
             if which == "before":
                 r = self.rank
@@ -575,10 +582,15 @@ class ClaimView:
             t = self._tms_few
             if t is None or t[0] != gap or t[1] is not tms:
                 evs = [e for ev in (peers, self.events) for e in ev if e.code in tms and e.date]
-                t = self._tms_few = (gap, tms, evs, {e.date for e in evs if e.date is not None})
-            _, _, evs, dset = t
-            start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
-            return [e for e in evs if e.date is not None and start <= e.date <= end], start, end
+                dset = {e.date for e in evs if e.date is not None}
+                t = self._tms_few = (gap, tms, evs, dset, sorted(dset), {})
+            _, _, evs, dset, dates, got_few = t
+            start, end = course_bounds(sorted(dset | {d}) if d not in dset else dates, d, gap)
+            # (the claim's lines of one course share its events)
+            inside = got_few.get((start, end))
+            if inside is None:
+                inside = got_few[(start, end)] = [e for e in evs if e.date is not None and start <= e.date <= end]
+            return inside, start, end
         memo = self._tms
         if memo is None:
             memo = self._tms = {}

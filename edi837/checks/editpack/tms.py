@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ...model.claims import Claim, ServiceLine
@@ -11,7 +11,7 @@ from ..registry import Hit
 from .claim_facts import fmt, line_seg, units
 from .codes import CODES, TMS, T
 from .declare import coverage, erule, say
-from .run_state import profile, state, view
+from .run_state import profile, rank, state, view
 from .history import Event
 
 if TYPE_CHECKING:
@@ -113,13 +113,20 @@ def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt
     this line's date: a course ends when the patient has no TMS session for
     ``course_gap_days`` (the payer profile's [tms] course_gap_days; 30 in the shipped
     profiles), so courses are runs of TMS dates less than that apart (memoised per line)."""
-    cv = view(ctx, ln.claim)
+    return _course(view(ctx, ln.claim), ln)
+
+
+_NOT_YET: Any = object()  # (a course_of memo miss)
+
+
+def _course(cv: ClaimView, ln: ServiceLine) -> tuple[list[Event], _dt.date, _dt.date] | None:
+    """:func:`course_of` with the claim's view at hand."""
     memo = cv.memo
     mk = ("course", ln)
-    if mk in memo:
-        got: tuple[list[Event], _dt.date, _dt.date] | None = memo[mk]
-        return got
-    d = ln.date_or_claim()
+    got = memo.get(mk, _NOT_YET)
+    if got is not _NOT_YET:
+        return got  # type: ignore[no-any-return]
+    d = ln.service_date or ln.claim.statement_from  # (ln.date_or_claim())
     out: tuple[list[Event], _dt.date, _dt.date] | None
     if d is None:
         out = None
@@ -211,16 +218,17 @@ def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        citation="S0 and S1 (\"should not be billed without a prior initial session\").",
        short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms", codes=SUBSEQ)
 def tms_004(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
-    # (TMS-004 to TMS-006: plain functions, None or the one finding, on every TMS line)
-    c = course_of(ln, ctx)
-    d = ln.date_or_claim()
-    if c is None or d is None:  # a line with a course has a date
+    # (TMS-004 and TMS-005: plain functions, None or the one finding, on every TMS line)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
+    if c is None:  # (a line with a course has a date)
         return None
+    d = ln.service_date or ln.claim.statement_from
+    assert d is not None
     course, start, _ = c
     for e in course:
         if e.code == INITIAL and e.date is not None and e.date <= d:
             return None
-    cv = view(ctx, ln.claim)
     if cv.memo.get("TMS-004"):  # one warning per claim
         return None
     cv.memo["TMS-004"] = True
@@ -244,12 +252,25 @@ def tms_004(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
        short="LCD L37088/L37086/L34522; payer course cap", reads=("SV101-2", "SV104", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=TMS)
 def tms_005(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     if c is None:
         return None
     course, start, _ = c
-    cv = view(ctx, ln.claim)
-    n = sum(e.units for e in _before(ln, cv, course)) + units(ln)
+    # the units of the course's events before this line (_before, written out: this runs on
+    # every TMS line), summed in course order from 0 as sum() did, then this line's
+    d = ln.service_date or ln.claim.statement_from
+    assert d is not None
+    before: float = 0
+    if course:
+        idx = cv.idx(ln)
+        mine = cv.mine
+        r = cv.rank
+        for e in course:
+            ed = e.date
+            if ed is not None and ed <= d and (e.seq < idx if id(e) in mine else (ed < d or rank(e) < r)):
+                before += e.units
+    n = before + (float(ln.units) if ln.units is not None else 1.0)
     prof = cv.profile
     if n > prof.course_cap:
         return [coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds "
