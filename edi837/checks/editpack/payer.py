@@ -35,7 +35,8 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
     # looking, the finding left to it, which checks again from the start)
     code = ln.procedure_code
     if code in NEURO:
-        if state(ctx).history is None:
+        st: RunState | None = ctx.pack_states.get("editpack")  # (state(ctx), written out)
+        if (st if st is not None else state(ctx)).history is None:
             return None
     elif code in EM and "25" in ln.modifiers:  # (an E/M with modifier 25 that is no evaluation code)
         if code not in EVAL:
@@ -85,18 +86,8 @@ def _em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 return
 
 
-def _limit(st: RunState, prof: Profile, kind: str | None, code: str) -> tuple[int, int, str] | None:
-    """(limit, mai, source) for the code, or None (kept per profile, claim kind and code)."""
-    mk = (prof, kind != "837I", code)
-    try:
-        return st.limits[mk]
-    except KeyError:
-        pass
-    out = st.limits[mk] = _limit_of(st, prof, kind, code)
-    return out
-
-
 def _limit_of(st: RunState, prof: Profile, kind: str | None, code: str) -> tuple[int, int, str] | None:
+    """(limit, mai, source) for the code, or None (MUE-001 keeps it per profile, claim kind and code)."""
     if st.mue is not None:
         table = st.mue.get("practitioner" if kind != "837I" else "facility", {})
         e = table.get(code)
@@ -124,7 +115,12 @@ def mue_001(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
         return None
     cv = view(ctx, c)
     code = ln.procedure_code
-    lim = _limit(cv.st, cv.profile, c.kind, code)
+    st = cv.st
+    mk = (cv.profile, c.kind != "837I", code)  # (_limit, written out)
+    try:
+        lim = st.limits[mk]
+    except KeyError:
+        lim = st.limits[mk] = _limit_of(st, cv.profile, c.kind, code)
     if lim is None:
         return None
     value, mai, src = lim

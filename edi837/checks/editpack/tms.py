@@ -113,14 +113,21 @@ def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt
     this line's date: a course ends when the patient has no TMS session for
     ``course_gap_days`` (the payer profile's [tms] course_gap_days; 30 in the shipped
     profiles), so courses are runs of TMS dates less than that apart (memoised per line)."""
-    return _course(view(ctx, ln.claim), ln)
+    cv = view(ctx, ln.claim)
+    got = _course(cv, ln)
+    if got is None:
+        return None
+    own = cv.events[cv.idx(ln)]
+    return [e for e in got[0] if e is not own], got[1], got[2]
 
 
-_NOT_YET: Any = object()  # (a course_of memo miss)
+_NOT_YET: Any = object()  # (a _course memo miss)
 
 
 def _course(cv: ClaimView, ln: ServiceLine) -> tuple[list[Event], _dt.date, _dt.date] | None:
-    """:func:`course_of` with the claim's view at hand."""
+    """:func:`course_of` with the claim's view at hand, the line's own event left in the
+    course (the rules count events before the line, :func:`_before`, which it never is):
+    the list is the course's, shared by the claim's lines of that course."""
     memo = cv.memo
     mk = ("course", ln)
     got = memo.get(mk, _NOT_YET)
@@ -132,9 +139,7 @@ def _course(cv: ClaimView, ln: ServiceLine) -> tuple[list[Event], _dt.date, _dt.
         out = None
     else:
         gap = cv.profile.course_gap_days
-        evs, start, end = cv.tms_course(d, gap - 1, TMS)  # runs of dates at most gap - 1 apart
-        own = cv.events[cv.idx(ln)]
-        out = [e for e in evs if e is not own], start, end
+        out = cv.tms_course(d, gap - 1, TMS)  # runs of dates at most gap - 1 apart
     memo[mk] = out
     return out
 
@@ -169,11 +174,11 @@ def _initial_before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list
        short="MCD article A57528; CPT parenthetical", reads=("SV101-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=(INITIAL,))
 def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     if c is None:
         return
     course, start, _ = c
-    cv = view(ctx, ln.claim)
     prior = _initial_before(ln, cv, course)
     if prior:
         e = prior[0]
@@ -191,12 +196,12 @@ def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        short="LCD L37086 / A57692", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True,
        group="tms", codes=(INITIAL,))
 def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     d = ln.date_or_claim()
     if c is None or d is None:
         return
     course, start, _ = c
-    cv = view(ctx, ln.claim)
     if _initial_before(ln, cv, course):
         return  # not the course's first 90867: TMS-003's
     last = max((e.date for evs in (cv.peers, cv.events) for e in evs
@@ -286,11 +291,11 @@ def tms_005(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
        short="S1 (unverified)", reads=("SV101-2", "SV104", "DTP*472"), scope="line",
        cross_claim=True, group="tms", codes=(REDET,))
 def tms_006(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     if c is None:
         return
     course, start, _ = c
-    cv = view(ctx, ln.claim)
     n = sum(e.units for e in _before(ln, cv, course) if e.code == REDET) + units(ln)
     prof = cv.profile
     if n > prof.max_redetermination:
