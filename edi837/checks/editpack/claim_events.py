@@ -16,19 +16,16 @@ _I_STR: dict[str, str] = {}
 _I_DATE: dict[Any, Any] = {}
 _I_FLOAT: dict[float, float] = {}
 _I_TUPLE: dict[tuple[str, ...], tuple[str, ...]] = {}
-# a line's values (code, revenue code, modifiers, date, end date, units, NPI) -> the same
-# values interned: one look-up for a line like one seen before
-_I_LINE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _INTERN_MAX = 200_000
 _new = tuple.__new__
 
 
 def _interned_size() -> int:
-    return len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE) + len(_I_LINE)
+    return len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE)
 
 
 def _intern_clear() -> None:
-    for m in (_I_STR, _I_DATE, _I_FLOAT, _I_TUPLE, _I_LINE):
+    for m in (_I_STR, _I_DATE, _I_FLOAT, _I_TUPLE):
         m.clear()
 
 
@@ -41,9 +38,8 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0)
     out: list[Event] = []
     # equal values share one object: the run keeps every line's event, so this
     # is most of the edit pack's memory (codes, NPIs, dates, units repeat)
-    if len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE) + len(_I_LINE) >= _INTERN_MAX:  # (_interned_size)
+    if len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE) >= _INTERN_MAX:  # (_interned_size)
         _intern_clear()
-    lines = _I_LINE
     s, d, f, t = _I_STR.setdefault, _I_DATE.setdefault, _I_FLOAT.setdefault, _I_TUPLE.setdefault
     kind, bill_type = s(claim.kind or "", claim.kind or ""), claim.bill_type
     bill_type = s(bill_type, bill_type)
@@ -62,14 +58,10 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0)
         mods = tuple(ln.modifiers)
         r = ln.rendering
         npi = r.npi if r else ""
-        lk = (code, rev, mods, dt, de, u, npi)
-        got = lines.get(lk)
-        if got is None:
-            got = lines[lk] = (s(code, code), s(rev, rev), t(mods, mods), None if dt is None else d(dt, dt),
-                               None if de is None else d(de, de), f(u, u), s(npi, npi))
-        code, rev, mods, dt, de, u, npi = got
         # (tuple.__new__ as Event's own __new__ does, without its Python frame: every field is given)
-        out.append(_new(Event, (key, cid, kind, bill_type, code, rev, mods, dt, de, u, npi, php, i, uid, freq)))
+        out.append(_new(Event, (key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
+                                None if dt is None else d(dt, dt), None if de is None else d(de, de),
+                                f(u, u), s(npi, npi), php, i, uid, freq)))
     return out
 
 

@@ -124,7 +124,7 @@ def mue_001(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
     if lim is None:
         return None
     value, mai, src = lim
-    n = float(ln.units) if ln.units is not None else 1.0
+    n = cv.events[c.lines.index(ln)].units  # (units(ln): the line's event holds it)
     if mai in (2, 3):
         npi = ln.rendering_npi
         more: float = 0  # (summed apart, then added: as sum() did)
@@ -149,10 +149,13 @@ def mue_001(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
 def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
     tab = T()["telehealth"]
     # (as PA-001: None without a telehealth place of service or modifier)
-    if (ln.place_of_service if ln.claim.kind != "837I" else "") not in tab["pos"] and \
-            not any(m in tab["modifiers"] for m in ln.modifiers):
-        return None
-    return _tel_001(ln, ctx)
+    if (ln.place_of_service if ln.claim.kind != "837I" else "") in tab["pos"]:
+        return _tel_001(ln, ctx)
+    tele = tab["modifiers"]
+    for m in ln.modifiers:  # (any(...), written out: on every TMS, ECT and anesthesia line)
+        if m in tele:
+            return _tel_001(ln, ctx)
+    return None
 
 
 def _tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:

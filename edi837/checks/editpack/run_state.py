@@ -260,7 +260,7 @@ class RunState:
         passed = nxt[1] if nxt is not None else True
         evs, pid, key, uid = c.events, c.pid, c.key, c.uid
         ent = self._entry(pid)  # loads the store's view before this run records the patient
-        stay = claim_stay(claim, key, uid)
+        stay = claim_stay(claim, key, uid) if claim.kind == "837I" else None  # (an IPF claim is an 837I)
         lo, hi = _span(evs, stay)
         if passed:
             if lo and lo <= ent[7]:  # it may concern claims already checked: they are checked again

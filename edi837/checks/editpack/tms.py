@@ -267,15 +267,15 @@ def tms_005(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
     d = ln.service_date or ln.claim.statement_from
     assert d is not None
     before: float = 0
+    idx = cv.claim.lines.index(ln)  # (cv.idx(ln))
     if course:
-        idx = cv.idx(ln)
         mine = cv.mine
         r = cv.rank
         for e in course:
             ed = e.date
             if ed is not None and ed <= d and (e.seq < idx if id(e) in mine else (ed < d or rank(e) < r)):
                 before += e.units
-    n = before + (float(ln.units) if ln.units is not None else 1.0)
+    n = before + cv.events[idx].units  # (units(ln): the line's event holds it)
     prof = cv.profile
     if n > prof.course_cap:
         return [coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds "
