@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...model.claims import Claim
-from .claim_facts import claim_is_ipf, claim_is_php, claim_key, units
+from .claim_facts import claim_is_ipf, claim_is_php, claim_key
 from .codes import ECT_REV, NEURO, PHP_REV
 from .history import Event, Stay
 
@@ -34,11 +34,11 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0)
     claim's number in the run."""
     if key is None:
         key = claim_key(claim)
-    php_claim = claim_is_php(claim)
+    php_claim = claim.kind == "837I" and claim_is_php(claim)
     out: list[Event] = []
     # equal values share one object: the run keeps every line's event, so this
     # is most of the edit pack's memory (codes, NPIs, dates, units repeat)
-    if _interned_size() >= _INTERN_MAX:
+    if len(_I_STR) + len(_I_DATE) + len(_I_FLOAT) + len(_I_TUPLE) >= _INTERN_MAX:  # (_interned_size)
         _intern_clear()
     s, d, f, t = _I_STR.setdefault, _I_DATE.setdefault, _I_FLOAT.setdefault, _I_TUPLE.setdefault
     kind, bill_type = s(claim.kind or "", claim.kind or ""), claim.bill_type
@@ -46,14 +46,18 @@ def claim_events(claim: Claim, key: tuple[str, ...] | None = None, uid: int = 0)
     cid = claim.claim_id
     freq = claim.frequency
     freq = s(freq, freq)
+    stmt = claim.statement_from
     for i, ln in enumerate(claim.lines):
         code, rev = ln.procedure_code, ln.revenue_code
         php = rev in PHP_REV or (php_claim and code not in NEURO and rev != ECT_REV)
-        dt = ln.date_or_claim()
+        # (ln.date_or_claim(), units(ln) and ln.rendering_npi written out: this runs for every line)
+        dt = ln.service_date or stmt
         de = ln.service_date_end
-        u = units(ln)
+        lu = ln.units
+        u = float(lu) if lu is not None else 1.0
         mods = tuple(ln.modifiers)
-        npi = ln.rendering_npi
+        r = ln.rendering
+        npi = r.npi if r else ""
         # (tuple.__new__ as Event's own __new__ does, without its Python frame: every field is given)
         out.append(_new(Event, (key, cid, kind, bill_type, s(code, code), s(rev, rev), t(mods, mods),
                                 None if dt is None else d(dt, dt), None if de is None else d(de, de),

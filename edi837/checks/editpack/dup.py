@@ -41,6 +41,8 @@ def dup_001(claim: Claim, ctx: Context) -> Iterator[Hit]:
     if claim.frequency in _REPLACING:
         return
     cv = view(ctx, claim)
+    if not cv.may_have_versions():  # (the usual case: no copy can exist, and no peers are gathered for it)
+        return
     vers = cv.versions
     if not vers:
         return

@@ -168,19 +168,23 @@ def ect_006(claim: Claim, ctx: Context) -> Iterator[Hit]:
 supersede("ECT-006", "DX-004", "DX-005", "S5-ICD-003", "S5-ICD-004")
 
 
-def _is_ect_line(ln: ServiceLine) -> bool:
-    return ln.procedure_code == ECT or ln.revenue_code == ECT_REV
-
-
 @erule("ECT-007", "error", "ECT during an IPF stay belongs on the IPF claim (under arrangements)",
        citation="S2 citing 42 CFR 412.404(d)(3), Ch. 3 §190.7.3 and CR 6077; Noridian IPF guide (\"Psych "
                 "Facility is responsible for all services provided by other facilities during the "
                 "inpatient stay\").",
        short="42 CFR 412.404(d)(3); CR 6077", reads=("CLM05-1", "DTP*435", "DTP*434", "SV202-2", "DTP*472"),
        scope="line", applies_to=("837I",), cross_claim=True, group="ect")
-def ect_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def ect_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    # (on every 837I line: a plain function that returns None off ECT lines, the finding left
+    # to the generator below)
+    if ln.procedure_code != ECT and ln.revenue_code != ECT_REV:
+        return None
+    return _ect_007(ln, ctx)
+
+
+def _ect_007(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     c = ln.claim
-    if claim_is_ipf(c) or not _is_ect_line(ln):
+    if claim_is_ipf(c):
         return
     d = ln.date_or_claim()
     if d is None:

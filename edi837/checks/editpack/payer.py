@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ...model.claims import ServiceLine
 from ..registry import Hit
-from .claim_facts import facility_is, fmt, line_seg, units
+from .claim_facts import _FAC, fmt, line_seg
 from .codes import CODES, ECT, EM, NEURO, TMS, T
 from .declare import coverage, erule, say
 from .run_state import profile, state, view
@@ -30,7 +30,21 @@ EM_ANY = EM | EVAL | NEURO
        short="AAPC Psychiatry Coding Alert (CCI); S0; S1",
        reads=("SV101-2", "SV101-3..6", "DTP*472", "2420A NM109", "2310B NM109"), scope="line",
        applies_to=("837P",), cross_claim=True, group="em", codes=EM_ANY)
-def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
+def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
+    # (a plain function that returns None where the generator below finds nothing without
+    # looking, the finding left to it, which checks again from the start)
+    code = ln.procedure_code
+    if code in NEURO:
+        st: RunState | None = ctx.pack_states.get("editpack")  # (state(ctx), written out)
+        if (st if st is not None else state(ctx)).history is None:
+            return None
+    elif code in EM and "25" in ln.modifiers:  # (an E/M with modifier 25 that is no evaluation code)
+        if code not in EVAL:
+            return None
+    return _em_001(ln, ctx)
+
+
+def _em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
     code = ln.procedure_code
     d = ln.date_or_claim()
     if d is None:
@@ -72,21 +86,8 @@ def em_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 return
 
 
-def _limit(ln: ServiceLine, ctx: Context) -> tuple[int, int, str] | None:
-    """(limit, mai, source) for the line's code, or None (kept per profile, claim kind and code)."""
-    st = state(ctx)
-    code = ln.procedure_code
-    prof = profile(ln.claim, ctx)
-    mk = (prof, ln.claim.kind != "837I", code)
-    try:
-        return st.limits[mk]
-    except KeyError:
-        pass
-    out = st.limits[mk] = _limit_of(st, prof, ln.claim.kind, code)
-    return out
-
-
 def _limit_of(st: RunState, prof: Profile, kind: str | None, code: str) -> tuple[int, int, str] | None:
+    """(limit, mai, source) for the code, or None (MUE-001 keeps it per profile, claim kind and code)."""
     if st.mue is not None:
         table = st.mue.get("practitioner" if kind != "837I" else "facility", {})
         e = table.get(code)
@@ -103,28 +104,40 @@ def _limit_of(st: RunState, prof: Profile, kind: str | None, code: str) -> tuple
                 "are unverified; load the quarterly CMS files.", short="CMS MUE program",
        reads=("SV101-2", "SV202-2", "SV104", "SV205", "DTP*472"), scope="line", cross_claim=True,
        group="mue", codes=MUE_CODES)
-def mue_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    code = ln.procedure_code
+def mue_001(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    # (a plain function, on every TMS, ECT and ECT anesthesia line: None or the one finding;
+    # facility_is, date_or_claim and units written out)
     c = ln.claim
-    if facility_is(c, "inpatient_facility_type"):
-        return
-    d = ln.date_or_claim()
+    if c.kind == "837I" and c.facility_code == _FAC["inpatient_facility_type"]:
+        return None
+    d = ln.service_date or c.statement_from
     if d is None or (ln.service_date_end and ln.service_date_end != ln.service_date):
-        return
-    lim = _limit(ln, ctx)
+        return None
+    cv = view(ctx, c)
+    code = ln.procedure_code
+    st = cv.st
+    mk = (cv.profile, c.kind != "837I", code)  # (_limit, written out)
+    try:
+        lim = st.limits[mk]
+    except KeyError:
+        lim = st.limits[mk] = _limit_of(st, cv.profile, c.kind, code)
     if lim is None:
-        return
+        return None
     value, mai, src = lim
-    n = units(ln)
+    n = cv.events[c.lines.index(ln)].units  # (units(ln): the line's event holds it)
     if mai in (2, 3):
         npi = ln.rendering_npi
-        n += sum(e.units for e in view(ctx, c).on_date(ln, d) if e.code == code and e.npi == npi
-                 and not (e.date_end and e.date_end != e.date))
+        more: float = 0  # (summed apart, then added: as sum() did)
+        for e in cv.on_date(ln, d):
+            if e.code == code and e.npi == npi and not (e.date_end and e.date_end != e.date):
+                more += e.units
+        n += more
     if n > value:
         scope = "on this line" if mai == 1 else "for this patient, provider and date across lines and claims"
-        yield Hit(say("MUE-001", f"{code} on {fmt(d)} totals {n:g} units {scope}, more than the limit of "
-                      f"{value} ({src})"), seg=line_seg(ln), element=ln.source("units"), line=ln,
-                  value=f"{n:g}")
+        return [Hit(say("MUE-001", f"{code} on {fmt(d)} totals {n:g} units {scope}, more than the limit of "
+                        f"{value} ({src})"), seg=line_seg(ln), element=ln.source("units"), line=ln,
+                    value=f"{n:g}")]
+    return None
 
 
 @erule("TEL-001", "error", "no telehealth for TMS or ECT",
@@ -136,10 +149,13 @@ def mue_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 def tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit] | None:
     tab = T()["telehealth"]
     # (as PA-001: None without a telehealth place of service or modifier)
-    if (ln.place_of_service if ln.claim.kind != "837I" else "") not in tab["pos"] and \
-            not any(m in tab["modifiers"] for m in ln.modifiers):
-        return None
-    return _tel_001(ln, ctx)
+    if (ln.place_of_service if ln.claim.kind != "837I" else "") in tab["pos"]:
+        return _tel_001(ln, ctx)
+    tele = tab["modifiers"]
+    for m in ln.modifiers:  # (any(...), written out: on every TMS, ECT and anesthesia line)
+        if m in tele:
+            return _tel_001(ln, ctx)
+    return None
 
 
 def _tel_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:

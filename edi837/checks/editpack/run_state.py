@@ -51,7 +51,8 @@ _T = TypeVar("_T")
 # saved in the spill, stays saved, the store's (events, stays) or None, the run's
 # claims of the patient as (uid, first date, last date, passed) ordinals, claims
 # saved, the latest last date among them, the sorted index of _ordered (with a count of
-# the patient's multi-day events)]
+# the patient's multi-day events, the run's events per sender and CLM01, and the store's
+# senders and CLM01s)]
 _Entry = list[Any]
 _NO_DATE = _dt.date.min
 # a patient of at most this many events on other claims is indexed whole for each claim (a dict by
@@ -259,7 +260,7 @@ class RunState:
         passed = nxt[1] if nxt is not None else True
         evs, pid, key, uid = c.events, c.pid, c.key, c.uid
         ent = self._entry(pid)  # loads the store's view before this run records the patient
-        stay = claim_stay(claim, key, uid)
+        stay = claim_stay(claim, key, uid) if claim.kind == "837I" else None  # (an IPF claim is an 837I)
         lo, hi = _span(evs, stay)
         if passed:
             if lo and lo <= ent[7]:  # it may concern claims already checked: they are checked again
@@ -331,8 +332,10 @@ class ClaimView:
         # tms_course and _day of a patient of many events: (gap, codes, date) -> course, date -> events
         self._tms: dict[tuple[int, frozenset[str], _dt.date], tuple[list[Event], _dt.date, _dt.date]] | None = None
         self._days: dict[_dt.date | None, list[Event]] | None = None
-        # (gap, TMS codes, the patient's dated TMS events, their dates): tms_course of few events
-        self._tms_few: tuple[int, frozenset[str], list[Event], set[_dt.date]] | None = None
+        # (gap, TMS codes, the patient's dated TMS events, their dates, the same sorted, (start, end)
+        # -> the events of that course): tms_course of few events
+        self._tms_few: tuple[int, frozenset[str], list[Event], set[_dt.date], list[_dt.date],
+                             dict[tuple[_dt.date, _dt.date], list[Event]]] | None = None
         self._last: tuple[ServiceLine, Any, str, list[Event]] | None = None
         self.memo: dict[Any, Any] = {}
 
@@ -363,7 +366,21 @@ class ClaimView:
         """Events of the patient's other claims with this claim's sender and CLM01
         (earlier copies, originals it replaces, replacements of it): never
         :attr:`peers` (DUP-001 reads them)."""
-        return self._split[1]
+        return self._split()[1]
+
+    def may_have_versions(self) -> bool:
+        """False when :attr:`versions` is surely empty: no event of the run and no
+        row of the history store has this claim's sender and CLM01 (the usual case,
+        found without :attr:`peers`, which DUP-001 alone would not need)."""
+        got = self.__dict__.get("versions")
+        if got is not None:
+            return bool(got)
+        ent = self._entry
+        _ordered(ent)  # (brings the entry's counts up to date, as peers would)
+        key = self.key
+        me = (key[0], key[4])
+        counts = ent[8]
+        return bool(counts[5].get(me)) or me in counts[7]
 
     @_once
     def peers(self) -> list[Event]:
@@ -372,10 +389,10 @@ class ClaimView:
         other versions of this claim (:attr:`versions`) and without what a
         replacement (CLM05-3 7) or void (8) supersedes; sorted by date of
         service and :func:`rank` (never by arrival)."""
-        return self._split[0]
+        return self._split()[0]
 
-    @_once
     def _split(self) -> tuple[list[Event], list[Event]]:
+        """(:attr:`peers`, :attr:`versions`), both kept (whichever is asked first computes the two)."""
         ent = self._entry
         uid, key = self.uid, self.key
         me = (key[0], key[4])
@@ -411,6 +428,9 @@ class ClaimView:
             out = list(heapq.merge(out, mine, key=_order))
         else:
             out = out or mine
+        d = self.__dict__
+        d["peers"] = out
+        d["versions"] = versions
         return out, versions
 
     @_once
@@ -495,8 +515,10 @@ class ClaimView:
     @_once
     def ranged(self) -> bool:
         """Whether any dated event of the patient spans more than one day."""
-        if any(_spans(e) for e in self.events):
-            return True
+        for e in self.events:  # (any(_spans(e) ...), written out)
+            d = e.date
+            if d is not None and e.date_end and e.date_end != d:
+                return True
         peers = self.peers
         got = self._entry[8]  # (set by peers: _ordered) the patient's multi-day events, counted as they came
         if got is not None and not got[6]:
@@ -512,10 +534,15 @@ class ClaimView:
         if last is not None and last[0] is ln and last[1] == d and last[2] == which:
             return last[3]
         lst = self.by_date.get(d) if len(self.peers) <= _FEW else self._day(d)
+        out: list[Event]
         if not lst:
             out = []
         else:
             idx = self.claim.lines.index(ln)
+            if len(lst) == 1 and lst[0] is self.events[idx]:  # (the usual case: the line alone that day)
+                out = []
+                self._last = (ln, d, which, out)
+                return out
             mine = self.mine
             if which == "before":
                 r = self.rank
@@ -557,10 +584,15 @@ class ClaimView:
             t = self._tms_few
             if t is None or t[0] != gap or t[1] is not tms:
                 evs = [e for ev in (peers, self.events) for e in ev if e.code in tms and e.date]
-                t = self._tms_few = (gap, tms, evs, {e.date for e in evs if e.date is not None})
-            _, _, evs, dset = t
-            start, end = course_bounds(sorted(dset | {d}) if d not in dset else sorted(dset), d, gap)
-            return [e for e in evs if e.date is not None and start <= e.date <= end], start, end
+                dset = {e.date for e in evs if e.date is not None}
+                t = self._tms_few = (gap, tms, evs, dset, sorted(dset), {})
+            _, _, evs, dset, dates, got_few = t
+            start, end = course_bounds(sorted(dset | {d}) if d not in dset else dates, d, gap)
+            # (the claim's lines of one course share its events)
+            inside = got_few.get((start, end))
+            if inside is None:
+                inside = got_few[(start, end)] = [e for e in evs if e.date is not None and start <= e.date <= end]
+            return inside, start, end
         memo = self._tms
         if memo is None:
             memo = self._tms = {}
@@ -669,8 +701,9 @@ def _ordered(ent: _Entry) -> tuple[list[Event], list[Event]]:
     got = ent[8]
     if got is None:
         hist = sorted(ent[4][0], key=_order) if ent[4] is not None else []
-        got = ent[8] = [hist, None, [], False, 0, {}, sum(map(_spans, hist))]
-    hist, last, run, _, n, ids, _ = got
+        got = ent[8] = [hist, None, [], False, 0, {}, sum(map(_spans, hist)),
+                        {(e.key[0], e.claim_id) for e in hist}]
+    hist, last, run, _, n, ids, _, _ = got
     evs = ent[0]
     if n < len(evs):
         for e in evs[n:]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ...codesets import taxonomy_is_physician, taxonomy_kind
 from ...model.claims import Claim, ServiceLine
@@ -11,7 +11,7 @@ from ..registry import Hit
 from .claim_facts import fmt, line_seg, units
 from .codes import CODES, TMS, T
 from .declare import coverage, erule, say
-from .run_state import profile, state, view
+from .run_state import profile, rank, state, view
 from .history import Event
 
 if TYPE_CHECKING:
@@ -48,23 +48,26 @@ REDET_PAIRS = _pairs("redetermination_pairs")
 INITIAL_PAIRS = _pairs("initial_pairs")
 
 
-def _same_day(ln: ServiceLine, ctx: Context, pairs: dict[str, set[str]]) -> Iterator[tuple[Event, str]]:
-    code = ln.procedure_code
-    if code not in pairs:
-        return
-    d = ln.date_or_claim()
+def _same_day(ln: ServiceLine, ctx: Context, pairs: dict[str, set[str]]) -> Event | None:
+    """The first of the patient's events before line ``ln`` on its date whose code ``pairs``
+    excludes with the line's, or None."""
+    want = pairs.get(ln.procedure_code)
+    if want is None:
+        return None
+    c = ln.claim
+    d = ln.service_date or c.statement_from  # (ln.date_or_claim())
     if d is None:
-        return
-    cv = view(ctx, ln.claim)
-    want = pairs[code]
+        return None
+    cv = view(ctx, c)
     if cv.ranged:  # a multi-day line of the patient: test each event's span
         for e in cv.others(ln):
             if e.code in want and _on(e, d):
-                yield e, code
-        return
+                return e
+        return None
     for e in cv.on_date(ln, d):  # every dated event is one day: _on(e, d) is e.date == d
         if e.code in want:
-            yield e, code
+            return e
+    return None
 
 
 def _where(e: Event, ln: ServiceLine, cv: ClaimView) -> str:
@@ -77,28 +80,32 @@ def _where(e: Event, ln: ServiceLine, cv: ClaimView) -> str:
                 "service\". NCCI PTP pair unverified.",
        short="NYS Medicaid Update Jul 2025; S1", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=REDET_PAIRS)
-def tms_001(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    for e, code in _same_day(ln, ctx, REDET_PAIRS):
-        yield Hit(say("TMS-001", f"{code} is billed on {fmt(ln.date_or_claim())} although {e.code} is already "
+def tms_001(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    e = _same_day(ln, ctx, REDET_PAIRS)
+    if e is None:
+        return None
+    code = ln.procedure_code
+    return [Hit(say("TMS-001", f"{code} is billed on {fmt(ln.date_or_claim())} although {e.code} is already "
                       f"billed for this patient that day ({_where(e, ln, view(ctx, ln.claim))}); a "
                       f"motor-threshold "
                       f"re-determination is billed as 90869 alone, never with 90868 on the same date"),
-                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
-        return
+                seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)]
 
 
 @erule("TMS-002", "error", "90867 is not billed with 90868 or 90869 on the same date",
        citation="NYS Medicaid notice (Update Jul 2025, Vol 41 No 7); S0. The NCCI PTP pair is unverified.",
        short="NYS Medicaid Update Jul 2025; S0", reads=("SV101-2", "SV202-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=INITIAL_PAIRS)
-def tms_002(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    for e, code in _same_day(ln, ctx, INITIAL_PAIRS):
-        yield Hit(say("TMS-002", f"{code} is billed on {fmt(ln.date_or_claim())} together with {e.code} for the "
+def tms_002(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    e = _same_day(ln, ctx, INITIAL_PAIRS)
+    if e is None:
+        return None
+    code = ln.procedure_code
+    return [Hit(say("TMS-002", f"{code} is billed on {fmt(ln.date_or_claim())} together with {e.code} for the "
                       f"same patient and date ({_where(e, ln, view(ctx, ln.claim))}); 90867 already "
                       f"includes mapping, motor "
                       f"threshold, delivery and management, so no subsequent-session code that day"),
-                  seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)
-        return
+                seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)]
 
 
 def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt.date] | None:
@@ -107,20 +114,32 @@ def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt
     ``course_gap_days`` (the payer profile's [tms] course_gap_days; 30 in the shipped
     profiles), so courses are runs of TMS dates less than that apart (memoised per line)."""
     cv = view(ctx, ln.claim)
+    got = _course(cv, ln)
+    if got is None:
+        return None
+    own = cv.events[cv.idx(ln)]
+    return [e for e in got[0] if e is not own], got[1], got[2]
+
+
+_NOT_YET: Any = object()  # (a _course memo miss)
+
+
+def _course(cv: ClaimView, ln: ServiceLine) -> tuple[list[Event], _dt.date, _dt.date] | None:
+    """:func:`course_of` with the claim's view at hand, the line's own event left in the
+    course (the rules count events before the line, :func:`_before`, which it never is):
+    the list is the course's, shared by the claim's lines of that course."""
     memo = cv.memo
     mk = ("course", ln)
-    if mk in memo:
-        got: tuple[list[Event], _dt.date, _dt.date] | None = memo[mk]
-        return got
-    d = ln.date_or_claim()
+    got = memo.get(mk, _NOT_YET)
+    if got is not _NOT_YET:
+        return got  # type: ignore[no-any-return]
+    d = ln.service_date or ln.claim.statement_from  # (ln.date_or_claim())
     out: tuple[list[Event], _dt.date, _dt.date] | None
     if d is None:
         out = None
     else:
         gap = cv.profile.course_gap_days
-        evs, start, end = cv.tms_course(d, gap - 1, TMS)  # runs of dates at most gap - 1 apart
-        own = cv.events[cv.idx(ln)]
-        out = [e for e in evs if e is not own], start, end
+        out = cv.tms_course(d, gap - 1, TMS)  # runs of dates at most gap - 1 apart
     memo[mk] = out
     return out
 
@@ -155,11 +174,11 @@ def _initial_before(ln: ServiceLine, cv: ClaimView, course: list[Event]) -> list
        short="MCD article A57528; CPT parenthetical", reads=("SV101-2", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=(INITIAL,))
 def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     if c is None:
         return
     course, start, _ = c
-    cv = view(ctx, ln.claim)
     prior = _initial_before(ln, cv, course)
     if prior:
         e = prior[0]
@@ -177,12 +196,12 @@ def tms_003(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        short="LCD L37086 / A57692", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True,
        group="tms", codes=(INITIAL,))
 def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     d = ln.date_or_claim()
     if c is None or d is None:
         return
     course, start, _ = c
-    cv = view(ctx, ln.claim)
     if _initial_before(ln, cv, course):
         return  # not the course's first 90867: TMS-003's
     last = max((e.date for evs in (cv.peers, cv.events) for e in evs
@@ -203,17 +222,20 @@ def tms_010(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
 @erule("TMS-004", "warning", "subsequent TMS needs a prior initial session",
        citation="S0 and S1 (\"should not be billed without a prior initial session\").",
        short="S0; S1", reads=("SV101-2", "DTP*472"), scope="line", cross_claim=True, group="tms", codes=SUBSEQ)
-def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
-    d = ln.date_or_claim()
-    if c is None or d is None:  # a line with a course has a date
-        return
-    course, start, _ = c
-    if any(e.code == INITIAL and e.date is not None and e.date <= d for e in course):
-        return
+def tms_004(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
+    # (TMS-004 and TMS-005: plain functions, None or the one finding, on every TMS line)
     cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
+    if c is None:  # (a line with a course has a date)
+        return None
+    d = ln.service_date or ln.claim.statement_from
+    assert d is not None
+    course, start, _ = c
+    for e in course:
+        if e.code == INITIAL and e.date is not None and e.date <= d:
+            return None
     if cv.memo.get("TMS-004"):  # one warning per claim
-        return
+        return None
     cv.memo["TMS-004"] = True
     n = sum(1 for o in ln.claim.lines if o.procedure_code in SUBSEQ)
     lines = f"{ln.procedure_code} on {fmt(d)}" + (f" and {n - 1} more TMS line(s) of this claim" if n > 1 else "")
@@ -223,10 +245,10 @@ def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                  f"session is on file")
     else:
         where = f"this run or the history store (the course starts {fmt(start)})"
-    yield Hit(say("TMS-004", f"{lines}: no initial session 90867 for this patient's current course is in "
-                  f"{where}; otherwise bill the course's first session as 90867, unless the patient "
-                  f"transferred mid-series"),
-              seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)
+    return [Hit(say("TMS-004", f"{lines}: no initial session 90867 for this patient's current course is in "
+                    f"{where}; otherwise bill the course's first session as 90867, unless the patient "
+                    f"transferred mid-series"),
+                seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=ln.procedure_code)]
 
 
 @erule("TMS-005", "warning", "course length cap",
@@ -234,20 +256,34 @@ def tms_004(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
                 "notice (30 + 6 taper); S1.",
        short="LCD L37088/L37086/L34522; payer course cap", reads=("SV101-2", "SV104", "DTP*472"),
        scope="line", cross_claim=True, group="tms", codes=TMS)
-def tms_005(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
-    if c is None:
-        return
-    course, start, _ = c
+def tms_005(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
     cv = view(ctx, ln.claim)
-    n = sum(e.units for e in _before(ln, cv, course)) + units(ln)
+    c = _course(cv, ln)
+    if c is None:
+        return None
+    course, start, _ = c
+    # the units of the course's events before this line (_before, written out: this runs on
+    # every TMS line), summed in course order from 0 as sum() did, then this line's
+    d = ln.service_date or ln.claim.statement_from
+    assert d is not None
+    before: float = 0
+    idx = cv.claim.lines.index(ln)  # (cv.idx(ln))
+    if course:
+        mine = cv.mine
+        r = cv.rank
+        for e in course:
+            ed = e.date
+            if ed is not None and ed <= d and (e.seq < idx if id(e) in mine else (ed < d or rank(e) < r)):
+                before += e.units
+    n = before + cv.events[idx].units  # (units(ln): the line's event holds it)
     prof = cv.profile
     if n > prof.course_cap:
-        yield coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds the "
-                       f"{prof.name} payer cap of {prof.course_cap} sessions per course "
-                       f"({prof.tms.get('course_cap_source', '')}); get a new authorization for sessions past "
-                       f"{prof.course_cap} (Medicare: document at least 25% improvement)",
-                       seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))
+        return [coverage(ln, "TMS-005", f"TMS session {int(n)} of the course that began {fmt(start)} exceeds "
+                         f"the {prof.name} payer cap of {prof.course_cap} sessions per course "
+                         f"({prof.tms.get('course_cap_source', '')}); get a new authorization for sessions "
+                         f"past {prof.course_cap} (Medicare: document at least 25% improvement)",
+                         seg=line_seg(ln), element=ln.source("units"), line=ln, value=str(int(n)))]
+    return None
 
 
 @erule("TMS-006", "warning", "90869 frequency per course",
@@ -255,11 +291,11 @@ def tms_005(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
        short="S1 (unverified)", reads=("SV101-2", "SV104", "DTP*472"), scope="line",
        cross_claim=True, group="tms", codes=(REDET,))
 def tms_006(ln: ServiceLine, ctx: Context) -> Iterator[Hit]:
-    c = course_of(ln, ctx)
+    cv = view(ctx, ln.claim)
+    c = _course(cv, ln)
     if c is None:
         return
     course, start, _ = c
-    cv = view(ctx, ln.claim)
     n = sum(e.units for e in _before(ln, cv, course) if e.code == REDET) + units(ln)
     prof = cv.profile
     if n > prof.max_redetermination:
