@@ -98,6 +98,25 @@ def test_generated_same_as_one_job(tmp_path, kind, claims, per_st, seed, jobs):
     _same_as_one_job(str(p), d, jobs)
 
 
+def test_plan_shares_follow_the_bytes(tmp_path):
+    """Each transaction goes to the share furthest behind its part of the bytes: this process
+    takes the first and about PARENT_SHARE / (PARENT_SHARE + N - 1) of the file, not every
+    transaction that happens to start where a round of byte ranges began (the old plan gave it
+    3 of 20 equal transactions whatever its share)."""
+    p = tmp_path / "p.x12"
+    generate(str(p), 200, "837P", claims_per_st=10, seed=3)
+    plan = parallel.split_plan(str(p), 2, min_bytes=0)
+    assert plan is not None and plan.transactions == 20
+    mine = [t for t in range(1, 21) if plan.owner(t) == 0]
+    assert mine[0] == 1 and len(mine) == 2  # 0.08 / 1.08 of 20 transactions, rounded by the bytes
+    # the shares interleave: this process's second transaction comes after some of the worker's
+    assert plan.owner(2) == 1 and mine[1] > 2
+    plan3 = parallel.split_plan(str(p), 3, min_bytes=0)
+    assert plan3 is not None and plan3.workers() == [1, 2]
+    counts = [sum(1 for t in range(1, 21) if plan3.owner(t) == k) for k in (0, 1, 2)]
+    assert counts[0] == 1 and abs(counts[1] - counts[2]) <= 1
+
+
 def test_interchanges_sent_twice_and_mixed_kinds(tmp_path):
     """Several interchanges in one file, two of them with the same ISA13 (S1-ENV-009, which
     spans transactions of different workers), 837P and 837I."""
