@@ -24,9 +24,9 @@ standard ISA, the same delimiters and line break after every terminator, (ISA (G
 file under :data:`MIN_SPLIT_BYTES`, is read by one process as before.  The 837
 transactions go, in file order, each to the share furthest behind its part of the
 bytes (:data:`PARENT_SHARE` of a worker's for this process, which takes the first; ``N -
-1`` workers), so the shares' ranges interleave.  Every process reads the whole file (``Engine._run_file`` with a
-:class:`edi837.checks.engine.SplitPart`): the bodies of the transactions it does not
-own are counted, not parsed (``Structurer.skip_tx``: the segments and CLMs), their
+1`` workers), so the shares' ranges interleave.  Every process reads the whole file
+(``Engine._run_file`` with a :class:`edi837.checks.engine.SplitPart`): the bodies of the
+transactions it does not own are counted, not parsed (``Structurer.skip_tx``: the segments and CLMs), their
 ST/SE still pass through the checkers, so what spans transactions (ST02 and ISA13
 used twice, GE01/IEA01 counts, duplicate interchanges) is as in one process; their
 findings and the envelope's findings outside every transaction (given by this
@@ -558,10 +558,11 @@ def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int
     if state != "file" or len(starts) < 2:
         return None
     # each transaction, in file order, to the share furthest behind its part of the bytes read
-    # up to the transaction's middle (this process the first): the shares interleave, so that every process is busy
-    # from start to end and this process, which takes the events in file order, follows the
-    # workers; and a file of few large transactions is cut by them, not by byte offsets (which
-    # gave this process every fourth of 20 equal transactions whatever its share)
+    # up to the transaction's middle (this process the first): the shares interleave, so that
+    # every process is busy from start to end and this process, which takes the events in file
+    # order, follows the workers; and a file of few large transactions is cut by them, not by
+    # byte offsets (which gave this process every fourth of 20 equal transactions whatever its
+    # share)
     shares = [PARENT_SHARE] + [1.0] * (jobs - 1)
     total = sum(shares)
     weights = [w / total for w in shares]
