@@ -847,7 +847,6 @@ class GuideChecker:
         rep = d.repetition
         comp = d.component
         cap = self._cap
-        vmemo = self._vmemo
         if n > sp.nmax:
             if any(f[i] for i in range(sp.nmax + 1, n + 1)):
                 self._c("S1-SEG-001", f"{sid} has {n} elements; the segment defines only {sp.nmax}",
@@ -856,10 +855,10 @@ class GuideChecker:
                 self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
         elif n > 0 and f[n] == "":
             self._c("S1-SEG-005", f"{sid} ends with empty elements (trailing '{d.element}' separators)")
+        one = self._one
         if marks is not None:
             # (a definition whose segments rarely repeat: see _elements_partial) the live elements'
             # findings are marked, to be left out of what is kept
-            one = self._one
             for ent in sp.plan:
                 if ent[6]:
                     marks.append(len(cap))
@@ -867,62 +866,15 @@ class GuideChecker:
                     marks.append(len(cap))
                 else:
                     one(ent, f, n, rep, comp, sid)
-            if sp.syntax:
-                self._syntax(f, sp)
-            return
-        for i, es, req, unused, simple, fi, _ in sp.plan:
-            v = f[i] if i <= n else ""
-            if not v:
-                if req:
-                    cap.append(("S2-ELE-001", f"{es.xid} {es.name} is required but missing", es.xid, None))
-                continue
-            if unused:
-                cap.append(("S2-ELE-002", f"{es.xid} {es.name} is not used in this guide but holds {v!r}",
-                            es.xid, v))
-                continue
-            if simple and not (rep and rep in v):
-                # (the usual case, inline: one simple value, which the loop below would take as
-                # its only repetition); what _value and _format find depends only on the element,
-                # its value and (a date) its format qualifier's value, and values repeat across
-                # segments that do not (a claim's CLM01 differs, its CLM02 and CLM05 recur)
-                vkey = (es, v, f[fi] if fi <= n else "") if fi else (es, v)
-                got = vmemo.get(vkey)
-                if got is None:
-                    got = self._value_found(vkey)
-                if got:
-                    cap.extend(got)
-                continue
-            reps: Sequence[str]
-            if rep and rep in v and sid != "ISA":
-                reps = v.split(rep)
-                if es.repeat is not None and len(reps) > es.repeat:
-                    self._c("S1-SEG-003", f"{es.xid} {es.name} repeats {len(reps)} times; at most "
-                            f"{es.repeat} allowed", es.xid, v)
-                    reps = reps[:1]
-            else:
-                reps = (v,)
-            for rv in reps:
-                if es.comps is not None:
-                    # what a composite's checks find depends only on it, its value and the component
-                    # separator (composites recur: CLM05 11:B:1, SV101 HC:90868): memoized as values
-                    ckey = (es, rv, comp)
-                    got = vmemo.get(ckey)
-                    if got is None:
-                        got = self._composite_found(ckey)
-                    if got:
-                        cap.extend(got)
-                else:
-                    if not rv:  # an empty repetition ('A^^B'): nothing to check
-                        continue
-                    if self._value(es, rv) and es.fmt is not None:
-                        fi = es.fmt.i
-                        self._format(es, rv, f[fi] if fi <= n else "")
+        else:
+            for ent in sp.plan:
+                one(ent, f, n, rep, comp, sid)
         if sp.syntax:
             self._syntax(f, sp)
 
     def _one(self, ent: tuple[Any, ...], f: list[str], n: int, rep: str | None, comp: str, sid: str) -> None:
-        """The checks of one element (a ``plan`` entry) of the segment ``f`` (``n`` elements), as in
-        the loop of :meth:`_elements_calc`, into ``self._cap``."""
+        """The checks of one element (a ``plan`` entry) of the segment ``f`` (``n`` elements), into
+        ``self._cap`` (:meth:`_elements_calc` and :meth:`_elements_partial`)."""
         i, es, req, unused, simple, fi, _ = ent
         cap = self._cap
         vmemo = self._vmemo
