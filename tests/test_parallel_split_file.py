@@ -228,3 +228,35 @@ def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch):
     assert res.exit_code == 2, res.output
     assert "the file changed while it was read" in res.output and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_cross_claim_rules_on_the_workers_claims(tmp_path):
+    """The cross-claim rules run in this process on claims sent by the workers as records
+    (edi837.model.lite), not read again: a batch that fires them (a TMS course with a repeated
+    90867 and a retreatment, an ECT day with anesthesia and an E/M, an IPF stay with ECT inside
+    it, a claim sent twice), one claim per interchange in shuffled orders, gives one job's
+    reports with every share holding some of each patient's claims."""
+    from edi837.checks.editpack.synth import build
+    from test_order_free import _batch
+
+    batch = _batch()
+    batch.append(next(b for b in batch if b[2]["id"] == "T1W2"))  # a claim sent twice
+    d = tmp_path / "tmp"
+    d.mkdir()
+    for seed in range(3):
+        items = batch[:]
+        random = __import__("random").Random(seed)
+        random.shuffle(items)
+        parts = []
+        for i, (kind, member, claim) in enumerate(items):
+            p = tmp_path / f"c{seed}-{i}.x12"
+            p.write_bytes(build(kind, [claim], member=member, isa=f"{200 + i:09d}"))
+            parts.append(p)
+        path = _concat(tmp_path, f"batch{seed}.x12", parts)
+        plan = parallel.split_plan(path, 3)
+        assert plan is not None and plan.transactions == len(items)
+        assert len({plan.owner(t) for t in range(1, len(items) + 1)}) == 3
+        _same_as_one_job(path, d)
+        one = _reports(Engine(RunOptions()).run([path]))[0]
+        for rule in ("TMS-003", "TMS-010", "EM-001", "ECT-007", "DUP-001"):
+            assert f'"{rule}"' in one, (seed, rule)
