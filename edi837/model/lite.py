@@ -10,8 +10,8 @@ A :class:`LiteClaim` is a :class:`Claim` with every value of the claim, its line
 persons, diagnoses and codes, and the segments those point at (the CLM, each line's LX and
 SV1/SV2, the NM1/PRV of providers, the HI of codes, with their places in the file), but
 without its loops or envelope: what is read from those is computed by the worker and given
-here (:attr:`LiteClaim.sent`: the claim's key, control numbers, patient key, SBR09, the
-payer's N402, and the HL01 of its HL loops for the gate).  Its loop and envelope attributes raise :class:`LiteClaimError` when read, so
+here (the claim's key, control numbers, patient key, SBR09, the payer's N402, and the HL01
+of its HL loops for the gate).  Its loop and envelope attributes raise :class:`LiteClaimError` when read, so
 that a rule that reads more than a record holds fails loudly instead of reading nothing.
 """
 
@@ -69,46 +69,32 @@ class _LineLoop:
 
 @attrs.define(slots=True, eq=False)
 class LiteClaim(Claim):
-    """A claim made from a :func:`record`: see the module doc.  ``sent``: (claim key, control
-    numbers, patient key, SBR09, payer N402, the CLM segment, the HL chain)."""
+    """A claim made from a :func:`record`: see the module doc.  What the rules read from its
+    loops and envelope, computed by the worker: ``sent_clm``, ``sent_control`` and
+    ``sent_patient_key`` (for :attr:`clm`, :attr:`control`, :attr:`patient_key`), the claim's
+    key (``claim_key``, for claim_facts.claim_key), SBR09 and the payer's N402 (profiles) and
+    the HL01 of its billing, subscriber and patient HL loops (``hl_chain``, for the gate)."""
 
-    sent: tuple[Any, ...] = ()
+    sent_clm: Segment | None = None
+    sent_control: tuple[str, str, str] = ("", "", "")
+    sent_patient_key: tuple[str, ...] = ()
+    claim_key: tuple[str, ...] = ()
+    filing_indicator: str = ""
+    payer_state: str = ""
+    hl_chain: tuple[str, str, str] = ("", "", "")
 
     @property
     def clm(self) -> Segment:
-        seg: Segment = self.sent[5]
-        return seg
+        assert self.sent_clm is not None
+        return self.sent_clm
 
     @property
     def control(self) -> tuple[str, str, str]:
-        ctl: tuple[str, str, str] = self.sent[1]
-        return ctl
+        return self.sent_control
 
     @property
     def patient_key(self) -> tuple[str, ...]:
-        key: tuple[str, ...] = self.sent[2]
-        return key
-
-    @property
-    def claim_key(self) -> tuple[str, ...]:
-        key: tuple[str, ...] = self.sent[0]
-        return key
-
-    @property
-    def filing_indicator(self) -> str:
-        v: str = self.sent[3]
-        return v
-
-    @property
-    def payer_state(self) -> str:
-        v: str = self.sent[4]
-        return v
-
-    @property
-    def hl_chain(self) -> tuple[str, str, str]:
-        """HL01 of the claim's billing, subscriber and patient HL loops ("" when absent)."""
-        hl: tuple[str, str, str] = self.sent[6]
-        return hl
+        return self.sent_patient_key
 
 
 def record(claim: Claim, key: tuple[str, ...], sbr09: str, n402: str) -> tuple[Any, ...]:
@@ -186,8 +172,7 @@ def from_record(rec: tuple[Any, ...], file: str | None) -> LiteClaim:
                   [CodeEntry(q, code, d1, d2, segments[s], el) for q, code, d1, d2, s, el in cond],
                   [CodeEntry(q, code, d1, d2, segments[s], el) for q, code, d1, d2, s, el in occ],
                   [CodeEntry(q, code, d1, d2, segments[s], el) for q, code, d1, d2, s, el in procs],
-                  prior_auth, sfrom, sto, adm, [], overflow,
-                  (k, ctl, pkey, sbr09, n402, segments[clm], hl))
+                  prior_auth, sfrom, sto, adm, [], overflow, segments[clm], ctl, pkey, k, sbr09, n402, hl)
     c.lines = [ServiceLine(c, cast(Loop, _LineLoop(lid, [] if lx < 0 else [segments[lx]])), num, pq, code, mods, lcharge, basis,
                            units, pos, rev, sd, sde, ptrs, prov_objs[r], pa, segments[sv])
                for lx, num, pq, code, mods, lcharge, basis, units, pos, rev, sd, sde, ptrs, r, pa, sv, lid in lines]
