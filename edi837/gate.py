@@ -39,7 +39,6 @@ from .checks.twophase import InputChanged
 from .events import ClaimVerdict, EngineEvent, FileDone, Found, ModelEvent, TransactionStart
 from .findings import Severity
 from .model.build import stream
-from .model.lite import LiteClaim
 from .outputs.ack277ca import Ack277Writer
 from .outputs.ack999 import StreamingAcks, write_999
 from .outputs.atomic import atomic_write
@@ -360,8 +359,6 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
 
 def _chain(claim: Claim) -> tuple[str, str, str]:
     """HL01 of the claim's billing, subscriber and patient HL loops ("" when absent)."""
-    if type(claim) is LiteClaim:  # (sent from a worker process: computed there)
-        return claim.hl_chain
     b, s, p = ((lp.segments[0][1] if lp is not None and lp.segments else "")
                for lp in (claim.billing_loop, claim.subscriber_loop, claim.patient_loop))
     return b, s, p

@@ -37,13 +37,10 @@ interchange at its end by claim); workers write theirs to part files as they go
 (with marks: "nothing more before"), and :func:`_merged` puts every share back in
 that order, reading on whichever share is furthest behind (so the merge follows the
 workers and holds a part file of each at most); the file results are summed.  This
-process computes its own share with the run's own per-claim engine and runs the
+process computes its own share with the run's own per-claim engine, reads the
+workers' claims from the same read of the file (:class:`_Tee`) and runs the
 cross-claim rules on every claim in file order (:class:`TwoPhase`) while the workers
-work: each worker sends its checked claims with their events as records of plain values
-(:class:`_ClaimSent`, :func:`edi837.model.lite.record`), made
-:class:`edi837.model.lite.LiteClaim` objects here, so this process does not read and
-build the workers' claims again (phase 2 reads again from the file the few claims it
-checks again).  A process that reads other transactions than the plan's (the file changed) ends
+work.  A process that reads other transactions than the plan's (the file changed) ends
 the run with :class:`SplitMismatch`, an :class:`InputChanged`.  Several files: one
 worker per file as above.
 """
@@ -68,9 +65,10 @@ from .checks.engine import Engine, SplitPart
 from .checks.options import RunOptions
 from .checks.twophase import InputChanged, read_batches, write_batches
 from .checks.verdicts import FileResult, SplitTally
-from .events import ClaimChecked, ClaimCheckedAt, ClaimSent, ClaimVerdict, EngineEvent, FileDone, FileStart, PartMark
+from .events import (ClaimChecked, ClaimCheckedAt, ClaimRead, ClaimSent, ClaimVerdict, EngineEvent, FileDone,
+                     FileStart, HlRead, ModelEvent, PartMark, TransactionStart,
+                     Found)
 from .findings import Finding
-from .model.lite import from_record
 
 if TYPE_CHECKING:
     import concurrent.futures as cf
@@ -619,24 +617,6 @@ def _tagged(eng: Engine, path: str, plan: SplitPlan, k: int, part: SplitPart) ->
         n += 1
 
 
-class _ClaimSent:
-    """A worker's checked claim as it travels to this process: the claim as a record of plain
-    values (:func:`edi837.model.lite.record`), made a :class:`ClaimChecked` again here with a
-    :class:`edi837.model.lite.LiteClaim` for the cross-claim rules (:func:`_merged`)."""
-
-    __slots__ = ("rec", "keys", "reasons", "ctl")
-
-    def __init__(self, rec: tuple[Any, ...], keys: list[tuple[Any, ...]], reasons: list[str],
-                 ctl: tuple[str, str, str]):
-        self.rec = rec
-        self.keys = keys
-        self.reasons = reasons
-        self.ctl = ctl
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_ClaimSent, (self.rec, self.keys, self.reasons, self.ctl))
-
-
 class _SplitWorker:
     """Callable (picklable): worker ``k``'s share of a split file (:class:`SplitPart`), its
     tagged events (:func:`_tagged`) in part files ``w<k>-<n>.pickle``, each complete when it
@@ -680,15 +660,9 @@ class _SplitWorker:
 
         part.on_enter = enter
         part.on_left = left
-        from .checks.editpack.claim_facts import claim_key
-        from .checks.editpack.profiles import filing_indicator, payer_state
-        from .model.lite import record
-
         for tag, ev in _tagged(eng, path, plan, k, part):
             if isinstance(ev, ClaimChecked):
-                c = ev.claim
-                ev = _ClaimSent(record(c, claim_key(c), filing_indicator(c), payer_state(c)), ev.keys, ev.reasons,
-                                ev.ctl)
+                ev = ClaimCheckedAt(ev.claim.seq, ev.keys, ev.reasons, ev.ctl)
             buf.append((tag, ev))
             if len(buf) >= self.FLUSH:
                 flush()
@@ -764,9 +738,7 @@ def _merged(local: Iterator[tuple[_Tag, Any]], d: str, futs: dict[int, cf.Future
             held[i].extend(it for it in items if it[1] is not None)
             continue
         ev = held[i].popleft()[1]
-        if type(ev) is _ClaimSent:
-            ev = ClaimChecked(from_record(ev.rec, name), ev.keys, ev.reasons, ev.ctl)
-        elif isinstance(ev, FileDone):
+        if isinstance(ev, FileDone):
             r = ev.result
             total.claims += r.claims
             total.accepted += r.accepted
@@ -780,6 +752,51 @@ def _merged(local: Iterator[tuple[_Tag, Any]], d: str, futs: dict[int, cf.Future
     yield FileDone(total)
 
 
+class _Tee:
+    """One read of the file for this process: the model events of its own share (and of
+    what every share reads: envelopes, the start and end of every transaction, findings)
+    for its engine (:meth:`mine`), the claims of the workers' transactions for the
+    cross-claim rules (:meth:`theirs`).  Each takes from the file as it needs; what the other
+    has not taken yet waits here (little: the merge takes the shares in file order)."""
+
+    def __init__(self, events: Iterator[ModelEvent], owner: Callable[[int], int]):
+        self.src = events
+        self.owner = owner
+        self.t = 0
+        self.own = True  # the transaction being read is this process's (or none is open)
+        self.mine_q: collections.deque[ModelEvent] = collections.deque()
+        self.theirs_q: collections.deque[Claim] = collections.deque()
+
+    def _pull(self) -> bool:
+        ev = next(self.src, None)
+        if ev is None:
+            return False
+        if isinstance(ev, TransactionStart):
+            self.t += 1
+            self.own = self.owner(self.t) == 0
+        elif not self.own:
+            if isinstance(ev, ClaimRead):
+                self.theirs_q.append(ev.claim)
+                return True
+            if isinstance(ev, HlRead):
+                return True
+        self.mine_q.append(ev)
+        return True
+
+    def mine(self) -> Iterator[ModelEvent]:
+        return self._take(self.mine_q)
+
+    def theirs(self) -> Iterator[Claim]:
+        return self._take(self.theirs_q)
+
+    def _take(self, q: collections.deque[T]) -> Iterator[T]:
+        while True:
+            while not q:
+                if not self._pull():
+                    return
+            yield q.popleft()
+
+
 def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
                ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by transaction set: each worker runs the per-claim rules on its ranges
@@ -791,6 +808,7 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
     import multiprocessing
 
     from .checks.twophase import TwoPhase
+    from .model.build import stream
 
     path = os.fspath(src)
     skip = eng._skip
@@ -808,10 +826,12 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
             futs = {k: ex.submit(work, (path, dups, plan, k)) for k in workers}
             try:
                 part = SplitPart(lambda t: mine(t) == 0, envelope=True)
+                tee = _Tee(stream(path, path), mine)
+                part.model = tee.mine()
                 part.marks = True
                 local = _tagged(skip, path, plan, 0, part)
-                # the workers' claims come with their events (_ClaimSent), not read here again
-                tp.add_file(src, _merged(local, d, futs, path), name=path)
+                # the workers' claims are read here, from the same read of the file
+                tp.add_file(src, _merged(local, d, futs, path), tee.theirs(), name=path)
             finally:
                 for fut in futs.values():
                     fut.cancel()

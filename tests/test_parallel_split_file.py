@@ -260,3 +260,80 @@ def test_cross_claim_rules_on_the_workers_claims(tmp_path):
         one = _reports(Engine(RunOptions()).run([path]))[0]
         for rule in ("TMS-003", "TMS-010", "EM-001", "ECT-007", "DUP-001"):
             assert f'"{rule}"' in one, (seed, rule)
+
+
+def _random_batch(rng) -> list[tuple[str, str, list[dict]]]:
+    """(kind, member, claims) per transaction: TMS, ECT, anesthesia, E/M and other codes with
+    modifiers, units and dates that make the cross-claim rules fire across transactions
+    (IPF stays, PHP revenue codes, replacements and voids, claims sent twice)."""
+    codes = ["90867", "90868", "90868", "90869", "90870", "00104", "99213", "99214", "90792", "01967", "90837"]
+    mods = [[], [], ["25"], ["QZ"], ["AA"], ["59"], ["QK"], ["XU"], ["KX"]]
+
+    def day() -> str:
+        return (datetime.date(2025, 3, 1) + datetime.timedelta(days=rng.randrange(70))).isoformat()
+
+    def claim(i: int, kind: str) -> dict:
+        lines = []
+        for _ in range(rng.choice([1, 1, 2, 3, 5])):
+            ln = {"code": rng.choice(codes), "date": day(), "units": rng.choice([1, 1, 1, 2, 4, 10]),
+                  "mods": rng.choice(mods)}
+            if kind == "837P" and rng.random() < 0.1:
+                start = datetime.date.fromisoformat(day())
+                ln["date"] = (start.isoformat(), (start + datetime.timedelta(days=rng.randrange(1, 5))).isoformat())
+            if kind == "837I":
+                ln["rev"] = rng.choice(["0901", "0901", "0914", "0912", "0913", "0124"])
+                if rng.random() < 0.15:
+                    ln["code"] = ""
+            if rng.random() < 0.1:
+                ln["npi"] = "1234567893"
+            lines.append(ln)
+        c = {"id": f"C{i}", "lines": lines, "freq": rng.choice(["1", "1", "1", "7", "8"]),
+             "pos": rng.choice(["11", "22", "23", "11"])}
+        if kind == "837I":
+            c["fac"] = rng.choice(["13", "13", "11", "14"])
+            if c["fac"] == "11":
+                c.update(stmt=("2025-03-01", "2025-03-20"), adm="2025-03-01")
+                if rng.random() < 0.5:
+                    c["procs"] = ["BBR:GZB2ZZZ:D8:20250305"]
+            if rng.random() < 0.2:
+                c["bg"] = ["BG:" + rng.choice(["41", "A5", "80"])]
+        if rng.random() < 0.2:
+            c["dx"] = [rng.choice(["ABK:F332", "ABK:F339", "ABK:F329", "ABK:F4310"])]
+        return c
+
+    items: list[tuple[str, str, list[dict]]] = []
+    for i in range(rng.randrange(12, 40)):
+        kind = rng.choice(["837P", "837P", "837I"])
+        items.append((kind, rng.choice(["M1", "M2", "M3", "M4"]), [claim(i, kind)]))
+        if rng.random() < 0.1:
+            items.append(items[-1])  # sent twice
+        elif rng.random() < 0.2:  # two claims in one transaction
+            items[-1][2].append(claim(1000 + i, kind))
+    rng.shuffle(items)
+    return items
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_cross_claim_batches_same_as_one_job(tmp_path, seed):
+    """Random batches of one to two claims per interchange, four patients: the cross-claim rules
+    see every share's claims, so --jobs 2 and 3 give one job's reports (with --profile
+    medicare too)."""
+    import random
+
+    from edi837.checks.editpack.synth import build
+
+    rng = random.Random(seed)
+    items = _random_batch(rng)
+    path = tmp_path / "batch.x12"
+    path.write_bytes(b"".join(build(kind, claims, member=member, isa=f"{300 + i:09d}",
+                                    payer=rng.choice(["SYNHP1", "SYNHP1", "MEDICARE01"]))
+                              for i, (kind, member, claims) in enumerate(items)))
+    assert parallel.split_plan(str(path), 3) is not None
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(path), d)
+    one = _reports(Engine(RunOptions()).run([str(path)]))[0]
+    assert one.count('"rule": "TMS-') + one.count('"rule": "MUE-001"') + one.count('"rule": "ECT-') > 0
+    opts = RunOptions(profile="medicare")
+    ref = _reports(Engine(opts).run([str(path)]))
+    assert _reports(parallel.validate([str(path)], 2, opts, tmpdir=str(d))) == ref

@@ -7,7 +7,6 @@ import datetime as _dt
 import json
 
 from ...model.claims import Claim, ServiceLine
-from ...model.lite import LiteClaim
 from ...reader.segment import Segment
 from .profiles import tables
 
@@ -58,8 +57,6 @@ def claim_is_ipf(claim: Claim) -> bool:
 
 def claim_key(claim: Claim) -> tuple[str, ...]:
     """(ISA06 sender, ISA13, GS06, ST02, CLM01): the claim across runs."""
-    if type(claim) is LiteClaim:  # (sent from a worker process: computed there)
-        return claim.claim_key
     t = claim.transaction
     i = t.group.interchange if t is not None and t.group is not None else None
     sender = i.sender_id if i is not None else ""

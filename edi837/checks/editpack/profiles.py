@@ -30,8 +30,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from ...model.lite import LiteClaim
-
 DATA = Path(__file__).with_name("data")
 PROFILE_DIR = DATA / "profiles"
 
@@ -314,15 +312,11 @@ def _element(loop: Any, seg_id: str, n: int) -> str:
 
 def filing_indicator(claim: Any) -> str:
     """SBR09 of the claim's subscriber loop (2000B), or ''."""
-    if type(claim) is LiteClaim:  # (sent from a worker process: computed there)
-        return claim.filing_indicator
     return _element(claim.subscriber_loop, "SBR", 9)
 
 
 def payer_state(claim: Any) -> str:
     """N402 of the payer loop (2010BB), or ''."""
-    if type(claim) is LiteClaim:
-        return claim.payer_state
     sub = claim.subscriber_loop
     return _element(sub.child("2010BB") if sub is not None else None, "N4", 2)
 
