@@ -231,11 +231,13 @@ def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch):
 
 
 def test_cross_claim_rules_on_the_workers_claims(tmp_path):
-    """The cross-claim rules run in this process on claims sent by the workers as records
-    (edi837.model.lite), not read again: a batch that fires them (a TMS course with a repeated
-    90867 and a retreatment, an ECT day with anesthesia and an E/M, an IPF stay with ECT inside
-    it, a claim sent twice), one claim per interchange in shuffled orders, gives one job's
-    reports with every share holding some of each patient's claims."""
+    """The cross-claim rules run in this process on the claims of every share: a batch that
+    fires them (a TMS course with a repeated 90867 and a retreatment, an ECT day with
+    anesthesia and an E/M, an IPF stay with ECT inside it, a claim sent twice), one claim per
+    interchange in shuffled orders, gives one job's reports with every share holding some of
+    the patients' claims."""
+    import random
+
     from edi837.checks.editpack.synth import build
     from test_order_free import _batch
 
@@ -245,8 +247,7 @@ def test_cross_claim_rules_on_the_workers_claims(tmp_path):
     d.mkdir()
     for seed in range(3):
         items = batch[:]
-        random = __import__("random").Random(seed)
-        random.shuffle(items)
+        random.Random(seed).shuffle(items)
         parts = []
         for i, (kind, member, claim) in enumerate(items):
             p = tmp_path / f"c{seed}-{i}.x12"
