@@ -108,26 +108,16 @@ def tms_002(ln: ServiceLine, ctx: Context) -> list[Hit] | None:
                 seg=line_seg(ln), element=ln.source("procedure_code"), line=ln, value=code)]
 
 
-def course_of(ln: ServiceLine, ctx: Context) -> tuple[list[Event], _dt.date, _dt.date] | None:
-    """The patient's TMS events (other than this line's) in the course that holds
-    this line's date: a course ends when the patient has no TMS session for
-    ``course_gap_days`` (the payer profile's [tms] course_gap_days; 30 in the shipped
-    profiles), so courses are runs of TMS dates less than that apart (memoised per line)."""
-    cv = view(ctx, ln.claim)
-    got = _course(cv, ln)
-    if got is None:
-        return None
-    own = cv.events[cv.idx(ln)]
-    return [e for e in got[0] if e is not own], got[1], got[2]
-
-
 _NOT_YET: Any = object()  # (a _course memo miss)
 
 
 def _course(cv: ClaimView, ln: ServiceLine) -> tuple[list[Event], _dt.date, _dt.date] | None:
-    """:func:`course_of` with the claim's view at hand, the line's own event left in the
-    course (the rules count events before the line, :func:`_before`, which it never is):
-    the list is the course's, shared by the claim's lines of that course."""
+    """The patient's TMS events in the course that holds this line's date: a course ends when
+    the patient has no TMS session for ``course_gap_days`` (the payer profile's [tms]
+    course_gap_days; 30 in the shipped profiles), so courses are runs of TMS dates less than
+    that apart (memoised per line).  The line's own event is left in the course (the rules
+    count events before the line, :func:`_before`, which it never is): the list is the
+    course's, shared by the claim's lines of that course."""
     memo = cv.memo
     mk = ("course", ln)
     got = memo.get(mk, _NOT_YET)
