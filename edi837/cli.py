@@ -139,7 +139,14 @@ def _output(path: str | None, binary: bool = False, bar: Progress | None = None)
             yield out
             return
         remove_stale_parts(path)  # a killed earlier run's temporaries of this output (PHI)
-        with atomic_write(path, "wb" if binary else "w", newline="" if not binary else None) as f:
+        with contextlib.ExitStack() as stack:
+            try:  # (the output's temporary is made here: a folder that is not there, not writable)
+                f = stack.enter_context(atomic_write(path, "wb" if binary else "w",
+                                                     newline="" if not binary else None))
+            except OSError as e:
+                logs.say(log, logging.ERROR, f"{path}: error: cannot write the output here: "
+                         f"{e.strerror or e}", event="output not writable")
+                sys.exit(EXIT_CANNOT_RUN)
             yield f
 
 

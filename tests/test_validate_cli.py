@@ -112,3 +112,16 @@ def test_bad_edit_pack_option_is_a_usage_error(opt, value, says, monkeypatch):
     monkeypatch.chdir(ROOT)
     res = run(FIX / "837p_tms_course.x12", opt, value)
     assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("command", ["validate", "lines", "parse"])
+def test_an_output_in_a_folder_that_is_not_there_is_a_message(tmp_path, command):
+    """-o into a missing folder: exit 2 with a message naming the output, no traceback, nothing
+    written."""
+    out = tmp_path / "nosuch" / "out.json"
+    res = CliRunner().invoke(main, [command, str(FIX / "837p_tms_course.x12"), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert f"{out}: error: cannot write the output here" in res.output
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert not (tmp_path / "nosuch").exists()
