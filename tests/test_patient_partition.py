@@ -1,8 +1,9 @@
 """The cross-claim rules read one patient's claims only: a run cut by patient (member id and
 payer, the start of every patient key) gives, part by part, the findings and verdicts of the
 whole run.  This is what a ``--jobs`` split by patient would rest on (benchmarks/README.md,
-"A split by patient, measured"); a cross-claim rule that reads other patients' claims breaks
-it, and this test says so."""
+"A split by patient, measured").  A cross-claim rule that came to read other patients'
+claims would make the parts differ from the whole wherever these batches give it such a claim
+to read."""
 
 from __future__ import annotations
 
