@@ -431,6 +431,10 @@ class SplitPlan:
     transactions: int
     starts: tuple[int, ...]
     owners: tuple[int, ...]
+    # the member ids (NM1*IL NM109, :func:`member_key`) named in each transaction (index t - 1),
+    # and the plan that gives every process whole patients (see :func:`_closed`), when there is one
+    keys: tuple[frozenset[str], ...] | None = attrs.field(default=None, eq=False, repr=False)
+    closed: SplitPlan | None = attrs.field(default=None, eq=False, repr=False)
 
     def owner(self, t: int) -> int:
         return self.owners[bisect.bisect_right(self.starts, t) - 1] if t >= 1 else -1
@@ -487,6 +491,7 @@ def _scan(f: IO[bytes], size: int, jobs: int) -> SplitPlan | None:
     sep = term + suffix
     ids = [b"ISA", b"IEA", b"GS", b"GE", b"ST", b"SE"]
     lits = [(sep + i + ele, i) for i in ids]
+    lits.append((sep + b"NM1" + ele + b"IL" + ele, b"NM1"))  # (the member ids: _closed)
     segs: list[tuple[int, bytes, bytes]] = [(0, b"ISA", head[:105])]  # (offset, id, text)
     base = 0
     data = head
@@ -521,10 +526,15 @@ def _scan(f: IO[bytes], size: int, jobs: int) -> SplitPlan | None:
 
 def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int) -> SplitPlan | None:
     starts: list[int] = []  # byte offset of each ST
+    keys: list[set[str]] = []  # the member ids of each transaction
     state = "file"  # file, isa, gs, st
     gs08 = b""
     for off, sid, text in segs:
         fields = text.split(ele)
+        if sid == b"NM1":
+            if state == "st":
+                keys[-1].add(member_key(fields[9].decode("latin-1") if len(fields) > 9 else ""))
+            continue
         if sid == b"ISA":
             if state != "file" or len(text) != 105 or text[3:4] != ele or \
                     [len(x) for x in fields] != list(_ISA_WIDTHS) or fields[12] != b"00501":
@@ -542,6 +552,7 @@ def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int
             if version not in _VERSIONS:
                 return None
             starts.append(off)
+            keys.append(set())
             state = "st"
         elif sid == b"SE":
             if state != "st":
@@ -583,7 +594,71 @@ def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int
             first.append(t)
             owners.append(k)
     plan = SplitPlan(len(starts), tuple(first), tuple(owners))
-    return plan if plan.workers() else None
+    if not plan.workers():
+        return None
+    sizes = [(starts[t] if t < len(starts) else size) - starts[t - 1] for t in range(1, len(starts) + 1)]
+    fk = tuple(frozenset(k) for k in keys)
+    return attrs.evolve(plan, keys=fk, closed=_closed(fk, sizes, jobs))
+
+
+def member_key(member_id: str) -> str:
+    """A member id as the closed plan groups patients by it (NM1*IL NM109, blanks and case
+    aside: two ids the engine holds apart may share a key, never the reverse)."""
+    return member_id.strip().upper()
+
+
+#: this process's share of the bytes in a closed plan, against one worker's 1 (it also merges
+#: every share's events and writes the reports)
+CLOSED_SHARE = 0.8
+#: a closed plan is used when its busiest share is at most this much above its part
+CLOSED_SLACK = 1.15
+
+
+def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> SplitPlan | None:
+    """A plan that gives every process whole patients: the transactions that name a member id
+    in common (:func:`member_key`) stay in one share, so each process runs the cross-claim
+    rules on its own claims (they read one patient's claims: tests/test_patient_partition.py).
+    The groups go, largest first, to the share furthest below its part of the bytes; None when
+    the shares cannot be even (one group holds most of the file)."""
+    n = len(sizes)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[str, int] = {}
+    for t, ks in enumerate(keys):
+        for k in ks:
+            j = seen.setdefault(k, t)
+            if j != t:
+                a, b = root(j), root(t)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for t in range(n):
+        groups.setdefault(root(t), []).append(t)
+    weights = [CLOSED_SHARE] + [1.0] * (jobs - 1)
+    total = sum(sizes)
+    load = [0] * jobs
+    owner = [0] * n
+    for members in sorted(groups.values(), key=lambda m: (-sum(sizes[t] for t in m), m[0])):
+        k = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
+        load[k] += sum(sizes[t] for t in members)
+        for t in members:
+            owner[t] = k
+    if max(load[j] / (weights[j] / sum(weights) * total) for j in range(jobs)) > CLOSED_SLACK:
+        return None
+    first: list[int] = []
+    owners: list[int] = []
+    for t in range(n):
+        if not owners or owners[-1] != owner[t]:
+            first.append(t + 1)
+            owners.append(owner[t])
+    plan = SplitPlan(n, tuple(first), tuple(owners), keys=keys)
+    return plan if len(plan.workers()) == jobs - 1 else None
 
 
 class SplitMismatch(InputChanged):
@@ -797,13 +872,167 @@ class _Tee:
             yield q.popleft()
 
 
+class NotClosed(Exception):
+    """A claim's member id is not among those the closed plan found in its transaction (a
+    subscriber loop the scan read otherwise than the engine): the file is split again by
+    transaction (:func:`_split_one`)."""
+
+
+class _Cut:
+    """A spool item of a closed share that ends a group of tags: the replay gives the findings it
+    holds before it (with their own group's tag), and it gives nothing itself."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_CUT"
+
+
+_CUT = _Cut()
+
+#: whether one file is split by patient when its plan allows it (:func:`_split_closed`)
+CLOSED = True
+
+
+def _closed_events(eng: Engine, path: str, plan: SplitPlan, k: int, part: SplitPart, tmpdir: str | None,
+                   stop: Callable[[], bool] | None = None) -> Iterator[tuple[_Tag, Any]]:
+    """Share ``k`` of a closed plan, checked whole by ``eng`` (a run engine: the per-claim and
+    the cross-claim rules, both phases, on this share's claims only): its final events, each
+    with its tag (:func:`_tagged`; carried through the two-phase spool)."""
+    from .checks.twophase import TwoPhase
+
+    skip = eng._skip
+    assert skip is not None
+    keys = plan.keys
+    assert keys is not None
+    tp = TwoPhase(eng, tmpdir)
+    cur: list[_Tag] = [(0, 0, 0, 0)]
+
+    def events() -> Iterator[Any]:
+        last: tuple[int, int, int] | None = None
+        n = 0
+        for tag, ev in _tagged(skip, path, plan, k, part):
+            if ev is None:
+                continue
+            g = tag[:3]
+            if g != last:
+                if last is not None:
+                    yield _CUT  # (spooled with the tag before it)
+                last = g
+            cur[0] = tag
+            if isinstance(ev, ClaimChecked):
+                pk = ev.claim.patient_key
+                if member_key(pk[1] if len(pk) > 1 else "") not in keys[part.t - 1]:
+                    raise NotClosed(path)
+                n += 1
+                if stop is not None and not n % 256 and stop():
+                    raise NotClosed(path)
+            yield ev
+
+    def on_tag(t: _Tag) -> None:
+        cur[0] = t
+
+    tp.add_file(path, events(), name=path, tag=lambda: cur[0])
+    for _src, out in tp.files(on_tag):
+        for ev in out:
+            if ev is not _CUT:
+                yield cur[0], ev
+
+
+class _ClosedWorker:
+    """Callable (picklable): worker ``k``'s share of a closed plan, its final tagged events in
+    part files as :class:`_SplitWorker` writes them (all of them after its phase 1); stops
+    when this process writes ``abort`` (a share found the plan wrong)."""
+
+    FLUSH = 2000
+
+    def __init__(self, tmpdir: str, options: RunOptions):
+        self.tmpdir = tmpdir
+        self.options = options
+
+    def __call__(self, work: tuple[str, dict[int, str], SplitPlan, int]) -> int:
+        path, dups, plan, k = work
+        eng = Engine(self.options)
+        assert eng._skip is not None
+        eng._skip.dup_ics = dups
+        part = SplitPart(lambda t: plan.owner(t) == k, envelope=False)
+        abort = os.path.join(self.tmpdir, "abort")
+        buf: list[tuple[_Tag, Any]] = []
+        n_parts = 0
+
+        def flush() -> None:
+            nonlocal buf, n_parts
+            name = os.path.join(self.tmpdir, f"w{k}-{n_parts:06d}.pickle")
+            with open(name + ".tmp", "wb") as f:
+                write_batches(f, buf)
+            os.replace(name + ".tmp", name)
+            n_parts += 1
+            buf = []
+
+        for item in _closed_events(eng, path, plan, k, part, self.tmpdir, lambda: os.path.exists(abort)):
+            buf.append(item)
+            if len(buf) >= self.FLUSH:
+                flush()
+        flush()
+        return n_parts
+
+
+def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
+                  ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+    """One file split by patient (``plan.closed``): every process, this one too, checks its
+    transactions whole (both halves, both phases) and this process puts the final events
+    back in file order (:func:`_merged`).  No process reads another's claims.  Should a
+    claim's member id not be one the plan found in its transaction (:class:`NotClosed`), the
+    run starts again split by transaction, before any event has come out (the first event
+    comes once every share's phase 1 is over)."""
+    import concurrent.futures as cf
+    import itertools
+    import multiprocessing
+
+    path = os.fspath(src)
+    closed = plan.closed
+    assert closed is not None and eng._skip is not None
+    d = tempfile.mkdtemp(prefix="edi837-split-", dir=tmpdir)
+    out: Iterator[EngineEvent] | None = None
+    try:
+        dups = eng.scan_interchanges(path, path)
+        eng._skip.dup_ics = dups
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=len(closed.workers()), mp_context=ctx) as ex:
+            futs = {k: ex.submit(_ClosedWorker(d, options.serial), (path, dups, closed, k))
+                    for k in closed.workers()}
+            try:
+                part = SplitPart(lambda t: closed.owner(t) == 0, envelope=True)
+                merged = _merged(_closed_events(eng, path, closed, 0, part, d), d, futs, path)
+                try:
+                    first = next(merged)
+                except NotClosed:
+                    with open(os.path.join(d, "abort"), "wb"):
+                        pass
+                else:
+                    out = itertools.chain([first], merged)
+                    yield src, out
+            finally:
+                for fut in futs.values():
+                    fut.cancel()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    if out is None:
+        yield from _split_one(Engine(options), src, attrs.evolve(plan, closed=None), tmpdir, options)
+
+
 def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
                ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by transaction set: each worker runs the per-claim rules on its ranges
     (:class:`SplitPart`) while this process runs them on its own (with the run's own
     per-claim engine, as one process does), reads the workers' claims, puts the events back
     in file order and runs the cross-claim rules on every claim as it comes
-    (:class:`TwoPhase`), so that the work overlaps."""
+    (:class:`TwoPhase`), so that the work overlaps.  Split by patient instead when the plan
+    allows it and nothing else sees the claims (:func:`_split_closed`)."""
+    if CLOSED and plan.closed is not None and options.history is None and options.on_verdict is None \
+            and not eng.claim_listeners:
+        yield from _split_closed(eng, src, plan, tmpdir, options)
+        return
     import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)
     import multiprocessing
 

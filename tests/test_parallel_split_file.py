@@ -210,9 +210,11 @@ def test_shared_corpus_files(tmp_path):
             _same_as_one_job(f, d, jobs=(2,))
 
 
-def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch):
+@pytest.mark.parametrize("closed", [False, True])
+def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch, closed):
     """Every process checks that it read the planned transactions (the file changed while
-    the run read it): exit 2 and a message, no traceback, no output file."""
+    the run read it): exit 2 and a message, no traceback, no output file; split by
+    transaction and split by patient alike."""
     import attrs
     from click.testing import CliRunner
 
@@ -221,8 +223,14 @@ def test_a_file_read_otherwise_than_planned_is_a_message(tmp_path, monkeypatch):
     p = tmp_path / "g.x12"
     generate(str(p), 20, "837P", claims_per_st=2, seed=2)
     plan = parallel.split_plan
-    monkeypatch.setattr(parallel, "split_plan",
-                        lambda path, jobs, m=None: attrs.evolve(plan(path, jobs, 0), transactions=11))
+
+    def wrong(path, jobs, m=None):
+        got = plan(path, jobs, 0)
+        assert got.closed is not None  # (each generated patient is in one transaction)
+        return attrs.evolve(got, transactions=11,
+                            closed=attrs.evolve(got.closed, transactions=11) if closed else None)
+
+    monkeypatch.setattr(parallel, "split_plan", wrong)
     out = tmp_path / "r.json"
     res = CliRunner().invoke(main, ["validate", "--jobs", "2", "--format", "json", "-o", str(out), str(p)])
     assert res.exit_code == 2, res.output
@@ -338,3 +346,62 @@ def test_random_cross_claim_batches_same_as_one_job(tmp_path, seed):
     opts = RunOptions(profile="medicare")
     ref = _reports(Engine(opts).run([str(path)]))
     assert _reports(parallel.validate([str(path)], 2, opts, tmpdir=str(d))) == ref
+
+
+def test_split_by_patient_when_patients_stay_in_their_transactions(tmp_path):
+    """A file whose patients each stay in one transaction (member ids apart) is split by
+    patient: every process checks its transactions whole, cross-claim rules included, and the
+    output is one job's; a member id in every transaction makes one group, and the file is
+    split by transaction as before."""
+    p = tmp_path / "g.x12"
+    generate(str(p), 600, "837P", claims_per_st=60, seed=5)
+    plan = parallel.split_plan(str(p), 2, 0)
+    assert plan is not None and plan.closed is not None
+    assert set(plan.closed.owners) == {0, 1} and plan.closed.transactions == 10
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(p), d)
+    one = _reports(Engine(RunOptions()).run([str(p)]))[0]
+    assert '"TMS-004"' in one or '"TMS-009"' in one  # (cross-claim findings, from both shares)
+    # one subscriber's member id in every transaction: one group, no closed plan
+    text = p.read_text()
+    first = text.index("NM1*IL*")
+    member = text[first:text.index("~", first)].split("*")[9]
+    shared = tmp_path / "shared.x12"
+    import re
+    shared.write_text(re.sub(r"(NM1\*IL\*1\*[^*~]*\*[^*~]*\*[^*~]*\*[^*~]*\*[^*~]*\*MI\*)[^*~]+(?=~)",
+                             lambda m: m.group(1) + member, text, count=0))
+    got = parallel.split_plan(str(shared), 2, 0)
+    assert got is not None and got.closed is None
+    _same_as_one_job(str(shared), d, jobs=(2,))
+
+
+def test_split_by_patient_falls_back_when_a_member_id_is_not_in_the_plan(tmp_path, monkeypatch):
+    """A claim whose member id the plan did not find in its transaction (here: a plan with no
+    member ids) stops the split by patient before anything comes out, and the file is split by
+    transaction instead: one job's output."""
+    import attrs
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 300, "837P", claims_per_st=30, seed=6)
+    plan = parallel.split_plan
+
+    def blind(path, jobs, m=None):
+        got = plan(path, jobs, 0)
+        assert got.closed is not None
+        empty = tuple(frozenset() for _ in got.closed.keys)
+        return attrs.evolve(got, closed=attrs.evolve(got.closed, keys=empty))
+
+    monkeypatch.setattr(parallel, "split_plan", blind)
+    called = []
+    old = parallel._split_one
+
+    def spy(eng, src, pl, tmpdir, options):
+        called.append(pl.closed is not None)
+        return old(eng, src, pl, tmpdir, options)
+
+    monkeypatch.setattr(parallel, "_split_one", spy)
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(p), d, jobs=(2,))
+    assert called == [True, False]  # (the split by patient, then the split by transaction)
