@@ -497,7 +497,7 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
             from . import parallel
 
             # cross-claim rules run here, in file order: same report as one job (one large
-            # file is split by transaction set across the workers, see parallel.py)
+            # file is split by patient or by transaction set across the workers, see parallel.py)
             source = parallel.validate(paths, jobs, opts, listeners=[bar.claim] if bar is not None else None)
         else:
             engine = Engine(opts)

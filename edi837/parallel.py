@@ -43,6 +43,17 @@ cross-claim rules on every claim in file order (:class:`TwoPhase`) while the wor
 work.  A process that reads other transactions than the plan's (the file changed) ends
 the run with :class:`SplitMismatch`, an :class:`InputChanged`.  Several files: one
 worker per file as above.
+
+Split by patient (:func:`_split_closed`), the usual case: the cross-claim rules read the
+claims of one patient, and a patient key starts with the member id (NM1*IL NM109), so when
+the transactions that name a member id in common (the scan reads every NM1*IL) can be
+grouped into even shares (:func:`_closed`), every process checks its own transactions whole
+-- the per-claim and the cross-claim rules, both phases -- and this process puts the final
+events back in file order by their tags; no process reads another's claims.  Each claim's
+member id is checked against the plan (:class:`NotClosed`: the file is then split by
+transaction as above, before any event is out).  A run with a history store, ``on_verdict``
+or claim listeners (which must see every claim here; a progress bar need not) is split by
+transaction.
 """
 
 from __future__ import annotations
@@ -325,8 +336,8 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     verdicts, findings and their order are those of one process.  Sources must
     be paths the workers can open.  ``on_finish`` is left to the caller.
     ``read_ahead`` is accepted for compatibility and ignored.  One file with
-    ``jobs > 1`` is split by transaction set (see the module doc) unless ``split``
-    is false or the file is not plain.
+    ``jobs > 1`` is split by patient or by transaction set (see the module doc) unless
+    ``split`` is false or the file is not plain.
     """
     options = options or RunOptions()
     files = list(sources)
@@ -645,10 +656,10 @@ def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> Sp
     load = [0] * jobs
     owner = [0] * n
     for members in sorted(groups.values(), key=lambda m: (-sum(sizes[t] for t in m), m[0])):
-        k = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
-        load[k] += sum(sizes[t] for t in members)
+        w = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
+        load[w] += sum(sizes[t] for t in members)
         for t in members:
-            owner[t] = k
+            owner[t] = w
     if max(load[j] / (weights[j] / sum(weights) * total) for j in range(jobs)) > CLOSED_SLACK:
         return None
     first: list[int] = []
@@ -935,7 +946,7 @@ def _closed_events(eng: Engine, path: str, plan: SplitPlan, k: int, part: SplitP
     tp.add_file(path, events(), name=path, tag=lambda: cur[0])
     for _src, out in tp.files(on_tag):
         for ev in out:
-            if ev is not _CUT:
+            if not isinstance(ev, _Cut):
                 yield cur[0], ev
 
 
@@ -1030,7 +1041,7 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
     (:class:`TwoPhase`), so that the work overlaps.  Split by patient instead when the plan
     allows it and nothing else sees the claims (:func:`_split_closed`)."""
     if CLOSED and plan.closed is not None and options.history is None and options.on_verdict is None \
-            and not eng.claim_listeners:
+            and all(getattr(fn, "progress_only", False) for fn in eng.claim_listeners):
         yield from _split_closed(eng, src, plan, tmpdir, options)
         return
     import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)

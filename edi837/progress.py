@@ -80,6 +80,10 @@ class Progress:
         if self._n % self.EVERY == 0:
             self.position(claim.file, claim.clm.offset, pass_no)
 
+    # (it only moves the bar: a split by patient may give it this process's claims alone,
+    # edi837/parallel.py)
+    claim.progress_only = True  # type: ignore[attr-defined]
+
     def events(self, events: Iterable[Any], pass_no: int = 0) -> Iterator[Any]:
         """``events`` (a model stream) passed on, the bar moving with its claims."""
         for ev in events:
