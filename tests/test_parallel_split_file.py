@@ -405,3 +405,37 @@ def test_split_by_patient_falls_back_when_a_member_id_is_not_in_the_plan(tmp_pat
     d.mkdir()
     _same_as_one_job(str(p), d, jobs=(2,))
     assert called == [True, False]  # (the split by patient, then the split by transaction)
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_random_cross_claim_batches_split_by_patient(tmp_path, seed):
+    """Three random cross-claim batches in one file, their members renamed apart (twelve
+    members, so the transactions fall into groups the split by patient can share out): with
+    --jobs 2 and 3 the file is split by patient, and the reports are one job's (with
+    --profile medicare too)."""
+    import random
+
+    from edi837.checks.editpack.synth import build
+
+    rng = random.Random(seed)
+    items = []
+    for _ in range(3):
+        tag = rng.randrange(1000)
+        items += [(kind, f"{member}X{tag}", claims) for kind, member, claims in _random_batch(rng)]
+    rng.shuffle(items)
+    payers = [rng.choice(["SYNHP1", "SYNHP1", "MEDICARE01"]) for _ in items]
+    path = tmp_path / "batch.x12"
+    path.write_bytes(b"".join(build(kind, claims, member=member, isa=f"{300 + i:09d}", payer=payers[i])
+                              for i, (kind, member, claims) in enumerate(items)))
+    for jobs in (2, 3):
+        plan = parallel.split_plan(str(path), jobs)
+        assert plan is not None and plan.closed is not None, jobs
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(path), d)
+    one = _reports(Engine(RunOptions()).run([str(path)]))[0]
+    fired = {r for r in ("TMS-001", "TMS-003", "TMS-004", "TMS-010", "MUE-001", "DUP-001", "EM-001", "ECT-007",
+                         "ECT-008", "ANE-003", "ANE-004") if f'"{r}"' in one}
+    assert len(fired) >= 4, fired
+    opts = RunOptions(profile="medicare")
+    assert _reports(parallel.validate([str(path)], 2, opts, tmpdir=str(d))) == _reports(Engine(opts).run([str(path)]))
