@@ -618,9 +618,11 @@ def member_key(member_id: str) -> str:
     return member_id.strip().upper()
 
 
-#: this process's share of the bytes in a closed plan, against one worker's 1 (it also merges
-#: every share's events and writes the reports)
-CLOSED_SHARE = 0.8
+#: this process's share of the bytes in a closed plan, against one worker's 1: even, since what
+#: it does besides (merging the shares' events, the reports) comes after every share's phase 1,
+#: whose end the busiest share sets (the 100k 837P: 38.3 s and 46.6 s at 1.0, 45.4 s and 46.8 s
+#: at 0.8, against 65.3 s and 58.7 s for one job; benchmarks/README.md)
+CLOSED_SHARE = 1.0
 #: a closed plan is used when its busiest share is at most this much above its part
 CLOSED_SLACK = 1.15
 
