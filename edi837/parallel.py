@@ -1030,8 +1030,10 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
                     fut.cancel()
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    if out is None:
-        yield from _split_one(Engine(options), src, attrs.evolve(plan, closed=None), tmpdir, options)
+    if out is None:  # (a fresh engine: this one's run state holds part of this process's share)
+        again = Engine(options)
+        again.claim_listeners.extend(eng.claim_listeners)
+        yield from _split_one(again, src, attrs.evolve(plan, closed=None), tmpdir, options)
 
 
 def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
