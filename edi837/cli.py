@@ -496,8 +496,9 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
         if jobs and jobs > 1 and paths:
             from . import parallel
 
-            # cross-claim rules run here, in file order: same report as one job (one large
-            # file is split by patient or by transaction set across the workers, see parallel.py)
+            # same report as one job: several files, or one large file split by transaction set,
+            # have the cross-claim rules run here in file order; one large file split by patient
+            # has every process run every rule on its own patients (see parallel.py)
             source = parallel.validate(paths, jobs, opts, listeners=[bar.claim] if bar is not None else None)
         else:
             engine = Engine(opts)

@@ -727,10 +727,7 @@ class _SplitWorker:
 
         def flush() -> None:
             nonlocal buf, n_parts
-            name = os.path.join(self.tmpdir, f"w{k}-{n_parts:06d}.pickle")
-            with open(name + ".tmp", "wb") as f:
-                write_batches(f, buf)
-            os.replace(name + ".tmp", name)
+            _put_part(self.tmpdir, k, n_parts, buf)
             n_parts += 1
             buf = []
 
@@ -758,10 +755,23 @@ class _SplitWorker:
         return n_parts
 
 
+def _part_name(d: str, k: int, n: int) -> str:
+    """Worker ``k``'s part file ``n`` in ``d``."""
+    return os.path.join(d, f"w{k}-{n:06d}.pickle")
+
+
+def _put_part(d: str, k: int, n: int, items: list[tuple[_Tag, Any]]) -> None:
+    """Worker ``k``'s part file ``n``: written, then renamed, so it is complete when it appears."""
+    name = _part_name(d, k, n)
+    with open(name + ".tmp", "wb") as f:
+        write_batches(f, items)
+    os.replace(name + ".tmp", name)
+
+
 def _next_part(d: str, k: int, n: int, fut: cf.Future[int]) -> list[tuple[_Tag, Any]] | None:
     """The items of worker ``k``'s part file ``n`` once it is there (deleted once read); None
     when the worker ended without it."""
-    name = os.path.join(d, f"w{k}-{n:06d}.pickle")
+    name = _part_name(d, k, n)
     wait = 0.0005
     while True:
         if os.path.exists(name):
@@ -975,10 +985,7 @@ class _ClosedWorker:
 
         def flush() -> None:
             nonlocal buf, n_parts
-            name = os.path.join(self.tmpdir, f"w{k}-{n_parts:06d}.pickle")
-            with open(name + ".tmp", "wb") as f:
-                write_batches(f, buf)
-            os.replace(name + ".tmp", name)
+            _put_part(self.tmpdir, k, n_parts, buf)
             n_parts += 1
             buf = []
 
