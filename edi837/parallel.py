@@ -627,6 +627,46 @@ CLOSED_SHARE = 1.0
 CLOSED_SLACK = 1.15
 
 
+def _in_order(groups: dict[int, list[int]], root: Callable[[int], int], sizes: list[int],
+              weights: list[float]) -> list[int] | None:
+    """The owner of each transaction when the file can be cut into one run of whole groups a
+    share, in file order (this process the first run): then this process reports its share
+    while the workers still check theirs, and reads each worker's events as it writes them,
+    so that little is left to do once the last share is checked.  None when no such cut keeps
+    every share within :data:`CLOSED_SLACK` of its part (a patient's transactions spread
+    over the file)."""
+    n = len(sizes)
+    last = {r: max(m) for r, m in groups.items()}
+    total = sum(sizes)
+    # the places a cut may go: after transaction t when no group of one at or before t goes on
+    cuts: list[tuple[int, int]] = []  # (transactions before the cut, bytes before it)
+    reach = -1
+    done = 0
+    for t in range(n - 1):
+        reach = max(reach, last[root(t)])
+        done += sizes[t]
+        if reach == t:
+            cuts.append((t + 1, done))
+    owner: list[int] = []
+    at = 0
+    wsum = sum(weights)
+    for j in range(1, len(weights)):
+        want = total * sum(weights[:j]) / wsum
+        here = [c for c in cuts if c[0] > at]
+        if not here:
+            return None
+        t, _b = min(here, key=lambda c: (abs(c[1] - want), c[0]))
+        owner.extend([j - 1] * (t - at))
+        at = t
+    owner.extend([len(weights) - 1] * (n - at))
+    load = [0.0] * len(weights)
+    for t, w in enumerate(owner):
+        load[w] += sizes[t]
+    if min(load) == 0 or max(load[j] / (weights[j] / wsum * total) for j in range(len(weights))) > CLOSED_SLACK:
+        return None
+    return owner
+
+
 def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> SplitPlan | None:
     """A plan that gives every process whole patients: the transactions that name a member id
     in common (:func:`member_key`) stay in one share, so each process runs the cross-claim
@@ -655,15 +695,17 @@ def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> Sp
         groups.setdefault(root(t), []).append(t)
     weights = [CLOSED_SHARE] + [1.0] * (jobs - 1)
     total = sum(sizes)
-    load = [0] * jobs
-    owner = [0] * n
-    for members in sorted(groups.values(), key=lambda m: (-sum(sizes[t] for t in m), m[0])):
-        w = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
-        load[w] += sum(sizes[t] for t in members)
-        for t in members:
-            owner[t] = w
-    if max(load[j] / (weights[j] / sum(weights) * total) for j in range(jobs)) > CLOSED_SLACK:
-        return None
+    owner = _in_order(groups, root, sizes, weights)
+    if owner is None:
+        load = [0] * jobs
+        owner = [0] * n
+        for members in sorted(groups.values(), key=lambda m: (-sum(sizes[t] for t in m), m[0])):
+            w = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
+            load[w] += sum(sizes[t] for t in members)
+            for t in members:
+                owner[t] = w
+        if max(load[j] / (weights[j] / sum(weights) * total) for j in range(jobs)) > CLOSED_SLACK:
+            return None
     first: list[int] = []
     owners: list[int] = []
     for t in range(n):
@@ -989,6 +1031,10 @@ class _ClosedWorker:
             n_parts += 1
             buf = []
 
+        # a mark first: it gives nothing before its first transaction, so that this process
+        # gives the events of the shares before it without waiting for its part files
+        buf.append(((2 * plan.starts[plan.owners.index(k)], 0, 0, 0), None))
+        flush()
         for item in _closed_events(eng, path, plan, k, part, self.tmpdir, lambda: os.path.exists(abort)):
             buf.append(item)
             if len(buf) >= self.FLUSH:

@@ -318,6 +318,11 @@ class Structurer:
                             body_claims += 1
                         continue
                     body = False
+                    got = reader.skipped  # (what the reader counted and did not give)
+                    body_n += got[0]
+                    body_claims += got[1]
+                    got[0] = got[1] = 0
+                    reader.skip_body = False
                     if held:
                         found, held = held, []
                         yield from map(Found, found)
@@ -328,6 +333,7 @@ class Structurer:
                         body = True
                         body_n = 1
                         body_claims = 1 if sid == "CLM" else 0
+                        reader.skip_body = True
                         continue
                     if sid == "HL" or sid == "CLM":
                         yield from flush(seg.offset)
@@ -489,6 +495,11 @@ class Structurer:
             else:
                 yield OtherSegment(seg)
         if body:
+            got = reader.skipped
+            body_n += got[0]
+            body_claims += got[1]
+            got[0] = got[1] = 0
+            reader.skip_body = False
             if held:
                 found, held = held, []
                 yield from map(Found, found)

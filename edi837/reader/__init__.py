@@ -235,6 +235,13 @@ class SegmentReader:
         self.delims: Delimiters | None = None
         self.seq = 0
         self.interchanges = 0
+        # set by the consumer after a segment is read: the segments that follow, up to one that
+        # ends a transaction's body (SE, ST, GE, GS, IEA, ISA), are counted, not read
+        # (``skipped``: [segments, CLMs], added to as they go; the consumer resets it).  Only
+        # blocks of clean segments are passed over so (they hold nothing to report); the rest
+        # are read as always, and the consumer counts those it is given
+        self.skip_body = False
+        self.skipped = [0, 0]
 
     # -- helpers -----------------------------------------------------------
     def _note(self, rule: str, severity: Severity, message: str, line: int | None = None,
@@ -587,6 +594,19 @@ class SegmentReader:
                 if fast:
                     # a clean block: each part is one segment's text, nothing around it
                     for raw in islice(parts, pi, None):
+                        if self.skip_body:
+                            if not raw.startswith(_ends(ele)) and raw not in _BODY_ENDS:
+                                # (counted, not read: the body of a transaction the consumer skips)
+                                seq += 1
+                                pi += 1
+                                pos += len(raw) + psep
+                                line += dline
+                                got = self.skipped
+                                got[0] += 1
+                                if raw.startswith("CLM") and raw[3:4] == ele:
+                                    got[1] += 1
+                                continue
+                            self.skip_body = False
                         seq += 1
                         fields = raw.split(ele)
                         sid = fields[0]
@@ -690,6 +710,17 @@ class SegmentReader:
 
 
 _ENVELOPE = frozenset(("ISA", "IEA"))
+# segment ids that end the body of a transaction (SegmentReader.skip_body)
+_BODY_ENDS = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
+_ENDS: dict[str, tuple[str, ...]] = {}
+
+
+def _ends(ele: str) -> tuple[str, ...]:
+    """The starts of a segment that ends a transaction's body, with element separator ``ele``."""
+    got = _ENDS.get(ele)
+    if got is None:
+        got = _ENDS[ele] = tuple(i + ele for i in sorted(_BODY_ENDS))
+    return got
 
 
 def _clean_split(block: str, term: str, max_seg: int) -> tuple[list[str], int, int, int, bool] | None:
