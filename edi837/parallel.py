@@ -344,12 +344,42 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     eng = Engine(options)
     if split and jobs is not None and jobs > 1 and len(files) == 1 and eng.two_phase and \
             isinstance(files[0], (str, os.PathLike)):
+        pool = _early_pool(os.fspath(files[0]), jobs, options)
         plan = split_plan(os.fspath(files[0]), jobs)
         if plan is not None:
-            return eng, _split_one(eng, files[0], plan, tmpdir, options)
+            return eng, _split_one(eng, files[0], plan, tmpdir, options, pool)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     if jobs is None or jobs <= 1 or len(files) <= 1:
         return eng, _serial_files(eng, files, tmpdir)
     return eng, _split_files(eng, files, jobs, tmpdir, options)
+
+
+def _warm(options: RunOptions) -> None:
+    """A worker's start-up, before its share is known: the engine's tables and both grammars."""
+    from .grammar.stream import _shared_parser
+
+    Engine(options)
+    for kind in ("837P", "837I"):
+        _shared_parser(kind)
+
+
+def _early_pool(path: str, jobs: int, options: RunOptions) -> cf.ProcessPoolExecutor | None:
+    """The workers of a file large enough to be split, started (and warmed: :func:`_warm`)
+    while this process scans it for its plan, so that their start-up (about a second on this
+    machine) is not added to the run's; None for a smaller file."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    try:
+        if os.path.getsize(path) < MIN_SPLIT_BYTES or not os.path.isfile(path):
+            return None
+    except OSError:
+        return None
+    ex = cf.ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(jobs - 1):
+        ex.submit(_warm, options.serial)
+    return ex
 
 
 def _serial_files(eng: Engine, files: list[Any], tmpdir: str | None = None
@@ -625,6 +655,9 @@ def member_key(member_id: str) -> str:
 CLOSED_SHARE = 1.0
 #: a closed plan is used when its busiest share is at most this much above its part
 CLOSED_SLACK = 1.15
+#: the shares of a closed plan run in file order (:func:`_in_order`) unless that makes the busiest
+#: share more than this (of its part) busier than the plan of groups largest first
+IN_ORDER_SLACK = 0.05
 
 
 def _in_order(groups: dict[int, list[int]], root: Callable[[int], int], sizes: list[int],
@@ -632,9 +665,8 @@ def _in_order(groups: dict[int, list[int]], root: Callable[[int], int], sizes: l
     """The owner of each transaction when the file can be cut into one run of whole groups a
     share, in file order (this process the first run): then this process reports its share
     while the workers still check theirs, and reads each worker's events as it writes them,
-    so that little is left to do once the last share is checked.  None when no such cut keeps
-    every share within :data:`CLOSED_SLACK` of its part (a patient's transactions spread
-    over the file)."""
+    so that little is left to do once the last share is checked.  None when the file has too
+    few places to cut (a patient's transactions spread over the file)."""
     n = len(sizes)
     last = {r: max(m) for r, m in groups.items()}
     total = sum(sizes)
@@ -659,12 +691,18 @@ def _in_order(groups: dict[int, list[int]], root: Callable[[int], int], sizes: l
         owner.extend([j - 1] * (t - at))
         at = t
     owner.extend([len(weights) - 1] * (n - at))
-    load = [0.0] * len(weights)
+    return owner
+
+
+def _spread(owner: list[int], sizes: list[int], weights: list[float]) -> float:
+    """The busiest share's bytes over its part of the file's (1.0: even; inf: a share with none)."""
+    load = [0] * len(weights)
     for t, w in enumerate(owner):
         load[w] += sizes[t]
-    if min(load) == 0 or max(load[j] / (weights[j] / wsum * total) for j in range(len(weights))) > CLOSED_SLACK:
-        return None
-    return owner
+    if min(load) == 0:
+        return float("inf")
+    total, wsum = sum(sizes), sum(weights)
+    return max(load[j] / (weights[j] / wsum * total) for j in range(len(weights)))
 
 
 def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> SplitPlan | None:
@@ -694,18 +732,20 @@ def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> Sp
     for t in range(n):
         groups.setdefault(root(t), []).append(t)
     weights = [CLOSED_SHARE] + [1.0] * (jobs - 1)
-    total = sum(sizes)
-    owner = _in_order(groups, root, sizes, weights)
-    if owner is None:
-        load = [0] * jobs
-        owner = [0] * n
-        for members in sorted(groups.values(), key=lambda m: (-sum(sizes[t] for t in m), m[0])):
-            w = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
-            load[w] += sum(sizes[t] for t in members)
-            for t in members:
-                owner[t] = w
-        if max(load[j] / (weights[j] / sum(weights) * total) for j in range(jobs)) > CLOSED_SLACK:
-            return None
+    load = [0] * jobs
+    owner = [0] * n
+    for members in sorted(groups.values(), key=lambda m: (-sum(sizes[t] for t in m), m[0])):
+        w = min(range(jobs), key=lambda j: (load[j] / weights[j], j))
+        load[w] += sum(sizes[t] for t in members)
+        for t in members:
+            owner[t] = w
+    spread = _spread(owner, sizes, weights)
+    ordered = _in_order(groups, root, sizes, weights)
+    # in file order when that is about as even (the tail it saves: about 5% of the 100k file)
+    if ordered is not None and _spread(ordered, sizes, weights) <= spread + IN_ORDER_SLACK:
+        owner, spread = ordered, _spread(ordered, sizes, weights)
+    if spread > CLOSED_SLACK:
+        return None
     first: list[int] = []
     owners: list[int] = []
     for t in range(n):
@@ -1043,7 +1083,8 @@ class _ClosedWorker:
         return n_parts
 
 
-def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
+def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
+                  pool: cf.ProcessPoolExecutor | None = None
                   ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by patient (``plan.closed``): every process, this one too, checks its
     transactions whole (both halves, both phases) and this process puts the final events
@@ -1064,7 +1105,7 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
         dups = eng.scan_interchanges(path, path)
         eng._skip.dup_ics = dups
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=len(closed.workers()), mp_context=ctx) as ex:
+        with pool or cf.ProcessPoolExecutor(max_workers=len(closed.workers()), mp_context=ctx) as ex:
             futs = {k: ex.submit(_ClosedWorker(d, options.serial), (path, dups, closed, k))
                     for k in closed.workers()}
             try:
@@ -1089,7 +1130,8 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
         yield from _split_one(again, src, attrs.evolve(plan, closed=None), tmpdir, options)
 
 
-def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions
+def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
+               pool: cf.ProcessPoolExecutor | None = None
                ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by transaction set: each worker runs the per-claim rules on its ranges
     (:class:`SplitPart`) while this process runs them on its own (with the run's own
@@ -1099,7 +1141,7 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
     allows it and nothing else sees the claims (:func:`_split_closed`)."""
     if CLOSED and plan.closed is not None and options.history is None and options.on_verdict is None \
             and all(getattr(fn, "progress_only", False) for fn in eng.claim_listeners):
-        yield from _split_closed(eng, src, plan, tmpdir, options)
+        yield from _split_closed(eng, src, plan, tmpdir, options, pool)
         return
     import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)
     import multiprocessing
@@ -1118,7 +1160,7 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
         tp = TwoPhase(eng, tmpdir=d)
         mine = plan.owner
         workers = plan.workers()
-        with cf.ProcessPoolExecutor(max_workers=len(workers), mp_context=ctx) as ex:
+        with pool or cf.ProcessPoolExecutor(max_workers=len(workers), mp_context=ctx) as ex:
             work = _SplitWorker(d, options.serial)
             futs = {k: ex.submit(work, (path, dups, plan, k)) for k in workers}
             try:

@@ -396,9 +396,9 @@ def test_split_by_patient_falls_back_when_a_member_id_is_not_in_the_plan(tmp_pat
     called = []
     old = parallel._split_one
 
-    def spy(eng, src, pl, tmpdir, options):
+    def spy(eng, src, pl, tmpdir, options, pool=None):
         called.append(pl.closed is not None)
-        return old(eng, src, pl, tmpdir, options)
+        return old(eng, src, pl, tmpdir, options, pool)
 
     monkeypatch.setattr(parallel, "_split_one", spy)
     d = tmp_path / "tmp"
@@ -439,3 +439,28 @@ def test_random_cross_claim_batches_split_by_patient(tmp_path, seed):
     assert len(fired) >= 4, fired
     opts = RunOptions(profile="medicare")
     assert _reports(parallel.validate([str(path)], 2, opts, tmpdir=str(d))) == _reports(Engine(opts).run([str(path)]))
+
+
+def test_closed_plan_in_file_order_when_as_even():
+    """Whole patients a share, and the shares in file order (this process first) when a cut
+    there is about as even as the groups largest first; not when a patient's transactions
+    spread so that the only cuts in order are uneven."""
+    def plan(keys, jobs, sizes=None):
+        ks = tuple(frozenset(k) for k in keys)
+        got = parallel._closed(ks, sizes or [100] * len(keys), jobs)
+        assert got is not None
+        owner = [got.owner(t) for t in range(1, len(keys) + 1)]
+        for a in range(len(keys)):  # (a patient never in two shares)
+            for b in range(len(keys)):
+                if ks[a] & ks[b]:
+                    assert owner[a] == owner[b], (keys, owner)
+        return owner
+
+    assert plan([{"A"}, {"B"}, {"C"}, {"D"}, {"E"}, {"F"}], 2) == [0, 0, 0, 1, 1, 1]
+    assert plan([{"A"}, {"B"}, {"C"}, {"D"}, {"E"}, {"F"}], 3) == [0, 0, 1, 1, 2, 2]
+    # a patient in transactions 1 and 3: the cut goes after 3
+    assert plan([{"A"}, {"B"}, {"A", "C"}, {"D"}, {"E"}, {"F"}, {"G"}], 2,
+                [100, 100, 100, 100, 100, 150, 150]) == [0, 0, 0, 0, 1, 1, 1]
+    # a patient in transactions 1 and 4 of 6: in order the best cut is 4 / 2; largest first is even
+    got = plan([{"A"}, {"B"}, {"C"}, {"A"}, {"E"}, {"F"}], 2)
+    assert got[0] == got[3] and got.count(0) == 3 and got != sorted(got)

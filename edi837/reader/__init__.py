@@ -592,19 +592,20 @@ class SegmentReader:
                     pi, parts_at, parts_term = 0, pos, term
                 ele = cur.element
                 if fast:
+                    ends, clm = _ends(ele), "CLM" + ele  # (a skipped body's end, a claim in it)
                     # a clean block: each part is one segment's text, nothing around it
                     for raw in islice(parts, pi, None):
                         if self.skip_body:
-                            if not raw.startswith(_ends(ele)) and raw not in _BODY_ENDS:
+                            if not raw.startswith(ends) and raw not in _BODY_ENDS:
                                 # (counted, not read: the body of a transaction the consumer skips)
                                 seq += 1
                                 pi += 1
                                 pos += len(raw) + psep
                                 line += dline
-                                got = self.skipped
-                                got[0] += 1
-                                if raw.startswith("CLM") and raw[3:4] == ele:
-                                    got[1] += 1
+                                counts = self.skipped
+                                counts[0] += 1
+                                if raw.startswith(clm):
+                                    counts[1] += 1
                                 continue
                             self.skip_body = False
                         seq += 1
