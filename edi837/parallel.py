@@ -49,7 +49,12 @@ claims of one patient, and a patient key starts with the member id (NM1*IL NM109
 the transactions that name a member id in common (the scan reads every NM1*IL) can be
 grouped into even shares (:func:`_closed`), every process checks its own transactions whole
 -- the per-claim and the cross-claim rules, both phases -- and this process puts the final
-events back in file order by their tags; no process reads another's claims.  Each claim's
+events back in file order by their tags; no process reads another's claims.  The shares
+run in file order when a cut there is about as even (:func:`_in_order`: this process the
+first run, so that it reports its share while the workers check theirs and then reads each
+worker's events as they are written); the reader counts the bodies a process does not own
+without splitting their segments (``SegmentReader.skip_body``), and the workers start while
+this process scans the file (:func:`_early_pool`).  Each claim's
 member id is checked against the plan (:class:`NotClosed`: the file is then split by
 transaction as above, before any event is out).  A run with a history store, ``on_verdict``
 or claim listeners (which must see every claim here; a progress bar need not) is split by
