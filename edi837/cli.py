@@ -499,7 +499,8 @@ def validate(files: tuple[str, ...], snip: str | None, fmt: str, output: str | N
             # same report as one job: several files, or one large file split by transaction set,
             # have the cross-claim rules run here in file order; one large file split by patient
             # has every process run every rule on its own patients (see parallel.py)
-            source = parallel.validate(paths, jobs, opts, listeners=[bar.claim] if bar is not None else None)
+            source = parallel.validate(paths, jobs, opts, listeners=[bar.claim] if bar is not None else None,
+                                       entries=fmt == "json")
         else:
             engine = Engine(opts)
             if bar is not None:  # a single large file moves the bar too

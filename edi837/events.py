@@ -63,6 +63,18 @@ class Found:
 
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
+class FoundEntry(Found):
+    """A :class:`Found` with its JSON report entry written already (``entry``), by a worker of
+    ``validate FILE --jobs N --format json`` (edi837/parallel.py), so that the process that
+    writes the report does not encode it again."""
+
+    entry: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FoundEntry, (self.finding, self.entry))
+
+
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
 class OtherSegment:
     """A segment outside any 837 transaction (e.g. the body of an 835 in the same file)."""
 
@@ -251,6 +263,16 @@ class ClaimVerdict:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ClaimVerdict, (self.result,))
+
+
+@attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)
+class VerdictEntry(ClaimVerdict):
+    """A :class:`ClaimVerdict` with its JSON report entry written already (as :class:`FoundEntry`)."""
+
+    entry: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (VerdictEntry, (self.result, self.entry))
 
 
 @attrs.define(slots=True, weakref_slot=False, unsafe_hash=True)

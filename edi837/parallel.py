@@ -66,6 +66,7 @@ from __future__ import annotations
 import bisect
 import collections
 import contextlib
+import gc
 import io
 import os
 import pickle
@@ -82,8 +83,8 @@ from .checks.options import RunOptions
 from .checks.twophase import InputChanged, read_batches, write_batches
 from .checks.verdicts import FileResult, SplitTally
 from .events import (ClaimChecked, ClaimCheckedAt, ClaimRead, ClaimSent, ClaimVerdict, EngineEvent, FileDone,
-                     FileStart, HlRead, ModelEvent, PartMark, TransactionStart,
-                     Found)
+                     FileStart, Found, FoundEntry, HlRead, ModelEvent, PartMark, TransactionStart,
+                     VerdictEntry)
 from .findings import Finding
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def submit_files(func: Callable[[A], T], paths: Iterable[A], jobs: int,
     import multiprocessing
 
     ctx = multiprocessing.get_context(mp_context) if mp_context else None
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+    with _executor(workers, ctx) as ex:
         pending: collections.deque[cf.Future[T]] = collections.deque()
         it = iter(paths)
         try:
@@ -149,6 +150,20 @@ def submit_files(func: Callable[[A], T], paths: Iterable[A], jobs: int,
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def _executor(workers: int, ctx: Any) -> cf.ProcessPoolExecutor:
+    """A pool of ``workers`` processes whose garbage collector runs as this process's does
+    (the CLI's thresholds, edi837/cli.py): a spawned process starts with the defaults, which
+    made a worker check its share slower than this process checked one as large."""
+    import concurrent.futures as cf
+
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_collector,
+                                  initargs=(gc.get_threshold(),))
+
+
+def _collector(thresholds: tuple[int, ...]) -> None:
+    gc.set_threshold(*thresholds)
 
 
 def broken_pool(e: BaseException) -> bool:
@@ -324,7 +339,8 @@ def _claims_loaded(events: Iterable[EngineEvent]) -> Iterator[EngineEvent]:
 
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-                tmpdir: str | None = None, read_ahead: bool = False, split: bool = True
+                tmpdir: str | None = None, read_ahead: bool = False, split: bool = True,
+                entries: bool = False
                 ) -> tuple[Engine, Generator[tuple[Any, Iterator[EngineEvent]], None, None]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
 
@@ -352,7 +368,7 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
         pool = _early_pool(os.fspath(files[0]), jobs, options)
         plan = split_plan(os.fspath(files[0]), jobs)
         if plan is not None:
-            return eng, _split_one(eng, files[0], plan, tmpdir, options, pool)
+            return eng, _split_one(eng, files[0], plan, tmpdir, options, pool, entries=entries)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     if jobs is None or jobs <= 1 or len(files) <= 1:
@@ -381,7 +397,7 @@ def _early_pool(path: str, jobs: int, options: RunOptions) -> cf.ProcessPoolExec
             return None
     except OSError:
         return None
-    ex = cf.ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("spawn"))
+    ex = _executor(jobs - 1, multiprocessing.get_context("spawn"))
     for _ in range(jobs - 1):
         ex.submit(_warm, options.serial)
     return ex
@@ -434,12 +450,16 @@ def _split_files(eng: Engine, files: list[Any], jobs: int, tmpdir: str | None, o
 
 
 def validate(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-             tmpdir: str | None = None, listeners: Iterable[Callable[[Claim], None]] | None = None
-             ) -> Iterator[EngineEvent]:
+             tmpdir: str | None = None, listeners: Iterable[Callable[[Claim], None]] | None = None,
+             entries: bool = False) -> Iterator[EngineEvent]:
     """The events of ``Engine(options).run(sources)`` on ``jobs`` processes
-    (see :func:`file_events`); ``listeners`` are added to the engine's ``claim_listeners``."""
+    (see :func:`file_events`); ``listeners`` are added to the engine's ``claim_listeners``.
+    ``entries``: the events are for a JSON report, and a worker that checks a share of one
+    file whole gives its findings and verdicts with their report entries
+    (:class:`~edi837.events.FoundEntry`, :class:`~edi837.events.VerdictEntry`), so that this
+    process, which writes the report, does not encode them."""
     options = options or RunOptions()
-    engine, files = file_events(sources, jobs, options, tmpdir=tmpdir)
+    engine, files = file_events(sources, jobs, options, tmpdir=tmpdir, entries=entries)
     engine.claim_listeners.extend(listeners or ())
     return _run(files, options)
 
@@ -1056,12 +1076,16 @@ class _ClosedWorker:
 
     FLUSH = 2000
 
-    def __init__(self, tmpdir: str, options: RunOptions):
+    def __init__(self, tmpdir: str, options: RunOptions, entries: bool = False):
         self.tmpdir = tmpdir
         self.options = options
+        self.entries = entries  # the findings and verdicts with their JSON report entries
 
     def __call__(self, work: tuple[str, dict[int, str], SplitPlan, int]) -> int:
         path, dups, plan, k = work
+        from .outputs.report import claim_entry, finding_entry
+
+        entries = self.entries
         eng = Engine(self.options)
         assert eng._skip is not None
         eng._skip.dup_ics = dups
@@ -1081,6 +1105,12 @@ class _ClosedWorker:
         buf.append(((2 * plan.starts[plan.owners.index(k)], 0, 0, 0), None))
         flush()
         for item in _closed_events(eng, path, plan, k, part, self.tmpdir, lambda: os.path.exists(abort)):
+            if entries:
+                ev = item[1]
+                if type(ev) is Found:
+                    item = (item[0], FoundEntry(ev.finding, finding_entry(ev.finding)))
+                elif type(ev) is ClaimVerdict:
+                    item = (item[0], VerdictEntry(ev.result, claim_entry(ev.result)))
             buf.append(item)
             if len(buf) >= self.FLUSH:
                 flush()
@@ -1089,7 +1119,7 @@ class _ClosedWorker:
 
 
 def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
-                  pool: cf.ProcessPoolExecutor | None = None
+                  pool: cf.ProcessPoolExecutor | None = None, entries: bool = False
                   ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by patient (``plan.closed``): every process, this one too, checks its
     transactions whole (both halves, both phases) and this process puts the final events
@@ -1110,8 +1140,8 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
         dups = eng.scan_interchanges(path, path)
         eng._skip.dup_ics = dups
         ctx = multiprocessing.get_context("spawn")
-        with pool or cf.ProcessPoolExecutor(max_workers=len(closed.workers()), mp_context=ctx) as ex:
-            futs = {k: ex.submit(_ClosedWorker(d, options.serial), (path, dups, closed, k))
+        with pool or _executor(len(closed.workers()), ctx) as ex:
+            futs = {k: ex.submit(_ClosedWorker(d, options.serial, entries), (path, dups, closed, k))
                     for k in closed.workers()}
             try:
                 part = SplitPart(lambda t: closed.owner(t) == 0, envelope=True)
@@ -1136,7 +1166,7 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
 
 
 def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
-               pool: cf.ProcessPoolExecutor | None = None
+               pool: cf.ProcessPoolExecutor | None = None, entries: bool = False
                ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by transaction set: each worker runs the per-claim rules on its ranges
     (:class:`SplitPart`) while this process runs them on its own (with the run's own
@@ -1146,7 +1176,7 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
     allows it and nothing else sees the claims (:func:`_split_closed`)."""
     if CLOSED and plan.closed is not None and options.history is None and options.on_verdict is None \
             and all(getattr(fn, "progress_only", False) for fn in eng.claim_listeners):
-        yield from _split_closed(eng, src, plan, tmpdir, options, pool)
+        yield from _split_closed(eng, src, plan, tmpdir, options, pool, entries)
         return
     import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)
     import multiprocessing
@@ -1165,7 +1195,7 @@ def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, optio
         tp = TwoPhase(eng, tmpdir=d)
         mine = plan.owner
         workers = plan.workers()
-        with pool or cf.ProcessPoolExecutor(max_workers=len(workers), mp_context=ctx) as ex:
+        with pool or _executor(len(workers), ctx) as ex:
             work = _SplitWorker(d, options.serial)
             futs = {k: ex.submit(work, (path, dups, plan, k)) for k in workers}
             try:

@@ -396,9 +396,9 @@ def test_split_by_patient_falls_back_when_a_member_id_is_not_in_the_plan(tmp_pat
     called = []
     old = parallel._split_one
 
-    def spy(eng, src, pl, tmpdir, options, pool=None):
+    def spy(eng, src, pl, tmpdir, options, *more, **kw):
         called.append(pl.closed is not None)
-        return old(eng, src, pl, tmpdir, options, pool)
+        return old(eng, src, pl, tmpdir, options, *more, **kw)
 
     monkeypatch.setattr(parallel, "_split_one", spy)
     d = tmp_path / "tmp"
@@ -464,3 +464,48 @@ def test_closed_plan_in_file_order_when_as_even():
     # a patient in transactions 1 and 4 of 6: in order the best cut is 4 / 2; largest first is even
     got = plan([{"A"}, {"B"}, {"C"}, {"A"}, {"E"}, {"F"}], 2)
     assert got[0] == got[3] and got.count(0) == 3 and got != sorted(got)
+
+
+def test_workers_collect_as_this_process():
+    """A worker's garbage collector has this process's thresholds (the CLI raises them; a
+    spawned process would start with the defaults)."""
+    import gc
+    import multiprocessing
+
+    old = gc.get_threshold()
+    gc.set_threshold(12345, 7, 9)
+    try:
+        with parallel._executor(1, multiprocessing.get_context("spawn")) as ex:
+            assert ex.submit(gc.get_threshold).result() == (12345, 7, 9)
+    finally:
+        gc.set_threshold(*old)
+
+
+@pytest.mark.parametrize("redact", [False, True])
+def test_report_entries_written_by_the_workers(tmp_path, redact):
+    """``entries``: a worker of the split by patient gives its findings and verdicts with their
+    JSON report entries, and the JSON report is one job's (redacted too: a redacted report
+    encodes its findings again)."""
+    from edi837.events import FoundEntry, VerdictEntry
+    from edi837.outputs.redact import Redactor
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 300, "837P", claims_per_st=30, seed=6)
+    data = p.read_bytes().replace(b"*19700101", b"*19700132").replace(b"~\nCLM*", b"~\nCLM*X", 40)
+    p.write_bytes(data)
+    plan = parallel.split_plan(str(p), 2, 0)
+    assert plan is not None and plan.closed is not None
+    d = tmp_path / "tmp"
+    d.mkdir()
+
+    def report(events):
+        buf = io.StringIO()
+        write_events(events, JsonReport(buf, redact=Redactor() if redact else None))
+        return buf.getvalue()
+
+    one = report(Engine(RunOptions()).run([str(p)]))
+    evs = list(parallel.validate([str(p)], 2, RunOptions(), tmpdir=str(d), entries=True))
+    kinds = {type(e) for e in evs}
+    assert FoundEntry in kinds and VerdictEntry in kinds
+    assert report(iter(evs)) == one
+    assert '"findings": [\n    {' in one  # (findings there to encode)

@@ -28,7 +28,7 @@ import tempfile
 from collections import defaultdict
 from typing import IO, TYPE_CHECKING, Any, Iterable, Protocol
 
-from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found
+from ..events import ClaimVerdict, EngineEvent, FileDone, FileStart, Found, FoundEntry, VerdictEntry
 from ..checks.verdicts import ClaimResult, FileResult
 from ..findings import EXCERPT, Finding, Severity, excerpt, printable
 
@@ -62,17 +62,21 @@ class JsonReport:
     def file_start(self, name: str) -> None:
         pass
 
-    def finding(self, f: Finding) -> None:
+    def finding(self, f: Finding, entry: str | None = None) -> None:
+        """``entry``: :func:`finding_entry` of ``f``, when it was made already (not used when
+        the report is redacted)."""
         if self.redact is not None:
             f = self.redact.finding(f)
+            entry = None
         self._findings.write(("," if self._nfindings else "") + "\n    " +
-                             _ENTRY(_bounded(f.to_dict())))
+                             (entry if entry is not None else finding_entry(f)))
         self._nfindings += 1
         self.totals[f.severity.value + "s"] += 1
 
-    def claim(self, c: ClaimResult) -> None:
+    def claim(self, c: ClaimResult, entry: str | None = None) -> None:
+        """``entry``: :func:`claim_entry` of ``c``, when it was made already."""
         self._claims.write(("," if self._nclaims else "") + "\n    " +
-                           _ENTRY(_bounded(c.to_dict())))
+                           (entry if entry is not None else claim_entry(c)))
         self._nclaims += 1
         self.totals["claims"] += 1
         self.totals[c.verdict] += 1
@@ -101,6 +105,16 @@ class JsonReport:
         out.write("\n  ],\n  \"summary\": " + json.dumps(summary) + "\n}\n")
         self._claims.close()
         self._findings.close()
+
+
+def finding_entry(f: Finding) -> str:
+    """A finding's entry in the JSON report's ``findings``."""
+    return _ENTRY(_bounded(f.to_dict()))
+
+
+def claim_entry(c: ClaimResult) -> str:
+    """A claim's entry in the JSON report's ``claims``."""
+    return _ENTRY(_bounded(c.to_dict()))
 
 
 #: values of a report entry that are ours (not quoted from the input): never cut
@@ -259,8 +273,12 @@ class Report(Protocol):
 def feed(report: Report, ev: EngineEvent) -> None:
     """Hand one engine event to a report (events it does not show are ignored)."""
     match ev:
+        case FoundEntry(f, entry) if isinstance(report, JsonReport):
+            report.finding(f, entry)
         case Found(f):
             report.finding(f)
+        case VerdictEntry(c, entry) if isinstance(report, JsonReport):
+            report.claim(c, entry)
         case ClaimVerdict(c):
             report.claim(c)
         case FileDone(r):
