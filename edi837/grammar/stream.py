@@ -318,11 +318,9 @@ class Structurer:
                             body_claims += 1
                         continue
                     body = False
-                    got = reader.skipped  # (what the reader counted and did not give)
-                    body_n += got[0]
-                    body_claims += got[1]
-                    got[0] = got[1] = 0
-                    reader.skip_body = False
+                    n, c = reader.end_skip()  # (what the reader counted and did not give)
+                    body_n += n
+                    body_claims += c
                     if held:
                         found, held = held, []
                         yield from map(Found, found)
@@ -495,11 +493,9 @@ class Structurer:
             else:
                 yield OtherSegment(seg)
         if body:
-            got = reader.skipped
-            body_n += got[0]
-            body_claims += got[1]
-            got[0] = got[1] = 0
-            reader.skip_body = False
+            n, c = reader.end_skip()
+            body_n += n
+            body_claims += c
             if held:
                 found, held = held, []
                 yield from map(Found, found)

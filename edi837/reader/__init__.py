@@ -237,11 +237,19 @@ class SegmentReader:
         self.interchanges = 0
         # set by the consumer after a segment is read: the segments that follow, up to one that
         # ends a transaction's body (SE, ST, GE, GS, IEA, ISA), are counted, not read
-        # (``skipped``: [segments, CLMs], added to as they go; the consumer resets it).  Only
+        # (``skipped``: [segments, CLMs], added to as they go; :meth:`end_skip` takes them).  Only
         # blocks of clean segments are passed over so (they hold nothing to report); the rest
         # are read as always, and the consumer counts those it is given
         self.skip_body = False
         self.skipped = [0, 0]
+
+    def end_skip(self) -> tuple[int, int]:
+        """Stop passing over a body (:attr:`skip_body`): the segments and the CLMs passed over
+        since the last call."""
+        self.skip_body = False
+        n, c = self.skipped
+        self.skipped = [0, 0]
+        return n, c
 
     # -- helpers -----------------------------------------------------------
     def _note(self, rule: str, severity: Severity, message: str, line: int | None = None,
