@@ -767,8 +767,10 @@ def _closed(keys: tuple[frozenset[str], ...], sizes: list[int], jobs: int) -> Sp
     spread = _spread(owner, sizes, weights)
     ordered = _in_order(groups, root, sizes, weights)
     # in file order when that is about as even (the tail it saves: about 5% of the 100k file)
-    if ordered is not None and _spread(ordered, sizes, weights) <= spread + IN_ORDER_SLACK:
-        owner, spread = ordered, _spread(ordered, sizes, weights)
+    if ordered is not None:
+        even = _spread(ordered, sizes, weights)
+        if even <= spread + IN_ORDER_SLACK:
+            owner, spread = ordered, even
     if spread > CLOSED_SLACK:
         return None
     first: list[int] = []
