@@ -358,7 +358,7 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     be paths the workers can open.  ``on_finish`` is left to the caller.
     ``read_ahead`` is accepted for compatibility and ignored.  One file with
     ``jobs > 1`` is split by patient or by transaction set (see the module doc) unless
-    ``split`` is false or the file is not plain.
+    ``split`` is false or the file is not plain.  ``entries``: as :func:`validate`'s.
     """
     options = options or RunOptions()
     files = list(sources)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from ..events import (BodySkipped, ClaimChunk, Found, GeSeen, GsSeen, HeaderChunk, HlChunk, IeaSeen, IsaSeen,
                       OtherSegment, SeSeen, StructureEvent)
 from ..findings import Finding, Severity
-from ..reader import SegmentReader
+from ..reader import BODY_ENDS, SegmentReader
 from ..reader.segment import Segment
 from .loop import Loop
 from .parser import HL_START, ChunkParser, build_loop, preorder
@@ -135,8 +135,6 @@ _FEWEST_LINES = 50  # the lower of the two guides' line maximums (837P)
 MAX_CLAIM_SEGMENTS = 50_000
 # segment ids that open, close or count something inside a transaction (the rest are only gathered)
 _IN_ST_MARKS = frozenset(("HL", "CLM", "SE", "ST", "GE", "IEA", "GS", "ISA", "LX"))
-# segment ids that end the body of a transaction that is not read (Structurer.skip_tx)
-_BODY_ENDS = frozenset(("SE", "ST", "GE", "IEA", "GS", "ISA"))
 
 
 def overflow_finding(claim_first: Segment, kind: str | None, overflow: tuple[int, int | None, int],
@@ -312,7 +310,7 @@ class Structurer:
             sid = seg.fields[0]
             if in_st:
                 if body:
-                    if sid not in _BODY_ENDS:
+                    if sid not in BODY_ENDS:
                         body_n += 1
                         if sid == "CLM":
                             body_claims += 1

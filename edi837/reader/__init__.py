@@ -600,11 +600,12 @@ class SegmentReader:
                     pi, parts_at, parts_term = 0, pos, term
                 ele = cur.element
                 if fast:
-                    ends, clm = _ends(ele), "CLM" + ele  # (a skipped body's end, a claim in it)
+                    # (what starts a skipped body's end, and a claim in it)
+                    ends, clm = tuple(i + ele for i in BODY_ENDS), "CLM" + ele
                     # a clean block: each part is one segment's text, nothing around it
                     for raw in islice(parts, pi, None):
                         if self.skip_body:
-                            if not raw.startswith(ends) and raw not in _BODY_ENDS:
+                            if not raw.startswith(ends) and raw not in BODY_ENDS:
                                 # (counted, not read: the body of a transaction the consumer skips)
                                 seq += 1
                                 pi += 1
@@ -719,17 +720,9 @@ class SegmentReader:
 
 
 _ENVELOPE = frozenset(("ISA", "IEA"))
-# segment ids that end the body of a transaction (SegmentReader.skip_body)
-_BODY_ENDS = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
-_ENDS: dict[str, tuple[str, ...]] = {}
-
-
-def _ends(ele: str) -> tuple[str, ...]:
-    """The starts of a segment that ends a transaction's body, with element separator ``ele``."""
-    got = _ENDS.get(ele)
-    if got is None:
-        got = _ENDS[ele] = tuple(i + ele for i in sorted(_BODY_ENDS))
-    return got
+#: segment ids that end the body of a transaction (SegmentReader.skip_body; the structure stage's
+#: own count of a body it skips, edi837/grammar/stream.py)
+BODY_ENDS = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
 
 
 def _clean_split(block: str, term: str, max_seg: int) -> tuple[list[str], int, int, int, bool] | None:
