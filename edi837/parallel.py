@@ -1114,10 +1114,25 @@ class _ClosedWorker:
                 elif type(ev) is ClaimVerdict:
                     item = (item[0], VerdictEntry(ev.result, claim_entry(ev.result)))
             buf.append(item)
-            if len(buf) >= self.FLUSH:
+            if len(buf) >= self.FLUSH or n_parts == 1:  # (part 1 at once: phase 1 passed)
                 flush()
         flush()
         return n_parts
+
+
+def _phase1_passed(d: str, futs: dict[int, cf.Future[int]]) -> None:
+    """Wait until every worker of a closed plan is past its phase 1, where it checks its claims'
+    member ids against the plan (:class:`_ClosedWorker` writes its part file 1 then): a
+    :class:`NotClosed` of a worker is raised here, before this process gives any event."""
+    for k, fut in futs.items():
+        name = _part_name(d, k, 1)
+        wait = 0.0005
+        while not os.path.exists(name):
+            if fut.done():
+                fut.result()  # (a worker's error is raised here)
+                break
+            time.sleep(wait)
+            wait = min(wait * 2, 0.01)
 
 
 def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
@@ -1127,8 +1142,8 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
     transactions whole (both halves, both phases) and this process puts the final events
     back in file order (:func:`_merged`).  No process reads another's claims.  Should a
     claim's member id not be one the plan found in its transaction (:class:`NotClosed`), the
-    run starts again split by transaction, before any event has come out (the first event
-    comes once every share's phase 1 is over)."""
+    run starts again split by transaction, before any event has come out: the first event is
+    held until every worker is past its phase 1 (:func:`_phase1_passed`)."""
     import concurrent.futures as cf
     import itertools
     import multiprocessing
@@ -1150,6 +1165,9 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
                 merged = _merged(_closed_events(eng, path, closed, 0, part, d), d, futs, path)
                 try:
                     first = next(merged)
+                    # (this process's first event may come before a worker's phase 1 is over:
+                    # nothing is given until every share is known to be closed)
+                    _phase1_passed(d, futs)
                 except NotClosed:
                     with open(os.path.join(d, "abort"), "wb"):
                         pass

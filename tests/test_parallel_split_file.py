@@ -509,3 +509,25 @@ def test_report_entries_written_by_the_workers(tmp_path, redact):
     assert FoundEntry in kinds and VerdictEntry in kinds
     assert report(iter(evs)) == one
     assert '"findings": [\n    {' in one  # (findings there to encode)
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_split_by_patient_falls_back_when_only_a_worker_finds_a_member_id_not_in_the_plan(tmp_path, jobs):
+    """The first shares are checked well and this process's first events are ready before a
+    later share finds a claim whose member id the plan did not see (here: a transaction of the
+    last share without its subscriber's NM1*IL, the plan's scan reading no member id there):
+    nothing comes out before every share is known to be closed, and the file is split by
+    transaction instead: one job's output, and no error."""
+    p = tmp_path / "g.x12"
+    generate(str(p), 300, "837P", claims_per_st=3, seed=9)
+    segs = p.read_bytes().split(b"~\n")
+    st = [i for i, s in enumerate(segs) if s.startswith(b"ST*")]
+    last = st[-10]  # (a transaction in the last share): its NM1*IL segments dropped
+    segs[last:st[-9]] = [s for s in segs[last:st[-9]] if not s.startswith(b"NM1*IL*")]
+    p.write_bytes(b"~\n".join(segs))
+    plan = parallel.split_plan(str(p), jobs)
+    assert plan is not None and plan.closed is not None and plan.closed.owners[0] == 0
+    assert not plan.keys[len(st) - 10]  # (the scan found no member id there)
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(p), d, jobs=(jobs,))
