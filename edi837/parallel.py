@@ -1131,7 +1131,7 @@ def _closed_name(d: str, k: int) -> str:
 
 
 #: the events this process computes and holds at most while a worker of a split by patient is
-#: still in its phase 1 (about 15 MB here, for about 15,000 claims of its share)
+#: still in its phase 1 (a bound, so that what is held does not grow with the file)
 HOLD = 20_000
 
 

@@ -348,11 +348,14 @@ def test_random_cross_claim_batches_same_as_one_job(tmp_path, seed):
     assert _reports(parallel.validate([str(path)], 2, opts, tmpdir=str(d))) == ref
 
 
-def test_split_by_patient_when_patients_stay_in_their_transactions(tmp_path):
+@pytest.mark.parametrize("hold", [20_000, 1])
+def test_split_by_patient_when_patients_stay_in_their_transactions(tmp_path, monkeypatch, hold):
     """A file whose patients each stay in one transaction (member ids apart) is split by
     patient: every process checks its transactions whole, cross-claim rules included, and the
     output is one job's; a member id in every transaction makes one group, and the file is
-    split by transaction as before."""
+    split by transaction as before.  (``hold``: parallel.HOLD, the events this process may
+    compute and hold while a worker is in its phase 1.)"""
+    monkeypatch.setattr(parallel, "HOLD", hold)
     p = tmp_path / "g.x12"
     generate(str(p), 600, "837P", claims_per_st=60, seed=5)
     plan = parallel.split_plan(str(p), 2, 0)
@@ -511,13 +514,16 @@ def test_report_entries_written_by_the_workers(tmp_path, redact):
     assert '"findings": [\n    {' in one  # (findings there to encode)
 
 
-@pytest.mark.parametrize("jobs", [2, 3])
-def test_split_by_patient_falls_back_when_only_a_worker_finds_a_member_id_not_in_the_plan(tmp_path, jobs):
+@pytest.mark.parametrize("jobs,hold", [(2, 20_000), (3, 20_000), (2, 1)])
+def test_split_by_patient_falls_back_when_only_a_worker_finds_a_member_id_not_in_the_plan(
+        tmp_path, monkeypatch, jobs, hold):
     """The first shares are checked well and this process's first events are ready before a
     later share finds a claim whose member id the plan did not see (here: a transaction of the
     last share without its subscriber's NM1*IL, the plan's scan reading no member id there):
     nothing comes out before every share is known to be closed, and the file is split by
-    transaction instead: one job's output, and no error."""
+    transaction instead: one job's output, and no error.  (``hold``: how many of its events
+    this process may compute and hold meanwhile, parallel.HOLD.)"""
+    monkeypatch.setattr(parallel, "HOLD", hold)
     p = tmp_path / "g.x12"
     generate(str(p), 300, "837P", claims_per_st=3, seed=9)
     segs = p.read_bytes().split(b"~\n")
