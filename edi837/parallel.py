@@ -56,7 +56,8 @@ worker's events as they are written); the reader counts the bodies a process doe
 without splitting their segments (``SegmentReader.skip_body``), and the workers start while
 this process scans the file (:func:`_early_pool`).  Each claim's
 member id is checked against the plan (:class:`NotClosed`: the file is then split by
-transaction as above, before any event is out).  A run with a history store, ``on_verdict``
+transaction as above, before any event is out: this process holds its first events until
+every worker is past that check, :func:`_held_until_closed`).  A run with a history store, ``on_verdict``
 or claim listeners (which must see every claim here; a progress bar need not) is split by
 transaction.
 """
