@@ -560,6 +560,7 @@ def _scan(f: IO[bytes], size: int, jobs: int) -> SplitPlan | None:
     ids = [b"ISA", b"IEA", b"GS", b"GE", b"ST", b"SE"]
     lits = [(sep + i + ele, i) for i in ids]
     lits.append((sep + b"NM1" + ele + b"IL" + ele, b"NM1"))  # (the member ids: _closed)
+    lits.append((sep + b"SBR" + ele, b"SBR"))  # (subscribers without an NM1*IL: _plan)
     segs: list[tuple[int, bytes, bytes]] = [(0, b"ISA", head[:105])]  # (offset, id, text)
     base = 0
     data = head
@@ -597,12 +598,23 @@ def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int
     keys: list[set[str]] = []  # the member ids of each transaction
     state = "file"  # file, isa, gs, st
     gs08 = b""
+    # SBR segments less NM1*IL segments in the transaction: a subscriber (2000B) and each other
+    # payer's subscriber (2320) begin with an SBR and name their member in an NM1*IL (2010BA,
+    # 2330A); more SBRs than NM1*IL is a subscriber without its 2010BA NM1, whose claims the
+    # model gives the member id "", so the transaction holds that key too (else a worker would
+    # find it only in its phase 1, and the run would start again split by transaction: NotClosed)
+    unnamed = 0
     for off, sid, text in segs:
-        fields = text.split(ele)
         if sid == b"NM1":
             if state == "st":
+                fields = text.split(ele)
                 keys[-1].add(member_key(fields[9].decode("latin-1") if len(fields) > 9 else ""))
+                unnamed -= 1
             continue
+        if sid == b"SBR":
+            unnamed += 1
+            continue
+        fields = text.split(ele)
         if sid == b"ISA":
             if state != "file" or len(text) != 105 or text[3:4] != ele or \
                     [len(x) for x in fields] != list(_ISA_WIDTHS) or fields[12] != b"00501":
@@ -621,10 +633,13 @@ def _plan(segs: list[tuple[int, bytes, bytes]], ele: bytes, size: int, jobs: int
                 return None
             starts.append(off)
             keys.append(set())
+            unnamed = 0
             state = "st"
         elif sid == b"SE":
             if state != "st":
                 return None
+            if unnamed > 0:
+                keys[-1].add(member_key(""))
             state = "gs"
         elif sid == b"GE":
             if state != "gs":

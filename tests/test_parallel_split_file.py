@@ -518,22 +518,72 @@ def test_report_entries_written_by_the_workers(tmp_path, redact):
 def test_split_by_patient_falls_back_when_only_a_worker_finds_a_member_id_not_in_the_plan(
         tmp_path, monkeypatch, jobs, hold):
     """The first shares are checked well and this process's first events are ready before a
-    later share finds a claim whose member id the plan did not see (here: a transaction of the
-    last share without its subscriber's NM1*IL, the plan's scan reading no member id there):
-    nothing comes out before every share is known to be closed, and the file is split by
-    transaction instead: one job's output, and no error.  (``hold``: how many of its events
-    this process may compute and hold meanwhile, parallel.HOLD.)"""
+    later share finds a claim whose member id the plan did not see (here: a plan without the
+    member ids of a transaction of the last share): nothing comes out before every share is
+    known to be closed, and the file is split by transaction instead: one job's output, and no
+    error.  (``hold``: how many of its events this process may compute and hold meanwhile,
+    parallel.HOLD.)"""
+    import attrs
+
     monkeypatch.setattr(parallel, "HOLD", hold)
+    p = tmp_path / "g.x12"
+    generate(str(p), 300, "837P", claims_per_st=3, seed=9)
+    plan = parallel.split_plan
+
+    def blind(path, jobs, m=None):  # (transaction n - 9, in the last share, without its member ids)
+        got = plan(path, jobs, m)
+        keys = list(got.closed.keys)
+        keys[-10] = frozenset()
+        return attrs.evolve(got, closed=attrs.evolve(got.closed, keys=tuple(keys)))
+
+    monkeypatch.setattr(parallel, "split_plan", blind)
+    called = []
+    old = parallel._split_one
+
+    def spy(eng, src, pl, tmpdir, options, *more, **kw):
+        called.append(pl.closed is not None)
+        return old(eng, src, pl, tmpdir, options, *more, **kw)
+
+    monkeypatch.setattr(parallel, "_split_one", spy)
+    got = parallel.split_plan(str(p), jobs)
+    assert got is not None and got.closed is not None and got.closed.owners[0] == 0
+    assert got.closed.owner(got.transactions - 9) == jobs - 1
+    d = tmp_path / "tmp"
+    d.mkdir()
+    _same_as_one_job(str(p), d, jobs=(jobs,))
+    assert called == [True, False]  # (the split by patient, then the split by transaction)
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_split_by_patient_with_subscribers_without_their_nm1(tmp_path, monkeypatch, jobs):
+    """A subscriber without its 2010BA NM1 (more SBR segments in its transaction than NM1*IL)
+    gives its claims the member id "": the plan's scan keeps that key for the transaction, so
+    transactions with such subscribers stay in one share and the file is still split by patient,
+    without the fall-back to the split by transaction, and the output is one job's."""
     p = tmp_path / "g.x12"
     generate(str(p), 300, "837P", claims_per_st=3, seed=9)
     segs = p.read_bytes().split(b"~\n")
     st = [i for i, s in enumerate(segs) if s.startswith(b"ST*")]
-    last = st[-10]  # (a transaction in the last share): its NM1*IL segments dropped
-    segs[last:st[-9]] = [s for s in segs[last:st[-9]] if not s.startswith(b"NM1*IL*")]
+    for t in (-10, -60):  # (transactions far apart): their NM1*IL segments dropped
+        a, b = st[t], st[t + 1]
+        segs[a:b] = [s for s in segs[a:b] if not s.startswith(b"NM1*IL*")]
+        st = [i for i, s in enumerate(segs) if s.startswith(b"ST*")]
     p.write_bytes(b"~\n".join(segs))
     plan = parallel.split_plan(str(p), jobs)
-    assert plan is not None and plan.closed is not None and plan.closed.owners[0] == 0
-    assert not plan.keys[len(st) - 10]  # (the scan found no member id there)
+    assert plan is not None and plan.closed is not None
+    n = plan.transactions
+    assert plan.keys[n - 10] == {""} and plan.keys[n - 60] == {""}
+    assert "" not in plan.keys[n - 11] and "" not in plan.keys[0]
+    assert plan.closed.owner(n - 9) == plan.closed.owner(n - 59)  # (one group: the member id "")
+    called = []
+    old = parallel._split_one
+
+    def spy(eng, src, pl, tmpdir, options, *more, **kw):
+        called.append(pl.closed is not None)
+        return old(eng, src, pl, tmpdir, options, *more, **kw)
+
+    monkeypatch.setattr(parallel, "_split_one", spy)
     d = tmp_path / "tmp"
     d.mkdir()
     _same_as_one_job(str(p), d, jobs=(jobs,))
+    assert called == [True]  # (the split by patient, and nothing else)
