@@ -52,6 +52,19 @@ def _same_as_one_job(path: str, tmp_path: Path, jobs=(2, 3)) -> None:
     assert not list(tmp_path.iterdir())  # part and spool files removed
 
 
+def _splits_seen(monkeypatch) -> list[bool]:
+    """Each split of a file the run makes, in order: True by patient, False by transaction."""
+    called: list[bool] = []
+    old = parallel._split_one
+
+    def spy(eng, src, pl, tmpdir, options, *more, **kw):
+        called.append(pl.closed is not None)
+        return old(eng, src, pl, tmpdir, options, *more, **kw)
+
+    monkeypatch.setattr(parallel, "_split_one", spy)
+    return called
+
+
 def _concat(tmp_path: Path, name: str, parts: list[Path]) -> str:
     out = tmp_path / name
     out.write_bytes(b"".join(p.read_bytes() for p in parts))
@@ -396,14 +409,7 @@ def test_split_by_patient_falls_back_when_a_member_id_is_not_in_the_plan(tmp_pat
         return attrs.evolve(got, closed=attrs.evolve(got.closed, keys=empty))
 
     monkeypatch.setattr(parallel, "split_plan", blind)
-    called = []
-    old = parallel._split_one
-
-    def spy(eng, src, pl, tmpdir, options, *more, **kw):
-        called.append(pl.closed is not None)
-        return old(eng, src, pl, tmpdir, options, *more, **kw)
-
-    monkeypatch.setattr(parallel, "_split_one", spy)
+    called = _splits_seen(monkeypatch)
     d = tmp_path / "tmp"
     d.mkdir()
     _same_as_one_job(str(p), d, jobs=(2,))
@@ -537,14 +543,7 @@ def test_split_by_patient_falls_back_when_only_a_worker_finds_a_member_id_not_in
         return attrs.evolve(got, closed=attrs.evolve(got.closed, keys=tuple(keys)))
 
     monkeypatch.setattr(parallel, "split_plan", blind)
-    called = []
-    old = parallel._split_one
-
-    def spy(eng, src, pl, tmpdir, options, *more, **kw):
-        called.append(pl.closed is not None)
-        return old(eng, src, pl, tmpdir, options, *more, **kw)
-
-    monkeypatch.setattr(parallel, "_split_one", spy)
+    called = _splits_seen(monkeypatch)
     got = parallel.split_plan(str(p), jobs)
     assert got is not None and got.closed is not None and got.closed.owners[0] == 0
     assert got.closed.owner(got.transactions - 9) == jobs - 1
@@ -575,14 +574,7 @@ def test_split_by_patient_with_subscribers_without_their_nm1(tmp_path, monkeypat
     assert plan.keys[n - 10] == {""} and plan.keys[n - 60] == {""}
     assert "" not in plan.keys[n - 11] and "" not in plan.keys[0]
     assert plan.closed.owner(n - 9) == plan.closed.owner(n - 59)  # (one group: the member id "")
-    called = []
-    old = parallel._split_one
-
-    def spy(eng, src, pl, tmpdir, options, *more, **kw):
-        called.append(pl.closed is not None)
-        return old(eng, src, pl, tmpdir, options, *more, **kw)
-
-    monkeypatch.setattr(parallel, "_split_one", spy)
+    called = _splits_seen(monkeypatch)
     d = tmp_path / "tmp"
     d.mkdir()
     _same_as_one_job(str(p), d, jobs=(jobs,))
