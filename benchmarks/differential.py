@@ -59,9 +59,21 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 
 
 def run(tree: str, args: list[str]) -> tuple[int, bytes, bytes]:
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    p = subprocess.run([sys.executable, "-m", "edi837.cli", *args], env=env, capture_output=True, timeout=600)
+    # (in the tree's folder: ``python -m`` puts the working folder before PYTHONPATH, so run from
+    # another checkout it would import that checkout's edi837, and compare a tree with itself)
+    tree = os.path.abspath(tree)
+    env = dict(os.environ, PYTHONPATH=tree)
+    p = subprocess.run([sys.executable, "-m", "edi837.cli", *args], env=env, capture_output=True, timeout=600,
+                       cwd=tree)
     return p.returncode, p.stdout, p.stderr
+
+
+def imported_from(tree: str) -> str:
+    """The folder whose edi837 :func:`run` imports for ``tree`` (it must be the tree's own)."""
+    tree = os.path.abspath(tree)
+    p = subprocess.run([sys.executable, "-c", "import edi837; print(edi837.__file__)"], cwd=tree,
+                       env=dict(os.environ, PYTHONPATH=tree), capture_output=True, text=True, check=True)
+    return os.path.dirname(os.path.dirname(os.path.abspath(p.stdout.strip())))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    for tree in (a.old, a.new):
+        got = imported_from(tree)
+        if got != os.path.abspath(tree):
+            print(f"{tree}: a run there imports edi837 from {got}, not from the tree", file=sys.stderr)
+            return 2
     from generate import generate
 
     rng = random.Random(a.seed)
