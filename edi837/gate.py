@@ -321,10 +321,7 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
     # come, checks/twophase.py) is kept on disk, so memory does not grow with the files
     spool = GateSpool(os.path.join(scratch, "gate-state.sqlite"))
 
-    def hook(claim: Claim) -> None:
-        spool.note_chain(claim.file, claim.seq, _chain(claim))
-
-    engine.claim_listeners.append(hook)
+    engine.claim_listeners.append(_ChainNotes(spool))
     bar = Progress(files, "gate", passes=2) if progress else None
     if bar is not None:
         engine.claim_listeners.append(bar.claim)
@@ -357,6 +354,30 @@ def _gate_files(files: list[str], stems: list[str], out_dir: str, opts: RunOptio
     return result
 
 
+class _ChainNotes:
+    """The gate's claim listener: each claim's HL chain into the spool of pass 1.  A file split
+    by patient (``gate --jobs``) has the workers note their claims with ``worker_note`` and
+    this process ``take`` the notes (edi837/parallel.py, ``_closed_ok``)."""
+
+    def __init__(self, spool: GateSpool):
+        self.spool = spool
+
+    def __call__(self, claim: Claim) -> None:
+        self.take(chain_note(claim))
+
+    def take(self, note: tuple[str | None, int, tuple[str, str, str]]) -> None:
+        self.spool.note_chain(*note)
+
+    @property
+    def worker_note(self) -> Callable[[Claim], tuple[str | None, int, tuple[str, str, str]]]:
+        return chain_note
+
+
+def chain_note(claim: Claim) -> tuple[str | None, int, tuple[str, str, str]]:
+    """(file, claim number in the file, HL chain): what the gate notes of a claim in pass 1."""
+    return claim.file, claim.seq, _chain(claim)
+
+
 def _chain(claim: Claim) -> tuple[str, str, str]:
     """HL01 of the claim's billing, subscriber and patient HL loops ("" when absent)."""
     b, s, p = ((lp.segments[0][1] if lp is not None and lp.segments else "")
@@ -386,10 +407,7 @@ def gate_file(engine: Engine, path: str, out_dir: str, stem: str, counter: Contr
             os.close(fd)
             os.unlink(db)
             spool = stack.enter_context(contextlib.closing(GateSpool(db)))
-            own_spool = spool
-
-            def hook(claim: Claim) -> None:
-                own_spool.note_chain(claim.file, claim.seq, _chain(claim))
+            hook = _ChainNotes(spool)
         # every output of the file is renamed into place together, when all are done
         with contextlib.ExitStack() as outputs:
             return _gate_file(engine, path, out_dir, stem, counter, now, fg, base, spool, hook,

@@ -58,8 +58,10 @@ this process scans the file (:func:`_early_pool`).  Each claim's
 member id is checked against the plan (:class:`NotClosed`: the file is then split by
 transaction as above, before any event is out: this process holds its first events until
 every worker is past that check, :func:`_held_until_closed`).  A run with a history store, ``on_verdict``
-or claim listeners (which must see every claim here; a progress bar need not) is split by
-transaction.
+or claim listeners (which must see every claim here; a progress bar need not, and a listener
+with a ``worker_note`` takes the workers' claims as notes: :func:`_closed_ok`) is split by
+transaction.  ``gate`` splits by patient only (``file_events(split="patient")``): a file the
+plan cannot split so, or whose plan proves wrong, is checked by one process.
 """
 
 from __future__ import annotations
@@ -341,7 +343,7 @@ def _claims_loaded(events: Iterable[EngineEvent]) -> Iterator[EngineEvent]:
 
 
 def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | None = None, *,
-                tmpdir: str | None = None, read_ahead: bool = False, split: bool = True,
+                tmpdir: str | None = None, read_ahead: bool = False, split: bool | str = True,
                 entries: bool = False
                 ) -> tuple[Engine, Generator[tuple[Any, Iterator[EngineEvent]], None, None]]:
     """One engine's events per file, on ``jobs`` processes: ``(engine, files)``.
@@ -360,7 +362,8 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     be paths the workers can open.  ``on_finish`` is left to the caller.
     ``read_ahead`` is accepted for compatibility and ignored.  One file with
     ``jobs > 1`` is split by patient or by transaction set (see the module doc) unless
-    ``split`` is false or the file is not plain.  ``entries``: as :func:`validate`'s.
+    ``split`` is false or the file is not plain; ``split="patient"``: by patient only, else
+    one process checks it.  ``entries``: as :func:`validate`'s.
     """
     options = options or RunOptions()
     files = list(sources)
@@ -370,7 +373,8 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
         pool = _early_pool(os.fspath(files[0]), jobs, options)
         plan = split_plan(os.fspath(files[0]), jobs)
         if plan is not None:
-            return eng, _split_one(eng, files[0], plan, tmpdir, options, pool, entries=entries)
+            return eng, _split_one(eng, files[0], plan, tmpdir, options, pool, entries=entries,
+                                   by_transaction=split is True)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     if jobs is None or jobs <= 1 or len(files) <= 1:
@@ -478,9 +482,10 @@ def _run(files: Iterator[tuple[Any, Iterator[EngineEvent]]], options: RunOptions
 # -- one file on many cores ------------------------------------------------------
 #: a file smaller than this is read by one process (tests set it to 0)
 MIN_SPLIT_BYTES = 4 << 20
-#: whether ``gate --jobs N`` splits one file too: its outputs are those of one job, but on the
-#: 100k-claim file it took longer than one job (144 s against 109 s; benchmarks/README.md), so off
-GATE_SPLIT = False
+#: how ``gate --jobs N`` splits one file (``file_events``' ``split``): by patient only, else one
+#: process checks it.  True (by transaction too) gives one job's outputs, but on the 100k-claim
+#: file it took longer than one job (144 s against 109 s; benchmarks/README.md); False: no split
+GATE_SPLIT: bool | str = "patient"
 #: the share of the file's bytes this process checks itself, against one worker's 1: it also
 #: reads and builds every claim of the file and runs the cross-claim rules on them, about 60% of
 #: one job's work at 100,000 claims, so it takes little (benchmarks/README.md, "Where --jobs 2
@@ -1095,10 +1100,12 @@ class _ClosedWorker:
 
     FLUSH = 2000
 
-    def __init__(self, tmpdir: str, options: RunOptions, entries: bool = False):
+    def __init__(self, tmpdir: str, options: RunOptions, entries: bool = False,
+                 notes: tuple[Callable[[Claim], Any], ...] = ()):
         self.tmpdir = tmpdir
         self.options = options
         self.entries = entries  # the findings and verdicts with their JSON report entries
+        self.notes = notes  # the worker_note of this process's claim listeners (_take_notes)
 
     def __call__(self, work: tuple[str, dict[int, str], SplitPlan, int]) -> int:
         path, dups, plan, k = work
@@ -1112,6 +1119,10 @@ class _ClosedWorker:
         abort = os.path.join(self.tmpdir, "abort")
         buf: list[tuple[_Tag, Any]] = []
         n_parts = 0
+        noted: list[tuple[Any, ...]] = []  # each claim's notes, as the listeners see claims
+        if self.notes:
+            notes = self.notes
+            eng.claim_listeners.append(lambda claim: noted.append(tuple(f(claim) for f in notes)))
 
         def flush() -> None:
             nonlocal buf, n_parts
@@ -1138,7 +1149,27 @@ class _ClosedWorker:
             if len(buf) >= self.FLUSH:
                 flush()
         flush()
+        if self.notes:  # (read once this call has returned: _take_notes)
+            os.replace(_write_part(self.tmpdir, noted)[0], _notes_name(self.tmpdir, k))
         return n_parts
+
+
+def _notes_name(d: str, k: int) -> str:
+    """The notes worker ``k`` of a closed plan took of its claims (:func:`_take_notes`)."""
+    return os.path.join(d, f"w{k}-notes")
+
+
+def _take_notes(d: str, futs: dict[int, cf.Future[int]], listeners: list[Any]) -> Iterator[EngineEvent]:
+    """After the last event of a split by patient (no event): each listener with a ``worker_note``
+    takes, through its ``take``, the notes of the workers' claims, worker after worker."""
+    if listeners:
+        for k in sorted(futs):
+            futs[k].result()
+            for noted in read_batches(_notes_name(d, k)):
+                for i, fn in enumerate(listeners):
+                    fn.take(noted[i])
+    return
+    yield
 
 
 def _closed_name(d: str, k: int) -> str:
@@ -1178,14 +1209,16 @@ def _held_until_closed(merged: Iterator[EngineEvent], d: str, futs: dict[int, cf
 
 
 def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
-                  pool: cf.ProcessPoolExecutor | None = None, entries: bool = False
-                  ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+                  pool: cf.ProcessPoolExecutor | None = None, entries: bool = False,
+                  by_transaction: bool = True) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by patient (``plan.closed``): every process, this one too, checks its
     transactions whole (both halves, both phases) and this process puts the final events
     back in file order (:func:`_merged`).  No process reads another's claims.  Should a
     claim's member id not be one the plan found in its transaction (:class:`NotClosed`), the
-    run starts again split by transaction, before any event has come out: the first event is
-    held until every worker is past its phase 1 (:func:`_held_until_closed`)."""
+    run starts again split by transaction (``by_transaction`` false: in this process alone),
+    before any event has come out: the first event is held until every worker is past its
+    phase 1 (:func:`_held_until_closed`).  The listeners with a ``worker_note`` take the notes of
+    the workers' claims after the last event (:func:`_take_notes`)."""
     import concurrent.futures as cf
     import multiprocessing
 
@@ -1198,8 +1231,10 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
         dups = eng.scan_interchanges(path, path)
         eng._skip.dup_ics = dups
         ctx = multiprocessing.get_context("spawn")
+        noting: list[Any] = [fn for fn in eng.claim_listeners if getattr(fn, "worker_note", None) is not None]
+        notes = tuple(fn.worker_note for fn in noting)
         with pool or _executor(len(closed.workers()), ctx) as ex:
-            futs = {k: ex.submit(_ClosedWorker(d, options.serial, entries), (path, dups, closed, k))
+            futs = {k: ex.submit(_ClosedWorker(d, options.serial, entries, notes), (path, dups, closed, k))
                     for k in closed.workers()}
             try:
                 part = SplitPart(lambda t: closed.owner(t) == 0, envelope=True)
@@ -1211,7 +1246,7 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
                     with open(os.path.join(d, "abort"), "wb"):
                         pass
                 else:
-                    out = itertools.chain([first], held, merged)
+                    out = itertools.chain([first], held, merged, _take_notes(d, futs, noting))
                     yield src, out
             finally:
                 for fut in futs.values():
@@ -1221,21 +1256,39 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
     if out is None:  # (a fresh engine: this one's run state holds part of this process's share)
         again = Engine(options)
         again.claim_listeners.extend(eng.claim_listeners)
-        yield from _split_one(again, src, attrs.evolve(plan, closed=None), tmpdir, options)
+        if by_transaction:
+            yield from _split_one(again, src, attrs.evolve(plan, closed=None), tmpdir, options)
+        else:
+            yield from _serial_files(again, [src], tmpdir)
+
+
+def _closed_ok(eng: Engine, plan: SplitPlan, options: RunOptions) -> bool:
+    """Whether the file may be split by patient: the plan allows it, and nothing else must see
+    every claim in this process (a history store, ``on_verdict``, a claim listener: one that only
+    moves a progress bar is let be, and one with a ``worker_note`` -- a picklable function of a
+    claim -- takes the notes of the workers' claims through its ``take``)."""
+    return CLOSED and plan.closed is not None and options.history is None and options.on_verdict is None \
+        and all(getattr(fn, "progress_only", False) or getattr(fn, "worker_note", None) is not None
+                for fn in eng.claim_listeners)
 
 
 def _split_one(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, options: RunOptions,
-               pool: cf.ProcessPoolExecutor | None = None, entries: bool = False
-               ) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
+               pool: cf.ProcessPoolExecutor | None = None, entries: bool = False,
+               by_transaction: bool = True) -> Generator[tuple[Any, Iterator[EngineEvent]], None, None]:
     """One file split by transaction set: each worker runs the per-claim rules on its ranges
     (:class:`SplitPart`) while this process runs them on its own (with the run's own
     per-claim engine, as one process does), reads the workers' claims, puts the events back
     in file order and runs the cross-claim rules on every claim as it comes
     (:class:`TwoPhase`), so that the work overlaps.  Split by patient instead when the plan
-    allows it and nothing else sees the claims (:func:`_split_closed`)."""
-    if CLOSED and plan.closed is not None and options.history is None and options.on_verdict is None \
-            and all(getattr(fn, "progress_only", False) for fn in eng.claim_listeners):
-        yield from _split_closed(eng, src, plan, tmpdir, options, pool, entries)
+    allows it and nothing else sees the claims (:func:`_split_closed`).  ``by_transaction``
+    false: a file that cannot be split by patient is checked here alone."""
+    if _closed_ok(eng, plan, options):
+        yield from _split_closed(eng, src, plan, tmpdir, options, pool, entries, by_transaction)
+        return
+    if not by_transaction:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        yield from _serial_files(eng, [src], tmpdir)
         return
     import concurrent.futures as cf  # (imported here: a run without --jobs does not pay for them)
     import multiprocessing

@@ -196,21 +196,55 @@ def test_cli_single_file_jobs(tmp_path):
     assert outs[0] == outs[1]
 
 
-def test_gate_single_file_jobs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["patient", "transaction", "plan wrong", "no closed plan"])
+def test_gate_single_file_jobs(tmp_path, monkeypatch, mode):
+    """``gate --jobs 2`` on one file gives one job's outputs byte for byte: split by patient
+    (the default: the workers note their claims' HL chains for pass 2), by transaction
+    (``GATE_SPLIT = True`` with the split by patient off), and checked by one process when the
+    plan proves wrong in a worker or has no split by patient."""
+    import attrs
+
     from edi837.gate import gate
 
-    monkeypatch.setattr(parallel, "GATE_SPLIT", True)  # (off by default: see GATE_SPLIT)
     p = tmp_path / "g.x12"
     generate(str(p), 30, "837P", claims_per_st=2, seed=4)
     data = p.read_bytes().replace(b"~\nCLM*", b"~\nCLM*X", 3)
     p.write_bytes(data.replace(b"~\nGE*15*", b"~\nGE*16*", 1))
-    assert parallel.split_plan(str(p), 2) is not None
+    plan = parallel.split_plan(str(p), 2)
+    assert plan is not None and plan.closed is not None
+    if mode == "transaction":
+        monkeypatch.setattr(parallel, "GATE_SPLIT", True)
+        monkeypatch.setattr(parallel, "CLOSED", False)
+    elif mode == "plan wrong":
+        def blind(path, jobs, m=None):  # (the last transaction's member ids unknown to the plan)
+            got = plan_of(path, jobs, m)
+            keys = list(got.closed.keys)
+            keys[-1] = frozenset()
+            return attrs.evolve(got, closed=attrs.evolve(got.closed, keys=tuple(keys)))
+
+        plan_of = parallel.split_plan
+        monkeypatch.setattr(parallel, "split_plan", blind)
+    elif mode == "no closed plan":
+        monkeypatch.setattr(parallel, "split_plan", lambda path, jobs, m=None: attrs.evolve(plan, closed=None))
     got = []
+    called: list[str] = []
     for j in (1, 2):
+        if j == 2:  # (how the file is checked: split by patient, by transaction, or in one process)
+            for name, how in (("_split_closed", "patient"), ("_Tee", "transaction"), ("_serial_files", "one")):
+                def spy(*a, _old=getattr(parallel, name), _how=how, **kw):
+                    called.append(_how)
+                    return _old(*a, **kw)
+
+                monkeypatch.setattr(parallel, name, spy)
         out = tmp_path / f"out{j}"
         gate([str(p)], str(out), control_number=1, now=datetime.datetime(2026, 1, 15, 6, 0), jobs=j)
         got.append({q.name: q.read_bytes() for q in sorted(out.rglob("*")) if q.is_file()})
     assert got[0] == got[1] and len(got[0]) >= 3
+    assert b"CLM*X" in got[0]["g.rejected.x12"] and b"AK9*R" in got[0]["g.999.x12"]
+    # (one process checks the file after a split by patient whose plan proved wrong, and when
+    # the plan has no split by patient)
+    assert called == {"patient": ["patient"], "transaction": ["transaction"], "plan wrong": ["patient", "one"],
+                      "no closed plan": ["one"]}[mode]
 
 
 @needs_corpus
