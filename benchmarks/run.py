@@ -2,7 +2,7 @@
 """Side-by-side benchmark of edi837 against pyx12 and a plain str.split floor.
 
     python benchmarks/run.py [--sizes 1000,10000,100000] [--kinds 837P,837I]
-                             [--pyx12-max 10000] [--tools validate,validate-j2,validate-x2,lines,x12valid,x12reader,split]
+                             [--pyx12-max 10000] [--tools validate,validate-j2,validate-x2,gate,gate-j2,lines,x12valid,x12reader,split]
                              [--repeat 3] [--instructions 10000] [--large 1000000] [--write-docs]
 
 Generated inputs are cached in benchmarks/generated/ (gitignored).  Every
@@ -22,6 +22,8 @@ Tools:
 - ``str.split``        floor: read the file, split on the segment terminator, then '*'
 - ``edi837 validate --jobs 2``  the same validation on two processes (one file split by
   transaction set when the CLI does that; the ``--jobs 2`` target)
+- ``edi837 gate``, ``gate --jobs 2``  the gate, every output written to a new folder (files of
+  100,000 claims and more)
 
 ``--repeat N`` runs every command N times, the tools of one file interleaved (tool 1, tool
 2, ..., tool 1, ...), and reports the median wall time and the largest RSS: the machine is
@@ -54,11 +56,13 @@ DOCS = ROOT / "docs" / "performance.md"
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 
-TOOLS = ["validate", "validate-j2", "validate-x2", "lines", "x12valid", "x12reader", "split"]
+TOOLS = ["validate", "validate-j2", "validate-x2", "gate", "gate-j2", "lines", "x12valid", "x12reader", "split"]
 LABELS = {
     "validate": "edi837 validate",
     "validate-j2": "edi837 validate --jobs 2",
     "validate-x2": "two validates at once",
+    "gate": "edi837 gate",
+    "gate-j2": "edi837 gate --jobs 2",
     "lines": "edi837 lines",
     "x12valid": "pyx12 x12valid",
     "x12reader": "pyx12 X12Reader",
@@ -141,6 +145,10 @@ def command(tool: str, path: str, use_cli: dict[str, bool]) -> list[str]:
         one = shlex.join(command("validate", path, use_cli))
         return ["sh", "-c", f"{one} > /dev/null & p=$!; {one} > /dev/null & q=$!; wait $p; a=$?; wait $q; b=$?; "
                             "[ $a -le 1 ] && [ $b -le 1 ]"]
+    if tool in ("gate", "gate-j2"):  # (every output file written to a new folder, removed after)
+        gate = shlex.join([str(bindir / "edi837"), "gate", path, "--jobs", "2" if tool == "gate-j2" else "1",
+                           "--out"])
+        return ["sh", "-c", f'd=$(mktemp -d) && {gate} "$d/out" > /dev/null; s=$?; rm -rf "$d"; exit $s']
     if tool == "lines" and use_cli.get("lines"):
         return [str(bindir / "edi837"), "lines", path, "--format", "csv"]
     if tool == "x12valid":
@@ -200,7 +208,7 @@ def _measure(cmd: list[str], timeout: float | None = None) -> tuple[float, float
 # Validators exit 1 for "file has errors" (and pyx12's console script exits 1
 # even for a clean file: it calls sys.exit(main()) with main() -> True), so
 # exit 1 counts as a completed run for them.
-OK_STATUS = {"validate": {0, 1}, "validate-j2": {0, 1}, "x12valid": {0, 1}}  # (validate-x2: 0, both ran)
+OK_STATUS = {"validate": {0, 1}, "validate-j2": {0, 1}, "gate": {0, 1}, "gate-j2": {0, 1}, "x12valid": {0, 1}}  # (validate-x2: 0, both ran)
 
 
 def instructions(cmd: list[str], timeout: float | None = None) -> float | None:
@@ -390,6 +398,8 @@ def write_docs(rows: list[dict], info: dict[str, str], args: argparse.Namespace,
         "- edi837 validate --jobs 2: the same on two worker processes",
         "- two validates at once: two one-job `edi837 validate` runs of the file side by side (a control: "
         "what two processes gain on this machine at best, 2 x one job's seconds / these seconds)",
+        "- edi837 gate, gate --jobs 2: `edi837 gate FILE --jobs 1` (or 2) `--out` a new folder (every output "
+        "file written: report, accepted and rejected 837s, 999, 277CA), files of 100,000 claims and more",
         "",
         f"Seconds: the median of {getattr(args, 'repeat', 1)} runs (each run in brackets), the tools of one "
         "file interleaved.",
@@ -466,8 +476,8 @@ def main(argv: list[str] | None = None) -> int:
             for tool in tools:
                 if n not in sizes and tool not in ("validate", "lines"):
                     continue  # a --large size: our own tools only
-                if tool in ("validate-j2", "validate-x2") and n < 100000:
-                    continue  # the --jobs target is on one big file
+                if tool in ("validate-j2", "validate-x2", "gate", "gate-j2") and n < 100000:
+                    continue  # the --jobs target is on one big file (and the gate beside it)
                 if tool == "x12valid" and n > a.pyx12_max:
                     skipped.append(f"pyx12 x12valid on {path.name} (> --pyx12-max {a.pyx12_max})")
                     continue
