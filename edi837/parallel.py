@@ -368,6 +368,8 @@ def file_events(sources: Iterable[Any], jobs: int = 1, options: RunOptions | Non
     options = options or RunOptions()
     files = list(sources)
     eng = Engine(options)
+    if split == "patient" and (options.history is not None or options.on_verdict is not None):
+        split = False  # (no split by patient with these: _closed_ok; no pool started, no scan)
     if split and jobs is not None and jobs > 1 and len(files) == 1 and eng.two_phase and \
             isinstance(files[0], (str, os.PathLike)):
         pool = _early_pool(os.fspath(files[0]), jobs, options)

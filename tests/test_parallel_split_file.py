@@ -247,6 +247,31 @@ def test_gate_single_file_jobs(tmp_path, monkeypatch, mode):
                       "no closed plan": ["one"]}[mode]
 
 
+def test_gate_single_file_jobs_with_history_reads_it_in_one_process(tmp_path, monkeypatch):
+    """With a history store the gate does not split one file (no split by patient with one): no
+    plan is made and no worker started, and the outputs and the store's rows are one job's."""
+    import sqlite3
+
+    from edi837.gate import gate
+
+    p = tmp_path / "g.x12"
+    generate(str(p), 40, "837P", claims_per_st=4, seed=8)
+    planned = []
+    plan_of = parallel.split_plan
+    monkeypatch.setattr(parallel, "split_plan", lambda *a, **kw: planned.append(a) or plan_of(*a, **kw))
+    got = []
+    for j in (1, 2):
+        out, hist = tmp_path / f"out{j}", tmp_path / f"h{j}.sqlite"
+        gate([str(p)], str(out), history=str(hist), control_number=1,
+             now=datetime.datetime(2026, 1, 15, 6, 0), jobs=j)
+        with sqlite3.connect(hist) as c:
+            rows = [c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("claims", "lines")]
+        assert rows[0] > 0
+        got.append(({q.name: q.read_bytes() for q in sorted(out.rglob("*")) if q.is_file()}, rows))
+    assert got[0] == got[1] and len(got[0][0]) >= 3
+    assert planned == []
+
+
 @needs_corpus
 def test_shared_corpus_files(tmp_path):
     d = tmp_path / "tmp"
