@@ -1121,10 +1121,9 @@ class _ClosedWorker:
         abort = os.path.join(self.tmpdir, "abort")
         buf: list[tuple[_Tag, Any]] = []
         n_parts = 0
-        noted: list[tuple[Any, ...]] = []  # each claim's notes, as the listeners see claims
-        if self.notes:
-            notes = self.notes
-            eng.claim_listeners.append(lambda claim: noted.append(tuple(f(claim) for f in notes)))
+        noted = _Notes(self.tmpdir, k, self.notes) if self.notes else None
+        if noted is not None:
+            eng.claim_listeners.append(noted)
 
         def flush() -> None:
             nonlocal buf, n_parts
@@ -1151,9 +1150,39 @@ class _ClosedWorker:
             if len(buf) >= self.FLUSH:
                 flush()
         flush()
-        if self.notes:  # (read once this call has returned: _take_notes)
-            os.replace(_write_part(self.tmpdir, noted)[0], _notes_name(self.tmpdir, k))
+        if noted is not None:
+            noted.close()
         return n_parts
+
+
+class _Notes:
+    """A worker's claim listener in a split by patient: each claim's notes (the ``worker_note``
+    of each of this process's listeners that has one), written in batches to a file that takes
+    the name :func:`_notes_name` when complete (read once the worker's call has returned:
+    :func:`_take_notes`), so that memory does not grow with the worker's claims."""
+
+    BATCH = 2000
+
+    def __init__(self, d: str, k: int, notes: tuple[Callable[[Claim], Any], ...]):
+        self.notes = notes
+        self.name = _notes_name(d, k)
+        fd, self.tmp = tempfile.mkstemp(prefix="notes-", suffix=".pickle", dir=d)
+        self.f = os.fdopen(fd, "wb")
+        self.buf: list[tuple[Any, ...]] = []
+
+    def __call__(self, claim: Claim) -> None:
+        self.buf.append(tuple(f(claim) for f in self.notes))
+        if len(self.buf) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        write_batches(self.f, self.buf)
+        self.buf = []
+
+    def close(self) -> None:
+        self._flush()
+        self.f.close()
+        os.replace(self.tmp, self.name)
 
 
 def _notes_name(d: str, k: int) -> str:
