@@ -1287,10 +1287,8 @@ def _split_closed(eng: Engine, src: Any, plan: SplitPlan, tmpdir: str | None, op
     if out is None:  # (a fresh engine: this one's run state holds part of this process's share)
         again = Engine(options)
         again.claim_listeners.extend(eng.claim_listeners)
-        if by_transaction:
-            yield from _split_one(again, src, attrs.evolve(plan, closed=None), tmpdir, options)
-        else:
-            yield from _serial_files(again, [src], tmpdir)
+        yield from _split_one(again, src, attrs.evolve(plan, closed=None), tmpdir, options,
+                              by_transaction=by_transaction)
 
 
 def _closed_ok(eng: Engine, plan: SplitPlan, options: RunOptions) -> bool:
